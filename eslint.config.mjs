@@ -1,0 +1,114 @@
+// @ts-check
+// Lint for src/ and test/ (TypeScript): typescript-eslint's recommended set (syntax only, not
+// type-checked, so it stays fast) plus the project's conventions, each enforced here rather
+// than left on paper: file names, `process.env` only in src/config/, no console in src/,
+// no focused or skipped tests. Import boundaries live in .dependency-cruiser.cjs.
+import { createRequire } from 'node:module';
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const require = createRequire(import.meta.url);
+const local = { rules: { 'file-name': require('./eslint-rules/file-name.rule.cjs') } };
+
+const TS = ['src/**/*.ts', 'test/**/*.ts'];
+
+// The options of one rule are replaced, not merged, by a later config object, so each
+// restricted-syntax list is built once here and composed per file group below.
+const processEnvOutsideConfig = {
+  property: [
+    {
+      object: 'process',
+      property: 'env',
+      message: 'Read configuration through src/config/ (AppConfig), never process.env.',
+    },
+  ],
+  // no-restricted-properties already covers process.env, process['env'] and `const { env } = process`.
+  syntax: [
+    {
+      selector: "MemberExpression[object.type='MemberExpression'][object.property.name='process'][property.name='env']",
+      message: 'Read configuration through src/config/ (AppConfig), never process.env.',
+    },
+  ],
+  imports: [
+    { name: 'process', importNames: ['env'], message: 'Read configuration through src/config/ (AppConfig).' },
+    { name: 'node:process', importNames: ['env'], message: 'Read configuration through src/config/ (AppConfig).' },
+  ],
+};
+
+const focusedOrSkippedTests = {
+  property: ['describe', 'it', 'test'].flatMap((object) =>
+    ['only', 'skip'].map((property) => ({
+      object,
+      property,
+      message: `${object}.${property}() must not be committed: it silently narrows the suite.`,
+    })),
+  ),
+  syntax: [
+    {
+      selector: "CallExpression[callee.type='Identifier'][callee.name=/^(fdescribe|fit|xdescribe|xit|xtest)$/]",
+      message: 'Focused or skipped tests (fdescribe/fit/xdescribe/xit/xtest) must not be committed.',
+    },
+  ],
+};
+
+const restrict = (...groups) => ({
+  'no-restricted-properties': ['error', ...groups.flatMap((g) => g.property)],
+  'no-restricted-syntax': ['error', ...groups.flatMap((g) => g.syntax)],
+});
+
+export default defineConfig([
+  globalIgnores(['dist/', 'coverage/', 'node_modules/', 'bench/results/']),
+
+  {
+    name: 'project/typescript',
+    files: TS,
+    extends: [js.configs.recommended, tseslint.configs.recommended],
+    languageOptions: { globals: { ...globals.node } },
+    plugins: { local },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      'local/file-name': 'error',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
+      eqeqeq: ['error', 'always', { null: 'ignore' }],
+      'no-restricted-imports': ['error', { paths: processEnvOutsideConfig.imports }],
+      ...restrict(processEnvOutsideConfig, focusedOrSkippedTests),
+    },
+  },
+
+  {
+    // Logs go through pino; entry points report a failed boot with process.stderr.write.
+    name: 'project/no-console-in-src',
+    files: ['src/**/*.ts'],
+    rules: { 'no-console': 'error' },
+  },
+
+  {
+    // The one place that knows process.env exists.
+    name: 'project/config-reads-env',
+    files: ['src/config/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off', ...restrict(focusedOrSkippedTests) },
+  },
+
+  {
+    name: 'project/tests',
+    files: ['test/**/*.ts', 'src/**/*.spec.ts'],
+    languageOptions: { globals: { ...globals.jest } },
+  },
+
+  {
+    // The tooling's own JavaScript (this file, the local rules, jest and dependency-cruiser configs).
+    name: 'project/tooling',
+    files: ['*.{js,cjs,mjs}', 'eslint-rules/**/*.cjs'],
+    extends: [js.configs.recommended],
+    languageOptions: { globals: { ...globals.node } },
+  },
+  {
+    files: ['**/*.{js,cjs}'],
+    languageOptions: { sourceType: 'commonjs' },
+  },
+]);

@@ -1,0 +1,60 @@
+import { type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
+import type { DestinationStream, Logger } from 'pino';
+import { AppModule } from './app.module';
+import type { AppConfig } from './config/config.schemas';
+import { setupOpenApi } from './platform/docs/openapi.factory';
+import { replyWithProblem } from './platform/errors/problem-details.filter';
+import { installHttpHooks } from './platform/http/http.hooks';
+import { requestIdOf } from './platform/http/request-id.hooks';
+import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
+import { createRootLogger } from './platform/logging/root.logger';
+
+export interface CreateAppOptions {
+  /** Where log lines go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
+  /** Test-only modules mounted next to the features. */
+  extraModules?: Type[];
+}
+
+export interface CreatedApp {
+  app: NestFastifyApplication;
+  logger: Logger;
+}
+
+/**
+ * Builds the HTTP application exactly as production runs it; main.ts and every
+ * e2e test call this, so tests exercise the real error plumbing, hooks and parsers.
+ */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<CreatedApp> {
+  const logger = createRootLogger(config, options.logDestination);
+  const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    // Fastify's two lines per request are off: our onResponse hook writes one
+    // completion line with the route template instead.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    genReqId: requestIdOf,
+    bodyLimit: config.http.bodyLimitBytes,
+    return503OnClosing: false,
+    // Errors Fastify raises before routing (a malformed URL) get the same problem body.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => replyWithProblem(request, reply, error),
+  });
+  const fastify = adapter.getInstance();
+  // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
+  fastify.removeContentTypeParser(['text/plain']);
+  installHttpHooks(fastify);
+
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, logger, options.extraModules),
+    adapter,
+    { bufferLogs: true, bodyParser: false },
+  );
+  app.useLogger(app.get(NestPinoLogger));
+  app.useGlobalPipes(new SchemaValidationPipe());
+  setupOpenApi(app);
+  await app.init();
+  return { app, logger };
+}

@@ -1,0 +1,172 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable the service reads, validated once at boot.
+ * This file (with config.module.ts) is the only place that knows `process.env` exists.
+ */
+
+const DEV_JWT_SECRET = 'dev-only-secret-never-use-in-production-000';
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number from 1 to 65535' })
+    .int({ error: 'must be a whole number from 1 to 65535' })
+    .min(1, { error: 'must be a whole number from 1 to 65535' })
+    .max(65535, { error: 'must be a whole number from 1 to 65535' })
+    .default(fallback);
+
+const intInRange = (fallback: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be a whole number from ${min} to ${max}` })
+    .int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be a whole number from ${min} to ${max}` })
+    .max(max, { error: `must be a whole number from ${min} to ${max}` })
+    .default(fallback);
+
+const urlWithProtocols = (fallback: string, protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+    );
+
+/** Empty strings count as unset, as most shells and .env loaders produce them for `VAR=`. */
+const emptyAsUnset = (env: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+
+export const envSchema = z
+  .object({
+    NODE_ENV: z
+      .enum(['development', 'test', 'production'], { error: 'must be development, test or production' })
+      .default('development'),
+    PORT: port(3000),
+    DATABASE_URL: urlWithProtocols('postgres://postgres@127.0.0.1:5432/resilient_api', ['postgres:', 'postgresql:']),
+    REDIS_URL: urlWithProtocols('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    REDIS_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: 'must be 1-64 characters from [A-Za-z0-9:_.-]' })
+      .default('ra:'),
+    PAYMENTS_BASE_URL: urlWithProtocols('http://127.0.0.1:4010', ['http:', 'https:']),
+    FAKE_PAYMENTS_PORT: port(4010),
+    WORKER_PORT: port(3001),
+    JWT_SECRET: z.string().optional(),
+    JWT_TTL_SECONDS: intInRange(900, 60, 86_400),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .default('info'),
+    BODY_LIMIT_BYTES: intInRange(1_048_576, 1_024, 104_857_600),
+    DB_POOL_MAX: intInRange(10, 1, 200),
+    DB_CONNECT_TIMEOUT_MS: intInRange(2_000, 100, 60_000),
+    DB_STATEMENT_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
+    REDIS_COMMAND_TIMEOUT_MS: intInRange(500, 50, 60_000),
+    HEALTH_CHECK_TIMEOUT_MS: intInRange(400, 50, 900),
+    BOOT_RETRY_WINDOW_MS: intInRange(30_000, 0, 600_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production') {
+      if (!env.JWT_SECRET) {
+        ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'is required when NODE_ENV=production' });
+      } else if (env.JWT_SECRET.length < 32) {
+        ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 characters' });
+      }
+    } else if (env.JWT_SECRET !== undefined && env.JWT_SECRET.length < 32) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 characters' });
+    }
+  });
+
+type Env = z.infer<typeof envSchema>;
+
+/** The typed configuration every part of the app receives (never `process.env`). */
+export interface AppConfig {
+  env: Env['NODE_ENV'];
+  isProduction: boolean;
+  http: { port: number; bodyLimitBytes: number };
+  database: { url: string; poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
+  redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
+  payments: { baseUrl: string; fakePort: number };
+  worker: { port: number };
+  auth: { jwtSecret: string; jwtTtlSeconds: number };
+  log: { level: Env['LOG_LEVEL'] };
+  health: { checkTimeoutMs: number };
+  boot: { retryWindowMs: number };
+}
+
+/** Variables whose values must never be echoed back in an error message. */
+const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'REDIS_URL']);
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration (${problems.length} variable${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p.variable} ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigValidationError';
+  }
+}
+
+/**
+ * Parses the environment into an {@link AppConfig}.
+ * @throws ConfigValidationError naming every bad variable at once.
+ * @example loadConfig({ PORT: '8080', NODE_ENV: 'test' }).http.port // 8080
+ */
+export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfig {
+  const input = emptyAsUnset(rawEnv);
+  const parsed = envSchema.safeParse(input);
+  if (!parsed.success) {
+    const byVariable = new Map<string, string>();
+    for (const issue of parsed.error.issues) {
+      const variable = String(issue.path[0] ?? 'environment');
+      if (byVariable.has(variable)) continue;
+      const raw = input[variable];
+      const shown = raw === undefined ? ' (missing)' : SECRET_VARIABLES.has(variable) ? '' : ` (got ${JSON.stringify(raw)})`;
+      byVariable.set(variable, `${issue.message}${shown}`);
+    }
+    throw new ConfigValidationError([...byVariable].map(([variable, message]) => ({ variable, message })));
+  }
+  const env = parsed.data;
+  return {
+    env: env.NODE_ENV,
+    isProduction: env.NODE_ENV === 'production',
+    http: { port: env.PORT, bodyLimitBytes: env.BODY_LIMIT_BYTES },
+    database: {
+      url: env.DATABASE_URL,
+      poolMax: env.DB_POOL_MAX,
+      connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+    },
+    redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
+    payments: { baseUrl: env.PAYMENTS_BASE_URL, fakePort: env.FAKE_PAYMENTS_PORT },
+    worker: { port: env.WORKER_PORT },
+    auth: { jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET, jwtTtlSeconds: env.JWT_TTL_SECONDS },
+    log: { level: env.LOG_LEVEL },
+    health: { checkTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS },
+    boot: { retryWindowMs: env.BOOT_RETRY_WINDOW_MS },
+  };
+}
+
+/**
+ * Reads `process.env` (the only reader in the codebase) or stops the process:
+ * exit code 1 and one message on stderr, no stack trace.
+ */
+export function loadConfigOrExit(): AppConfig {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigValidationError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

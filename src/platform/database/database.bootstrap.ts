@@ -1,0 +1,130 @@
+import { Client } from 'pg';
+import type { Logger } from 'pino';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '../../config/config.schemas';
+import { dataSourceOptions } from './data-source.factory';
+import { PG, isDatabaseUnavailable, sqlStateOf } from './pg.errors';
+
+/** A boot failure that retrying cannot fix, with a message fit for an operator. */
+export class BootError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BootError';
+  }
+}
+
+/** An arbitrary constant: the advisory lock that serializes migrations across instances. */
+const MIGRATION_LOCK_KEY = 7_301_925_518;
+
+const where = (url: URL) => `${url.hostname}:${url.port || 5432}/${decodeURIComponent(url.pathname.slice(1))}`;
+
+/**
+ * Everything Postgres needs before the app may listen:
+ * 1. reach the server, retrying with capped exponential backoff and jitter while it
+ *    is unreachable (a restarting database must not put the app in a crash loop);
+ * 2. outside production, create the database when it is missing;
+ * 3. apply pending migrations under an advisory lock.
+ * Bad credentials and a missing database in production fail at once with a clear message.
+ */
+export async function prepareDatabase(config: AppConfig, logger: Logger): Promise<void> {
+  await waitForDatabase(config, logger);
+  await runMigrations(config, logger);
+}
+
+export async function waitForDatabase(config: AppConfig, logger: Logger): Promise<void> {
+  const url = new URL(config.database.url);
+  const deadline = Date.now() + config.boot.retryWindowMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await probe(config);
+      return;
+    } catch (error) {
+      const state = sqlStateOf(error);
+      if (state === PG.INVALID_CATALOG_NAME && !config.isProduction) {
+        await createDatabase(config, logger);
+        continue;
+      }
+      if (state === PG.INVALID_CATALOG_NAME) {
+        throw new BootError(`Postgres database ${where(url)} does not exist; create it or fix DATABASE_URL.`);
+      }
+      if (state === PG.INVALID_PASSWORD || state === PG.INVALID_AUTHORIZATION) {
+        throw new BootError(
+          `Postgres at ${where(url)} rejected the credentials of user "${decodeURIComponent(url.username) || 'postgres'}" (SQLSTATE ${state}); fix DATABASE_URL.`,
+        );
+      }
+      if (!isDatabaseUnavailable(error)) {
+        throw new BootError(`Postgres at ${where(url)} refused the connection: ${describe(error)}.`);
+      }
+      const delay = backoffMs(attempt);
+      if (Date.now() + delay > deadline) {
+        throw new BootError(
+          `Postgres at ${where(url)} is unreachable (${describe(error)}); gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${Math.round(config.boot.retryWindowMs / 1000)} s.`,
+        );
+      }
+      logger.warn({ attempt, retryInMs: delay, reason: describe(error) }, 'postgres unreachable at boot; retrying');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** 250 ms, 500 ms, 1 s ... capped at 5 s, with ±20 % jitter so a fleet does not retry in step. */
+export function backoffMs(attempt: number): number {
+  const base = Math.min(250 * 2 ** (attempt - 1), 5_000);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+async function probe(config: AppConfig): Promise<void> {
+  const client = new Client({ connectionString: config.database.url, connectionTimeoutMillis: config.database.connectTimeoutMs });
+  client.on('error', () => undefined); // a failure here is reported by connect() itself
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function createDatabase(config: AppConfig, logger: Logger): Promise<void> {
+  const target = new URL(config.database.url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const maintenance = new URL(config.database.url);
+  maintenance.pathname = '/postgres';
+  const client = new Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: config.database.connectTimeoutMs });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
+    logger.info({ database: name }, 'created missing database (development convenience; never done in production)');
+  } catch (error) {
+    // Another instance created it first: fine.
+    if (sqlStateOf(error) !== '42P04') throw error;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function runMigrations(config: AppConfig, logger: Logger): Promise<void> {
+  // The advisory lock lives on its own session, so instances starting together
+  // apply each migration once while TypeORM uses its pool as usual.
+  const lock = new Client({ connectionString: config.database.url, connectionTimeoutMillis: config.database.connectTimeoutMs });
+  lock.on('error', () => undefined);
+  await lock.connect();
+  const dataSource = new DataSource({ ...dataSourceOptions(config, logger), poolSize: 2 });
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await dataSource.initialize();
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
+  } finally {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await lock.end().catch(() => undefined); // ending the session releases the lock
+  }
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  const code = sqlStateOf(error) ?? e?.code;
+  // Only the code and the first line: driver messages can be long, never stacks.
+  const message = String(e?.message ?? error).split('\n')[0].slice(0, 200);
+  return code ? `${code}: ${message}` : message;
+}

@@ -1,0 +1,8 @@
+import { CreateAccountsAndProducts1764000000000 } from './1764000000000-create-accounts-and-products.migration';
+
+/**
+ * Every migration, in order. Listed by hand (no glob) so that the build, the tests
+ * and `npm run db:migrate` all see exactly the reviewed set, and readiness can tell
+ * a pending migration from a drifted database.
+ */
+export const MIGRATIONS = [CreateAccountsAndProducts1764000000000];

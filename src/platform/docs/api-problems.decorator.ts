@@ -1,0 +1,31 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
+import { ERROR_CATALOG, typeUriOf, type ErrorCode } from '../errors/error.catalog';
+
+export const PROBLEM_SCHEMA_REF = '#/components/schemas/Problem';
+
+/**
+ * Documents the error responses of an endpoint from the catalog: one response
+ * per status, listing its codes and linking each code's `/problems/{slug}` page.
+ * @example @ApiProblems('VALIDATION_FAILED', 'EMAIL_TAKEN')
+ */
+export function ApiProblems(...codes: ErrorCode[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ...Object.entries(groupByStatus(codes)).map(([status, group]) =>
+      ApiResponse({
+        status: Number(status),
+        description: describeCodes(group),
+        content: { 'application/problem+json': { schema: { $ref: PROBLEM_SCHEMA_REF } } },
+      }),
+    ),
+  );
+}
+
+export function groupByStatus(codes: ErrorCode[]): Record<number, ErrorCode[]> {
+  const groups: Record<number, ErrorCode[]> = {};
+  for (const code of codes) (groups[ERROR_CATALOG[code].status] ??= []).push(code);
+  return groups;
+}
+
+export const describeCodes = (codes: ErrorCode[]): string =>
+  codes.map((code) => `\`${code}\` (${typeUriOf(code)}): ${ERROR_CATALOG[code].title}`).join('; ');

@@ -1,0 +1,47 @@
+import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { inspect } from 'node:util';
+import '../http/fastify.types';
+import { toProblem } from './problem.factory';
+
+/**
+ * The one global exception filter: whatever is thrown from a controller, guard, pipe,
+ * interceptor, middleware, the body parser or the router reaches the caller as
+ * `application/problem+json`. Unexpected errors are logged with their stack here and
+ * nowhere else; the caller only gets a generic detail and the requestId.
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    replyWithProblem(http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>(), exception);
+  }
+}
+
+/** Also used by the Fastify-level handlers that run before Nest sees the request. */
+export function replyWithProblem(request: FastifyRequest, reply: FastifyReply, thrown: unknown): void {
+  const problem = toProblem(thrown, { id: String(request.id), url: request.url, method: request.method });
+  const { body } = problem;
+  request.problemCode = body.code;
+
+  if (problem.unexpected !== undefined) {
+    request.log.error(
+      { err: asError(problem.unexpected), code: body.code, status: body.status, route: request.routeOptions?.url },
+      'request failed',
+    );
+  } else {
+    request.log[problem.logLevel]({ code: body.code, status: body.status, detail: body.detail }, 'request rejected');
+  }
+
+  if (reply.sent || reply.raw.headersSent) return;
+  reply.raw.setHeader('x-request-id', String(request.id));
+  reply.status(body.status).headers(problem.headers).type('application/problem+json').send(JSON.stringify(body));
+}
+
+/** pino serializes Errors with their stack; anything else thrown is described, not lost. */
+function asError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  const error = new Error(`Non-Error value thrown: ${inspect(thrown, { depth: 3, breakLength: Infinity }).slice(0, 500)}`);
+  error.name = 'NonErrorThrown';
+  return error;
+}

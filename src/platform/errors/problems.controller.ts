@@ -1,0 +1,43 @@
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { AppError } from './app.errors';
+import { ERROR_CATALOG, ERROR_CODES, codeForSlug, typeUriOf, type ErrorCode } from './error.catalog';
+
+const problemDocSchema = z.object({
+  type: z.string(),
+  code: z.string(),
+  status: z.number().int(),
+  title: z.string(),
+  meaning: z.string(),
+  cause: z.string(),
+  action: z.string(),
+  retryable: z.boolean(),
+});
+type ProblemDoc = z.infer<typeof problemDocSchema>;
+
+const docOf = (code: ErrorCode): ProblemDoc => {
+  const { status, title, meaning, cause, action, retryable } = ERROR_CATALOG[code];
+  return { type: typeUriOf(code), code, status, title, meaning, cause, action, retryable };
+};
+
+/** The `type` URI of every problem body resolves here: what it means, why, and what to do. */
+@ApiTags('problems')
+@Controller('problems')
+export class ProblemsController {
+  @Get()
+  @ApiOperation({ summary: 'Every problem type this API can answer with' })
+  @ApiOkResponse({ standardSchema: z.object({ items: z.array(problemDocSchema) }) })
+  list(): { items: ProblemDoc[] } {
+    return { items: ERROR_CODES.map(docOf) };
+  }
+
+  @Get(':slug')
+  @ApiOperation({ summary: 'Documentation of one problem type' })
+  @ApiOkResponse({ standardSchema: problemDocSchema })
+  get(@Param('slug') slug: string): ProblemDoc {
+    const code = codeForSlug(slug);
+    if (!code) throw new AppError('PROBLEM_TYPE_NOT_FOUND', { extensions: { slug: slug.slice(0, 100) } });
+    return docOf(code);
+  }
+}

@@ -1,0 +1,67 @@
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
+import { PinoLogger } from 'nestjs-pino';
+import { AppError, DependencyUnavailableError } from '../errors/app.errors';
+import { LifecycleService } from '../lifecycle/lifecycle.service';
+import { DependenciesHealth, MIGRATIONS_OUT_OF_SYNC } from './dependencies.health';
+
+type CheckSummary = Record<string, { status: string; reason?: string; responseTimeMs?: number }>;
+
+/**
+ * Liveness restarts a process, readiness takes it out of rotation: mixing them up
+ * turns a database blip into a restart storm. So liveness checks nothing outside
+ * the process, and readiness checks every dependency (with timeouts).
+ */
+@ApiExcludeController()
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly checks: DependenciesHealth,
+    private readonly lifecycle: LifecycleService,
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(HealthController.name);
+  }
+
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  async ready(): Promise<{ status: 'ok'; checks: CheckSummary }> {
+    // 503, not 500: readiness failure must take the pod out of rotation, not restart it.
+    if (this.lifecycle.isShuttingDown) throw new AppError('SHUTTING_DOWN');
+    try {
+      const result = await this.health.check([
+        () => this.checks.postgres(),
+        () => this.checks.redisPing(),
+        () => this.checks.migrations(),
+      ]);
+      return { status: 'ok', checks: summarize(result) };
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      const result = error.getResponse() as HealthCheckResult;
+      this.logger.warn({ checks: result.details }, 'not ready');
+      throw new DependencyUnavailableError('readiness', undefined, { checks: summarize(result) });
+    }
+  }
+}
+
+/** Our words only: driver messages can carry hosts and SQL, so they stay in the log. */
+function summarize(result: HealthCheckResult): CheckSummary {
+  const summary: CheckSummary = {};
+  for (const [key, value] of Object.entries(result.details)) {
+    const { status, message, responseTime } = value as { status: string; message?: string; responseTime?: number };
+    let reason: string | undefined;
+    if (status !== 'up') {
+      if (message?.startsWith('timeout of')) reason = 'timed out';
+      else if (message?.startsWith(MIGRATIONS_OUT_OF_SYNC)) reason = message;
+      else reason = 'unavailable';
+    }
+    summary[key] = { status, ...(reason && { reason }), ...(responseTime !== undefined && { responseTimeMs: responseTime }) };
+  }
+  return summary;
+}

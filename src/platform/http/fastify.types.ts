@@ -1,0 +1,10 @@
+import 'fastify';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The problem `code` of an error response, for the completion log line. */
+    problemCode?: string;
+    /** Set by the bearer guard once the token is verified. */
+    accountId?: string;
+  }
+}

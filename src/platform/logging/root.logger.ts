@@ -1,0 +1,45 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { AppConfig } from '../../config/config.schemas';
+
+/**
+ * Paths pino replaces with [REDACTED] wherever they appear in a log object.
+ * Logs are read by more people than the database: credentials never reach them.
+ */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  'password',
+  'token',
+  'accessToken',
+  'paymentToken',
+  'jwtSecret',
+  '*.password',
+  '*.token',
+  '*.accessToken',
+  '*.paymentToken',
+  '*.authorization',
+  '*.cookie',
+  '*.jwtSecret',
+];
+
+/**
+ * The one pino instance of a process. Fastify logs through it (so `request.log`
+ * carries the requestId), and nestjs-pino hands it to Nest and to services.
+ */
+export function createRootLogger(config: AppConfig, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level: config.log.level,
+      base: { service: 'resilient-api' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      messageKey: 'msg',
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
+      serializers: { err: pino.stdSerializers.errWithCause },
+    },
+    destination ?? pino.destination({ dest: 1, sync: false, minLength: 0 }),
+  );
+}
