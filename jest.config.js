@@ -15,7 +15,10 @@ const swc = [
     sourceMaps: 'inline',
   },
 ];
-const esmPackages = ['@nestjs', 'file-type', 'strtok3', 'token-types', 'uint8array-extras', '@tokenizer', 'es-toolkit'];
+const esmPackages = [
+  '@nestjs', 'file-type', 'strtok3', 'token-types', 'uint8array-extras', '@tokenizer', '@borewit',
+  'es-toolkit', 'content-disposition', 'cookie', 'set-cookie-parser',
+];
 const common = {
   transform: { '^.+\\.(t|j|mj)s$': swc },
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
@@ -23,7 +26,15 @@ const common = {
   testEnvironment: 'node',
 };
 module.exports = {
+  // Root-level so they run once for all projects: build dist/ and create the template database.
+  globalSetup: '<rootDir>/test/support/global.setup.ts',
+  globalTeardown: '<rootDir>/test/support/global.teardown.ts',
+  ...common,
+  // Tests are I/O-bound (real Postgres, Redis, child processes): more workers than cores pays off.
+  maxWorkers: 3,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], testTimeout: 20_000 },
+    { ...common, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.fault-spec.ts'], testTimeout: 30_000 },
   ],
 };

@@ -1,0 +1,96 @@
+// Import boundaries, checked by `npm run lint` (depcruise src --config .dependency-cruiser.cjs).
+// Conventions on paper drift; these fail the build instead:
+// - platform/ is cross-cutting and never imports a feature (features depend on it, not the reverse);
+// - application code never imports test code;
+// - feature folders do not depend on each other in a cycle;
+// - code that ships (everything but specs) imports only runtime dependencies, since the
+//   Docker image installs with `npm ci --omit=dev`.
+/** The feature folders under src/ (plural, one per business area). */
+const FEATURES = '(accounts|auth|products|orders|payments|reports)';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'platform-not-to-feature',
+      comment:
+        'src/platform/ is shared by every feature and must not know any of them. Move the shared ' +
+        'piece into platform/, or invert the dependency (the feature registers itself with platform).',
+      severity: 'error',
+      from: { path: '^src/platform/' },
+      to: { path: `^src/${FEATURES}/` },
+    },
+    {
+      name: 'src-not-to-test',
+      comment: 'Application code must not import test code (test/): it would ship with the build or fail it.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^test/' },
+    },
+    {
+      name: 'no-circular-between-features',
+      comment:
+        'Feature folders must not depend on each other in a cycle (orders -> payments -> orders). ' +
+        'Break it by moving the shared part to platform/ or by depending in one direction only.',
+      severity: 'error',
+      scope: 'folder',
+      from: { path: `^src/${FEATURES}(/|$)` },
+      to: { path: `^src/${FEATURES}(/|$)`, pathNot: '^src/$1(/|$)', circular: true },
+    },
+    {
+      name: 'no-circular-between-features-modules',
+      comment:
+        'A chain of imports that leaves a feature folder and comes back into it is a cycle between ' +
+        'features, even when the folders alone do not show it.',
+      severity: 'error',
+      from: { path: `^src/${FEATURES}/` },
+      // $1 is the feature the cycle starts in; the cycle must pass through a different one.
+      to: { circular: true, via: { path: `^src/(?!$1/)${FEATURES}/` } },
+    },
+    {
+      name: 'no-dev-deps-in-shipped-code',
+      comment:
+        'Shipped code may import runtime dependencies only: the image installs with npm ci --omit=dev. ' +
+        'Move the package to "dependencies", or keep the import in a *.spec.ts file.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '\\.spec\\.ts$' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-undeclared-packages',
+      comment: 'Every imported package must be declared in package.json, not reached through a transitive install.',
+      severity: 'error',
+      from: {},
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+    },
+    {
+      name: 'no-unresolvable',
+      comment: 'An import that does not resolve to a file or a package fails at run time.',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'no-circular',
+      comment: 'A module-level import cycle makes load order (and decorator metadata) fragile.',
+      severity: 'warn',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|coverage)/' },
+    // Count `import type` too: a type-only import still couples two folders.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+      extensions: ['.ts', '.d.ts', '.js', '.cjs', '.mjs', '.json'],
+    },
+    skipAnalysisNotInRules: true,
+    reporterOptions: { text: { highlightFocused: true } },
+  },
+};

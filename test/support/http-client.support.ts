@@ -1,0 +1,42 @@
+export interface HttpResponse<T = any> {
+  status: number;
+  headers: Headers;
+  text: string;
+  body: T;
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  /** A value to send as JSON, or a raw string/Buffer sent as is. */
+  body?: unknown;
+  token?: string;
+}
+
+/** Real HTTP over loopback (undici), so the tests see exactly what a caller sees. */
+export class HttpClient {
+  constructor(readonly baseUrl: string) {}
+
+  async request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<HttpResponse<T>> {
+    const headers: Record<string, string> = { ...options.headers };
+    let body: string | Buffer | undefined;
+    if (typeof options.body === 'string' || Buffer.isBuffer(options.body)) {
+      body = options.body;
+    } else if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const res = await fetch(this.baseUrl + path, { method, headers, body });
+    const text = await res.text();
+    const type = res.headers.get('content-type') ?? '';
+    return { status: res.status, headers: res.headers, text, body: type.includes('json') && text ? JSON.parse(text) : text };
+  }
+
+  get<T = any>(path: string, options?: RequestOptions) {
+    return this.request<T>('GET', path, options);
+  }
+
+  post<T = any>(path: string, body?: unknown, options?: RequestOptions) {
+    return this.request<T>('POST', path, { ...options, body });
+  }
+}

@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { ADMIN_DATABASE_URL, TEMPLATE_DATABASE, databaseUrl } from './test-env.support';
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  /** Runs SQL in the test database (assertions on rows, fault injection). */
+  query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  drop(): Promise<void>;
+}
+
+async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: ADMIN_DATABASE_URL });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh, migrated database of its own for one test file: no test sees another's rows. */
+export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const template = TEMPLATE_DATABASE();
+  const suffix = template.replace('ra_test_tpl_', '');
+  const name = `ra_t_${suffix}_${randomBytes(4).toString('hex')}`;
+  await admin((c) => c.query(options.migrated === false ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`));
+  const url = databaseUrl(name);
+  return {
+    name,
+    url,
+    async query(sql, params) {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        return (await client.query(sql, params)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}

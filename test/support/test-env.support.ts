@@ -1,0 +1,19 @@
+/**
+ * Where the tests find Postgres and Redis. CI and developer machines run both
+ * locally; TEST_DATABASE_URL / TEST_REDIS_URL point elsewhere when needed.
+ * (Tests may read the environment: the rule that only src/config reads it is for the app.)
+ */
+export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Set by the global setup: a migrated database every test file clones. */
+export const TEMPLATE_DATABASE = () => {
+  const name = process.env.RA_TEST_TEMPLATE_DB;
+  if (!name) throw new Error('RA_TEST_TEMPLATE_DB is unset: run the tests through jest (global setup).');
+  return name;
+};
+
+export function databaseUrl(name: string): string {
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
