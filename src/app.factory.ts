@@ -14,7 +14,9 @@ import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRootLogger } from './platform/logging/root.logger';
 
 export interface CreateAppOptions {
-  /** Where log lines go (tests capture them); stdout by default. */
+  /** The process's root logger, when the caller already made one. */
+  logger?: Logger;
+  /** Where log lines go (tests capture them); stdout by default. Ignored with `logger`. */
   logDestination?: DestinationStream;
   /** Test-only modules mounted next to the features. */
   extraModules?: Type[];
@@ -30,7 +32,7 @@ export interface CreatedApp {
  * e2e test call this, so tests exercise the real error plumbing, hooks and parsers.
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<CreatedApp> {
-  const logger = createRootLogger(config, options.logDestination);
+  const logger = options.logger ?? createRootLogger(config, options.logDestination);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
     // Fastify's two lines per request are off: our onResponse hook writes one

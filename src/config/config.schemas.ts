@@ -72,18 +72,28 @@ export const envSchema = z
     REDIS_COMMAND_TIMEOUT_MS: intInRange(500, 50, 60_000),
     HEALTH_CHECK_TIMEOUT_MS: intInRange(400, 50, 900),
     BOOT_RETRY_WINDOW_MS: intInRange(30_000, 0, 600_000),
-  })
-  .superRefine((env, ctx) => {
-    if (env.NODE_ENV === 'production') {
-      if (!env.JWT_SECRET) {
-        ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'is required when NODE_ENV=production' });
-      } else if (env.JWT_SECRET.length < 32) {
-        ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 characters' });
-      }
-    } else if (env.JWT_SECRET !== undefined && env.JWT_SECRET.length < 32) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 characters' });
-    }
+    SHUTDOWN_DRAIN_MS: z.coerce
+      .number({ error: 'must be a whole number from 0 to 120000' })
+      .int({ error: 'must be a whole number from 0 to 120000' })
+      .min(0, { error: 'must be a whole number from 0 to 120000' })
+      .max(120_000, { error: 'must be a whole number from 0 to 120000' })
+      .optional(),
   });
+
+/**
+ * Cross-variable rules. Checked apart from the schema so they are reported together
+ * with every other bad variable (zod skips object refinements when a field fails).
+ */
+function crossVariableProblems(input: Record<string, string | undefined>): Map<string, string> {
+  const problems = new Map<string, string>();
+  const secret = input.JWT_SECRET;
+  if (input.NODE_ENV === 'production' && secret === undefined) {
+    problems.set('JWT_SECRET', 'is required when NODE_ENV=production (missing)');
+  } else if (secret !== undefined && secret.length < 32) {
+    problems.set('JWT_SECRET', 'must be at least 32 characters');
+  }
+  return problems;
+}
 
 type Env = z.infer<typeof envSchema>;
 
@@ -100,6 +110,8 @@ export interface AppConfig {
   log: { level: Env['LOG_LEVEL'] };
   health: { checkTimeoutMs: number };
   boot: { retryWindowMs: number };
+  /** How long readiness says 503 before the server stops accepting: the load balancer's time to notice. */
+  shutdown: { drainMs: number };
 }
 
 /** Variables whose values must never be echoed back in an error message. */
@@ -123,9 +135,9 @@ export class ConfigValidationError extends Error {
 export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfig {
   const input = emptyAsUnset(rawEnv);
   const parsed = envSchema.safeParse(input);
-  if (!parsed.success) {
-    const byVariable = new Map<string, string>();
-    for (const issue of parsed.error.issues) {
+  const byVariable = crossVariableProblems(input);
+  if (!parsed.success || byVariable.size > 0) {
+    for (const issue of parsed.error?.issues ?? []) {
       const variable = String(issue.path[0] ?? 'environment');
       if (byVariable.has(variable)) continue;
       const raw = input[variable];
@@ -134,7 +146,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     }
     throw new ConfigValidationError([...byVariable].map(([variable, message]) => ({ variable, message })));
   }
-  const env = parsed.data;
+  const env = parsed.data!;
   return {
     env: env.NODE_ENV,
     isProduction: env.NODE_ENV === 'production',
@@ -152,6 +164,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     log: { level: env.LOG_LEVEL },
     health: { checkTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS },
     boot: { retryWindowMs: env.BOOT_RETRY_WINDOW_MS },
+    shutdown: { drainMs: env.SHUTDOWN_DRAIN_MS ?? (env.NODE_ENV === 'production' ? 5_000 : 0) },
   };
 }
 

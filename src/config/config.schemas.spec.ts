@@ -1,0 +1,64 @@
+import { ConfigValidationError, loadConfig } from './config.schemas';
+
+const problemsOf = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigValidationError) return error;
+  }
+  throw new Error('expected the configuration to be rejected');
+};
+
+describe('configuration (F10)', () => {
+  it('works with no variables at all on a development machine', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      env: 'development',
+      http: { port: 3000, bodyLimitBytes: 1_048_576 },
+      database: { url: 'postgres://postgres@127.0.0.1:5432/resilient_api' },
+      redis: { url: 'redis://127.0.0.1:6379' },
+      payments: { baseUrl: 'http://127.0.0.1:4010', fakePort: 4010 },
+      worker: { port: 3001 },
+      log: { level: 'info' },
+      shutdown: { drainMs: 0 },
+    });
+    expect(config.auth.jwtSecret.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('coerces numbers and treats empty strings as unset', () => {
+    const config = loadConfig({ PORT: '8080', WORKER_PORT: '', LOG_LEVEL: 'debug' });
+    expect(config.http.port).toBe(8080);
+    expect(config.worker.port).toBe(3001);
+    expect(config.log.level).toBe('debug');
+  });
+
+  it('names every bad variable in one message', () => {
+    const error = problemsOf({ PORT: 'abc', WORKER_PORT: '70000', LOG_LEVEL: 'loud', NODE_ENV: 'staging', DATABASE_URL: 'mysql://x' });
+    expect(error.problems.map((p) => p.variable).sort()).toEqual(['DATABASE_URL', 'LOG_LEVEL', 'NODE_ENV', 'PORT', 'WORKER_PORT']);
+    expect(error.message).toContain('PORT must be a whole number from 1 to 65535 (got "abc")');
+    expect(error.message).toContain('WORKER_PORT must be a whole number from 1 to 65535 (got "70000")');
+    expect(error.message).toMatch(/^Invalid configuration \(5 variables\):/);
+  });
+
+  it.each([['1.5'], ['-1'], ['0'], ['3000x']])('rejects PORT=%s', (port) => {
+    expect(problemsOf({ PORT: port }).problems).toEqual([{ variable: 'PORT', message: expect.stringContaining('whole number') }]);
+  });
+
+  it('requires a JWT_SECRET of 32+ characters in production', () => {
+    expect(problemsOf({ NODE_ENV: 'production' }).problems).toEqual([
+      { variable: 'JWT_SECRET', message: 'is required when NODE_ENV=production (missing)' },
+    ]);
+    const short = problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'short-secret' });
+    expect(short.problems[0]).toEqual({ variable: 'JWT_SECRET', message: 'must be at least 32 characters' });
+    expect(short.message).not.toContain('short-secret');
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32) });
+    expect(config.auth.jwtSecret).toBe('s'.repeat(32));
+    expect(config.shutdown.drainMs).toBe(5_000);
+  });
+
+  it('never echoes connection strings, which may hold passwords', () => {
+    const error = problemsOf({ DATABASE_URL: 'mysql://admin:pa55word@db/x' });
+    expect(error.message).not.toContain('pa55word');
+    expect(error.message).toContain('DATABASE_URL must be a URL starting with postgres:// or postgresql://');
+  });
+});

@@ -1,0 +1,133 @@
+import { FaultFixturesModule, SECRET_MESSAGE } from '../support/fault-fixtures.module';
+import { expectProblem } from '../support/problem.support';
+import { startTestApp, type TestApp } from '../support/test-app.support';
+
+describe('one problem format for every failure, from every layer (F3, F20, F29)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ extraModules: [FaultFixturesModule] });
+  });
+  afterAll(() => t.close());
+
+  describe.each([
+    ['a controller', '/__test__/controller'],
+    ['an async handler that rejects', '/__test__/async'],
+    ['a guard', '/__test__/guard'],
+    ['a pipe', '/__test__/pipe?x=1'],
+    ['an interceptor before the handler', '/__test__/interceptor'],
+    ['an interceptor on the way out', '/__test__/interceptor-stream'],
+    ['an interceptor returning an rxjs error', '/__test__/interceptor-rx'],
+    ['a middleware', '/__test__/middleware'],
+    ['a failing SQL query', '/__test__/sql'],
+  ])('an unexpected Error thrown from %s', (_layer, path) => {
+    it('answers 500 INTERNAL_ERROR with a generic detail and logs the stack under the requestId', async () => {
+      const res = await t.http.get(path);
+      expectProblem(res, 500, 'INTERNAL_ERROR', path.split('?')[0]);
+      expect(res.text).not.toContain('10.0.0.7');
+      expect(res.text).not.toContain('hunter2');
+
+      const failure = await t.logs.waitFor((l) => l.requestId === res.body.requestId && l.msg === 'request failed');
+      expect(failure.level).toBe('error');
+      const err = failure.err as { stack?: string; message?: string };
+      expect(err.stack).toMatch(/\n\s+at /);
+      expect(await t.logs.completion(res.body.requestId)).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
+    });
+  });
+
+  it.each([
+    ['string', '/__test__/string'],
+    ['null', '/__test__/null'],
+    ['plain object', '/__test__/object'],
+  ])('turns a thrown %s value (not an Error) into 500 INTERNAL_ERROR and logs what was thrown', async (_kind, path) => {
+    const res = await t.http.get(path);
+    expectProblem(res, 500, 'INTERNAL_ERROR', path);
+    const failure = await t.logs.waitFor((l) => l.requestId === res.body.requestId && l.msg === 'request failed');
+    expect((failure.err as { message: string }).message).toMatch(/^Non-Error value thrown: /);
+  });
+
+  it('sends an AppError as its catalog problem and keeps its cause in the log only', async () => {
+    const res = await t.http.get('/__test__/app-error');
+    expectProblem(res, 410, 'PRODUCT_DISCONTINUED', '/__test__/app-error');
+    expect(res.text).not.toContain(SECRET_MESSAGE);
+  });
+
+  it('never sends a 5xx AppError detail, only the generic one', async () => {
+    const res = await t.http.get('/__test__/app-error-5xx');
+    expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE', '/__test__/app-error-5xx');
+    expect(res.text).not.toContain('10.0.0.7');
+  });
+
+  describe('the body parser and router', () => {
+    it('answers malformed JSON with 400 MALFORMED_REQUEST', async () => {
+      const res = await t.http.post('/__test__/echo', '{"name": "a",', { headers: { 'content-type': 'application/json' } });
+      expectProblem(res, 400, 'MALFORMED_REQUEST', '/__test__/echo');
+    });
+
+    it('answers an empty JSON body with 400 MALFORMED_REQUEST', async () => {
+      const res = await t.http.post('/__test__/echo', '', { headers: { 'content-type': 'application/json' } });
+      expectProblem(res, 400, 'MALFORMED_REQUEST');
+    });
+
+    it('refuses prototype poisoning with 400, not 500', async () => {
+      const res = await t.http.post('/__test__/echo', '{"name":"a","items":[{"quantity":1}],"__proto__":{"x":1}}', {
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    });
+
+    it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x'])(
+      'answers a %s body with 415 UNSUPPORTED_MEDIA_TYPE',
+      async (type) => {
+        const res = await t.http.post('/__test__/echo', 'name=a', { headers: { 'content-type': type } });
+        expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE', '/__test__/echo');
+      },
+    );
+
+    it('answers a 2 MiB body with 413 PAYLOAD_TOO_LARGE', async () => {
+      const big = JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) });
+      const res = await t.http.post('/__test__/echo', big, { headers: { 'content-type': 'application/json' } });
+      expectProblem(res, 413, 'PAYLOAD_TOO_LARGE', '/__test__/echo');
+    });
+
+    it('answers an unknown route with 404 ROUTE_NOT_FOUND naming the method and path', async () => {
+      const res = await t.http.request('DELETE', '/v1/nothing-here?x=1');
+      expectProblem(res, 404, 'ROUTE_NOT_FOUND', '/v1/nothing-here');
+      expect(res.body.detail).toBe('No route matches DELETE /v1/nothing-here.');
+    });
+
+    it('answers a malformed URL with 400 MALFORMED_REQUEST', async () => {
+      const res = await t.http.get('/__test__/%E0%A4%A');
+      expect(res.status).toBe(400);
+      expectProblem(res, 400, 'MALFORMED_REQUEST');
+    });
+  });
+
+  describe('validation (F22)', () => {
+    it('lists every failing field with a JSON pointer', async () => {
+      const res = await t.http.post('/__test__/echo', { items: [{ quantity: 0 }, { quantity: 'x' }], extra: true });
+      expectProblem(res, 400, 'VALIDATION_FAILED', '/__test__/echo');
+      expect(res.body.detail).toBe('4 fields are invalid.');
+      expect(res.body.errors).toEqual(
+        expect.arrayContaining([
+          { pointer: '/name', detail: expect.any(String), in: 'body' },
+          { pointer: '/items/0/quantity', detail: expect.any(String), in: 'body' },
+          { pointer: '/items/1/quantity', detail: expect.any(String), in: 'body' },
+          { pointer: '/extra', detail: 'Unknown field', in: 'body' },
+        ]),
+      );
+      expect(res.body.errors).toHaveLength(4);
+    });
+
+    it('rejects a missing body and a non-object body with 400, not 500', async () => {
+      for (const body of [undefined, 'null', '[]', '42', '"text"']) {
+        const res = await t.http.request('POST', '/__test__/echo', {
+          body,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        });
+        expectProblem(res, 400, 'VALIDATION_FAILED');
+        expect(res.body.errors[0]).toMatchObject({ pointer: '', in: 'body' });
+      }
+    });
+  });
+});

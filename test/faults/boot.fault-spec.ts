@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { createTestDatabase } from '../support/test-database.support';
+import { freePort, pollUntil, runNode, type RunningProcess } from '../support/process.support';
+import { ADMIN_DATABASE_URL, REDIS_URL, databaseUrl } from '../support/test-env.support';
+
+const STACK = /\n\s+at /;
+
+describe('booting the real entry point (F8, F10, F32)', () => {
+  const running: RunningProcess[] = [];
+  const start = (script: string, env: Record<string, string>) => {
+    const p = runNode(script, { NODE_ENV: 'test', REDIS_URL, LOG_LEVEL: 'info', ...env });
+    running.push(p);
+    return p;
+  };
+  afterEach(() => running.splice(0).forEach((p) => p.kill()));
+
+  it('stops before listening on bad configuration: exit 1, one message naming every bad variable, no stack', async () => {
+    const app = start('dist/main.js', { NODE_ENV: 'production', PORT: 'abc', LOG_LEVEL: 'loud', DATABASE_URL: 'nope' });
+    expect(await app.exited(10_000)).toBe(1);
+    const stderr = app.stderr();
+    expect(stderr).toMatch(/^Invalid configuration \(4 variables\):/);
+    for (const variable of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'JWT_SECRET']) expect(stderr).toContain(`  - ${variable} `);
+    expect(stderr).not.toMatch(STACK);
+    expect(stderr.trim().split('\n')).toHaveLength(5);
+    expect(app.stdout()).toBe('');
+  });
+
+  it('retries an unreachable database with backoff, then exits 1 with one clear line and no stack', async () => {
+    const port = await freePort();
+    const app = start('dist/main.js', {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/resilient_api`,
+      BOOT_RETRY_WINDOW_MS: '1500',
+    });
+    expect(await app.exited(15_000)).toBe(1);
+    expect(app.stderr()).toMatch(
+      new RegExp(`^resilient-api cannot start: Postgres at 127\\.0\\.0\\.1:${port}/resilient_api is unreachable \\(ECONNREFUSED.*\\); gave up after \\d+ attempts in 2 s\\.\\n$`),
+    );
+    const retries = app.stdout().split('\n').filter((l) => l.includes('postgres unreachable at boot; retrying'));
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    const delays = retries.map((l) => JSON.parse(l).retryInMs as number);
+    expect(delays[1]).toBeGreaterThan(delays[0]); // backoff grows
+    expect(app.stdout() + app.stderr()).not.toMatch(STACK);
+  });
+
+  it('fails at once on credentials Postgres rejects, naming the user, without retrying', async () => {
+    const url = new URL(ADMIN_DATABASE_URL);
+    url.username = 'no_such_role';
+    const app = start('dist/main.js', { DATABASE_URL: url.toString() });
+    expect(await app.exited(10_000)).toBe(1);
+    expect(app.stderr()).toMatch(/^resilient-api cannot start: Postgres at .+ rejected the credentials of user "no_such_role" \(SQLSTATE 28000\); fix DATABASE_URL\.\n$/);
+    expect(app.stdout()).not.toContain('retrying');
+  });
+
+  it('refuses to create a missing database in production', async () => {
+    const app = start('dist/main.js', {
+      NODE_ENV: 'production',
+      JWT_SECRET: 'x'.repeat(32),
+      DATABASE_URL: databaseUrl(`ra_missing_${randomBytes(3).toString('hex')}`),
+    });
+    expect(await app.exited(10_000)).toBe(1);
+    expect(app.stderr()).toMatch(/^resilient-api cannot start: Postgres database .+ does not exist; create it or fix DATABASE_URL\.\n$/);
+  });
+
+  it('creates a missing database outside production, migrates it and becomes ready (F7)', async () => {
+    const name = `ra_fresh_${randomBytes(4).toString('hex')}`;
+    const port = await freePort();
+    const app = start('dist/main.js', { DATABASE_URL: databaseUrl(name), PORT: String(port) });
+    try {
+      const ready = await pollUntil(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
+          return res.status === 200 ? res.json() : undefined;
+        },
+        20_000,
+        'readiness',
+      );
+      expect(ready).toMatchObject({ status: 'ok', checks: { postgres: { status: 'up' }, redis: { status: 'up' }, migrations: { status: 'up' } } });
+      expect(app.stdout()).toContain('created missing database');
+      expect(app.stdout()).toContain('applied migrations');
+    } finally {
+      app.kill();
+      await app.exited(5_000).catch(() => undefined);
+      const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+
+  it('on SIGTERM turns readiness 503 SHUTTING_DOWN at once, keeps serving while draining, then exits 0', async () => {
+    const db = await createTestDatabase();
+    const port = await freePort();
+    const app = start('dist/main.js', { DATABASE_URL: db.url, PORT: String(port), SHUTDOWN_DRAIN_MS: '1500' });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await pollUntil(async () => ((await fetch(`${base}/health/ready`)).status === 200 ? true : undefined), 20_000, 'readiness');
+      app.kill('SIGTERM');
+      const notReady = await pollUntil(
+        async () => {
+          const res = await fetch(`${base}/health/ready`);
+          return res.status === 503 ? res : undefined;
+        },
+        1_000,
+        'readiness 503',
+      );
+      expect(notReady.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(notReady.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await notReady.json()).toMatchObject({ code: 'SHUTTING_DOWN', status: 503 });
+      // Liveness and real traffic still answer during the drain window.
+      expect((await fetch(`${base}/health/live`)).status).toBe(200);
+      expect(await app.exited(10_000)).toBe(0);
+      expect(app.stdout()).toContain('shutdown complete');
+    } finally {
+      await db.drop();
+    }
+  });
+});
