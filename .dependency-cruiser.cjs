@@ -33,6 +33,9 @@ module.exports = {
         'Feature folders must not depend on each other in a cycle (orders -> payments -> orders). ' +
         'Break it by moving the shared part to platform/ or by depending in one direction only.',
       severity: 'error',
+      // Folder scope sees cycles between the folders that hold the modules; a cycle that only
+      // closes through a feature's subfolder (orders -> accounts -> orders/dto) is caught at
+      // module level by the next rule when the modules themselves form a cycle.
       scope: 'folder',
       from: { path: `^src/${FEATURES}(/|$)` },
       to: { path: `^src/${FEATURES}(/|$)`, pathNot: '^src/$1(/|$)', circular: true },
