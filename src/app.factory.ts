@@ -52,7 +52,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, options.extraModules),
     adapter,
-    { bufferLogs: true, bodyParser: false },
+    // abortOnError: false makes a wiring error reject here (and reach main's handler) instead of process.exit(1).
+    { bufferLogs: true, bodyParser: false, abortOnError: false },
   );
   app.useLogger(app.get(NestPinoLogger));
   app.useGlobalPipes(new SchemaValidationPipe());

@@ -157,6 +157,18 @@ class FaultFixturesController {
     return this.dataSource.query('SELECT * FROM no_such_table WHERE secret = $1', ['hunter2']);
   }
 
+  /** A query that takes a while, so a test can kill its backend mid-flight. */
+  @Get('slow-query')
+  async slowQuery(): Promise<unknown> {
+    return this.dataSource.query("SELECT pg_sleep(3), 'slow-query-marker' AS marker");
+  }
+
+  /** A query the statement_timeout cancels. */
+  @Get('runaway-query')
+  async runawayQuery(): Promise<unknown> {
+    return this.dataSource.query('SELECT pg_sleep(60)');
+  }
+
   @Get('app-error')
   appError(): never {
     throw new AppError('PRODUCT_DISCONTINUED', { cause: new Error(SECRET_MESSAGE) });

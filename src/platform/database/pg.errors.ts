@@ -1,6 +1,7 @@
 /** PostgreSQL SQLSTATE codes the app reacts to (https://www.postgresql.org/docs/15/errcodes-appendix.html). */
 export const PG = {
   UNIQUE_VIOLATION: '23505',
+  UNDEFINED_TABLE: '42P01',
   INVALID_TEXT_REPRESENTATION: '22P02',
   QUERY_CANCELED: '57014',
   ADMIN_SHUTDOWN: '57P01',

@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
-import { AppError } from './app.errors';
+import { isDatabaseUnavailable, sqlStateOf, PG } from '../database/pg.errors';
+import { AppError, DependencyUnavailableError } from './app.errors';
 import { ERROR_CATALOG, typeUriOf, type ErrorCode, type LogLevel } from './error.catalog';
 
 /** An RFC 9457 problem body as this API sends it. */
@@ -106,7 +107,7 @@ export function toProblem(thrown: unknown, request: RequestFacts): Problem {
   };
 }
 
-/** Maps an error raised by Nest, Fastify or the JSON parser to an AppError, or undefined for a fault. */
+/** Maps an error raised by Nest, Fastify, the JSON parser or the database driver to an AppError, or undefined for a bug. */
 function fromFramework(thrown: unknown, request: RequestFacts): AppError | undefined {
   if (thrown instanceof HttpException) {
     const status = thrown.getStatus();
@@ -118,6 +119,10 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     }
     return new AppError(code, { detail: FRAMEWORK_DETAILS[code], cause: thrown });
   }
+  // A database that is down or dropped the connection is an outage (503, retry later), not a bug.
+  if (isDatabaseUnavailable(thrown)) return new DependencyUnavailableError('database', thrown);
+  // statement_timeout fired: the query ran out of its budget.
+  if (sqlStateOf(thrown) === PG.QUERY_CANCELED) return new AppError('DEADLINE_EXCEEDED', { cause: thrown });
   if (thrown instanceof Error) {
     const { statusCode, code } = thrown as Error & { statusCode?: number; code?: string };
     // Fastify's JSON parser marks a SyntaxError with statusCode 400; other framework errors carry FST_ codes.

@@ -8,6 +8,7 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { REDIS } from '../cache/redis.client';
 import { MIGRATIONS_TABLE } from '../database/data-source.factory';
+import { PG, sqlStateOf } from '../database/pg.errors';
 
 /**
  * Readiness checks. Each has its own timeout below 1 s, so readiness answers
@@ -56,11 +57,15 @@ export class DependenciesHealth {
     return this.health
       .check('migrations')
       .attempt(async () => {
-        const { rows } = await this.pool.query<{ name: string }>({
+        // A database never migrated has no migrations table at all: everything is pending.
+        const { rows } = await this.pool.query<{ name: string | null }>({
           text: `SELECT name FROM "${MIGRATIONS_TABLE}"`,
           query_timeout: timeoutMs,
-        } as never);
-        const applied = new Set(rows.map((r) => r.name));
+        } as never).catch((error: unknown) => {
+          if (sqlStateOf(error) === PG.UNDEFINED_TABLE) return { rows: [] };
+          throw error;
+        });
+        const applied = new Set(rows.flatMap((r: { name: string | null }) => (r.name ? [r.name] : [])));
         const known = new Set(this.dataSource.migrations.map((m) => m.name ?? m.constructor.name));
         const pending = [...known].filter((name) => !applied.has(name));
         const unknown = [...applied].filter((name) => !known.has(name));

@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ERROR_CATALOG, ERROR_CODES, slugOf, typeUriOf } from '../../src/platform/errors/error.catalog';
+import { expectProblem } from '../support/problem.support';
+import { startTestApp, type TestApp } from '../support/test-app.support';
+
+/** The README's "Error codes" table: | `CODE` | status | title | ... */
+function readmeCodes(): Map<string, number> {
+  const readme = readFileSync(resolve(__dirname, '..', '..', 'README.md'), 'utf8');
+  const section = readme.split(/^## /m).find((s) => s.startsWith('Error codes'));
+  if (!section) throw new Error('README.md has no "## Error codes" section');
+  const rows = new Map<string, number>();
+  for (const match of section.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)) rows.set(match[1], Number(match[2]));
+  return rows;
+}
+
+describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('uses UPPER_SNAKE codes with statuses that match their class', () => {
+    for (const code of ERROR_CODES) {
+      expect(code).toMatch(/^[A-Z]+(_[A-Z]+)*$/);
+      const { status, logLevel } = ERROR_CATALOG[code];
+      expect(status).toBeGreaterThanOrEqual(400);
+      if (status >= 500) expect(logLevel).toBe('error');
+    }
+  });
+
+  it('lists exactly the catalog codes, with the same statuses, in the README', () => {
+    const documented = readmeCodes();
+    expect([...documented.keys()].sort()).toEqual([...ERROR_CODES].sort());
+    for (const code of ERROR_CODES) expect({ code, status: documented.get(code) }).toEqual({ code, status: ERROR_CATALOG[code].status });
+  });
+
+  it('serves a documentation page for every code at its type URI', async () => {
+    const index = await t.http.get('/problems');
+    expect(index.status).toBe(200);
+    expect(index.body.items.map((p: { code: string }) => p.code).sort()).toEqual([...ERROR_CODES].sort());
+    for (const code of ERROR_CODES) {
+      const res = await t.http.get(typeUriOf(code));
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        type: `/problems/${slugOf(code)}`,
+        code,
+        status: ERROR_CATALOG[code].status,
+        title: ERROR_CATALOG[code].title,
+        meaning: expect.stringMatching(/\S{3}/),
+        cause: expect.stringMatching(/\S{3}/),
+        action: expect.stringMatching(/\S{3}/),
+        retryable: expect.any(Boolean),
+      });
+    }
+  });
+
+  it('answers an unknown problem slug with 404 PROBLEM_TYPE_NOT_FOUND', async () => {
+    expectProblem(await t.http.get('/problems/no-such-thing'), 404, 'PROBLEM_TYPE_NOT_FOUND', '/problems/no-such-thing');
+  });
+
+  describe('the OpenAPI document', () => {
+    let doc: any;
+    beforeAll(async () => {
+      const res = await t.http.get('/openapi.json');
+      expect(res.status).toBe(200);
+      doc = res.body;
+    });
+
+    it('is OpenAPI 3.1 with the problem schema', () => {
+      expect(doc.openapi).toBe('3.1.0');
+      expect(doc.components.schemas.Problem.required).toEqual(
+        expect.arrayContaining(['type', 'title', 'status', 'detail', 'instance', 'code', 'requestId']),
+      );
+    });
+
+    it('documents a success response and problem responses for every operation', () => {
+      const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+        Object.entries(item as Record<string, any>).map(([method, op]) => ({ id: `${method.toUpperCase()} ${path}`, op })),
+      );
+      expect(operations.length).toBeGreaterThan(0);
+      for (const { id, op } of operations) {
+        const statuses = Object.keys(op.responses);
+        expect({ id, success: statuses.some((s) => /^2\d\d$/.test(s)) }).toEqual({ id, success: true });
+        for (const status of statuses.filter((s) => Number(s) >= 400)) {
+          const response = op.responses[status];
+          expect({ id, status, schema: response.content?.['application/problem+json']?.schema?.$ref }).toEqual({
+            id,
+            status,
+            schema: '#/components/schemas/Problem',
+          });
+          // Every code named in a description exists in the catalog with that status.
+          for (const [, code] of (response.description as string).matchAll(/`([A-Z_]+)`/g)) {
+            expect({ id, code, status: ERROR_CATALOG[code as keyof typeof ERROR_CATALOG]?.status }).toEqual({ id, code, status: Number(status) });
+          }
+        }
+        expect({ id, has500: statuses.includes('500') }).toEqual({ id, has500: true });
+      }
+    });
+
+    it('serves the interactive docs at /docs', async () => {
+      const res = await t.http.get('/docs');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    });
+  });
+});

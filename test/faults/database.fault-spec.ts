@@ -1,0 +1,141 @@
+import { Client } from 'pg';
+import { FaultFixturesModule } from '../support/fault-fixtures.module';
+import { FaultProxy } from '../support/fault-proxy.support';
+import { expectProblem } from '../support/problem.support';
+import { pollUntil } from '../support/process.support';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
+import { ADMIN_DATABASE_URL, REDIS_URL } from '../support/test-env.support';
+import { startTestApp, type TestApp } from '../support/test-app.support';
+
+async function terminateBackends(database: string, filter = ''): Promise<number> {
+  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() ${filter}`,
+      [database],
+    );
+    return rows.length;
+  } finally {
+    await admin.end();
+  }
+}
+
+describe('Postgres faults (F7, F8, F32)', () => {
+  describe('a backend killed under the pool', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp({ extraModules: [FaultFixturesModule], env: { DB_STATEMENT_TIMEOUT_MS: '1000' } });
+    });
+    afterAll(() => t.close());
+
+    it('survives idle connections being terminated (pool error) and serves the next request', async () => {
+      expect((await t.http.get('/health/ready')).status).toBe(200);
+      expect(await terminateBackends(t.db.name)).toBeGreaterThan(0);
+      await t.logs.waitFor((l) => l.msg === 'postgres pool: idle connection failed and was discarded' && l.sqlState === '57P01');
+      const res = await t.http.get('/health/ready');
+      expect(res.status).toBe(200);
+    });
+
+    it('answers 503 DEPENDENCY_UNAVAILABLE, not 500, when the backend dies mid-query', async () => {
+      const pending = t.http.get('/__test__/slow-query');
+      await pollUntil(
+        async () => ((await terminateBackends(t.db.name, "AND query LIKE '%slow-query-marker%'")) > 0 ? true : undefined),
+        2_000,
+        'the slow query to start',
+      );
+      const res = await pending;
+      expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE', '/__test__/slow-query');
+      const failure = await t.logs.waitFor((l) => l.requestId === res.body.requestId && l.msg === 'request failed');
+      expect(JSON.stringify(failure.err)).toContain('terminating connection due to administrator command');
+    });
+
+    it('cancels a runaway query server-side with statement_timeout and answers 504 DEADLINE_EXCEEDED', async () => {
+      const started = Date.now();
+      const res = await t.http.get('/__test__/runaway-query');
+      expectProblem(res, 504, 'DEADLINE_EXCEEDED', '/__test__/runaway-query');
+      expect(Date.now() - started).toBeLessThan(3_000);
+      // Postgres itself cancelled it: nothing is left running.
+      const running = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'`);
+      expect(running[0].n).toBe(0);
+    });
+  });
+
+  describe('readiness', () => {
+    it('answers 503 within 1 s while Postgres hangs, and 200 again once it answers', async () => {
+      const db = await createTestDatabase();
+      const proxy = await FaultProxy.start(db.url);
+      const t = await startTestApp({ db, env: { DATABASE_URL: proxy.url(db.url) } });
+      try {
+        expect((await t.http.get('/health/ready')).status).toBe(200);
+        proxy.setMode('hang');
+        const started = Date.now();
+        const res = await t.http.get('/health/ready');
+        expect(Date.now() - started).toBeLessThan(1_000);
+        expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE', '/health/ready');
+        expect(res.body.checks.postgres).toMatchObject({ status: 'down', reason: 'timed out' });
+        expect(res.body.checks.redis).toMatchObject({ status: 'up' });
+        // Liveness never depends on Postgres: a hung database must not restart the process.
+        expect((await t.http.get('/health/live')).status).toBe(200);
+
+        proxy.setMode('pass');
+        await pollUntil(async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined), 5_000, 'ready again');
+      } finally {
+        await t.close();
+        await proxy.stop();
+        await db.drop();
+      }
+    });
+
+    it('answers 503 within 1 s while Redis hangs', async () => {
+      const proxy = await FaultProxy.start(REDIS_URL);
+      const t = await startTestApp({ env: { REDIS_URL: proxy.url(REDIS_URL) } });
+      try {
+        await pollUntil(async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined), 3_000, 'ready');
+        proxy.setMode('hang');
+        const started = Date.now();
+        const res = await t.http.get('/health/ready');
+        expect(Date.now() - started).toBeLessThan(1_000);
+        expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE', '/health/ready');
+        expect(res.body.checks.redis.status).toBe('down');
+        expect(res.body.checks.postgres.status).toBe('up');
+        proxy.setMode('pass');
+        await pollUntil(async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined), 5_000, 'ready again');
+      } finally {
+        await t.close();
+        await proxy.stop();
+      }
+    });
+
+    it('answers 503 naming the pending migration when the database is not migrated (F7)', async () => {
+      const db = await createTestDatabase({ migrated: false });
+      const t = await startTestApp({ db });
+      try {
+        const res = await t.http.get('/health/ready');
+        expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
+        expect(res.body.checks.migrations).toEqual({
+          status: 'down',
+          reason: 'migrations out of sync: pending [CreateAccountsAndProducts1764000000000], unknown to this build []',
+          responseTimeMs: expect.any(Number),
+        });
+      } finally {
+        await t.close();
+        await db.drop();
+      }
+    });
+
+    it('answers 503 when the database has a migration this build does not know (drift)', async () => {
+      const t = await startTestApp();
+      try {
+        await t.db.query(`INSERT INTO migrations (timestamp, name) VALUES (1900000000000, 'FromANewerBuild1900000000000')`);
+        const res = await t.http.get('/health/ready');
+        expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
+        expect(res.body.checks.migrations.reason).toBe(
+          'migrations out of sync: pending [], unknown to this build [FromANewerBuild1900000000000]',
+        );
+      } finally {
+        await t.close();
+      }
+    });
+  });
+});
