@@ -1,4 +1,15 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Product } from './product.entity';
+import { ProductsController } from './products.controller';
+import { ProductsRepository } from './products.repository';
+import { ProductsService } from './products.service';
 
-@Module({})
+/** The read-only product catalog: `GET /v1/products` and `GET /v1/products/{id}`. */
+@Module({
+  imports: [TypeOrmModule.forFeature([Product])],
+  controllers: [ProductsController],
+  providers: [ProductsRepository, ProductsService],
+  exports: [ProductsService],
+})
 export class ProductsModule {}

@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { Product } from './product.entity';
+
+/** A product as the seed writes it: everything but the generated id and timestamps. */
+export type ProductInput = Pick<Product, 'sku' | 'name' | 'priceCents' | 'currency' | 'stock' | 'status'>;
+
+/**
+ * The only code that talks to the `products` table. Driver errors propagate as they are:
+ * the global problem mapping turns an unreachable database into 503 and a statement
+ * timeout into 504, in one place for every feature.
+ */
+@Injectable()
+export class ProductsRepository {
+  constructor(@InjectRepository(Product) private readonly products: Repository<Product>) {}
+
+  /** @param id a validated UUID: anything else would fail in Postgres with SQLSTATE 22P02. */
+  findById(id: string): Promise<Product | null> {
+    return this.products.findOneBy({ id });
+  }
+
+  /**
+   * One page in sku order after `afterSku` (keyset pagination: `WHERE sku > $1 ORDER BY sku
+   * LIMIT n` walks the unique index, so page 1000 costs what page 1 costs; OFFSET would
+   * read and discard every row before it, and skip or repeat rows when the table changes).
+   */
+  listAfter(afterSku: string | undefined, limit: number): Promise<Product[]> {
+    const query = this.products.createQueryBuilder('product').orderBy('product.sku', 'ASC').limit(limit);
+    if (afterSku !== undefined) query.where('product.sku > :afterSku', { afterSku });
+    return query.getMany();
+  }
+
+  /**
+   * Inserts or updates (by sku) every product in one statement, so running it twice
+   * leaves the same rows: ids and `created_at` are kept, `updated_at` moves.
+   */
+  async upsertMany(rows: ProductInput[]): Promise<{ inserted: number; updated: number }> {
+    const result: { inserted: boolean }[] = await this.products.query(
+      `INSERT INTO products (sku, name, price_cents, currency, stock, status)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[])
+       ON CONFLICT (sku) DO UPDATE SET
+         name = EXCLUDED.name,
+         price_cents = EXCLUDED.price_cents,
+         currency = EXCLUDED.currency,
+         stock = EXCLUDED.stock,
+         status = EXCLUDED.status,
+         updated_at = now()
+       RETURNING (xmax = 0) AS inserted`,
+      [
+        rows.map((r) => r.sku),
+        rows.map((r) => r.name),
+        rows.map((r) => r.priceCents),
+        rows.map((r) => r.currency),
+        rows.map((r) => r.stock),
+        rows.map((r) => r.status),
+      ],
+    );
+    // xmax is 0 on a freshly inserted row version and set on one written by DO UPDATE.
+    const inserted = result.filter((row) => row.inserted).length;
+    return { inserted, updated: result.length - inserted };
+  }
+}

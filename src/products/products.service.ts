@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import { CacheService } from '../platform/cache/cache.service';
+import type { Product } from './product.entity';
+import { ProductDiscontinuedError, ProductNotFoundError } from './products.errors';
+import { ProductsRepository } from './products.repository';
+import { encodeProductCursor, productSchema, type ProductPage, type ProductView } from './products.schemas';
+
+/** How long a found product is served from Redis: the catalog changes rarely, and only through the seed. */
+export const PRODUCT_CACHE_TTL_SECONDS = 60;
+/**
+ * How long "no such product" is remembered: long enough that a burst of lookups of
+ * unknown ids (a crawler, a stale link shared widely) costs Postgres one query, short
+ * enough that a newly seeded product shows up within seconds.
+ */
+export const PRODUCT_MISS_CACHE_TTL_SECONDS = 5;
+
+export const productCacheKey = (id: string): string => `products:${id}`;
+
+/**
+ * What one cache entry holds. `product: null` is a remembered miss. Parsed on the
+ * way out: an entry written by an older release, or corrupted, is a miss, not a crash.
+ */
+const productCacheEntrySchema = z.object({ v: z.literal(1), product: productSchema.nullable() });
+type ProductCacheEntry = z.infer<typeof productCacheEntrySchema>;
+
+@Injectable()
+export class ProductsService {
+  constructor(
+    private readonly repository: ProductsRepository,
+    private readonly cache: CacheService,
+  ) {}
+
+  /**
+   * One page of the catalog in sku order, discontinued products included (with their
+   * status): a client syncing the catalog must learn that a product it holds was retired.
+   * @param afterSku the keyset position decoded from the previous page's cursor.
+   */
+  async list(limit: number, afterSku?: string): Promise<ProductPage> {
+    // One row more than asked tells whether a next page exists without a COUNT(*).
+    const rows = await this.repository.listAfter(afterSku, limit + 1);
+    const items = rows.slice(0, limit).map(toView);
+    const hasMore = rows.length > limit;
+    return { items, nextCursor: hasMore ? encodeProductCursor(items[items.length - 1].sku) : null };
+  }
+
+  /**
+   * One product, cache-aside: Redis first, Postgres on a miss. The cache fails open
+   * (a Redis outage is a miss, see CacheService), so Redis being down costs latency, never an error.
+   * @throws ProductNotFoundError (404) when no product has this id
+   * @throws ProductDiscontinuedError (410) when it has been retired
+   */
+  async get(id: string): Promise<ProductView> {
+    const product = await this.find(id);
+    if (!product) throw new ProductNotFoundError(id);
+    if (product.status === 'discontinued') throw new ProductDiscontinuedError(id);
+    return product;
+  }
+
+  private async find(id: string): Promise<ProductView | null> {
+    const key = productCacheKey(id);
+    const cached = productCacheEntrySchema.safeParse(await this.cache.get(key));
+    if (cached.success) return cached.data.product;
+
+    const row = await this.repository.findById(id);
+    const product = row ? toView(row) : null;
+    const entry: ProductCacheEntry = { v: 1, product };
+    // Not awaited: the reply never waits for the cache write, so a hung Redis adds one
+    // read timeout to a request, not two. CacheService.set never rejects.
+    void this.cache.set(key, entry, product ? PRODUCT_CACHE_TTL_SECONDS : PRODUCT_MISS_CACHE_TTL_SECONDS);
+    return product;
+  }
+}
+
+/** The API's view of a row: no timestamps, camelCase, exactly the documented fields. */
+export function toView(product: Product): ProductView {
+  const { id, sku, name, priceCents, currency, stock, status } = product;
+  return { id, sku, name, priceCents, currency, stock, status };
+}
