@@ -1,4 +1,5 @@
 import { type Type } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -8,6 +9,7 @@ import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.schemas';
 import { setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
+import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { requestIdOf } from './platform/http/request-id.hooks';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
@@ -43,6 +45,14 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     return503OnClosing: false,
     // Errors Fastify raises before routing (a malformed URL) get the same problem body.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => replyWithProblem(request, reply, error),
+    // Requests Node cannot parse at all (header overflow, garbage) get a problem body too.
+    clientErrorHandler(error: Error & { code?: string }, socket) {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const requestId = randomUUID();
+      logger.info({ requestId, reason: error.code ?? error.message }, 'unparseable request rejected');
+      if (socket.writable) socket.write(clientErrorResponse(error, requestId));
+      socket.destroy();
+    },
   });
   const fastify = adapter.getInstance();
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { FaultFixturesModule, SECRET_MESSAGE } from '../support/fault-fixtures.module';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
@@ -100,6 +101,39 @@ describe('one problem format for every failure, from every layer (F3, F20, F29)'
       const res = await t.http.get('/__test__/%E0%A4%A');
       expect(res.status).toBe(400);
       expectProblem(res, 400, 'MALFORMED_REQUEST');
+    });
+  });
+
+  it('answers an over-long path parameter with 414 URI_TOO_LONG, not 500', async () => {
+    const res = await t.http.get(`/problems/${'x'.repeat(500)}`);
+    expectProblem(res, 414, 'URI_TOO_LONG');
+  });
+
+  describe('requests Node cannot parse', () => {
+    const raw = (payload: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(t.baseUrl).port), '127.0.0.1');
+        let data = '';
+        socket.on('data', (chunk) => (data += chunk.toString()));
+        socket.on('close', () => resolve(data));
+        socket.on('error', reject);
+        socket.write(payload);
+      });
+
+    it('answers garbage with a 400 MALFORMED_REQUEST problem', async () => {
+      const response = await raw('NOT HTTP AT ALL\r\n\r\n');
+      expect(response).toMatch(/^HTTP\/1\.1 400 /);
+      expect(response).toContain('Content-Type: application/problem+json');
+      const body = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
+      expect(body).toMatchObject({ status: 400, code: 'MALFORMED_REQUEST', type: '/problems/malformed-request' });
+      expect(response).toContain(`X-Request-Id: ${body.requestId}`);
+    });
+
+    it('answers oversized headers with a 431 HEADERS_TOO_LARGE problem', async () => {
+      const response = await raw(`GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      expect(response).toMatch(/^HTTP\/1\.1 431 /);
+      const body = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
+      expect(body).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE' });
     });
   });
 

@@ -7,8 +7,8 @@ import { startTestApp, type TestApp } from '../support/test-app.support';
 /** The README's "Error codes" table: | `CODE` | status | title | ... */
 function readmeCodes(): Map<string, number> {
   const readme = readFileSync(resolve(__dirname, '..', '..', 'README.md'), 'utf8');
-  const section = readme.split(/^## /m).find((s) => s.startsWith('Error codes'));
-  if (!section) throw new Error('README.md has no "## Error codes" section');
+  const section = readme.split(/^#{2,3} /m).find((s) => s.startsWith('Error codes'));
+  if (!section) throw new Error('README.md has no "Error codes" section');
   const rows = new Map<string, number>();
   for (const match of section.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)) rows.set(match[1], Number(match[2]));
   return rows;

@@ -3,7 +3,7 @@ import { FaultFixturesModule } from '../support/fault-fixtures.module';
 import { FaultProxy } from '../support/fault-proxy.support';
 import { expectProblem } from '../support/problem.support';
 import { pollUntil } from '../support/process.support';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
+import { createTestDatabase } from '../support/test-database.support';
 import { ADMIN_DATABASE_URL, REDIS_URL } from '../support/test-env.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 

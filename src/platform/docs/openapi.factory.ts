@@ -29,8 +29,8 @@ export function setupOpenApi(app: INestApplication): OpenAPIObject {
 function addProblemResponses(document: OpenAPIObject): void {
   document.components ??= {};
   document.components.schemas ??= {};
-  const { id: _id, ...problemJsonSchema } = z.toJSONSchema(problemSchema, { target: 'openapi-3.0' }) as Record<string, unknown>;
-  document.components.schemas.Problem = problemJsonSchema as never;
+  const converted = z.toJSONSchema(problemSchema, { target: 'openapi-3.0' }) as { definitions?: Record<string, unknown> };
+  document.components.schemas.Problem = (converted.definitions?.Problem ?? converted) as never;
   for (const path of Object.values(document.paths)) {
     for (const operation of Object.values(path) as { requestBody?: unknown; responses?: Record<string, unknown> }[]) {
       if (!operation || typeof operation !== 'object' || !('responses' in operation)) continue;

@@ -5,7 +5,7 @@ export const problemSchema = z
   .object({
     type: z.string().meta({ description: 'Relative URI; GET it for this problem\'s documentation.', example: '/problems/validation-failed' }),
     title: z.string().meta({ example: 'Validation failed' }),
-    status: z.number().int().meta({ example: 400 }),
+    status: z.number().int().min(400).max(599).meta({ example: 400 }),
     detail: z.string().meta({ example: '1 field is invalid.' }),
     instance: z.string().meta({ example: '/v1/accounts' }),
     code: z.string().meta({ description: 'Stable UPPER_SNAKE code; switch on this.', example: 'VALIDATION_FAILED' }),

@@ -32,6 +32,9 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_REQUEST',
   FST_ERR_BAD_URL: 'MALFORMED_REQUEST',
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
 };
 
 const STATUS_CODES: Record<number, ErrorCode> = {
@@ -40,6 +43,9 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   403: 'FORBIDDEN',
   404: 'ROUTE_NOT_FOUND',
   405: 'ROUTE_NOT_FOUND',
+  408: 'REQUEST_TIMEOUT',
+  414: 'URI_TOO_LONG',
+  431: 'HEADERS_TOO_LARGE',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
@@ -129,7 +135,7 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     if (thrown.name === 'SyntaxError' && statusCode === 400) {
       return new MalformedJson(thrown);
     }
-    if (code && FRAMEWORK_CODES[code] && statusCode !== undefined && statusCode < 500) {
+    if (code && FRAMEWORK_CODES[code] && (statusCode === undefined || statusCode < 500)) {
       const mapped = FRAMEWORK_CODES[code];
       return new AppError(mapped, { detail: FRAMEWORK_DETAILS[mapped], cause: thrown });
     }
@@ -141,4 +147,27 @@ class MalformedJson extends AppError {
   constructor(cause: Error) {
     super('MALFORMED_REQUEST', { detail: 'The request body is not valid JSON.', cause });
   }
+}
+
+/**
+ * The raw HTTP answer to a request Node could not even parse (Fastify's
+ * `clientErrorHandler`): there is no request object, so no hook or filter runs.
+ * Still a problem body with a fresh request id, never Fastify's own JSON.
+ */
+export function clientErrorResponse(error: Error & { code?: string }, requestId: string): string {
+  const mapped = (error.code && FRAMEWORK_CODES[error.code]) || 'MALFORMED_REQUEST';
+  const entry = ERROR_CATALOG[mapped];
+  const body = JSON.stringify({
+    type: typeUriOf(mapped),
+    title: entry.title,
+    status: entry.status,
+    detail: entry.defaultDetail,
+    instance: '/',
+    code: mapped,
+    requestId,
+  });
+  return (
+    `HTTP/1.1 ${entry.status} ${entry.title}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n` +
+    `X-Request-Id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
 }
