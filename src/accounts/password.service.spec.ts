@@ -1,0 +1,70 @@
+import { scryptSync } from 'node:crypto';
+import { DEFAULT_SCRYPT_PARAMS, PasswordService } from './password.service';
+
+describe('PasswordService', () => {
+  const passwords = new PasswordService();
+
+  it('stores scrypt$N$r$p$salt$hash with a 16-byte salt and the current parameters', async () => {
+    const stored = await passwords.hash('correct horse battery');
+
+    const [scheme, N, r, p, salt, key] = stored.split('$');
+    expect([scheme, Number(N), Number(r), Number(p)]).toEqual(['scrypt', 16_384, 8, 1]);
+    expect(DEFAULT_SCRYPT_PARAMS).toEqual({ N: 16_384, r: 8, p: 1 });
+    expect(Buffer.from(salt, 'base64')).toHaveLength(16);
+    expect(Buffer.from(key, 'base64')).toHaveLength(32);
+    expect(stored).not.toContain('correct horse battery');
+  });
+
+  it('salts every hash: the same password twice gives two different hashes', async () => {
+    const [a, b] = await Promise.all([passwords.hash('same password'), passwords.hash('same password')]);
+    expect(a).not.toBe(b);
+  });
+
+  it('accepts the right password and refuses a wrong one', async () => {
+    const stored = await passwords.hash('correct horse battery');
+
+    await expect(passwords.verify('correct horse battery', stored)).resolves.toBe(true);
+    await expect(passwords.verify('correct horse batterY', stored)).resolves.toBe(false);
+    await expect(passwords.verify('', stored)).resolves.toBe(false);
+  });
+
+  it('matches a password typed with composed or decomposed accents (NFC)', async () => {
+    const stored = await passwords.hash('caf\u00e9 au lait'); // é as one code point
+    await expect(passwords.verify('cafe\u0301 au lait', stored)).resolves.toBe(true); // e + combining acute
+  });
+
+  it('checks a hash with the parameters stored in it, so raising the defaults keeps old hashes valid', async () => {
+    const salt = Buffer.from('0123456789abcdef');
+    const key = scryptSync('old password', salt, 32, { N: 1024, r: 8, p: 1 });
+    const stored = `scrypt$1024$8$1$${salt.toString('base64')}$${key.toString('base64')}`;
+
+    await expect(passwords.verify('old password', stored)).resolves.toBe(true);
+    await expect(passwords.verify('other password', stored)).resolves.toBe(false);
+  });
+
+  it.each([
+    ['another scheme', 'bcrypt$2b$10$abcdefghijklmnopqrstuv'],
+    ['a truncated hash', 'scrypt$16384$8$1$MDEyMzQ1Njc4OWFiY2RlZg=='],
+    ['N not a power of two', `scrypt$1000$8$1$MDEyMzQ1Njc4OWFiY2RlZg==$${'A'.repeat(43)}=`],
+    ['N asking for gigabytes', `scrypt$${2 ** 24}$8$1$MDEyMzQ1Njc4OWFiY2RlZg==$${'A'.repeat(43)}=`],
+    ['r of zero', `scrypt$16384$0$1$MDEyMzQ1Njc4OWFiY2RlZg==$${'A'.repeat(43)}=`],
+    ['a plain-text password', 'correct horse battery'],
+  ])('refuses to check against %s: corrupted data is a bug, not a wrong password', async (_label, stored) => {
+    await expect(passwords.verify('correct horse battery', stored)).rejects.toThrow(/stored password hash/);
+  });
+
+  it('spends a real scrypt computation on a dummy check and always answers false', async () => {
+    const stored = await passwords.hash('correct horse battery');
+    const time = async (work: () => Promise<unknown>) => {
+      const started = performance.now();
+      await work();
+      return performance.now() - started;
+    };
+
+    const dummy = await time(() => passwords.verifyNothing('correct horse battery'));
+    const real = await time(() => passwords.verify('correct horse battery', stored));
+
+    await expect(passwords.verifyNothing('anything')).resolves.toBe(false);
+    expect(dummy).toBeGreaterThan(real * 0.3);
+  });
+});
