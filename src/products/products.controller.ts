@@ -25,7 +25,10 @@ export class ProductsController {
       'Keyset pagination: follow `nextCursor` until it is `null`. Every product appears exactly once across the pages, ' +
       'discontinued ones included (with `status: "discontinued"`). Unknown query parameters are rejected.',
   })
-  @ApiOkResponse({ standardSchema: productPageSchema })
+  @ApiOkResponse({
+    description: 'One page of products; `nextCursor` is null on the last.',
+    standardSchema: productPageSchema,
+  })
   @ApiProblems('VALIDATION_FAILED')
   list(@Query({ schema: listProductsQuerySchema }) query: ListProductsQuery): Promise<ProductPage> {
     return this.products.list(query.limit, query.cursor?.afterSku);
@@ -36,7 +39,7 @@ export class ProductsController {
     summary: 'One product',
     description: 'Served from a cache when warm, and from the database when the cache is down. 410 once discontinued.',
   })
-  @ApiOkResponse({ standardSchema: productSchema })
+  @ApiOkResponse({ description: 'The product (active; a discontinued one is a 410).', standardSchema: productSchema })
   @ApiProblems('VALIDATION_FAILED', 'PRODUCT_NOT_FOUND', 'PRODUCT_DISCONTINUED')
   get(@Param('id', { schema: productIdSchema }) id: string): Promise<ProductView> {
     return this.products.get(id);

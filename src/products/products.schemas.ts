@@ -17,9 +17,9 @@ export const productSchema = z
     id: z.string().meta({ format: 'uuid', example: '3f0c2a4e-8a55-4d36-9a8e-6f1d0f4b7c21' }),
     sku: z.string().meta({ example: 'RA-TEE-001' }),
     name: z.string().meta({ example: 'Resilient tee' }),
-    priceCents: z.int().nonnegative().meta({ description: 'Price in the minor unit of `currency`.', example: 2500 }),
+    priceCents: z.int32().nonnegative().meta({ description: 'Price in the minor unit of `currency`.', example: 2500 }),
     currency: z.string().length(3).meta({ description: 'ISO 4217 code.', example: 'EUR' }),
-    stock: z.int().nonnegative().meta({ example: 42 }),
+    stock: z.int32().nonnegative().meta({ example: 42 }),
     status: z.enum(PRODUCT_STATUSES).meta({
       description: 'Discontinued products stay in the list (with this status) but `GET /v1/products/{id}` answers 410.',
     }),
