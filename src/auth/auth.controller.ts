@@ -1,0 +1,25 @@
+import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../platform/docs/api-problems.decorator';
+import { tokenRequestSchema, tokenResponseSchema, type TokenRequest, type TokenResponse } from './auth.schemas';
+import { AuthService } from './auth.service';
+
+@ApiTags('auth')
+@Controller('v1/auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Post('token')
+  @HttpCode(200)
+  // A token must not sit in a shared or browser cache (RFC 6749 §5.1).
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    summary: 'Exchange an email and password for a bearer token',
+    description: 'A wrong password and an unknown email get the same 401, in comparable time.',
+  })
+  @ApiOkResponse({ standardSchema: tokenResponseSchema, description: 'A bearer token for the account.' })
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED')
+  token(@Body({ schema: tokenRequestSchema }) body: TokenRequest): Promise<TokenResponse> {
+    return this.auth.issueToken(body.email, body.password);
+  }
+}

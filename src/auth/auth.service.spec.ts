@@ -1,0 +1,52 @@
+import { JwtService } from '@nestjs/jwt';
+import type { AppConfig } from '../config/config.schemas';
+import { InvalidCredentialsError } from './auth.errors';
+import { AuthService } from './auth.service';
+import type { CredentialsVerifier } from './auth.types';
+
+const ACCOUNT_ID = '6f1d0f4b-7c21-4d36-9a8e-3f0c2a4e8a55';
+const config = { auth: { jwtSecret: 'unit-test-secret-0123456789-abcdefghij', jwtTtlSeconds: 600 } } as AppConfig;
+
+describe('AuthService', () => {
+  const jwt = new JwtService();
+  const verifier = (result: string | undefined): CredentialsVerifier => ({ verifyCredentials: async () => result });
+
+  it('issues an HS256 token for the account, valid for the configured lifetime', async () => {
+    const auth = new AuthService(jwt, verifier(ACCOUNT_ID), config);
+
+    const token = await auth.issueToken('ann@example.com', 'pw');
+
+    expect(token).toMatchObject({ tokenType: 'Bearer', expiresIn: 600 });
+    const { header, payload } = jwt.decode(token.accessToken, { complete: true }) as {
+      header: { alg: string };
+      payload: { sub: string; iat: number; exp: number; iss: string; aud: string };
+    };
+    expect(header.alg).toBe('HS256');
+    expect(payload).toMatchObject({ sub: ACCOUNT_ID, iss: 'resilient-api', aud: 'resilient-api' });
+    expect(payload.exp - payload.iat).toBe(600);
+    await expect(auth.verifyToken(token.accessToken)).resolves.toBe(ACCOUNT_ID);
+  });
+
+  it('refuses bad credentials with InvalidCredentialsError (401, WWW-Authenticate)', async () => {
+    const auth = new AuthService(jwt, verifier(undefined), config);
+
+    const error = await auth.issueToken('ann@example.com', 'wrong').catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(InvalidCredentialsError);
+    expect(error).toMatchObject({
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      detail: 'The email or password is incorrect.',
+    });
+    expect((error as InvalidCredentialsError).headers['www-authenticate']).toMatch(/^Bearer /);
+  });
+
+  it('refuses a token signed with another secret, even one it issued under an old secret', async () => {
+    const before = new AuthService(jwt, verifier(ACCOUNT_ID), config);
+    const { accessToken } = await before.issueToken('ann@example.com', 'pw');
+    const rotated = { auth: { ...config.auth, jwtSecret: 'rotated-secret-0123456789-abcdefghijkl' } } as AppConfig;
+    const after = new AuthService(jwt, verifier(ACCOUNT_ID), rotated);
+
+    await expect(after.verifyToken(accessToken)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});

@@ -1,0 +1,76 @@
+import { Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.schemas';
+import { InvalidBearerTokenError, InvalidCredentialsError } from './auth.errors';
+import type { TokenResponse } from './auth.schemas';
+import { CredentialsVerifier } from './auth.types';
+
+/** Who issues and who accepts the tokens: a token of another service sharing the secret is refused. */
+export const TOKEN_ISSUER = 'resilient-api';
+export const TOKEN_AUDIENCE = 'resilient-api';
+/** The one algorithm signed and accepted. Pinned on verify: `alg: none` or an RS/HS swap never gets through. */
+export const TOKEN_ALGORITHM = 'HS256';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** jsonwebtoken's rejections (bad signature, malformed, expired, not yet valid, wrong alg/iss/aud). */
+const JWT_REJECTIONS = new Set(['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError']);
+
+/**
+ * Access tokens: short-lived JWTs (HS256, `sub` = account id, `iss`/`aud` pinned), issued
+ * for a valid email/password pair and checked by BearerAuthGuard. Stateless: verifying a
+ * token touches no database, so a deleted account's token still verifies until it
+ * expires and the endpoint answers 404 ACCOUNT_NOT_FOUND.
+ */
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly credentials: CredentialsVerifier,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  /** @throws InvalidCredentialsError for an unknown email or a wrong password alike. */
+  async issueToken(email: string, password: string): Promise<TokenResponse> {
+    const accountId = await this.credentials.verifyCredentials(email, password);
+    if (accountId === undefined) throw new InvalidCredentialsError();
+    const expiresIn = this.config.auth.jwtTtlSeconds;
+    const accessToken = await this.jwt.signAsync(
+      { sub: accountId },
+      {
+        secret: this.config.auth.jwtSecret,
+        algorithm: TOKEN_ALGORITHM,
+        expiresIn,
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
+      },
+    );
+    return { accessToken, tokenType: 'Bearer', expiresIn };
+  }
+
+  /**
+   * The account id a token was issued for.
+   * @throws InvalidBearerTokenError when the token is expired, forged, malformed, of another
+   * algorithm, issuer or audience, or carries no account id.
+   */
+  async verifyToken(token: string): Promise<string> {
+    let payload: { sub?: unknown };
+    try {
+      payload = await this.jwt.verifyAsync(token, {
+        secret: this.config.auth.jwtSecret,
+        algorithms: [TOKEN_ALGORITHM],
+        issuer: TOKEN_ISSUER,
+        audience: TOKEN_AUDIENCE,
+      });
+    } catch (error) {
+      const name = (error as Error | undefined)?.name;
+      if (name === 'TokenExpiredError') throw new InvalidBearerTokenError('expired');
+      if (name !== undefined && JWT_REJECTIONS.has(name)) throw new InvalidBearerTokenError('invalid');
+      throw error;
+    }
+    // Signed by us but not naming an account would be our bug or a leaked secret: refuse it either way.
+    if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw new InvalidBearerTokenError('invalid');
+    return payload.sub;
+  }
+}
