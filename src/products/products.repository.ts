@@ -3,6 +3,10 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { Product } from './product.entity';
 
+/** The columns the API shows, read without entity hydration (the catalog is a hot read path). */
+export type ProductRow = Pick<Product, 'id' | 'sku' | 'name' | 'priceCents' | 'currency' | 'stock' | 'status'>;
+const ROW_COLUMNS = 'id, sku, name, price_cents AS "priceCents", currency, stock, status';
+
 /** A product as the seed writes it: everything but the generated id and timestamps. */
 export type ProductInput = Pick<Product, 'sku' | 'name' | 'priceCents' | 'currency' | 'stock' | 'status'>;
 
@@ -16,8 +20,9 @@ export class ProductsRepository {
   constructor(@InjectRepository(Product) private readonly products: Repository<Product>) {}
 
   /** @param id a validated UUID: anything else would fail in Postgres with SQLSTATE 22P02. */
-  findById(id: string): Promise<Product | null> {
-    return this.products.findOneBy({ id });
+  async findById(id: string): Promise<ProductRow | null> {
+    const rows: ProductRow[] = await this.products.query(`SELECT ${ROW_COLUMNS} FROM products WHERE id = $1`, [id]);
+    return rows[0] ?? null;
   }
 
   /**
@@ -25,10 +30,12 @@ export class ProductsRepository {
    * LIMIT n` walks the unique index, so page 1000 costs what page 1 costs; OFFSET would
    * read and discard every row before it, and skip or repeat rows when the table changes).
    */
-  listAfter(afterSku: string | undefined, limit: number): Promise<Product[]> {
-    const query = this.products.createQueryBuilder('product').orderBy('product.sku', 'ASC').limit(limit);
-    if (afterSku !== undefined) query.where('product.sku > :afterSku', { afterSku });
-    return query.getMany();
+  listAfter(afterSku: string | undefined, limit: number): Promise<ProductRow[]> {
+    // Plain SQL rather than the query builder: the builder re-parses its aliases and
+    // hydrates entities on every call, which halved this route's throughput (npm run bench).
+    return afterSku === undefined
+      ? this.products.query(`SELECT ${ROW_COLUMNS} FROM products ORDER BY sku LIMIT $1`, [limit])
+      : this.products.query(`SELECT ${ROW_COLUMNS} FROM products WHERE sku > $1 ORDER BY sku LIMIT $2`, [afterSku, limit]);
   }
 
   /**

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { CacheService } from '../platform/cache/cache.service';
-import type { Product } from './product.entity';
 import { ProductDiscontinuedError, ProductNotFoundError } from './products.errors';
-import { ProductsRepository } from './products.repository';
+import { ProductsRepository, type ProductRow } from './products.repository';
 import { encodeProductCursor, productSchema, type ProductPage, type ProductView } from './products.schemas';
 
 /** How long a found product is served from Redis: the catalog changes rarely, and only through the seed. */
@@ -73,7 +72,7 @@ export class ProductsService {
 }
 
 /** The API's view of a row: no timestamps, camelCase, exactly the documented fields. */
-export function toView(product: Product): ProductView {
+export function toView(product: ProductRow): ProductView {
   const { id, sku, name, priceCents, currency, stock, status } = product;
   return { id, sku, name, priceCents, currency, stock, status };
 }
