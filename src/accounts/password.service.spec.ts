@@ -60,11 +60,15 @@ describe('PasswordService', () => {
       await work();
       return performance.now() - started;
     };
-
-    const dummy = await time(() => passwords.verifyNothing('correct horse battery'));
-    const real = await time(() => passwords.verify('correct horse battery', stored));
+    // Fastest of a few interleaved runs: load on the machine only ever adds time, so minimums compare fairly.
+    const dummy: number[] = [];
+    const real: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      dummy.push(await time(() => passwords.verifyNothing('correct horse battery')));
+      real.push(await time(() => passwords.verify('correct horse battery', stored)));
+    }
 
     await expect(passwords.verifyNothing('anything')).resolves.toBe(false);
-    expect(dummy).toBeGreaterThan(real * 0.3);
+    expect(Math.min(...dummy)).toBeGreaterThan(Math.min(...real) * 0.5);
   });
 });
