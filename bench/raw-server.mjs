@@ -32,4 +32,4 @@ createServer(async (req, res) => {
   } catch {
     send(res, 500, { code: 'INTERNAL_ERROR' });
   }
-}).listen(port, '127.0.0.1', () => process.send?.('ready'));
+}).listen(port, '127.0.0.1');

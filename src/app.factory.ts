@@ -13,7 +13,7 @@ import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { requestIdOf } from './platform/http/request-id.hooks';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
-import { createRootLogger } from './platform/logging/root.logger';
+import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
 
 export interface CreateAppOptions {
   /** The process's root logger, when the caller already made one. */
@@ -57,7 +57,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const fastify = adapter.getInstance();
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
   fastify.removeContentTypeParser(['text/plain']);
-  installHttpHooks(fastify);
+  installHttpHooks(fastify, createRequestLogger(logger, config));
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, options.extraModules),

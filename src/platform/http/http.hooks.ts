@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import './fastify.types';
 
 /**
  * Plain Fastify hooks rather than Nest interceptors: they run for every request,
  * matched or not (404s, body-parser failures), and cost far less than an rxjs pipe.
  */
-export function installHttpHooks(fastify: FastifyInstance): void {
+export function installHttpHooks(fastify: FastifyInstance, requestLogger: Logger): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     // On the raw response, so the header survives error replies and 404s too.
     reply.raw.setHeader('x-request-id', request.id);
@@ -13,10 +14,12 @@ export function installHttpHooks(fastify: FastifyInstance): void {
   });
 
   // One completion line per request: route template (never the raw path with ids),
-  // status, duration and, for failures, the problem code.
+  // status, duration and, for failures, the problem code. Only these fields, so it
+  // goes through the non-redacting request logger (see createRequestLogger).
   fastify.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
     const line = {
+      requestId: request.id,
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
       status,
@@ -24,8 +27,8 @@ export function installHttpHooks(fastify: FastifyInstance): void {
       code: request.problemCode,
       accountId: request.accountId,
     };
-    if (status >= 500) request.log.error(line, 'request completed');
-    else request.log.info(line, 'request completed');
+    if (status >= 500) requestLogger.error(line, 'request completed');
+    else requestLogger.info(line, 'request completed');
     done();
   });
 }

@@ -32,14 +32,29 @@ export const REDACTED_PATHS = [
 export function createRootLogger(config: AppConfig, destination?: DestinationStream): Logger {
   return pino(
     {
-      level: config.log.level,
-      base: { service: 'resilient-api' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      messageKey: 'msg',
-      formatters: { level: (label) => ({ level: label }) },
+      ...baseOptions(config),
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
       serializers: { err: pino.stdSerializers.errWithCause },
     },
     destination ?? pino.destination({ dest: 1, sync: false, minLength: 0 }),
   );
 }
+
+/**
+ * The logger of the one completion line per request. Same destination and format as
+ * the root, but without redaction: that line is built from a fixed set of fields we
+ * control (method, route template, status, duration, code, ids), never from caller
+ * input, and skipping the redaction pass on the hottest log line is measurable
+ * (npm run bench). Everything else logs through the redacting root.
+ */
+export function createRequestLogger(root: Logger, config: AppConfig): Logger {
+  return pino(baseOptions(config), (root as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]);
+}
+
+const baseOptions = (config: AppConfig) => ({
+  level: config.log.level,
+  base: { service: 'resilient-api' },
+  timestamp: pino.stdTimeFunctions.isoTime,
+  messageKey: 'msg',
+  formatters: { level: (label: string) => ({ level: label }) },
+});
