@@ -16,8 +16,17 @@ const swc = [
   },
 ];
 const esmPackages = [
-  '@nestjs', 'file-type', 'strtok3', 'token-types', 'uint8array-extras', '@tokenizer', '@borewit',
-  'es-toolkit', 'content-disposition', 'cookie', 'set-cookie-parser',
+  '@nestjs',
+  'file-type',
+  'strtok3',
+  'token-types',
+  'uint8array-extras',
+  '@tokenizer',
+  '@borewit',
+  'es-toolkit',
+  'content-disposition',
+  'cookie',
+  'set-cookie-parser',
 ];
 const common = {
   transform: { '^.+\\.(t|j|mj)s$': swc },

@@ -8,7 +8,9 @@ import pg from 'pg';
 
 const port = Number(process.argv[2] ?? 3900);
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
-const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { keyPrefix: process.env.REDIS_KEY_PREFIX ?? 'ra:' });
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+  keyPrefix: process.env.REDIS_KEY_PREFIX ?? 'ra:',
+});
 const COLUMNS = 'id, sku, name, price_cents AS "priceCents", currency, stock, status';
 
 const send = (res, status, body) => {

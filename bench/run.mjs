@@ -31,7 +31,14 @@ const duration = Number(process.env.BENCH_DURATION ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/resilient_api_bench';
-const env = { ...process.env, NODE_ENV: 'production', JWT_SECRET: 'bench-secret-bench-secret-bench-secret', DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: 'ra-bench:', LOG_LEVEL: 'info' };
+const env = {
+  ...process.env,
+  NODE_ENV: 'production',
+  JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
+  DATABASE_URL: databaseUrl,
+  REDIS_KEY_PREFIX: 'ra-bench:',
+  LOG_LEVEL: 'info',
+};
 mkdirSync(resolve(root, 'bench/results'), { recursive: true });
 
 const waitFor = async (url, what) => {
@@ -47,11 +54,17 @@ const waitFor = async (url, what) => {
 
 const load = (url) =>
   new Promise((resolveRun, reject) =>
-    autocannon({ url, connections, duration, pipelining: 1 }, (err, result) => (err ? reject(err) : resolveRun(result))),
+    autocannon({ url, connections, duration, pipelining: 1 }, (err, result) =>
+      err ? reject(err) : resolveRun(result),
+    ),
   );
 
 // 1. a database with the demo catalog (the seed creates and migrates it like npm start does)
-execFileSync(process.execPath, ['dist/products/seed.command.js'], { cwd: root, env: { ...env, NODE_ENV: 'development' }, stdio: 'ignore' });
+execFileSync(process.execPath, ['dist/products/seed.command.js'], {
+  cwd: root,
+  env: { ...env, NODE_ENV: 'development' },
+  stdio: 'ignore',
+});
 const db = new pg.Client({ connectionString: databaseUrl });
 await db.connect();
 const { rows } = await db.query(`SELECT id FROM products WHERE status = 'active' ORDER BY sku LIMIT 1`);
@@ -60,7 +73,11 @@ const productId = rows[0].id;
 
 // 2. the API, logging to a file as in production (stdout to a file, not a terminal)
 const log = createWriteStream(resolve(root, 'bench/results/api.log'));
-const api = spawn(...pinned(['dist/main.js']), { cwd: root, env: { ...env, PORT: '3898', SHUTDOWN_DRAIN_MS: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+const api = spawn(...pinned(['dist/main.js']), {
+  cwd: root,
+  env: { ...env, PORT: '3898', SHUTDOWN_DRAIN_MS: '0' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 api.stdout.pipe(log);
 await waitFor('http://127.0.0.1:3898/health/ready', 'the API');
 const raw = spawn(...pinned([resolve(root, 'bench/raw-server.mjs'), '3897']), { env, stdio: 'ignore' });
@@ -100,8 +117,14 @@ try {
   api.kill('SIGTERM');
   raw.kill();
 }
-console.log(`\nmedian of ${rounds} interleaved ${duration}s rounds, ${connections} connections, Node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load on CPU 1' : 'unpinned'}`);
+console.log(
+  `\nmedian of ${rounds} interleaved ${duration}s rounds, ${connections} connections, Node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load on CPU 1' : 'unpinned'}`,
+);
 console.table(results);
 const worst = Math.min(...results.map((r) => r.ratio));
-console.log(worst >= 0.5 ? `OK: every route at >= 0.5x raw (worst ${worst}x)` : `BELOW TARGET: worst route at ${worst}x raw (target 0.5x)`);
+console.log(
+  worst >= 0.5
+    ? `OK: every route at >= 0.5x raw (worst ${worst}x)`
+    : `BELOW TARGET: worst route at ${worst}x raw (target 0.5x)`,
+);
 process.exitCode = worst >= 0.5 && results.every((r) => r['errors/non-2xx'] === 0) ? 0 : 1;

@@ -44,7 +44,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     bodyLimit: config.http.bodyLimitBytes,
     return503OnClosing: false,
     // Errors Fastify raises before routing (a malformed URL) get the same problem body.
-    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => replyWithProblem(request, reply, error),
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
+      replyWithProblem(request, reply, error),
     // Requests Node cannot parse at all (header overflow, garbage) get a problem body too.
     clientErrorHandler(error: Error & { code?: string }, socket) {
       if (error.code === 'ECONNRESET' || socket.destroyed) return;

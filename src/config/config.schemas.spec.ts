@@ -33,15 +33,29 @@ describe('configuration (F10)', () => {
   });
 
   it('names every bad variable in one message', () => {
-    const error = problemsOf({ PORT: 'abc', WORKER_PORT: '70000', LOG_LEVEL: 'loud', NODE_ENV: 'staging', DATABASE_URL: 'mysql://x' });
-    expect(error.problems.map((p) => p.variable).sort()).toEqual(['DATABASE_URL', 'LOG_LEVEL', 'NODE_ENV', 'PORT', 'WORKER_PORT']);
+    const error = problemsOf({
+      PORT: 'abc',
+      WORKER_PORT: '70000',
+      LOG_LEVEL: 'loud',
+      NODE_ENV: 'staging',
+      DATABASE_URL: 'mysql://x',
+    });
+    expect(error.problems.map((p) => p.variable).sort()).toEqual([
+      'DATABASE_URL',
+      'LOG_LEVEL',
+      'NODE_ENV',
+      'PORT',
+      'WORKER_PORT',
+    ]);
     expect(error.message).toContain('PORT must be a whole number from 1 to 65535 (got "abc")');
     expect(error.message).toContain('WORKER_PORT must be a whole number from 1 to 65535 (got "70000")');
     expect(error.message).toMatch(/^Invalid configuration \(5 variables\):/);
   });
 
   it.each([['1.5'], ['-1'], ['0'], ['3000x']])('rejects PORT=%s', (port) => {
-    expect(problemsOf({ PORT: port }).problems).toEqual([{ variable: 'PORT', message: expect.stringContaining('whole number') }]);
+    expect(problemsOf({ PORT: port }).problems).toEqual([
+      { variable: 'PORT', message: expect.stringContaining('whole number') },
+    ]);
   });
 
   it('requires a JWT_SECRET of 32+ characters in production', () => {

@@ -43,42 +43,41 @@ const urlWithProtocols = (fallback: string, protocols: string[]) =>
 const emptyAsUnset = (env: Record<string, string | undefined>) =>
   Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
 
-export const envSchema = z
-  .object({
-    NODE_ENV: z
-      .enum(['development', 'test', 'production'], { error: 'must be development, test or production' })
-      .default('development'),
-    PORT: port(3000),
-    DATABASE_URL: urlWithProtocols('postgres://postgres@127.0.0.1:5432/resilient_api', ['postgres:', 'postgresql:']),
-    REDIS_URL: urlWithProtocols('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
-    REDIS_KEY_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: 'must be 1-64 characters from [A-Za-z0-9:_.-]' })
-      .default('ra:'),
-    PAYMENTS_BASE_URL: urlWithProtocols('http://127.0.0.1:4010', ['http:', 'https:']),
-    FAKE_PAYMENTS_PORT: port(4010),
-    WORKER_PORT: port(3001),
-    JWT_SECRET: z.string().optional(),
-    JWT_TTL_SECONDS: intInRange(900, 60, 86_400),
-    LOG_LEVEL: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-        error: 'must be one of fatal, error, warn, info, debug, trace, silent',
-      })
-      .default('info'),
-    BODY_LIMIT_BYTES: intInRange(1_048_576, 1_024, 104_857_600),
-    DB_POOL_MAX: intInRange(10, 1, 200),
-    DB_CONNECT_TIMEOUT_MS: intInRange(2_000, 100, 60_000),
-    DB_STATEMENT_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
-    REDIS_COMMAND_TIMEOUT_MS: intInRange(500, 50, 60_000),
-    HEALTH_CHECK_TIMEOUT_MS: intInRange(400, 50, 900),
-    BOOT_RETRY_WINDOW_MS: intInRange(30_000, 0, 600_000),
-    SHUTDOWN_DRAIN_MS: z.coerce
-      .number({ error: 'must be a whole number from 0 to 120000' })
-      .int({ error: 'must be a whole number from 0 to 120000' })
-      .min(0, { error: 'must be a whole number from 0 to 120000' })
-      .max(120_000, { error: 'must be a whole number from 0 to 120000' })
-      .optional(),
-  });
+export const envSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'test', 'production'], { error: 'must be development, test or production' })
+    .default('development'),
+  PORT: port(3000),
+  DATABASE_URL: urlWithProtocols('postgres://postgres@127.0.0.1:5432/resilient_api', ['postgres:', 'postgresql:']),
+  REDIS_URL: urlWithProtocols('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: 'must be 1-64 characters from [A-Za-z0-9:_.-]' })
+    .default('ra:'),
+  PAYMENTS_BASE_URL: urlWithProtocols('http://127.0.0.1:4010', ['http:', 'https:']),
+  FAKE_PAYMENTS_PORT: port(4010),
+  WORKER_PORT: port(3001),
+  JWT_SECRET: z.string().optional(),
+  JWT_TTL_SECONDS: intInRange(900, 60, 86_400),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  BODY_LIMIT_BYTES: intInRange(1_048_576, 1_024, 104_857_600),
+  DB_POOL_MAX: intInRange(10, 1, 200),
+  DB_CONNECT_TIMEOUT_MS: intInRange(2_000, 100, 60_000),
+  DB_STATEMENT_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
+  REDIS_COMMAND_TIMEOUT_MS: intInRange(500, 50, 60_000),
+  HEALTH_CHECK_TIMEOUT_MS: intInRange(400, 50, 900),
+  BOOT_RETRY_WINDOW_MS: intInRange(30_000, 0, 600_000),
+  SHUTDOWN_DRAIN_MS: z.coerce
+    .number({ error: 'must be a whole number from 0 to 120000' })
+    .int({ error: 'must be a whole number from 0 to 120000' })
+    .min(0, { error: 'must be a whole number from 0 to 120000' })
+    .max(120_000, { error: 'must be a whole number from 0 to 120000' })
+    .optional(),
+});
 
 /**
  * Cross-variable rules. Checked apart from the schema so they are reported together
@@ -141,7 +140,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       const variable = String(issue.path[0] ?? 'environment');
       if (byVariable.has(variable)) continue;
       const raw = input[variable];
-      const shown = raw === undefined ? ' (missing)' : SECRET_VARIABLES.has(variable) ? '' : ` (got ${JSON.stringify(raw)})`;
+      const shown =
+        raw === undefined ? ' (missing)' : SECRET_VARIABLES.has(variable) ? '' : ` (got ${JSON.stringify(raw)})`;
       byVariable.set(variable, `${issue.message}${shown}`);
     }
     throw new ConfigValidationError([...byVariable].map(([variable, message]) => ({ variable, message })));

@@ -35,7 +35,10 @@ export class ProductsRepository {
     // hydrates entities on every call, which halved this route's throughput (npm run bench).
     return afterSku === undefined
       ? this.products.query(`SELECT ${ROW_COLUMNS} FROM products ORDER BY sku LIMIT $1`, [limit])
-      : this.products.query(`SELECT ${ROW_COLUMNS} FROM products WHERE sku > $1 ORDER BY sku LIMIT $2`, [afterSku, limit]);
+      : this.products.query(`SELECT ${ROW_COLUMNS} FROM products WHERE sku > $1 ORDER BY sku LIMIT $2`, [
+          afterSku,
+          limit,
+        ]);
   }
 
   /**

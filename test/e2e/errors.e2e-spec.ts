@@ -60,7 +60,9 @@ describe('one problem format for every failure, from every layer (F3, F20, F29)'
 
   describe('the body parser and router', () => {
     it('answers malformed JSON with 400 MALFORMED_REQUEST', async () => {
-      const res = await t.http.post('/__test__/echo', '{"name": "a",', { headers: { 'content-type': 'application/json' } });
+      const res = await t.http.post('/__test__/echo', '{"name": "a",', {
+        headers: { 'content-type': 'application/json' },
+      });
       expectProblem(res, 400, 'MALFORMED_REQUEST', '/__test__/echo');
     });
 

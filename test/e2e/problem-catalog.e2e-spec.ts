@@ -33,7 +33,8 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
   it('lists exactly the catalog codes, with the same statuses, in the README', () => {
     const documented = readmeCodes();
     expect([...documented.keys()].sort()).toEqual([...ERROR_CODES].sort());
-    for (const code of ERROR_CODES) expect({ code, status: documented.get(code) }).toEqual({ code, status: ERROR_CATALOG[code].status });
+    for (const code of ERROR_CODES)
+      expect({ code, status: documented.get(code) }).toEqual({ code, status: ERROR_CATALOG[code].status });
   });
 
   it('serves a documentation page for every code at its type URI', async () => {
@@ -57,7 +58,12 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
   });
 
   it('answers an unknown problem slug with 404 PROBLEM_TYPE_NOT_FOUND', async () => {
-    expectProblem(await t.http.get('/problems/no-such-thing'), 404, 'PROBLEM_TYPE_NOT_FOUND', '/problems/no-such-thing');
+    expectProblem(
+      await t.http.get('/problems/no-such-thing'),
+      404,
+      'PROBLEM_TYPE_NOT_FOUND',
+      '/problems/no-such-thing',
+    );
   });
 
   describe('the OpenAPI document', () => {
@@ -77,7 +83,10 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
 
     it('documents a success response and problem responses for every operation', () => {
       const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
-        Object.entries(item as Record<string, any>).map(([method, op]) => ({ id: `${method.toUpperCase()} ${path}`, op })),
+        Object.entries(item as Record<string, any>).map(([method, op]) => ({
+          id: `${method.toUpperCase()} ${path}`,
+          op,
+        })),
       );
       expect(operations.length).toBeGreaterThan(0);
       for (const { id, op } of operations) {
@@ -92,7 +101,11 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
           });
           // Every code named in a description exists in the catalog with that status.
           for (const [, code] of (response.description as string).matchAll(/`([A-Z_]+)`/g)) {
-            expect({ id, code, status: ERROR_CATALOG[code as keyof typeof ERROR_CATALOG]?.status }).toEqual({ id, code, status: Number(status) });
+            expect({ id, code, status: ERROR_CATALOG[code as keyof typeof ERROR_CATALOG]?.status }).toEqual({
+              id,
+              code,
+              status: Number(status),
+            });
           }
         }
         expect({ id, has500: statuses.includes('500') }).toEqual({ id, has500: true });

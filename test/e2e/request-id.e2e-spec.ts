@@ -20,10 +20,15 @@ describe('request ids and structured logs (F15, F16, F19)', () => {
     expect(res.headers.get('x-request-id')).toBe(id);
   });
 
-  it.each(['x'.repeat(129), 'has space', 'semi;colon', 'ünïcode', '<script>'])('replaces an invalid caller id %j', async (id) => {
-    const res = await t.http.get('/health/live', { headers: { 'x-request-id': encodeURIComponent(id) === id ? id : id.replace(/[^\x20-\x7e]/g, '?') } });
-    expect(res.headers.get('x-request-id')).toMatch(UUID);
-  });
+  it.each(['x'.repeat(129), 'has space', 'semi;colon', 'ünïcode', '<script>'])(
+    'replaces an invalid caller id %j',
+    async (id) => {
+      const res = await t.http.get('/health/live', {
+        headers: { 'x-request-id': encodeURIComponent(id) === id ? id : id.replace(/[^\x20-\x7e]/g, '?') },
+      });
+      expect(res.headers.get('x-request-id')).toMatch(UUID);
+    },
+  );
 
   it('puts the same id in the header, the problem body and every log line of the request', async () => {
     const res = await t.http.get('/__test__/controller', { headers: { 'x-request-id': 'trace-42' } });
@@ -67,7 +72,11 @@ describe('request ids and structured logs (F15, F16, F19)', () => {
     expect(res.status).toBe(200);
     const line = await t.logs.waitFor((l) => l.msg === 'fixture log');
     expect(line.requestId).toBe('svc-log');
-    expect(line).toMatchObject({ password: '[REDACTED]', paymentToken: '[REDACTED]', user: { password: '[REDACTED]', accessToken: '[REDACTED]' } });
+    expect(line).toMatchObject({
+      password: '[REDACTED]',
+      paymentToken: '[REDACTED]',
+      user: { password: '[REDACTED]', accessToken: '[REDACTED]' },
+    });
     await t.logs.completion('svc-log');
     const everything = JSON.stringify(t.logs.lines);
     for (const secret of ['hunter2', 'hunter3', 'eyJ.secret', 'tok_ok', 'eyJ.header', 'sid=secret']) {

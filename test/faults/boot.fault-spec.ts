@@ -20,7 +20,8 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     expect(await app.exited(10_000)).toBe(1);
     const stderr = app.stderr();
     expect(stderr).toMatch(/^Invalid configuration \(4 variables\):/);
-    for (const variable of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'JWT_SECRET']) expect(stderr).toContain(`  - ${variable} `);
+    for (const variable of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'JWT_SECRET'])
+      expect(stderr).toContain(`  - ${variable} `);
     expect(stderr).not.toMatch(STACK);
     expect(stderr.trim().split('\n')).toHaveLength(5);
     expect(app.stdout()).toBe('');
@@ -34,9 +35,14 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     });
     expect(await app.exited(15_000)).toBe(1);
     expect(app.stderr()).toMatch(
-      new RegExp(`^resilient-api cannot start: Postgres at 127\\.0\\.0\\.1:${port}/resilient_api is unreachable \\(ECONNREFUSED.*\\); gave up after \\d+ attempts in 2 s\\.\\n$`),
+      new RegExp(
+        `^resilient-api cannot start: Postgres at 127\\.0\\.0\\.1:${port}/resilient_api is unreachable \\(ECONNREFUSED.*\\); gave up after \\d+ attempts in 2 s\\.\\n$`,
+      ),
     );
-    const retries = app.stdout().split('\n').filter((l) => l.includes('postgres unreachable at boot; retrying'));
+    const retries = app
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('postgres unreachable at boot; retrying'));
     expect(retries.length).toBeGreaterThanOrEqual(2);
     const delays = retries.map((l) => JSON.parse(l).retryInMs as number);
     expect(delays[1]).toBeGreaterThan(delays[0]); // backoff grows
@@ -48,7 +54,9 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     url.username = 'no_such_role';
     const app = start('dist/main.js', { DATABASE_URL: url.toString() });
     expect(await app.exited(10_000)).toBe(1);
-    expect(app.stderr()).toMatch(/^resilient-api cannot start: Postgres at .+ rejected the credentials of user "no_such_role" \(SQLSTATE 28000\); fix DATABASE_URL\.\n$/);
+    expect(app.stderr()).toMatch(
+      /^resilient-api cannot start: Postgres at .+ rejected the credentials of user "no_such_role" \(SQLSTATE 28000\); fix DATABASE_URL\.\n$/,
+    );
     expect(app.stdout()).not.toContain('retrying');
   });
 
@@ -59,7 +67,9 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       DATABASE_URL: databaseUrl(`ra_missing_${randomBytes(3).toString('hex')}`),
     });
     expect(await app.exited(10_000)).toBe(1);
-    expect(app.stderr()).toMatch(/^resilient-api cannot start: Postgres database .+ does not exist; create it or fix DATABASE_URL\.\n$/);
+    expect(app.stderr()).toMatch(
+      /^resilient-api cannot start: Postgres database .+ does not exist; create it or fix DATABASE_URL\.\n$/,
+    );
   });
 
   it('creates a missing database outside production, migrates it and becomes ready (F7)', async () => {
@@ -75,7 +85,10 @@ describe('booting the real entry point (F8, F10, F32)', () => {
         20_000,
         'readiness',
       );
-      expect(ready).toMatchObject({ status: 'ok', checks: { postgres: { status: 'up' }, redis: { status: 'up' }, migrations: { status: 'up' } } });
+      expect(ready).toMatchObject({
+        status: 'ok',
+        checks: { postgres: { status: 'up' }, redis: { status: 'up' }, migrations: { status: 'up' } },
+      });
       expect(app.stdout()).toContain('created missing database');
       expect(app.stdout()).toContain('applied migrations');
     } finally {
@@ -94,7 +107,11 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     const app = start('dist/main.js', { DATABASE_URL: db.url, PORT: String(port), SHUTDOWN_DRAIN_MS: '1500' });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await pollUntil(async () => ((await fetch(`${base}/health/ready`)).status === 200 ? true : undefined), 20_000, 'readiness');
+      await pollUntil(
+        async () => ((await fetch(`${base}/health/ready`)).status === 200 ? true : undefined),
+        20_000,
+        'readiness',
+      );
       app.kill('SIGTERM');
       const notReady = await pollUntil(
         async () => {

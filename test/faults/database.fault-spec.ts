@@ -32,7 +32,9 @@ describe('Postgres faults (F7, F8, F32)', () => {
     it('survives idle connections being terminated (pool error) and serves the next request', async () => {
       expect((await t.http.get('/health/ready')).status).toBe(200);
       expect(await terminateBackends(t.db.name)).toBeGreaterThan(0);
-      await t.logs.waitFor((l) => l.msg === 'postgres pool: idle connection failed and was discarded' && l.sqlState === '57P01');
+      await t.logs.waitFor(
+        (l) => l.msg === 'postgres pool: idle connection failed and was discarded' && l.sqlState === '57P01',
+      );
       const res = await t.http.get('/health/ready');
       expect(res.status).toBe(200);
     });
@@ -40,7 +42,8 @@ describe('Postgres faults (F7, F8, F32)', () => {
     it('answers 503 DEPENDENCY_UNAVAILABLE, not 500, when the backend dies mid-query', async () => {
       const pending = t.http.get('/__test__/slow-query');
       await pollUntil(
-        async () => ((await terminateBackends(t.db.name, "AND query LIKE '%slow-query-marker%'")) > 0 ? true : undefined),
+        async () =>
+          (await terminateBackends(t.db.name, "AND query LIKE '%slow-query-marker%'")) > 0 ? true : undefined,
         2_000,
         'the slow query to start',
       );
@@ -56,7 +59,9 @@ describe('Postgres faults (F7, F8, F32)', () => {
       expectProblem(res, 504, 'DEADLINE_EXCEEDED', '/__test__/runaway-query');
       expect(Date.now() - started).toBeLessThan(3_000);
       // Postgres itself cancelled it: nothing is left running.
-      const running = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'`);
+      const running = await t.db.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'`,
+      );
       expect(running[0].n).toBe(0);
     });
   });
@@ -79,7 +84,11 @@ describe('Postgres faults (F7, F8, F32)', () => {
         expect((await t.http.get('/health/live')).status).toBe(200);
 
         proxy.setMode('pass');
-        await pollUntil(async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined), 5_000, 'ready again');
+        await pollUntil(
+          async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined),
+          5_000,
+          'ready again',
+        );
       } finally {
         await t.close();
         await proxy.stop();
@@ -91,7 +100,11 @@ describe('Postgres faults (F7, F8, F32)', () => {
       const proxy = await FaultProxy.start(REDIS_URL);
       const t = await startTestApp({ env: { REDIS_URL: proxy.url(REDIS_URL) } });
       try {
-        await pollUntil(async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined), 3_000, 'ready');
+        await pollUntil(
+          async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined),
+          3_000,
+          'ready',
+        );
         proxy.setMode('hang');
         const started = Date.now();
         const res = await t.http.get('/health/ready');
@@ -100,7 +113,11 @@ describe('Postgres faults (F7, F8, F32)', () => {
         expect(res.body.checks.redis.status).toBe('down');
         expect(res.body.checks.postgres.status).toBe('up');
         proxy.setMode('pass');
-        await pollUntil(async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined), 5_000, 'ready again');
+        await pollUntil(
+          async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined),
+          5_000,
+          'ready again',
+        );
       } finally {
         await t.close();
         await proxy.stop();
@@ -127,7 +144,9 @@ describe('Postgres faults (F7, F8, F32)', () => {
     it('answers 503 when the database has a migration this build does not know (drift)', async () => {
       const t = await startTestApp();
       try {
-        await t.db.query(`INSERT INTO migrations (timestamp, name) VALUES (1900000000000, 'FromANewerBuild1900000000000')`);
+        await t.db.query(
+          `INSERT INTO migrations (timestamp, name) VALUES (1900000000000, 'FromANewerBuild1900000000000')`,
+        );
         const res = await t.http.get('/health/ready');
         expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
         expect(res.body.checks.migrations.reason).toBe(

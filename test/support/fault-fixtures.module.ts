@@ -30,7 +30,8 @@ import { AppError } from '../../src/platform/errors/app.errors';
  * e2e suite proves the one global filter catches each. The messages deliberately
  * contain things that must never reach a caller (SQL, hosts, paths).
  */
-export const SECRET_MESSAGE = 'connect to 10.0.0.7:5432 failed: SELECT password_hash FROM accounts at /srv/app/src/x.ts:12:3';
+export const SECRET_MESSAGE =
+  'connect to 10.0.0.7:5432 failed: SELECT password_hash FROM accounts at /srv/app/src/x.ts:12:3';
 
 @Injectable()
 class ThrowingGuard implements CanActivate {
@@ -56,7 +57,11 @@ class ThrowingInterceptor implements NestInterceptor {
 @Injectable()
 class StreamErrorInterceptor implements NestInterceptor {
   intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    return next.handle().pipe(map(() => { throw new Error(SECRET_MESSAGE); }));
+    return next.handle().pipe(
+      map(() => {
+        throw new Error(SECRET_MESSAGE);
+      }),
+    );
   }
 }
 
@@ -181,7 +186,12 @@ class FaultFixturesController {
 
   @Post('echo')
   echo(
-    @Body({ schema: z.strictObject({ name: z.string().min(1), items: z.array(z.object({ quantity: z.number().int().min(1) })).min(1) }) })
+    @Body({
+      schema: z.strictObject({
+        name: z.string().min(1),
+        items: z.array(z.object({ quantity: z.number().int().min(1) })).min(1),
+      }),
+    })
     body: unknown,
   ): unknown {
     return body;

@@ -29,7 +29,12 @@ export class HttpClient {
     const res = await fetch(this.baseUrl + path, { method, headers, body });
     const text = await res.text();
     const type = res.headers.get('content-type') ?? '';
-    return { status: res.status, headers: res.headers, text, body: type.includes('json') && text ? JSON.parse(text) : text };
+    return {
+      status: res.status,
+      headers: res.headers,
+      text,
+      body: type.includes('json') && text ? JSON.parse(text) : text,
+    };
   }
 
   get<T = any>(path: string, options?: RequestOptions) {

@@ -33,7 +33,14 @@ export class LogCapture extends Writable {
       const waiter = { predicate, resolve: (line: LogLine) => (clearTimeout(timer), resolve(line)) };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`no log line matched within ${timeoutMs} ms; last lines:\n${this.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`));
+        reject(
+          new Error(
+            `no log line matched within ${timeoutMs} ms; last lines:\n${this.lines
+              .slice(-5)
+              .map((l) => JSON.stringify(l))
+              .join('\n')}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push(waiter);
     });

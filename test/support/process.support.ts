@@ -33,7 +33,12 @@ export function runNode(script: string, env: Record<string, string>): RunningPro
     exited: (timeoutMs) =>
       Promise.race([
         exit,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`process still running after ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`)), timeoutMs).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(new Error(`process still running after ${timeoutMs} ms\nstdout:\n${out}\nstderr:\n${err}`)),
+            timeoutMs,
+          ).unref(),
+        ),
       ]),
     kill: (signal = 'SIGKILL') => {
       if (proc.exitCode === null) proc.kill(signal);
@@ -54,7 +59,9 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, timeoutM
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+  );
 }
 
 /** A TCP port nothing listens on (bound then released). */

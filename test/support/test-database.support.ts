@@ -25,7 +25,9 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   const template = TEMPLATE_DATABASE();
   const suffix = template.replace('ra_test_tpl_', '');
   const name = `ra_t_${suffix}_${randomBytes(4).toString('hex')}`;
-  await admin((c) => c.query(options.migrated === false ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`));
+  await admin((c) =>
+    c.query(options.migrated === false ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`),
+  );
   const url = databaseUrl(name);
   return {
     name,

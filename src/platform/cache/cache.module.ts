@@ -7,7 +7,6 @@ import { ROOT_LOGGER } from '../logging/logging.module';
 import { CacheService } from './cache.service';
 import { REDIS, createRedisClient } from './redis.client';
 
-
 @Global()
 @Module({
   providers: [

@@ -74,7 +74,10 @@ export function backoffMs(attempt: number): number {
 }
 
 async function probe(config: AppConfig): Promise<void> {
-  const client = new Client({ connectionString: config.database.url, connectionTimeoutMillis: config.database.connectTimeoutMs });
+  const client = new Client({
+    connectionString: config.database.url,
+    connectionTimeoutMillis: config.database.connectTimeoutMs,
+  });
   client.on('error', () => undefined); // a failure here is reported by connect() itself
   try {
     await client.connect();
@@ -89,7 +92,10 @@ async function createDatabase(config: AppConfig, logger: Logger): Promise<void> 
   const name = decodeURIComponent(target.pathname.slice(1));
   const maintenance = new URL(config.database.url);
   maintenance.pathname = '/postgres';
-  const client = new Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: config.database.connectTimeoutMs });
+  const client = new Client({
+    connectionString: maintenance.toString(),
+    connectionTimeoutMillis: config.database.connectTimeoutMs,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -106,7 +112,10 @@ async function createDatabase(config: AppConfig, logger: Logger): Promise<void> 
 export async function runMigrations(config: AppConfig, logger: Logger): Promise<void> {
   // The advisory lock lives on its own session, so instances starting together
   // apply each migration once while TypeORM uses its pool as usual.
-  const lock = new Client({ connectionString: config.database.url, connectionTimeoutMillis: config.database.connectTimeoutMs });
+  const lock = new Client({
+    connectionString: config.database.url,
+    connectionTimeoutMillis: config.database.connectTimeoutMs,
+  });
   lock.on('error', () => undefined);
   await lock.connect();
   const dataSource = new DataSource({ ...dataSourceOptions(config, logger), poolSize: 2 });
@@ -125,6 +134,8 @@ function describe(error: unknown): string {
   const e = error as { code?: string; message?: string };
   const code = sqlStateOf(error) ?? e?.code;
   // Only the code and the first line: driver messages can be long, never stacks.
-  const message = String(e?.message ?? error).split('\n')[0].slice(0, 200);
+  const message = String(e?.message ?? error)
+    .split('\n')[0]
+    .slice(0, 200);
   return code ? `${code}: ${message}` : message;
 }

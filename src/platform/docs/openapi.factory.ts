@@ -7,7 +7,12 @@ import { problemSchema } from './problem.schemas';
 
 /** Responses any operation can give, added to each so clients see the whole contract. */
 const EVERY_OPERATION: ErrorCode[] = ['INTERNAL_ERROR', 'DEPENDENCY_UNAVAILABLE'];
-const WITH_BODY: ErrorCode[] = ['MALFORMED_REQUEST', 'VALIDATION_FAILED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
+const WITH_BODY: ErrorCode[] = [
+  'MALFORMED_REQUEST',
+  'VALIDATION_FAILED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+];
 
 /** Serves the OpenAPI 3.1 document at /openapi.json and its UI at /docs. */
 export function setupOpenApi(app: INestApplication): OpenAPIObject {
@@ -29,7 +34,9 @@ export function setupOpenApi(app: INestApplication): OpenAPIObject {
 function addProblemResponses(document: OpenAPIObject): void {
   document.components ??= {};
   document.components.schemas ??= {};
-  const converted = z.toJSONSchema(problemSchema, { target: 'openapi-3.0' }) as { definitions?: Record<string, unknown> };
+  const converted = z.toJSONSchema(problemSchema, { target: 'openapi-3.0' }) as {
+    definitions?: Record<string, unknown>;
+  };
   document.components.schemas.Problem = (converted.definitions?.Problem ?? converted) as never;
   for (const path of Object.values(document.paths)) {
     for (const operation of Object.values(path) as { requestBody?: unknown; responses?: Record<string, unknown> }[]) {

@@ -3,7 +3,10 @@ import { z } from 'zod';
 /** The RFC 9457 body every error response carries; referenced by every error response in the OpenAPI document. */
 export const problemSchema = z
   .object({
-    type: z.string().meta({ description: 'Relative URI; GET it for this problem\'s documentation.', example: '/problems/validation-failed' }),
+    type: z.string().meta({
+      description: "Relative URI; GET it for this problem's documentation.",
+      example: '/problems/validation-failed',
+    }),
     title: z.string().meta({ example: 'Validation failed' }),
     status: z.number().int().min(400).max(599).meta({ example: 400 }),
     detail: z.string().meta({ example: '1 field is invalid.' }),

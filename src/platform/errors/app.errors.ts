@@ -51,7 +51,8 @@ export class AppError extends Error {
     this.detail = entry.status >= 500 ? entry.defaultDetail : (options.detail ?? entry.defaultDetail);
     this.extensions = options.extensions ?? {};
     this.headers = options.headers ?? {};
-    this.retryAfterSeconds = options.retryAfterSeconds ?? ('retryAfterSeconds' in entry ? entry.retryAfterSeconds : undefined);
+    this.retryAfterSeconds =
+      options.retryAfterSeconds ?? ('retryAfterSeconds' in entry ? entry.retryAfterSeconds : undefined);
   }
 }
 

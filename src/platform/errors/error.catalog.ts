@@ -34,9 +34,12 @@ export const ERROR_CATALOG = {
   VALIDATION_FAILED: {
     status: 400,
     title: 'Validation failed',
-    meaning: 'The request was understood but one or more fields, query parameters, path parameters or headers break the schema of this endpoint.',
-    cause: 'A missing required field, a value of the wrong type or format, a number out of range, an unknown enum value or an unknown field.',
-    action: 'Fix every field listed in `errors` (each has a JSON `pointer` and an `in` telling where it lives) and send the request again. Do not retry unchanged.',
+    meaning:
+      'The request was understood but one or more fields, query parameters, path parameters or headers break the schema of this endpoint.',
+    cause:
+      'A missing required field, a value of the wrong type or format, a number out of range, an unknown enum value or an unknown field.',
+    action:
+      'Fix every field listed in `errors` (each has a JSON `pointer` and an `in` telling where it lives) and send the request again. Do not retry unchanged.',
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request has invalid fields.',
@@ -44,8 +47,10 @@ export const ERROR_CATALOG = {
   MALFORMED_REQUEST: {
     status: 400,
     title: 'Malformed request',
-    meaning: 'The request could not be parsed: the body is not valid JSON, the URL is malformed or the HTTP message is broken.',
-    cause: 'A truncated or hand-edited JSON body, a body sent with `Content-Type: application/json` but another encoding, or a bad percent-encoding in the URL.',
+    meaning:
+      'The request could not be parsed: the body is not valid JSON, the URL is malformed or the HTTP message is broken.',
+    cause:
+      'A truncated or hand-edited JSON body, a body sent with `Content-Type: application/json` but another encoding, or a bad percent-encoding in the URL.',
     action: 'Send well-formed JSON (UTF-8) and a valid URL. Do not retry unchanged.',
     retryable: false,
     logLevel: 'info',
@@ -55,8 +60,10 @@ export const ERROR_CATALOG = {
     status: 401,
     title: 'Unauthenticated',
     meaning: 'The endpoint needs a valid bearer token, or the credentials given were wrong.',
-    cause: 'No `Authorization: Bearer <token>` header, a malformed, expired or forged token, or a wrong email/password pair.',
-    action: 'Obtain a token from `POST /v1/auth/token` and send it as `Authorization: Bearer <token>`. Retry only with new credentials.',
+    cause:
+      'No `Authorization: Bearer <token>` header, a malformed, expired or forged token, or a wrong email/password pair.',
+    action:
+      'Obtain a token from `POST /v1/auth/token` and send it as `Authorization: Bearer <token>`. Retry only with new credentials.',
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'A valid bearer token is required.',
@@ -146,7 +153,7 @@ export const ERROR_CATALOG = {
     title: 'Idempotency key in use',
     meaning: 'A request with this `Idempotency-Key` is still being processed.',
     cause: 'A retry sent before the first attempt finished.',
-    action: 'Wait and retry with the same key and body; you will get the first attempt\'s result.',
+    action: "Wait and retry with the same key and body; you will get the first attempt's result.",
     retryable: true,
     logLevel: 'info',
     defaultDetail: 'A request with this Idempotency-Key is still being processed.',
@@ -165,7 +172,7 @@ export const ERROR_CATALOG = {
     status: 402,
     title: 'Payment declined',
     meaning: 'The payments provider declined the payment method.',
-    cause: 'Insufficient funds, a blocked card or the issuer\'s fraud rules.',
+    cause: "Insufficient funds, a blocked card or the issuer's fraud rules.",
     action: 'Ask the customer for another payment method. Do not retry with the same one.',
     retryable: false,
     logLevel: 'info',

@@ -41,7 +41,9 @@ export function replyWithProblem(request: FastifyRequest, reply: FastifyReply, t
 /** pino serializes Errors with their stack; anything else thrown is described, not lost. */
 function asError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
-  const error = new Error(`Non-Error value thrown: ${inspect(thrown, { depth: 3, breakLength: Infinity }).slice(0, 500)}`);
+  const error = new Error(
+    `Non-Error value thrown: ${inspect(thrown, { depth: 3, breakLength: Infinity }).slice(0, 500)}`,
+  );
   error.name = 'NonErrorThrown';
   return error;
 }

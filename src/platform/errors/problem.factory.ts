@@ -121,7 +121,10 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     const cause = thrown.cause as { code?: string } | undefined;
     const code = (cause?.code && FRAMEWORK_CODES[cause.code]) || STATUS_CODES[status] || 'REQUEST_REJECTED';
     if (code === 'ROUTE_NOT_FOUND') {
-      return new AppError(code, { detail: `No route matches ${request.method} ${pathOf(request.url)}.`, cause: thrown });
+      return new AppError(code, {
+        detail: `No route matches ${request.method} ${pathOf(request.url)}.`,
+        cause: thrown,
+      });
     }
     return new AppError(code, { detail: FRAMEWORK_DETAILS[code], cause: thrown });
   }

@@ -58,20 +58,24 @@ export class DependenciesHealth {
       .check('migrations')
       .attempt(async () => {
         // A database never migrated has no migrations table at all: everything is pending.
-        const { rows } = await this.pool.query<{ name: string | null }>({
-          text: `SELECT name FROM "${MIGRATIONS_TABLE}"`,
-          query_timeout: timeoutMs,
-        } as never).catch((error: unknown) => {
-          if (sqlStateOf(error) === PG.UNDEFINED_TABLE) return { rows: [] };
-          throw error;
-        });
+        const { rows } = await this.pool
+          .query<{ name: string | null }>({
+            text: `SELECT name FROM "${MIGRATIONS_TABLE}"`,
+            query_timeout: timeoutMs,
+          } as never)
+          .catch((error: unknown) => {
+            if (sqlStateOf(error) === PG.UNDEFINED_TABLE) return { rows: [] };
+            throw error;
+          });
         const applied = new Set(rows.flatMap((r: { name: string | null }) => (r.name ? [r.name] : [])));
         const known = new Set(this.dataSource.migrations.map((m) => m.name ?? m.constructor.name));
         const pending = [...known].filter((name) => !applied.has(name));
         const unknown = [...applied].filter((name) => !known.has(name));
         if (pending.length || unknown.length) {
           // Migration names are ours, not driver text: safe to show in the readiness body.
-          throw new Error(`${MIGRATIONS_OUT_OF_SYNC}: pending [${pending.join(', ')}], unknown to this build [${unknown.join(', ')}]`);
+          throw new Error(
+            `${MIGRATIONS_OUT_OF_SYNC}: pending [${pending.join(', ')}], unknown to this build [${unknown.join(', ')}]`,
+          );
         }
         return { applied: applied.size };
       })

@@ -61,7 +61,11 @@ function summarize(result: HealthCheckResult): CheckSummary {
       else if (message?.startsWith(MIGRATIONS_OUT_OF_SYNC)) reason = message;
       else reason = 'unavailable';
     }
-    summary[key] = { status, ...(reason && { reason }), ...(responseTime !== undefined && { responseTimeMs: responseTime }) };
+    summary[key] = {
+      status,
+      ...(reason && { reason }),
+      ...(responseTime !== undefined && { responseTimeMs: responseTime }),
+    };
   }
   return summary;
 }
