@@ -1,19 +1,27 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { ApiProblems } from '../docs/api-problems.decorator';
 import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { PinoLogger } from 'nestjs-pino';
 import { AppError, DependencyUnavailableError } from '../errors/app.errors';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { DependenciesHealth, MIGRATIONS_OUT_OF_SYNC } from './dependencies.health';
 
-type CheckSummary = Record<string, { status: string; reason?: string; responseTimeMs?: number }>;
+const checkSchema = z.object({
+  status: z.string(),
+  reason: z.string().optional(),
+  responseTimeMs: z.number().optional(),
+});
+const readySchema = z.object({ status: z.literal('ok'), checks: z.record(z.string(), checkSchema) });
+type CheckSummary = Record<string, z.infer<typeof checkSchema>>;
 
 /**
  * Liveness restarts a process, readiness takes it out of rotation: mixing them up
  * turns a database blip into a restart storm. So liveness checks nothing outside
  * the process, and readiness checks every dependency (with timeouts).
  */
-@ApiExcludeController()
+@ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -26,11 +34,20 @@ export class HealthController {
   }
 
   @Get('live')
+  @ApiOperation({ summary: 'Liveness: 200 while the process can serve. Checks no dependency.' })
+  @ApiOkResponse({ standardSchema: z.object({ status: z.literal('ok') }) })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
+  @ApiOperation({
+    summary: 'Readiness: 200 when Postgres, Redis and migrations are fine',
+    description:
+      'Answers within 1 s even when a dependency hangs; 503 with the failing checks, and from the moment shutdown begins.',
+  })
+  @ApiOkResponse({ standardSchema: readySchema })
+  @ApiProblems('DEPENDENCY_UNAVAILABLE', 'SHUTTING_DOWN')
   async ready(): Promise<{ status: 'ok'; checks: CheckSummary }> {
     // 503, not 500: readiness failure must take the pod out of rotation, not restart it.
     if (this.lifecycle.isShuttingDown) throw new AppError('SHUTTING_DOWN');

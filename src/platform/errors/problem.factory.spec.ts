@@ -1,0 +1,107 @@
+import { HttpException, NotFoundException } from '@nestjs/common';
+import { AppError, UnauthenticatedError, ValidationFailedError } from './app.errors';
+import { ERROR_CATALOG } from './error.catalog';
+import { clientErrorResponse, toProblem } from './problem.factory';
+
+const request = { id: 'req-1', url: '/v1/things/42?secret=x', method: 'GET' };
+
+describe('toProblem', () => {
+  it('sends an AppError as its catalog entry, with the path (no query) as instance', () => {
+    const problem = toProblem(new AppError('PRODUCT_NOT_FOUND', { detail: 'No product 42.' }), request);
+    expect(problem.body).toEqual({
+      type: '/problems/product-not-found',
+      title: 'Product not found',
+      status: 404,
+      detail: 'No product 42.',
+      instance: '/v1/things/42',
+      code: 'PRODUCT_NOT_FOUND',
+      requestId: 'req-1',
+    });
+    expect(problem.logLevel).toBe('info');
+    expect(problem.unexpected).toBeUndefined();
+  });
+
+  it('replaces the detail of a 5xx AppError with the generic one and keeps the error for the log', () => {
+    const error = new AppError('DEPENDENCY_UNAVAILABLE', { detail: 'db at 10.0.0.7 refused' });
+    const problem = toProblem(error, request);
+    expect(problem.body.detail).toBe(ERROR_CATALOG.DEPENDENCY_UNAVAILABLE.defaultDetail);
+    expect(problem.headers['retry-after']).toBe('5');
+    expect(problem.unexpected).toBe(error);
+  });
+
+  it('carries extensions and headers', () => {
+    expect(
+      toProblem(new ValidationFailedError([{ pointer: '/a', detail: 'bad', in: 'body' }]), request).body.errors,
+    ).toEqual([{ pointer: '/a', detail: 'bad', in: 'body' }]);
+    expect(toProblem(new UnauthenticatedError(), request).headers['www-authenticate']).toMatch(/^Bearer /);
+  });
+
+  it.each([
+    ['an Error', new Error('boom at /srv/app.ts:1:1')],
+    ['a string', 'boom'],
+    ['undefined', undefined],
+    ['an object', { message: 'boom' }],
+    ['a 5xx HttpException', new HttpException('upstream said no', 502)],
+  ])('turns %s into a generic 500 INTERNAL_ERROR', (_kind, thrown) => {
+    const problem = toProblem(thrown, request);
+    expect(problem.body).toMatchObject({
+      status: 500,
+      code: 'INTERNAL_ERROR',
+      detail: ERROR_CATALOG.INTERNAL_ERROR.defaultDetail,
+    });
+    expect(problem.unexpected).toBe(thrown);
+  });
+
+  it('maps the router 404 to ROUTE_NOT_FOUND naming method and path', () => {
+    expect(toProblem(new NotFoundException('Cannot GET /x'), request).body).toMatchObject({
+      code: 'ROUTE_NOT_FOUND',
+      detail: 'No route matches GET /v1/things/42.',
+    });
+  });
+
+  it.each([
+    ['FST_ERR_CTP_INVALID_MEDIA_TYPE', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['FST_ERR_CTP_BODY_TOO_LARGE', 413, 'PAYLOAD_TOO_LARGE'],
+    ['FST_ERR_CTP_EMPTY_JSON_BODY', 400, 'MALFORMED_REQUEST'],
+    ['FST_ERR_MAX_PARAM_LENGTH', 414, 'URI_TOO_LONG'],
+  ])('maps the Fastify error %s to %i %s', (code, status, expected) => {
+    const cause = Object.assign(new Error('fastify says'), { code, statusCode: status });
+    expect(toProblem(new HttpException('fastify says', status, { cause }), request).body).toMatchObject({
+      status,
+      code: expected,
+    });
+    expect(toProblem(cause, request).body).toMatchObject({ status, code: expected });
+  });
+
+  it('maps the JSON parser SyntaxError to MALFORMED_REQUEST', () => {
+    const error = Object.assign(new SyntaxError('Unexpected end of JSON input'), { statusCode: 400 });
+    expect(toProblem(error, request).body).toMatchObject({ status: 400, code: 'MALFORMED_REQUEST' });
+  });
+
+  it('maps database outages to 503 and statement timeouts to 504', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    expect(toProblem(refused, request).body).toMatchObject({
+      status: 503,
+      code: 'DEPENDENCY_UNAVAILABLE',
+      dependency: 'database',
+    });
+    const killed = { message: 'terminating connection', driverError: { code: '57P01' } };
+    expect(toProblem(killed, request).body).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
+    const cancelled = { message: 'canceling statement due to statement timeout', driverError: { code: '57014' } };
+    expect(toProblem(cancelled, request).body).toMatchObject({ status: 504, code: 'DEADLINE_EXCEEDED' });
+  });
+});
+
+describe('clientErrorResponse', () => {
+  it('writes a complete HTTP response with a problem body', () => {
+    const response = clientErrorResponse(
+      Object.assign(new Error('Header overflow'), { code: 'HPE_HEADER_OVERFLOW' }),
+      'rid',
+    );
+    const [head, body] = response.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 431 /);
+    expect(head).toContain('X-Request-Id: rid');
+    expect(head).toContain(`Content-Length: ${Buffer.byteLength(body)}`);
+    expect(JSON.parse(body)).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE', requestId: 'rid' });
+  });
+});

@@ -1,0 +1,89 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..', '..');
+const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
+
+/** Lints `code` as if it were the file at `path` (which need not exist). */
+function eslint(path: string, code = 'export const x = 1;\n') {
+  const run = spawnSync(bin('eslint'), ['--stdin', '--stdin-filename', path], {
+    cwd: ROOT,
+    input: code,
+    encoding: 'utf8',
+  });
+  return { status: run.status, output: run.stdout + run.stderr };
+}
+
+/** Runs dependency-cruiser with the project's config on a throwaway tree of files. */
+function depcruise(files: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), 'ra-depcruise-'));
+  try {
+    for (const [file, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      writeFileSync(join(dir, file), content);
+    }
+    for (const file of ['package.json', 'tsconfig.json']) copyFileSync(join(ROOT, file), join(dir, file));
+    const run = spawnSync(bin('depcruise'), ['src', '--config', join(ROOT, '.dependency-cruiser.cjs')], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    return { status: run.status, output: run.stdout + run.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('conventions are enforced by the lint, not left on paper (style.md rule 8)', () => {
+  it.each([
+    'src/orders/ordersService.service.ts',
+    'src/orders/orders.helper.ts',
+    'src/orders/orders_api.module.ts',
+    'src/Orders/orders.module.ts',
+  ])('rejects the misnamed file %s', (path) => {
+    const result = eslint(path);
+    expect(result.status).toBe(1);
+    expect(result.output).toContain('local/file-name');
+  });
+
+  it.each(['src/orders/orders.service.ts', 'src/orders/orders.service.spec.ts', 'test/e2e/orders.e2e-spec.ts'])(
+    'accepts the well-named file %s',
+    (path) => {
+      expect(eslint(path)).toEqual({ status: 0, output: '' });
+    },
+  );
+
+  it('rejects process.env outside src/config', () => {
+    const result = eslint('src/orders/orders.service.ts', 'export const port = process.env.PORT;\n');
+    expect(result.status).toBe(1);
+    expect(result.output).toContain('never process.env');
+  });
+
+  it('rejects a focused test', () => {
+    // Assembled, so this file itself contains no focused test for grep-based checks to find.
+    const focused = ['it', 'only'].join('.');
+    const result = eslint('test/e2e/orders.e2e-spec.ts', `${focused}('x', () => undefined);\n`);
+    expect(result.status).toBe(1);
+    expect(result.output).toContain('must not be committed: it silently narrows the suite');
+  });
+
+  it('fails when src/platform imports a feature, and passes when it does not', () => {
+    const feature = { 'src/products/products.module.ts': 'export class ProductsModule {}\n' };
+    const bad = depcruise({
+      ...feature,
+      'src/platform/probe/probe.service.ts':
+        "import { ProductsModule } from '../../products/products.module';\nexport const x = ProductsModule;\n",
+    });
+    expect(bad.status).not.toBe(0);
+    expect(bad.output).toContain('platform-not-to-feature');
+
+    const good = depcruise({
+      ...feature,
+      'src/products/products.service.ts':
+        "import { ProductsModule } from './products.module';\nexport const x = ProductsModule;\n",
+    });
+    expect(good.output).toContain('no dependency violations found');
+    expect(good.status).toBe(0);
+  });
+});
