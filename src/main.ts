@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createApp } from './app.factory';
 import { loadConfigOrExit } from './config/config.schemas';
 import { BootError, prepareDatabase } from './platform/database/database.bootstrap';
+import { installProcessErrorHandlers } from './platform/lifecycle/process-errors.hooks';
 import { installShutdownHandlers } from './platform/lifecycle/shutdown.hooks';
 import { createRootLogger } from './platform/logging/root.logger';
 
@@ -15,7 +16,11 @@ async function main(): Promise<void> {
   // Waits for Postgres with backoff, creates the database outside production, migrates.
   await prepareDatabase(config, logger);
   const { app } = await createApp(config, { logger });
-  installShutdownHandlers(app, config, logger);
+  const { shutdown } = installShutdownHandlers(app, config, logger);
+  installProcessErrorHandlers(logger, () => {
+    process.exitCode = 1;
+    void shutdown('uncaughtException');
+  });
   await app.listen({ port: config.http.port, host: '0.0.0.0' });
   logger.info({ port: config.http.port, env: config.env }, 'listening');
 }

@@ -101,6 +101,46 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     }
   });
 
+  it('starts without Redis (a cache), serves from Postgres, reports not ready, and logs the outage without stacks', async () => {
+    const db = await createTestDatabase();
+    const port = await freePort();
+    const redisPort = await freePort();
+    const app = start('dist/main.js', {
+      DATABASE_URL: db.url,
+      PORT: String(port),
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const notReady = await pollUntil(
+        async () => {
+          const res = await fetch(`${base}/health/ready`);
+          return res.status === 503 ? ((await res.json()) as { checks: unknown }) : undefined;
+        },
+        20_000,
+        'readiness 503',
+      );
+      expect(notReady.checks).toMatchObject({
+        postgres: { status: 'up' },
+        redis: { status: 'down' },
+        migrations: { status: 'up' },
+      });
+      const list = await fetch(`${base}/v1/products?limit=5`);
+      expect(list.status).toBe(200);
+      const redisLines = app
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('redis connection error'));
+      expect(redisLines).toHaveLength(1); // one line per kind of failure, not one per reconnect attempt
+      expect(JSON.parse(redisLines[0])).toMatchObject({ level: 'warn', reason: 'ECONNREFUSED' });
+      expect(app.stdout() + app.stderr()).not.toMatch(STACK);
+    } finally {
+      app.kill();
+      await app.exited(5_000).catch(() => undefined);
+      await db.drop();
+    }
+  });
+
   it('on SIGTERM turns readiness 503 SHUTTING_DOWN at once, keeps serving while draining, then exits 0', async () => {
     const db = await createTestDatabase();
     const port = await freePort();

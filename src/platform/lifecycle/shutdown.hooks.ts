@@ -9,9 +9,13 @@ import { LifecycleService } from './lifecycle.service';
  * of rotation, then Nest closes the server (in-flight requests finish) and every
  * pool, and the process exits 0. A second signal does not restart the sequence.
  */
-export function installShutdownHandlers(app: INestApplication, config: AppConfig, logger: Logger): void {
+export function installShutdownHandlers(
+  app: INestApplication,
+  config: AppConfig,
+  logger: Logger,
+): { shutdown: (reason: string) => Promise<void> } {
   const lifecycle = app.get(LifecycleService);
-  const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
+  const shutdown = async (signal: string): Promise<void> => {
     if (lifecycle.isShuttingDown) return;
     lifecycle.beginShutdown();
     logger.info({ signal, drainMs: config.shutdown.drainMs }, 'shutdown started: readiness is now 503');
@@ -20,15 +24,16 @@ export function installShutdownHandlers(app: INestApplication, config: AppConfig
       await app.close();
       logger.info('shutdown complete');
       logger.flush();
-      process.exitCode = 0;
     } catch (error) {
       logger.error({ err: error }, 'shutdown failed');
       logger.flush();
       process.exitCode = 1;
     }
-    // Timers or sockets someone forgot must not keep a stopped instance alive.
+    // Exit code 0 unless a fatal error started the shutdown. Timers or sockets someone
+    // forgot must not keep a stopped instance alive.
     setTimeout(() => process.exit(), 1_000).unref();
   };
   process.once('SIGTERM', (signal) => void shutdown(signal));
   process.once('SIGINT', (signal) => void shutdown(signal));
+  return { shutdown };
 }
