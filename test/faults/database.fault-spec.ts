@@ -21,6 +21,10 @@ async function terminateBackends(database: string, filter = ''): Promise<number>
   }
 }
 
+/** Polls readiness until it answers 200, or fails after `ms`. */
+const readyWithin = (t: TestApp, ms: number) =>
+  pollUntil(async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined), ms, 'readiness 200');
+
 describe('Postgres faults (F7, F8, F32)', () => {
   describe('a backend killed under the pool', () => {
     let t: TestApp;
@@ -84,11 +88,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
         expect((await t.http.get('/health/live')).status).toBe(200);
 
         proxy.setMode('pass');
-        await pollUntil(
-          async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined),
-          5_000,
-          'ready again',
-        );
+        await readyWithin(t, 5_000);
       } finally {
         await t.close();
         await proxy.stop();
@@ -100,11 +100,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
       const proxy = await FaultProxy.start(REDIS_URL);
       const t = await startTestApp({ env: { REDIS_URL: proxy.url(REDIS_URL) } });
       try {
-        await pollUntil(
-          async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined),
-          3_000,
-          'ready',
-        );
+        await readyWithin(t, 3_000);
         proxy.setMode('hang');
         const started = Date.now();
         const res = await t.http.get('/health/ready');
@@ -113,11 +109,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
         expect(res.body.checks.redis.status).toBe('down');
         expect(res.body.checks.postgres.status).toBe('up');
         proxy.setMode('pass');
-        await pollUntil(
-          async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined),
-          5_000,
-          'ready again',
-        );
+        await readyWithin(t, 5_000);
       } finally {
         await t.close();
         await proxy.stop();
