@@ -23,6 +23,7 @@ export default async function globalSetup(): Promise<void> {
   const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
   await admin.connect();
   try {
+    await dropAbandonedDatabases(admin);
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
@@ -30,4 +31,21 @@ export default async function globalSetup(): Promise<void> {
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl(name) });
   await runMigrations(config, pino({ level: 'silent' }));
   process.env.RA_TEST_TEMPLATE_DB = name;
+}
+
+/**
+ * A run that was killed (Ctrl-C, a CI timeout) never reaches the global teardown. Its
+ * databases are dropped here by the next run, once they are over two hours old and
+ * nobody is connected (so a run going on in parallel keeps its own).
+ */
+async function dropAbandonedDatabases(admin: Client): Promise<void> {
+  const { rows } = await admin
+    .query<{ datname: string }>(
+      `SELECT d.datname FROM pg_database d
+        WHERE (d.datname LIKE 'ra\\_test\\_tpl\\_%' OR d.datname LIKE 'ra\\_t\\_%' OR d.datname LIKE 'ra\\_fresh\\_%')
+          AND (pg_stat_file('base/' || d.oid || '/PG_VERSION')).modification < now() - interval '2 hours'
+          AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`,
+    )
+    .catch(() => ({ rows: [] as { datname: string }[] })); // pg_stat_file needs superuser: skip the clean-up without it
+  for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => undefined);
 }
