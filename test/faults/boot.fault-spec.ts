@@ -101,6 +101,30 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     }
   });
 
+  it('npm run db:migrate: two instances racing on a fresh database apply each migration once (advisory lock)', async () => {
+    const db = await createTestDatabase({ migrated: false });
+    try {
+      const runs = [
+        start('dist/platform/database/migrate.command.js', { DATABASE_URL: db.url }),
+        start('dist/platform/database/migrate.command.js', { DATABASE_URL: db.url }),
+      ];
+      expect(await Promise.all(runs.map((r) => r.exited(20_000)))).toEqual([0, 0]);
+      expect(runs.map((r) => r.stdout()).join('')).toContain('database is up to date');
+      const applied = await db.query<{ name: string }>('SELECT name FROM migrations');
+      expect(applied.map((r) => r.name)).toEqual(['CreateAccountsAndProducts1764000000000']);
+      const tables = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name IN ('accounts', 'products')`,
+      );
+      expect(tables[0].n).toBe(2);
+      // And again: nothing left to do, still exit 0.
+      const again = start('dist/platform/database/migrate.command.js', { DATABASE_URL: db.url });
+      expect(await again.exited(20_000)).toBe(0);
+      expect(again.stdout()).not.toContain('applied migrations');
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('starts without Redis (a cache), serves from Postgres, reports not ready, and logs the outage without stacks', async () => {
     const db = await createTestDatabase();
     const port = await freePort();
