@@ -1,0 +1,47 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..', '..');
+const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+const fixMap = readFileSync(resolve(ROOT, '..', 'shared', 'fix-map.md'), 'utf8');
+
+/** The README's fix map rows: | F1 | fix | where | proven by | */
+const rows = [...readme.matchAll(/^\| (F\d+) \| (.+?) \| (.+?) \| (.+?) \|$/gm)].map(([, id, , where, proof]) => ({
+  id,
+  where,
+  proof,
+}));
+
+describe('the README fix map (F29: documented, and kept honest by a test)', () => {
+  it('has one row for each of the fixes in ../shared/fix-map.md, in order', () => {
+    const expected = [...fixMap.matchAll(/^\| (F\d+) \|/gm)].map((m) => m[1]);
+    expect(expected).toHaveLength(37);
+    expect(rows.map((r) => r.id)).toEqual(expected);
+  });
+
+  it('names only files that exist', () => {
+    const missing = rows.flatMap(({ id, where, proof }) =>
+      [
+        ...`${where} ${proof}`.matchAll(
+          /`((?:src|test|bench|\.github|\.ci)\/[^`*]+?|[\w.-]+\.(?:json|yml|ya?ml)|Dockerfile|\.nvmrc)`/g,
+        ),
+      ]
+        .map((m) => m[1])
+        .filter((path) => !existsSync(resolve(ROOT, path)))
+        .map((path) => `${id}: ${path}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('gives every row that is not planned a test file that exists', () => {
+    for (const { id, proof } of rows) {
+      if (proof.trim() === '*planned*') continue;
+      const tests = [
+        ...proof.matchAll(
+          /`((?:src|test)\/[^`]+\.(?:spec|e2e-spec|fault-spec)\.ts|test\/faults\/\*\.fault-spec\.ts)`/g,
+        ),
+      ];
+      expect({ id, tests: tests.length > 0 }).toEqual({ id, tests: true });
+    }
+  });
+});
