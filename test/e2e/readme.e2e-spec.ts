@@ -3,7 +3,12 @@ import { resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..', '..');
 const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
-const fixMap = readFileSync(resolve(ROOT, '..', 'shared', 'fix-map.md'), 'utf8');
+// The design's fix map sits beside the checkout (../shared) on developer machines and in
+// .ci/run; a bare clone (GitHub Actions) checks against F1..F37 instead.
+const FIX_MAP = resolve(ROOT, '..', 'shared', 'fix-map.md');
+const expectedIds = existsSync(FIX_MAP)
+  ? [...readFileSync(FIX_MAP, 'utf8').matchAll(/^\| (F\d+) \|/gm)].map((m) => m[1])
+  : Array.from({ length: 37 }, (_, i) => `F${i + 1}`);
 
 /** The README's fix map rows: | F1 | fix | where | proven by | */
 const rows = [...readme.matchAll(/^\| (F\d+) \| (.+?) \| (.+?) \| (.+?) \|$/gm)].map(([, id, , where, proof]) => ({
@@ -14,9 +19,8 @@ const rows = [...readme.matchAll(/^\| (F\d+) \| (.+?) \| (.+?) \| (.+?) \|$/gm)]
 
 describe('the README fix map (F29: documented, and kept honest by a test)', () => {
   it('has one row for each of the fixes in ../shared/fix-map.md, in order', () => {
-    const expected = [...fixMap.matchAll(/^\| (F\d+) \|/gm)].map((m) => m[1]);
-    expect(expected).toHaveLength(37);
-    expect(rows.map((r) => r.id)).toEqual(expected);
+    expect(expectedIds).toHaveLength(37);
+    expect(rows.map((r) => r.id)).toEqual(expectedIds);
   });
 
   it('names only files that exist', () => {
