@@ -69,7 +69,7 @@ export const envSchema = z.object({
   DB_CONNECT_TIMEOUT_MS: intInRange(2_000, 100, 60_000),
   DB_STATEMENT_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
   REDIS_COMMAND_TIMEOUT_MS: intInRange(500, 50, 60_000),
-  HEALTH_CHECK_TIMEOUT_MS: intInRange(400, 50, 900),
+  HEALTH_CHECK_TIMEOUT_MS: intInRange(500, 50, 900),
   BOOT_RETRY_WINDOW_MS: intInRange(30_000, 0, 600_000),
   SHUTDOWN_DRAIN_MS: z.coerce
     .number({ error: 'must be a whole number from 0 to 120000' })

@@ -34,7 +34,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
     afterAll(() => t.close());
 
     it('survives idle connections being terminated (pool error) and serves the next request', async () => {
-      expect((await t.http.get('/health/ready')).status).toBe(200);
+      await readyWithin(t, 5_000);
       expect(await terminateBackends(t.db.name)).toBeGreaterThan(0);
       await t.logs.waitFor(
         (l) => l.msg === 'postgres pool: idle connection failed and was discarded' && l.sqlState === '57P01',
@@ -76,7 +76,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
       const proxy = await FaultProxy.start(db.url);
       const t = await startTestApp({ db, env: { DATABASE_URL: proxy.url(db.url) } });
       try {
-        expect((await t.http.get('/health/ready')).status).toBe(200);
+        await readyWithin(t, 5_000);
         proxy.setMode('hang');
         const started = Date.now();
         const res = await t.http.get('/health/ready');
