@@ -9,7 +9,7 @@ import { encodeProductCursor } from '../../src/products/products.schemas';
 import { seedProducts } from '../../src/products/seed.command';
 import type { HttpResponse } from '../support/http-client.support';
 import { expectProblem } from '../support/problem.support';
-import { pollUntil } from '../support/redis-server.support';
+import { pollUntil } from '../support/poll.support';
 import { createTestDatabase } from '../support/test-database.support';
 import { REDIS_URL } from '../support/test-env.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';

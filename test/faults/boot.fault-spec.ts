@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { createTestDatabase } from '../support/test-database.support';
-import { freePort, pollUntil, runNode, type RunningProcess } from '../support/process.support';
+import { freePort, pollUntil } from '../support/poll.support';
+import { runNode, type RunningProcess } from '../support/process.support';
 import { ADMIN_DATABASE_URL, REDIS_URL, databaseUrl } from '../support/test-env.support';
 
 const STACK = /\n\s+at /;
+
+/** A GET that resolves undefined while nothing listens yet (the process is still booting). */
+const reach = (url: string) => fetch(url).catch(() => undefined);
 
 describe('booting the real entry point (F8, F10, F32)', () => {
   const running: RunningProcess[] = [];
@@ -79,11 +83,10 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     try {
       const ready = await pollUntil(
         async () => {
-          const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
-          return res.status === 200 ? res.json() : undefined;
+          const res = await reach(`http://127.0.0.1:${port}/health/ready`);
+          return res?.status === 200 ? res.json() : undefined;
         },
-        20_000,
-        'readiness',
+        { timeoutMs: 20_000, what: 'readiness' },
       );
       expect(ready).toMatchObject({
         status: 'ok',
@@ -138,11 +141,10 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       const base = `http://127.0.0.1:${port}`;
       const notReady = await pollUntil(
         async () => {
-          const res = await fetch(`${base}/health/ready`);
-          return res.status === 503 ? ((await res.json()) as { checks: unknown }) : undefined;
+          const res = await reach(`${base}/health/ready`);
+          return res?.status === 503 ? ((await res.json()) as { checks: unknown }) : undefined;
         },
-        20_000,
-        'readiness 503',
+        { timeoutMs: 20_000, what: 'readiness 503' },
       );
       expect(notReady.checks).toMatchObject({
         postgres: { status: 'up' },
@@ -171,19 +173,17 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     const app = start('dist/main.js', { DATABASE_URL: db.url, PORT: String(port), SHUTDOWN_DRAIN_MS: '1500' });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await pollUntil(
-        async () => ((await fetch(`${base}/health/ready`)).status === 200 ? true : undefined),
-        20_000,
-        'readiness',
-      );
+      await pollUntil(async () => (await reach(`${base}/health/ready`))?.status === 200, {
+        timeoutMs: 20_000,
+        what: 'readiness',
+      });
       app.kill('SIGTERM');
       const notReady = await pollUntil(
         async () => {
-          const res = await fetch(`${base}/health/ready`);
-          return res.status === 503 ? res : undefined;
+          const res = await reach(`${base}/health/ready`);
+          return res?.status === 503 ? res : undefined;
         },
-        1_000,
-        'readiness 503',
+        { timeoutMs: 1_000, what: 'readiness 503' },
       );
       expect(notReady.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(notReady.headers.get('retry-after')).toMatch(/^\d+$/);

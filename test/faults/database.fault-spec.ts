@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { FaultFixturesModule } from '../support/fault-fixtures.module';
 import { FaultProxy } from '../support/fault-proxy.support';
 import { expectProblem } from '../support/problem.support';
-import { pollUntil } from '../support/process.support';
+import { pollUntil } from '../support/poll.support';
 import { createTestDatabase } from '../support/test-database.support';
 import { ADMIN_DATABASE_URL, REDIS_URL } from '../support/test-env.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
@@ -23,7 +23,7 @@ async function terminateBackends(database: string, filter = ''): Promise<number>
 
 /** Polls readiness until it answers 200, or fails after `ms`. */
 const readyWithin = (t: TestApp, ms: number) =>
-  pollUntil(async () => ((await t.http.get('/health/ready')).status === 200 ? true : undefined), ms, 'readiness 200');
+  pollUntil(async () => (await t.http.get('/health/ready')).status === 200, { timeoutMs: ms, what: 'readiness 200' });
 
 describe('Postgres faults (F7, F8, F32)', () => {
   describe('a backend killed under the pool', () => {
@@ -48,8 +48,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
       await pollUntil(
         async () =>
           (await terminateBackends(t.db.name, "AND query LIKE '%slow-query-marker%'")) > 0 ? true : undefined,
-        2_000,
-        'the slow query to start',
+        { timeoutMs: 2_000, what: 'the slow query to start' },
       );
       const res = await pending;
       expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE', '/__test__/slow-query');

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { pollUntil, startRedisServer, type RedisServer } from '../support/redis-server.support';
+import { pollUntil } from '../support/poll.support';
+import { startRedisServer, type RedisServer } from '../support/redis-server.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 
 /**

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+import { freePort, pollUntil } from './poll.support';
 
 /**
  * A private, throw-away `redis-server` for fault tests: they kill it, hang it and bring
@@ -150,38 +151,4 @@ export function ping(port: number, timeoutMs = 250): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
   });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-export interface PollOptions {
-  timeoutMs?: number;
-  intervalMs?: number;
-  /** What is awaited, for the failure message. */
-  what?: string;
-}
-
-/**
- * Calls `check` until it returns true (never a blind sleep): rejects with `what` once
- * `timeoutMs` has passed. An exception from `check` stops the polling at once.
- */
-export async function pollUntil(check: () => Promise<boolean> | boolean, options: PollOptions = {}): Promise<void> {
-  const { timeoutMs = 5_000, intervalMs = 25, what = 'the condition' } = options;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
