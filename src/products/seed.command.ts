@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { loadConfigOrExit, type AppConfig } from '../config/config.schemas';
 import { BootError, prepareDatabase } from '../platform/database/database.bootstrap';
 import { dataSourceOptions } from '../platform/database/data-source.factory';
+import { SqlClient } from '../platform/database/sql.client';
 import { createRootLogger } from '../platform/logging/root.logger';
 import { Product } from './product.entity';
 import { DEMO_PRODUCTS } from './products.fixtures';
@@ -21,7 +22,7 @@ export async function seedProducts(config: AppConfig, logger: Logger): Promise<{
   const dataSource = new DataSource({ ...dataSourceOptions(config, logger), entities: [Product], poolSize: 1 });
   await dataSource.initialize();
   try {
-    const repository = new ProductsRepository(dataSource.getRepository(Product));
+    const repository = new ProductsRepository(new SqlClient(dataSource));
     return await repository.upsertMany([...DEMO_PRODUCTS]);
   } finally {
     await dataSource.destroy();

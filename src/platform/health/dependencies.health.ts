@@ -9,6 +9,7 @@ import type { AppConfig } from '../../config/config.schemas';
 import { REDIS } from '../cache/redis.client';
 import { MIGRATIONS_TABLE } from '../database/data-source.factory';
 import { PG, sqlStateOf } from '../database/pg.errors';
+import { poolOf } from '../database/sql.client';
 
 /**
  * Readiness checks. Each has its own timeout below 1 s, so readiness answers
@@ -27,7 +28,7 @@ export class DependenciesHealth {
   ) {}
 
   private get pool(): Pool {
-    return (this.dataSource.driver as unknown as { master: Pool }).master;
+    return poolOf(this.dataSource);
   }
 
   postgres() {
