@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/config.schemas';
 import { dataSourceOptions } from './data-source.factory';
-import { PG, isDatabaseUnavailable, sqlStateOf } from './pg.errors';
+import { PG, sqlStateOf } from './pg.errors';
+import { classifyPostgresFailure } from './postgres-failure.classifier';
 
 /** A boot failure that retrying cannot fix, with a message fit for an operator. */
 export class BootError extends Error {
@@ -52,7 +53,8 @@ export async function waitForDatabase(config: AppConfig, logger: Logger): Promis
           `Postgres at ${where(url)} rejected the credentials of user "${decodeURIComponent(url.username) || 'postgres'}" (SQLSTATE ${state}); fix DATABASE_URL.`,
         );
       }
-      if (!isDatabaseUnavailable(error)) {
+      const failure = classifyPostgresFailure(error);
+      if (!(failure?.kind === 'unavailable' && failure.transient)) {
         throw new BootError(`Postgres at ${where(url)} refused the connection: ${describe(error)}.`);
       }
       const delay = backoffMs(attempt);

@@ -9,22 +9,25 @@ export interface FieldError {
 }
 
 export interface AppErrorOptions {
-  /** Safe, caller-facing text. Ignored for 5xx: those always send the catalog's generic detail. */
+  /** Safe, caller-facing text. The HTTP mapping ignores it for 5xx: those always send the type's generic detail. */
   detail?: string;
   /** The underlying error: logged (with its stack), never sent. */
   cause?: unknown;
   /** Extra problem members (RFC 9457 extensions). Never put secrets or internals here. */
   extensions?: Record<string, unknown>;
-  /** Extra response headers (`WWW-Authenticate`, ...). */
-  headers?: Record<string, string>;
-  /** Overrides the catalog's default `Retry-After` (seconds). */
+  /**
+   * A machine-readable refinement of `code` that the transport renders its own way
+   * (`invalid_token` becomes `WWW-Authenticate: Bearer ..., error="invalid_token"` over HTTP).
+   */
+  reason?: string;
+  /** When retrying may succeed, in seconds; overrides the problem type's default. HTTP sends it as `Retry-After`. */
   retryAfterSeconds?: number;
 }
 
 /**
- * Base of every error the application throws on purpose. Business code throws these;
- * only the global filter turns them into HTTP. Status, title and log level come from
- * the catalog entry of `code`, so a code means the same thing everywhere.
+ * Base of every error the application throws on purpose. Business code throws these,
+ * in HTTP requests and in worker jobs alike; they carry no HTTP: status and headers are
+ * decided by the HTTP mapping (problem.factory.ts) from the problem type of `code`.
  *
  * @example
  * export class ProductNotFoundError extends AppError {
@@ -32,11 +35,10 @@ export interface AppErrorOptions {
  * }
  */
 export class AppError extends Error {
-  readonly status: number;
   readonly logLevel: LogLevel;
   readonly detail: string;
   readonly extensions: Record<string, unknown>;
-  readonly headers: Record<string, string>;
+  readonly reason?: string;
   readonly retryAfterSeconds?: number;
 
   constructor(
@@ -46,11 +48,10 @@ export class AppError extends Error {
     const entry = ERROR_CATALOG[code];
     super(options.detail ?? entry.defaultDetail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    this.status = entry.status;
     this.logLevel = entry.logLevel;
-    this.detail = entry.status >= 500 ? entry.defaultDetail : (options.detail ?? entry.defaultDetail);
+    this.detail = options.detail ?? entry.defaultDetail;
     this.extensions = options.extensions ?? {};
-    this.headers = options.headers ?? {};
+    this.reason = options.reason;
     this.retryAfterSeconds =
       options.retryAfterSeconds ?? ('retryAfterSeconds' in entry ? entry.retryAfterSeconds : undefined);
   }
@@ -65,20 +66,10 @@ export class ValidationFailedError extends AppError {
   }
 }
 
-export class MalformedRequestError extends AppError {
-  constructor(detail?: string, cause?: unknown) {
-    super('MALFORMED_REQUEST', { detail, cause });
-  }
-}
-
+/** The caller is not authenticated; `reason: 'invalid_token'` when a token was sent but cannot be trusted. */
 export class UnauthenticatedError extends AppError {
   constructor(detail = 'A valid bearer token is required.', reason?: 'invalid_token') {
-    super('UNAUTHENTICATED', {
-      detail,
-      headers: {
-        'www-authenticate': reason ? `Bearer realm="resilient-api", error="${reason}"` : 'Bearer realm="resilient-api"',
-      },
-    });
+    super('UNAUTHENTICATED', { detail, reason });
   }
 }
 
