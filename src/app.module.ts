@@ -10,6 +10,7 @@ import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
 import { LifecycleModule } from './platform/lifecycle/lifecycle.module';
 import { LoggingModule } from './platform/logging/logging.module';
+import { RedisModule } from './platform/redis/redis.module';
 import { ProductsModule } from './products/products.module';
 
 @Module({})
@@ -26,6 +27,7 @@ export class AppModule {
         LifecycleModule,
         ErrorsModule,
         DatabaseModule,
+        RedisModule,
         CacheModule,
         HealthModule,
         AccountsModule,
