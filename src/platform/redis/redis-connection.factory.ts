@@ -1,6 +1,7 @@
 import Redis, { type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../config/config.schemas';
+import { RECONNECT_BACKOFF, backoffDelayMs } from '../resilience/backoff.policy';
 
 /**
  * The named Redis connections of a process. Each has the options its job needs, and
@@ -26,7 +27,7 @@ export function redisConnectionOptions(name: RedisConnectionName, config: AppCon
   const common: RedisOptions = {
     connectionName: `resilient-api:${name}`,
     connectTimeout: CONNECT_TIMEOUT_MS,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5_000) + Math.floor(Math.random() * 100),
+    retryStrategy: (times) => backoffDelayMs(times, RECONNECT_BACKOFF),
     lazyConnect: false,
   };
   switch (name) {
