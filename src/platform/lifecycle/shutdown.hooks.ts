@@ -1,21 +1,22 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplicationContext } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../config/config.schemas';
 import { LifecycleService } from './lifecycle.service';
 
 /**
- * SIGTERM/SIGINT: readiness turns 503 at once (SHUTTING_DOWN), the server keeps
- * serving for `SHUTDOWN_DRAIN_MS` so the load balancer can take the instance out
- * of rotation, then Nest closes the server (in-flight requests finish) and every
- * pool, and the process exits 0. A second signal does not restart the sequence.
+ * The graceful stop of a process, for runEntrypoint() to call on SIGTERM/SIGINT: readiness
+ * turns 503 at once (SHUTTING_DOWN), the server keeps serving for `SHUTDOWN_DRAIN_MS` so the
+ * load balancer can take the instance out of rotation, then Nest closes the server
+ * (in-flight requests finish), every pool and connection, and the process exits 0 (1 when a
+ * fatal error started it). A second call does not restart the sequence.
  */
-export function installShutdownHandlers(
-  app: INestApplication,
+export function gracefulShutdown(
+  app: INestApplicationContext,
   config: AppConfig,
   logger: Logger,
-): { shutdown: (reason: string) => Promise<void> } {
+): (reason: string) => Promise<void> {
   const lifecycle = app.get(LifecycleService);
-  const shutdown = async (signal: string): Promise<void> => {
+  return async (signal: string): Promise<void> => {
     if (lifecycle.isShuttingDown) return;
     lifecycle.beginShutdown();
     logger.info({ signal, drainMs: config.shutdown.drainMs }, 'shutdown started: readiness is now 503');
@@ -29,11 +30,7 @@ export function installShutdownHandlers(
       logger.flush();
       process.exitCode = 1;
     }
-    // Exit code 0 unless a fatal error started the shutdown. Timers or sockets someone
-    // forgot must not keep a stopped instance alive.
+    // Timers or sockets someone forgot must not keep a stopped instance alive.
     setTimeout(() => process.exit(), 1_000).unref();
   };
-  process.once('SIGTERM', (signal) => void shutdown(signal));
-  process.once('SIGINT', (signal) => void shutdown(signal));
-  return { shutdown };
 }
