@@ -21,7 +21,7 @@ const ROOT = path.resolve(__dirname, '..');
 const ROLES = [
   'module controller service repository client processor entity schemas errors filter guard interceptor',
   'middleware health types catalog factory hooks pipe decorator bootstrap command migration migrations',
-  'fixtures support constants spec e2e-spec fault-spec setup teardown server logger indicator classifier policy',
+  'fixtures support constants spec e2e-spec fault-spec setup teardown server logger indicator classifier policy registry',
 ]
   .join(' ')
   .split(' ');

@@ -1,7 +1,7 @@
 import { HttpException } from '@nestjs/common';
 import { AppError, DependencyUnavailableError } from './app.errors';
 import { classifyFailure } from './failure.classifier';
-import { ERROR_CATALOG, typeUriOf, type ErrorCode, type LogLevel } from './error.catalog';
+import { isRegistered, problemTypeOf, typeUriOf, type ErrorCode, type LogLevel } from './problem-type.registry';
 
 /** An RFC 9457 problem body as this API sends it. */
 export interface ProblemBody {
@@ -37,7 +37,7 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
 };
 
-const STATUS_CODES: Record<number, ErrorCode> = {
+const STATUS_CODES: Record<number, string> = {
   400: 'MALFORMED_REQUEST',
   401: 'UNAUTHENTICATED',
   403: 'FORBIDDEN',
@@ -48,11 +48,11 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   431: 'HEADERS_TOO_LARGE',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
-  429: 'RATE_LIMITED',
+  429: 'RATE_LIMITED', // once src/rate-limits registers it
 };
 
 /** Safe, fixed details for framework errors: their own messages may echo input or internals. */
-const FRAMEWORK_DETAILS: Partial<Record<ErrorCode, string>> = {
+const FRAMEWORK_DETAILS: Partial<Record<string, string>> = {
   MALFORMED_REQUEST: 'The request body is not valid JSON, or the request is malformed.',
   PAYLOAD_TOO_LARGE: 'The request body is larger than the limit.',
   UNSUPPORTED_MEDIA_TYPE: 'Request bodies must be sent as application/json.',
@@ -78,7 +78,7 @@ export function buildProblemBody(
   code: ErrorCode,
   facts: { requestId: string; instance: string; detail?: string; extensions?: Record<string, unknown> },
 ): ProblemBody {
-  const entry = ERROR_CATALOG[code];
+  const entry = problemTypeOf(code);
   return {
     type: typeUriOf(code),
     title: entry.title,
@@ -112,7 +112,7 @@ export function toProblem(thrown: unknown, request: RequestFacts): Problem {
   const error = thrown instanceof AppError ? thrown : fromFramework(thrown, request);
   const instance = pathOf(request.url);
   if (error) {
-    const status = ERROR_CATALOG[error.code].status;
+    const status = problemTypeOf(error.code).status;
     return {
       body: buildProblemBody(error.code, {
         requestId: request.id,
@@ -139,7 +139,11 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     const status = thrown.getStatus();
     if (status >= 500) return undefined;
     const cause = thrown.cause as { code?: string } | undefined;
-    const code = (cause?.code && FRAMEWORK_CODES[cause.code]) || STATUS_CODES[status] || 'REQUEST_REJECTED';
+    // A status whose code no registered owner declares yet (429 before rate limits exist) is a plain rejection.
+    const byStatus = STATUS_CODES[status];
+    const code =
+      (cause?.code && FRAMEWORK_CODES[cause.code]) ||
+      (byStatus !== undefined && isRegistered(byStatus) ? byStatus : 'REQUEST_REJECTED');
     if (code === 'ROUTE_NOT_FOUND') {
       return new AppError(code, {
         detail: `No route matches ${request.method} ${pathOf(request.url)}.`,
@@ -174,7 +178,7 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
  */
 export function clientErrorResponse(error: Error & { code?: string }, requestId: string): string {
   const mapped = (error.code && FRAMEWORK_CODES[error.code]) || 'MALFORMED_REQUEST';
-  const entry = ERROR_CATALOG[mapped];
+  const entry = problemTypeOf(mapped);
   const body = JSON.stringify(buildProblemBody(mapped, { requestId, instance: '/' }));
   return (
     `HTTP/1.1 ${entry.status} ${entry.title}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n` +
