@@ -48,5 +48,7 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     { ...common, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.fault-spec.ts'] },
+    // Tests of the repository itself (lint rules, README fix map, pinned versions): no app, no database.
+    { ...common, displayName: 'meta', testMatch: ['<rootDir>/test/meta/**/*.meta-spec.ts'] },
   ],
 };

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { createApp } from './app.factory';
 import { prepareDatabase } from './platform/database/database.bootstrap';
 import { runEntrypoint } from './platform/lifecycle/entrypoint.bootstrap';
-import { gracefulShutdown } from './platform/lifecycle/shutdown.hooks';
+import { gracefulShutdown } from './platform/lifecycle/graceful-shutdown.handler';
 
 /** The HTTP API: config → Postgres (wait, create, migrate) → app → listen. */
 void runEntrypoint({

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { loadConfigOrExit, type AppConfig } from '../../config/config.schemas';
 import { BootError } from '../database/database.bootstrap';
 import { createRootLogger } from '../logging/root.logger';
-import { installProcessErrorHandlers } from './process-errors.hooks';
+import { installProcessErrorHandlers } from './process-errors.handler';
 
 export interface EntrypointContext {
   config: AppConfig;

@@ -41,18 +41,36 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     'src/orders/orders.helper.ts',
     'src/orders/orders_api.module.ts',
     'src/Orders/orders.module.ts',
+    'src/platform/resilience/retry.policies.ts',
+    'src/platform/resilience/retry-policy.ts',
+    'src/reports/reports.processor.worker.ts',
   ])('rejects the misnamed file %s', (path) => {
     const result = eslint(path);
     expect(result.status).toBe(1);
     expect(result.output).toContain('local/file-name');
   });
 
-  it.each(['src/orders/orders.service.ts', 'src/orders/orders.service.spec.ts', 'test/e2e/orders.e2e-spec.ts'])(
-    'accepts the well-named file %s',
-    (path) => {
-      expect(eslint(path)).toEqual({ status: 0, output: '' });
-    },
-  );
+  it.each([
+    'src/orders/orders.service.ts',
+    'src/orders/orders.service.spec.ts',
+    'test/e2e/orders.e2e-spec.ts',
+    'test/meta/orders.meta-spec.ts',
+    // Roles of the capabilities on the roadmap.
+    'src/payments/payments-provider.client.ts',
+    'src/platform/resilience/retry.policy.ts',
+    'src/platform/resilience/payments.breaker.ts',
+    'src/platform/resilience/retry.budget.ts',
+    'src/platform/http/request.deadline.ts',
+    'src/platform/http/load-shedding.gate.ts',
+    'src/platform/http/rate.limiter.ts',
+    'src/platform/metrics/http.metrics.ts',
+    'src/platform/queue/reports.queue.ts',
+    'src/reports/reports.processor.ts',
+    'src/reports/reports.worker.ts',
+    'src/platform/errors/failure.classifier.ts',
+  ])('accepts the well-named file %s', (path) => {
+    expect(eslint(path)).toEqual({ status: 0, output: '' });
+  });
 
   it('rejects process.env outside src/config', () => {
     const result = eslint('src/orders/orders.service.ts', 'export const port = process.env.PORT;\n');
@@ -85,5 +103,44 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     });
     expect(good.output).toContain('no dependency violations found');
     expect(good.status).toBe(0);
+  });
+
+  it('finds features by exclusion: platform importing a feature folder it has never heard of fails', () => {
+    const bad = depcruise({
+      'src/jobs/jobs.service.ts': 'export class JobsService {}\n',
+      'src/platform/queue/queue.service.ts':
+        "import { JobsService } from '../../jobs/jobs.service';\nexport const x = JobsService;\n",
+    });
+    expect(bad.status).not.toBe(0);
+    expect(bad.output).toContain('platform-not-to-feature');
+    expect(bad.output).toContain('src/jobs/jobs.service.ts');
+
+    // platform/ and config/ are not features: platform may use config.
+    const good = depcruise({
+      'src/config/config.schemas.ts': 'export const port = 3000;\n',
+      'src/platform/queue/queue.service.ts':
+        "import { port } from '../../config/config.schemas';\nexport const x = port;\n",
+    });
+    expect(good.output).toContain('no dependency violations found');
+    expect(good.status).toBe(0);
+  });
+
+  it('fails when platform imports the composition root (which reaches every feature)', () => {
+    const bad = depcruise({
+      'src/core.module.ts': 'export class CoreModule {}\n',
+      'src/platform/queue/queue.service.ts':
+        "import { CoreModule } from '../../core.module';\nexport const x = CoreModule;\n",
+    });
+    expect(bad.status).not.toBe(0);
+    expect(bad.output).toContain('platform-not-to-composition-root');
+  });
+
+  it('fails on a cycle between two feature folders it has never heard of', () => {
+    const bad = depcruise({
+      'src/jobs/jobs.service.ts': "import { b } from '../billing/billing.service';\nexport const a = () => b;\n",
+      'src/billing/billing.service.ts': "import { a } from '../jobs/jobs.service';\nexport const b = () => a;\n",
+    });
+    expect(bad.status).not.toBe(0);
+    expect(bad.output).toContain('no-circular-between-features');
   });
 });
