@@ -35,6 +35,23 @@ function depcruise(files: Record<string, string>) {
   }
 }
 
+/** A file that imports `name` from `from` and uses it. */
+const importing = (name: string, from: string) => `import { ${name} } from '${from}';\nexport const x = ${name};\n`;
+
+/** dependency-cruiser fails on `files`, naming `rule`. */
+function expectViolation(files: Record<string, string>, rule: string): string {
+  const run = depcruise(files);
+  expect(run.status).not.toBe(0);
+  expect(run.output).toContain(rule);
+  return run.output;
+}
+
+function expectNoViolation(files: Record<string, string>): void {
+  const run = depcruise(files);
+  expect(run.output).toContain('no dependency violations found');
+  expect(run.status).toBe(0);
+}
+
 describe('conventions are enforced by the lint, not left on paper (style.md rule 8)', () => {
   it.each([
     'src/orders/ordersService.service.ts',
@@ -88,59 +105,52 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
 
   it('fails when src/platform imports a feature, and passes when it does not', () => {
     const feature = { 'src/products/products.module.ts': 'export class ProductsModule {}\n' };
-    const bad = depcruise({
+    expectViolation(
+      {
+        ...feature,
+        'src/platform/probe/probe.service.ts': importing('ProductsModule', '../../products/products.module'),
+      },
+      'platform-not-to-feature',
+    );
+    expectNoViolation({
       ...feature,
-      'src/platform/probe/probe.service.ts':
-        "import { ProductsModule } from '../../products/products.module';\nexport const x = ProductsModule;\n",
+      'src/products/products.service.ts': importing('ProductsModule', './products.module'),
     });
-    expect(bad.status).not.toBe(0);
-    expect(bad.output).toContain('platform-not-to-feature');
-
-    const good = depcruise({
-      ...feature,
-      'src/products/products.service.ts':
-        "import { ProductsModule } from './products.module';\nexport const x = ProductsModule;\n",
-    });
-    expect(good.output).toContain('no dependency violations found');
-    expect(good.status).toBe(0);
   });
 
   it('finds features by exclusion: platform importing a feature folder it has never heard of fails', () => {
-    const bad = depcruise({
-      'src/jobs/jobs.service.ts': 'export class JobsService {}\n',
-      'src/platform/queue/queue.service.ts':
-        "import { JobsService } from '../../jobs/jobs.service';\nexport const x = JobsService;\n",
-    });
-    expect(bad.status).not.toBe(0);
-    expect(bad.output).toContain('platform-not-to-feature');
-    expect(bad.output).toContain('src/jobs/jobs.service.ts');
-
+    const output = expectViolation(
+      {
+        'src/jobs/jobs.service.ts': 'export class JobsService {}\n',
+        'src/platform/queue/queue.service.ts': importing('JobsService', '../../jobs/jobs.service'),
+      },
+      'platform-not-to-feature',
+    );
+    expect(output).toContain('src/jobs/jobs.service.ts');
     // platform/ and config/ are not features: platform may use config.
-    const good = depcruise({
+    expectNoViolation({
       'src/config/config.schemas.ts': 'export const port = 3000;\n',
-      'src/platform/queue/queue.service.ts':
-        "import { port } from '../../config/config.schemas';\nexport const x = port;\n",
+      'src/platform/queue/queue.service.ts': importing('port', '../../config/config.schemas'),
     });
-    expect(good.output).toContain('no dependency violations found');
-    expect(good.status).toBe(0);
   });
 
   it('fails when platform imports the composition root (which reaches every feature)', () => {
-    const bad = depcruise({
-      'src/core.module.ts': 'export class CoreModule {}\n',
-      'src/platform/queue/queue.service.ts':
-        "import { CoreModule } from '../../core.module';\nexport const x = CoreModule;\n",
-    });
-    expect(bad.status).not.toBe(0);
-    expect(bad.output).toContain('platform-not-to-composition-root');
+    expectViolation(
+      {
+        'src/core.module.ts': 'export class CoreModule {}\n',
+        'src/platform/queue/queue.service.ts': importing('CoreModule', '../../core.module'),
+      },
+      'platform-not-to-composition-root',
+    );
   });
 
   it('fails on a cycle between two feature folders it has never heard of', () => {
-    const bad = depcruise({
-      'src/jobs/jobs.service.ts': "import { b } from '../billing/billing.service';\nexport const a = () => b;\n",
-      'src/billing/billing.service.ts': "import { a } from '../jobs/jobs.service';\nexport const b = () => a;\n",
-    });
-    expect(bad.status).not.toBe(0);
-    expect(bad.output).toContain('no-circular-between-features');
+    expectViolation(
+      {
+        'src/jobs/jobs.service.ts': "import { b } from '../billing/billing.service';\nexport const a = () => b;\n",
+        'src/billing/billing.service.ts': "import { a } from '../jobs/jobs.service';\nexport const b = () => a;\n",
+      },
+      'no-circular-between-features',
+    );
   });
 });
