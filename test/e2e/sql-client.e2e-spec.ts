@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config/config.schemas';
 import { dataSourceOptions } from '../../src/platform/database/data-source.factory';
-import { SqlClient } from '../../src/platform/database/sql.client';
+import { SqlClient, isIdempotent } from '../../src/platform/database/sql.client';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 
 describe('the SQL seam (SqlClient) on real Postgres', () => {
@@ -85,5 +85,13 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     controller.abort(new Error('deadline passed'));
     await expect(sql.query('SELECT 1', [], { signal: controller.signal })).rejects.toThrow('deadline passed');
     await expect(sql.transaction(async () => 1, { signal: controller.signal })).rejects.toThrow('deadline passed');
+  });
+
+  it('treats reads as repeatable and writes as not, unless a statement says otherwise', () => {
+    expect(isIdempotent({})).toBe(true);
+    expect(isIdempotent({ queryClass: 'lock' })).toBe(false);
+    expect(isIdempotent({ queryClass: 'write' })).toBe(false);
+    expect(isIdempotent({ queryClass: 'write', idempotent: true })).toBe(true);
+    expect(isIdempotent({ queryClass: 'read', idempotent: false })).toBe(false);
   });
 });

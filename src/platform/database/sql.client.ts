@@ -25,6 +25,10 @@ export interface QueryOptions {
   name?: string;
 }
 
+/** Whether a statement may be repeated after a transient fault: its own say, else only reads. */
+export const isIdempotent = (options: QueryOptions): boolean =>
+  options.idempotent ?? (options.queryClass ?? 'read') === 'read';
+
 export interface TransactionOptions extends Omit<QueryOptions, 'idempotent'> {
   isolation?: 'read committed' | 'repeatable read' | 'serializable';
   /** `SET LOCAL statement_timeout` for this transaction only (survives a transaction-pooling proxy). */
