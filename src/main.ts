@@ -22,7 +22,8 @@ async function main(): Promise<void> {
     void shutdown('uncaughtException');
   });
   await app.listen({ port: config.http.port, host: '0.0.0.0' });
-  logger.info({ port: config.http.port, env: config.env }, 'listening');
+  // The runtime is part of what an operator checks first: which Node actually serves.
+  logger.info({ port: config.http.port, env: config.env, nodeVersion: process.version }, 'listening');
 }
 
 main().catch((error: unknown) => {
