@@ -14,7 +14,8 @@ void runEntrypoint({
     await prepareDatabase(config, logger);
     const { app } = await createApp(config, { logger });
     await app.listen({ port: config.http.port, host: '0.0.0.0' });
-    logger.info({ port: config.http.port, env: config.env }, 'listening');
+    // The runtime is part of what an operator checks first: which Node actually serves.
+    logger.info({ port: config.http.port, env: config.env, nodeVersion: process.version }, 'listening');
     return { stop: gracefulShutdown(app, config, logger) };
   },
 });
