@@ -11,6 +11,9 @@ import { setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
+import { installOverloadHooks } from './platform/http/overload.hooks';
+import { LifecycleService } from './platform/lifecycle/lifecycle.service';
+import { LoadSheddingGate } from './platform/resilience/load-shedding.gate';
 import { requestIdOf } from './platform/http/request-id.factory';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
@@ -27,6 +30,8 @@ export interface CreateAppOptions {
 export interface CreatedApp {
   app: NestFastifyApplication;
   logger: Logger;
+  /** Admission control and the in-flight count (the graceful shutdown waits on it; metrics read it). */
+  gate: LoadSheddingGate;
 }
 
 /**
@@ -43,6 +48,17 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     genReqId: requestIdOf,
     bodyLimit: config.http.bodyLimitBytes,
     return503OnClosing: false,
+    // Slow and idle clients (F9). Node checks the headers and request timeouts on a timer
+    // (30 s by default, so a stalled body would live up to 30 s longer): checked every second
+    // at most. Node also insists on headersTimeout <= requestTimeout (the config enforces it).
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      keepAliveTimeout: config.http.keepAliveTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(config.http.headersTimeoutMs / 4))),
+    },
     // Errors Fastify raises before routing (a malformed URL) get the same problem body.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
       replyWithProblem(request, reply, error),
@@ -56,6 +72,22 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     },
   });
   const fastify = adapter.getInstance();
+  // Sockets over the cap are closed on accept: a flood of idle or slow sockets cannot grow memory without bound.
+  fastify.server.maxConnections = config.http.maxConnections;
+  // Load shedding and the drain's `Connection: close` run first, before the body is read.
+  const gate = new LoadSheddingGate(config.shedding);
+  // Sampling the event loop starts when the server is ready: the boot itself blocks it for seconds.
+  fastify.addHook('onReady', (done) => {
+    gate.start();
+    done();
+  });
+  // The lifecycle service exists once Nest has built the modules (below); requests come later still.
+  const nest: { lifecycle?: LifecycleService } = {};
+  installOverloadHooks(fastify, { gate, isDraining: () => nest.lifecycle?.isShuttingDown ?? false });
+  fastify.addHook('onClose', (_instance, done) => {
+    gate.stop();
+    done();
+  });
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
   fastify.removeContentTypeParser(['text/plain']);
   installHttpHooks(fastify, createRequestLogger(logger, config));
@@ -66,9 +98,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // abortOnError: false makes a wiring error reject here (and reach main's handler) instead of process.exit(1).
     { bufferLogs: true, bodyParser: false, abortOnError: false },
   );
+  nest.lifecycle = app.get(LifecycleService);
   app.useLogger(app.get(NestPinoLogger));
   app.useGlobalPipes(new SchemaValidationPipe());
   setupOpenApi(app);
   await app.init();
-  return { app, logger };
+  return { app, logger, gate };
 }

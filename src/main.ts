@@ -12,10 +12,12 @@ void runEntrypoint({
   async run({ config, logger }) {
     // Waits for Postgres with backoff, creates the database outside production, migrates.
     await prepareDatabase(config, logger);
-    const { app } = await createApp(config, { logger });
+    const { app, gate } = await createApp(config, { logger });
     await app.listen({ port: config.http.port, host: '0.0.0.0' });
     // The runtime is part of what an operator checks first: which Node actually serves.
     logger.info({ port: config.http.port, env: config.env, nodeVersion: process.version }, 'listening');
-    return { stop: gracefulShutdown(app, config, logger) };
+    return {
+      stop: gracefulShutdown(app, config, logger, { server: app.getHttpServer(), inFlight: () => gate.inFlight }),
+    };
   },
 });

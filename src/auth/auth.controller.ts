@@ -1,6 +1,7 @@
 import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
+import { LoadPriorityOf } from '../platform/http/overload.hooks';
 import { tokenRequestSchema, tokenResponseSchema, type TokenRequest, type TokenResponse } from './auth.schemas';
 import { AuthService } from './auth.service';
 
@@ -11,6 +12,8 @@ export class AuthController {
 
   @Post('token')
   @HttpCode(200)
+  // Under overload, logging in keeps the reserve: a user who cannot log in cannot do anything else.
+  @LoadPriorityOf('critical')
   // A token must not sit in a shared or browser cache (RFC 6749 §5.1).
   @Header('Cache-Control', 'no-store')
   @ApiOperation({

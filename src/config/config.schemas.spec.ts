@@ -14,13 +14,21 @@ describe('configuration (F10)', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       env: 'development',
-      http: { port: 3000, bodyLimitBytes: 1_048_576 },
+      http: {
+        port: 3000,
+        bodyLimitBytes: 1_048_576,
+        keepAliveTimeoutMs: 65_000,
+        headersTimeoutMs: 66_000,
+        requestTimeoutMs: 70_000,
+        maxConnections: 1_024,
+      },
       database: { url: 'postgres://postgres@127.0.0.1:5432/resilient_api' },
       redis: { url: 'redis://127.0.0.1:6379' },
       payments: { baseUrl: 'http://127.0.0.1:4010', fakePort: 4010 },
       worker: { port: 3001 },
       log: { level: 'info' },
-      shutdown: { drainMs: 0 },
+      shutdown: { drainMs: 0, inFlightTimeoutMs: 10_000, closeTimeoutMs: 5_000 },
+      shedding: { maxInFlight: 256, criticalReserve: 32, maxEventLoopDelayMs: 100 },
     });
     expect(config.auth.jwtSecret.length).toBeGreaterThanOrEqual(32);
   });

@@ -77,6 +77,21 @@ export const envSchema = z.object({
     .min(0, { error: 'must be a whole number from 0 to 120000' })
     .max(120_000, { error: 'must be a whole number from 0 to 120000' })
     .optional(),
+  // Slow and idle clients (F9): the app closes an idle keep-alive connection only after the proxy
+  // in front has (its upstream idle timeout is 60 s in deploy/nginx), so the proxy never reuses a
+  // connection the app is closing. Node requires headers <= request timeout.
+  KEEP_ALIVE_TIMEOUT_MS: intInRange(65_000, 100, 600_000),
+  HEADERS_TIMEOUT_MS: intInRange(66_000, 100, 600_000),
+  REQUEST_TIMEOUT_MS: intInRange(70_000, 100, 600_000),
+  MAX_CONNECTIONS: intInRange(1_024, 1, 1_000_000),
+  // Graceful shutdown (F37): in-flight requests get this long after the drain; each close
+  // (HTTP server, then the pools and connections) has its own deadline.
+  SHUTDOWN_INFLIGHT_TIMEOUT_MS: intInRange(10_000, 0, 600_000),
+  SHUTDOWN_CLOSE_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
+  // Load shedding (F27): 0 turns a cap off.
+  SHED_MAX_IN_FLIGHT: intInRange(256, 0, 100_000),
+  SHED_CRITICAL_RESERVE: intInRange(32, 0, 100_000),
+  SHED_MAX_EVENT_LOOP_DELAY_MS: intInRange(100, 0, 60_000),
 });
 
 /**
@@ -91,6 +106,24 @@ function crossVariableProblems(input: Record<string, string | undefined>): Map<s
   } else if (secret !== undefined && secret.length < 32) {
     problems.set('JWT_SECRET', 'must be at least 32 characters');
   }
+  const ms = (name: string, fallback: number) => {
+    const value = Number(input[name] ?? fallback);
+    return Number.isInteger(value) ? value : undefined;
+  };
+  const keepAlive = ms('KEEP_ALIVE_TIMEOUT_MS', 65_000);
+  const headers = ms('HEADERS_TIMEOUT_MS', 66_000);
+  const request = ms('REQUEST_TIMEOUT_MS', 70_000);
+  if (keepAlive !== undefined && headers !== undefined && headers <= keepAlive) {
+    problems.set('HEADERS_TIMEOUT_MS', `must be greater than KEEP_ALIVE_TIMEOUT_MS (${keepAlive})`);
+  }
+  if (headers !== undefined && request !== undefined && request < headers) {
+    problems.set('REQUEST_TIMEOUT_MS', `must be at least HEADERS_TIMEOUT_MS (${headers})`);
+  }
+  const maxInFlight = ms('SHED_MAX_IN_FLIGHT', 256);
+  const reserve = ms('SHED_CRITICAL_RESERVE', 32);
+  if (maxInFlight && reserve !== undefined && reserve >= maxInFlight) {
+    problems.set('SHED_CRITICAL_RESERVE', `must be less than SHED_MAX_IN_FLIGHT (${maxInFlight})`);
+  }
   return problems;
 }
 
@@ -100,7 +133,18 @@ type Env = z.infer<typeof envSchema>;
 export interface AppConfig {
   env: Env['NODE_ENV'];
   isProduction: boolean;
-  http: { port: number; bodyLimitBytes: number };
+  http: {
+    port: number;
+    bodyLimitBytes: number;
+    /** Idle keep-alive connections close after this; above the proxy's upstream idle timeout. */
+    keepAliveTimeoutMs: number;
+    /** A request's headers must arrive within this (slowloris); above keepAliveTimeoutMs. */
+    headersTimeoutMs: number;
+    /** The whole request (headers and body) must arrive within this, or 408; below the proxy's read timeout. */
+    requestTimeoutMs: number;
+    /** Open connections over this are refused (memory stays bounded under a socket flood). */
+    maxConnections: number;
+  };
   database: { url: string; poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
   payments: { baseUrl: string; fakePort: number };
@@ -110,7 +154,15 @@ export interface AppConfig {
   health: { checkTimeoutMs: number };
   boot: { retryWindowMs: number };
   /** How long readiness says 503 before the server stops accepting: the load balancer's time to notice. */
-  shutdown: { drainMs: number };
+  shutdown: {
+    drainMs: number;
+    /** After the drain: how long in-flight requests may still take before their connections are cut. */
+    inFlightTimeoutMs: number;
+    /** Deadline of each close step (HTTP server, then pools and connections): a hung dependency cannot block the exit. */
+    closeTimeoutMs: number;
+  };
+  /** Load shedding: 503 OVERLOADED at once over either cap (0 = off). */
+  shedding: { maxInFlight: number; criticalReserve: number; maxEventLoopDelayMs: number };
 }
 
 /** Variables whose values must never be echoed back in an error message. */
@@ -150,7 +202,14 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
   return {
     env: env.NODE_ENV,
     isProduction: env.NODE_ENV === 'production',
-    http: { port: env.PORT, bodyLimitBytes: env.BODY_LIMIT_BYTES },
+    http: {
+      port: env.PORT,
+      bodyLimitBytes: env.BODY_LIMIT_BYTES,
+      keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+      maxConnections: env.MAX_CONNECTIONS,
+    },
     database: {
       url: env.DATABASE_URL,
       poolMax: env.DB_POOL_MAX,
@@ -164,7 +223,16 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     log: { level: env.LOG_LEVEL },
     health: { checkTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS },
     boot: { retryWindowMs: env.BOOT_RETRY_WINDOW_MS },
-    shutdown: { drainMs: env.SHUTDOWN_DRAIN_MS ?? (env.NODE_ENV === 'production' ? 5_000 : 0) },
+    shutdown: {
+      drainMs: env.SHUTDOWN_DRAIN_MS ?? (env.NODE_ENV === 'production' ? 5_000 : 0),
+      inFlightTimeoutMs: env.SHUTDOWN_INFLIGHT_TIMEOUT_MS,
+      closeTimeoutMs: env.SHUTDOWN_CLOSE_TIMEOUT_MS,
+    },
+    shedding: {
+      maxInFlight: env.SHED_MAX_IN_FLIGHT,
+      criticalReserve: env.SHED_CRITICAL_RESERVE,
+      maxEventLoopDelayMs: env.SHED_MAX_EVENT_LOOP_DELAY_MS,
+    },
   };
 }
 

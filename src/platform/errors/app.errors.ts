@@ -134,6 +134,19 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'info',
     defaultDetail: 'The request was rejected.',
   },
+  RATE_LIMITED: {
+    status: 429,
+    title: 'Too many requests',
+    meaning: 'The caller went over a rate limit.',
+    cause:
+      'Too many requests in a short time from one client address, for one account, or (login) for one email address.',
+    action:
+      'Wait for the number of seconds in `Retry-After`, then retry. `RateLimit-Policy` and `RateLimit` say which limit applies and how much is left.',
+    retryable: true,
+    logLevel: 'warn',
+    defaultDetail: 'Too many requests; retry after the Retry-After interval.',
+    retryAfterSeconds: 60,
+  },
   INTERNAL_ERROR: {
     status: 500,
     title: 'Internal error',
@@ -154,6 +167,17 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'error',
     defaultDetail: `A service this request depends on is temporarily unavailable. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 5,
+  },
+  OVERLOADED: {
+    status: 503,
+    title: 'Overloaded',
+    meaning: 'The service is shedding load to stay responsive: the request was refused before any work was done.',
+    cause: 'More concurrent requests, or a busier event loop, than this instance is sized for.',
+    action: `Retry after the number of seconds in \`Retry-After\`, with backoff and jitter; the request had no effect. ${QUOTE_ID}`,
+    retryable: true,
+    logLevel: 'error',
+    defaultDetail: `The service is overloaded. Retry after the Retry-After interval. ${QUOTE_ID}`,
+    retryAfterSeconds: 1,
   },
   SHUTTING_DOWN: {
     status: 503,

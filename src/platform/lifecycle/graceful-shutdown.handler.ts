@@ -1,36 +1,102 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../config/config.schemas';
+import { sleep } from '../resilience/backoff.policy';
 import { LifecycleService } from './lifecycle.service';
 
+/** The HTTP side of a process that serves requests (the API; a worker has none or only probes). */
+export interface ShutdownHttp {
+  server: Server;
+  /** Requests admitted and not yet answered (LoadSheddingGate.inFlight). */
+  inFlight(): number;
+}
+
+const POLL_MS = 20;
+
 /**
- * The graceful stop of a process, for runEntrypoint() to call on SIGTERM/SIGINT: readiness
- * turns 503 at once (SHUTTING_DOWN), the server keeps serving for `SHUTDOWN_DRAIN_MS` so the
- * load balancer can take the instance out of rotation, then Nest closes the server
- * (in-flight requests finish), every pool and connection, and the process exits 0 (1 when a
- * fatal error started it). A second call does not restart the sequence.
+ * The graceful stop of a process, for runEntrypoint() to call on SIGTERM/SIGINT. No caller
+ * that was accepted sees a reset:
+ * 1. readiness turns 503 (SHUTTING_DOWN) at once, and every response from now on carries
+ *    `Connection: close` (overload.hooks.ts), so keep-alive clients open their next request
+ *    elsewhere instead of reusing a connection that is about to close;
+ * 2. the server keeps serving for `SHUTDOWN_DRAIN_MS` (the load balancer's time to notice);
+ * 3. it stops accepting connections, closes idle ones, and lets in-flight requests finish for
+ *    up to `SHUTDOWN_INFLIGHT_TIMEOUT_MS`; what is still running then is cut (and logged);
+ * 4. Nest closes every pool and connection (queue producers, Postgres, Redis) within
+ *    `SHUTDOWN_CLOSE_TIMEOUT_MS`: a dependency that hangs is abandoned, not waited for;
+ * 5. the process exits 0 (1 when a fatal error started it), whatever lingers.
+ * The whole sequence is bounded by drain + in-flight + 2 × close timeouts: keep the orchestrator's
+ * grace period (Kubernetes `terminationGracePeriodSeconds`) above that sum.
+ * A second call does not restart the sequence.
  */
 export function gracefulShutdown(
   app: INestApplicationContext,
   config: AppConfig,
   logger: Logger,
+  http?: ShutdownHttp,
 ): (reason: string) => Promise<void> {
   const lifecycle = app.get(LifecycleService);
+  const { drainMs, inFlightTimeoutMs, closeTimeoutMs } = config.shutdown;
   return async (signal: string): Promise<void> => {
     if (lifecycle.isShuttingDown) return;
     lifecycle.beginShutdown();
-    logger.info({ signal, drainMs: config.shutdown.drainMs }, 'shutdown started: readiness is now 503');
-    if (config.shutdown.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdown.drainMs));
+    const startedAt = Date.now();
+    logger.info({ signal, drainMs }, 'shutdown started: readiness is now 503');
+    if (drainMs > 0) await sleep(drainMs);
+    let clean = true;
+    if (http) clean = await closeHttp(http, inFlightTimeoutMs, closeTimeoutMs, logger);
     try {
-      await app.close();
-      logger.info('shutdown complete');
-      logger.flush();
+      const closed = await withDeadline(app.close(), closeTimeoutMs);
+      if (!closed) {
+        clean = false;
+        logger.warn({ closeTimeoutMs }, 'shutdown: closing pools and connections timed out; exiting anyway');
+      }
     } catch (error) {
       logger.error({ err: error }, 'shutdown failed');
-      logger.flush();
       process.exitCode = 1;
     }
-    // Timers or sockets someone forgot must not keep a stopped instance alive.
-    setTimeout(() => process.exit(), 1_000).unref();
+    logger.info({ durationMs: Date.now() - startedAt, clean }, 'shutdown complete');
+    logger.flush();
+    // Timers or sockets someone forgot (or a dependency that hung) must not keep a stopped instance alive.
+    setTimeout(() => process.exit(), clean ? 1_000 : 50).unref();
   };
+}
+
+/** Stops accepting, waits for in-flight requests (bounded), then for every connection to end. */
+async function closeHttp(
+  http: ShutdownHttp,
+  inFlightTimeoutMs: number,
+  closeTimeoutMs: number,
+  logger: Logger,
+): Promise<boolean> {
+  const { server } = http;
+  if (!server.listening) return true;
+  const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Connections idle right now close now; the busy ones close after their response (it says `Connection: close`).
+  server.closeIdleConnections();
+  const deadline = Date.now() + inFlightTimeoutMs;
+  while (http.inFlight() > 0 && Date.now() < deadline) {
+    await sleep(POLL_MS);
+    // A connection whose last request was answered before the drain has no `Connection: close` to end it.
+    server.closeIdleConnections();
+  }
+  const cut = http.inFlight();
+  if (cut > 0) logger.warn({ inFlight: cut, inFlightTimeoutMs }, 'shutdown: in-flight requests cut at the deadline');
+  server.closeIdleConnections();
+  const ended = await withDeadline(serverClosed, cut > 0 ? 0 : closeTimeoutMs);
+  if (!ended) server.closeAllConnections();
+  logger.info({ cutRequests: cut }, 'shutdown: HTTP server closed');
+  return cut === 0 && ended;
+}
+
+/** Resolves true when `work` settles in time, false when the deadline passes first (rejections propagate). */
+async function withDeadline(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

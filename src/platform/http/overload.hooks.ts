@@ -1,0 +1,70 @@
+import { RouteConfig } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { buildProblemBody } from '../errors/problem.factory';
+import { problemTypeOf } from '../errors/problem-type.registry';
+import type { LoadPriority, LoadSheddingGate } from '../resilience/load-shedding.gate';
+import './fastify.types';
+
+/** Paths never refused: probes and scrapes must answer most of all when the instance is busy. */
+const EXEMPT_PREFIXES = ['/health/', '/metrics'];
+
+/**
+ * Marks a route's priority under overload (default `sheddable`).
+ * @example @Post('token') @LoadPriorityOf('critical') issueToken() { ... }
+ */
+export const LoadPriorityOf = (priority: LoadPriority) => RouteConfig({ loadPriority: priority });
+
+export interface OverloadHooksOptions {
+  gate: LoadSheddingGate;
+  /** True from the moment the graceful shutdown begins. */
+  isDraining: () => boolean;
+}
+
+/**
+ * The first onRequest hook, before body parsing and before Nest: admission (503 OVERLOADED with
+ * Retry-After at once when the gate refuses), the in-flight count the graceful shutdown waits
+ * for, and `Connection: close` on every response while draining, so keep-alive clients move to
+ * another instance after their current request instead of being reset when the server closes.
+ */
+export function installOverloadHooks(fastify: FastifyInstance, { gate, isDraining }: OverloadHooksOptions): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (isDraining()) reply.raw.setHeader('connection', 'close');
+    const refused = gate.tryAcquire(priorityOf(request));
+    if (refused) {
+      replyOverloaded(request, reply);
+      return;
+    }
+    // 'close' fires once for every response: finished, failed or abandoned by the client.
+    reply.raw.once('close', () => gate.release());
+    done();
+  });
+}
+
+function priorityOf(request: FastifyRequest): LoadPriority {
+  const configured = (request.routeOptions.config as { loadPriority?: LoadPriority } | undefined)?.loadPriority;
+  if (configured) return configured;
+  const url = request.url;
+  for (const prefix of EXEMPT_PREFIXES) if (url.startsWith(prefix)) return 'exempt';
+  return 'sheddable';
+}
+
+const OVERLOADED = problemTypeOf('OVERLOADED');
+
+/** The refusal: no filter, no log line of its own (the completion line and the shed counter tell it). */
+function replyOverloaded(request: FastifyRequest, reply: FastifyReply): void {
+  const q = request.url.indexOf('?');
+  const body = buildProblemBody('OVERLOADED', {
+    requestId: String(request.id),
+    instance: q === -1 ? request.url : request.url.slice(0, q),
+  });
+  request.problemCode = 'OVERLOADED';
+  // The body was not read: the connection cannot be reused for a next request safely.
+  if (request.headers['content-length'] || request.headers['transfer-encoding']) {
+    reply.raw.setHeader('connection', 'close');
+  }
+  reply
+    .status(OVERLOADED.status)
+    .header('retry-after', String(OVERLOADED.retryAfterSeconds ?? 1))
+    .type('application/problem+json')
+    .send(JSON.stringify(body));
+}
