@@ -48,6 +48,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     genReqId: requestIdOf,
     bodyLimit: config.http.bodyLimitBytes,
     return503OnClosing: false,
+    // request.ip is the socket's address unless the connection comes from a trusted proxy (TRUSTED_PROXIES),
+    // whose X-Forwarded-For then names the client: a client cannot pick its own rate-limit key.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     // Slow and idle clients (F9). Node checks the headers and request timeouts on a timer
     // (30 s by default, so a stalled body would live up to 30 s longer): checked every second
     // at most. Node also insists on headersTimeout <= requestTimeout (the config enforces it).

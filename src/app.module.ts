@@ -6,6 +6,7 @@ import type { AppConfig } from './config/config.schemas';
 import { CoreModule } from './core.module';
 import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
+import { RateLimitModule } from './platform/http/rate-limit.module';
 import { ProductsHttpModule } from './products/products-http.module';
 
 /** The HTTP API: the core plus controllers, the global problem filter, /problems and health. */
@@ -20,6 +21,7 @@ export class AppModule {
       imports: [
         CoreModule.forRoot(config, logger),
         ErrorsModule,
+        RateLimitModule,
         HealthModule,
         AccountsHttpModule,
         AuthHttpModule,

@@ -3,6 +3,7 @@ import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestj
 import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
+import { RateLimit } from '../platform/http/rate-limit.guard';
 import { accountSchema, createAccountSchema, type AccountView, type CreateAccountInput } from './accounts.schemas';
 import { AccountsService } from './accounts.service';
 
@@ -12,6 +13,7 @@ export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
 
   @Post()
+  @RateLimit('signup')
   @ApiOperation({
     summary: 'Sign up',
     description:
@@ -25,6 +27,8 @@ export class AccountsController {
   }
 
   @Get('me')
+  // Above @Authenticated(): the bearer guard runs first and names the account.
+  @RateLimit('account')
   @Authenticated()
   @ApiOperation({ summary: 'The account the bearer token was issued for' })
   @ApiOkResponse({ standardSchema: accountSchema, description: "The caller's account." })

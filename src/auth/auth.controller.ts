@@ -2,6 +2,7 @@ import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
 import { LoadPriorityOf } from '../platform/http/overload.hooks';
+import { RateLimit } from '../platform/http/rate-limit.guard';
 import { tokenRequestSchema, tokenResponseSchema, type TokenRequest, type TokenResponse } from './auth.schemas';
 import { AuthService } from './auth.service';
 
@@ -14,6 +15,8 @@ export class AuthController {
   @HttpCode(200)
   // Under overload, logging in keeps the reserve: a user who cannot log in cannot do anything else.
   @LoadPriorityOf('critical')
+  // Per email (password guessing on one account) and per address (one client trying many accounts).
+  @RateLimit('login', 'login-ip')
   // A token must not sit in a shared or browser cache (RFC 6749 §5.1).
   @Header('Cache-Control', 'no-store')
   @ApiOperation({

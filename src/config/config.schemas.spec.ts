@@ -29,6 +29,9 @@ describe('configuration (F10)', () => {
       log: { level: 'info' },
       shutdown: { drainMs: 0, inFlightTimeoutMs: 10_000, closeTimeoutMs: 5_000 },
       shedding: { maxInFlight: 256, criticalReserve: 32, maxEventLoopDelayMs: 100 },
+      rateLimits: { windowSeconds: 60, loginPerEmail: 20, loginPerIp: 100, signupPerIp: 20, perAccount: 600 },
+      trustedProxies: [],
+      corsOrigins: [],
     });
     expect(config.auth.jwtSecret.length).toBeGreaterThanOrEqual(32);
   });

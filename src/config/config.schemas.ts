@@ -39,6 +39,21 @@ const urlWithProtocols = (fallback: string, protocols: string[]) =>
       { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
 
+/** A comma-separated list whose every item matches `item`. */
+const commaList = (item: RegExp, what: string) =>
+  z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
+    .refine((items) => items.every((value) => item.test(value)), {
+      error: `must be a comma-separated list of ${what}`,
+    });
+
 /** Empty strings count as unset, as most shells and .env loaders produce them for `VAR=`. */
 const emptyAsUnset = (env: Record<string, string | undefined>) =>
   Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
@@ -92,6 +107,16 @@ export const envSchema = z.object({
   SHED_MAX_IN_FLIGHT: intInRange(256, 0, 100_000),
   SHED_CRITICAL_RESERVE: intInRange(32, 0, 100_000),
   SHED_MAX_EVENT_LOOP_DELAY_MS: intInRange(100, 0, 60_000),
+  // Rate limits (F24): requests per window; 0 turns a limit off.
+  RATE_LIMIT_WINDOW_SECONDS: intInRange(60, 1, 3_600),
+  RATE_LIMIT_LOGIN_PER_EMAIL: intInRange(20, 0, 1_000_000),
+  RATE_LIMIT_LOGIN_PER_IP: intInRange(100, 0, 1_000_000),
+  RATE_LIMIT_SIGNUP_PER_IP: intInRange(20, 0, 1_000_000),
+  RATE_LIMIT_PER_ACCOUNT: intInRange(600, 0, 1_000_000),
+  // Addresses (or CIDRs) of the proxies whose X-Forwarded-For is believed; empty: the socket's address.
+  TRUSTED_PROXIES: commaList(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'IP addresses or CIDRs'),
+  // Browser origins allowed by CORS (exact `scheme://host[:port]`); empty: no cross-origin access.
+  CORS_ORIGINS: commaList(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'origins like https://app.example.com'),
 });
 
 /**
@@ -161,6 +186,18 @@ export interface AppConfig {
     /** Deadline of each close step (HTTP server, then pools and connections): a hung dependency cannot block the exit. */
     closeTimeoutMs: number;
   };
+  /** Requests per window and key; 0 turns a limit off. */
+  rateLimits: {
+    windowSeconds: number;
+    loginPerEmail: number;
+    loginPerIp: number;
+    signupPerIp: number;
+    perAccount: number;
+  };
+  /** Proxies whose X-Forwarded-For gives the client address (empty: the socket's address is the client). */
+  trustedProxies: string[];
+  /** Origins allowed by CORS (empty: none). */
+  corsOrigins: string[];
   /** Load shedding: 503 OVERLOADED at once over either cap (0 = off). */
   shedding: { maxInFlight: number; criticalReserve: number; maxEventLoopDelayMs: number };
 }
@@ -228,6 +265,15 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       inFlightTimeoutMs: env.SHUTDOWN_INFLIGHT_TIMEOUT_MS,
       closeTimeoutMs: env.SHUTDOWN_CLOSE_TIMEOUT_MS,
     },
+    rateLimits: {
+      windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+      loginPerEmail: env.RATE_LIMIT_LOGIN_PER_EMAIL,
+      loginPerIp: env.RATE_LIMIT_LOGIN_PER_IP,
+      signupPerIp: env.RATE_LIMIT_SIGNUP_PER_IP,
+      perAccount: env.RATE_LIMIT_PER_ACCOUNT,
+    },
+    trustedProxies: env.TRUSTED_PROXIES,
+    corsOrigins: env.CORS_ORIGINS,
     shedding: {
       maxInFlight: env.SHED_MAX_IN_FLIGHT,
       criticalReserve: env.SHED_CRITICAL_RESERVE,

@@ -40,6 +40,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     REDIS_URL,
     REDIS_KEY_PREFIX: keyPrefix,
     LOG_LEVEL: 'debug',
+    // Every test client is 127.0.0.1: per-address limits would trip across unrelated tests.
+    // The rate-limit tests set their own (rate-limits.e2e-spec.ts).
+    RATE_LIMIT_LOGIN_PER_IP: '0',
+    RATE_LIMIT_SIGNUP_PER_IP: '0',
+    // The app shares its event loop with Jest here (module transforms block it for a while):
+    // the lag cap is tested on the built entry point (overload.fault-spec.ts) and in its unit test.
+    SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...options.env,
   });
   const logs = new LogCapture();

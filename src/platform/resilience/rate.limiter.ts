@@ -1,0 +1,163 @@
+import { Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { PinoLogger } from 'nestjs-pino';
+import { InjectConfig } from '../../config/config.module';
+import type { AppConfig } from '../../config/config.schemas';
+import { RedisConnectionsService } from '../redis/redis-connections.service';
+
+/** What a limit counts per: the client address, the authenticated account, or the email a login names. */
+export type RateLimitKey = 'ip' | 'account' | 'email';
+
+/** The limits a route can ask for (`@RateLimit('login', 'login-ip')`). */
+export type RateLimitPolicyName = 'login' | 'login-ip' | 'signup' | 'account';
+
+export interface RateLimitPolicy {
+  /** The name in the `RateLimit-Policy` / `RateLimit` headers and the metric's `policy` label. */
+  name: RateLimitPolicyName;
+  key: RateLimitKey;
+  /** Requests per window (`q`); 0 = off. */
+  limit: number;
+  windowSeconds: number;
+  /**
+   * While Redis is unreachable: true = a per-process counter keeps the limit (login: brute force
+   * must stay expensive), false = fail open (a cache outage must not refuse ordinary traffic).
+   */
+  localFallback: boolean;
+}
+
+/** One policy's state after this request: the numbers of the `RateLimit` header. */
+export interface RateLimitState {
+  policy: RateLimitPolicy;
+  /** Requests left in the window (`r`). */
+  remaining: number;
+  /** Seconds until the window resets (`t`). */
+  resetSeconds: number;
+  exceeded: boolean;
+}
+
+export interface RateLimitHit {
+  policy: RateLimitPolicy;
+  /** The value counted: an address, an account id, a normalised email. */
+  subject: string;
+}
+
+/**
+ * Fixed-window counters in Redis, shared by every instance: every policy of a request is counted
+ * in ONE round trip (a Lua script: INCR, and PEXPIRE on the first hit; EVALSHA once loaded).
+ * Keys are `<REDIS_KEY_PREFIX>rl:<policy>:<subject>`; emails and account ids are what they are
+ * (the key expires with its window), never logged.
+ */
+const HIT_SCRIPT = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if n == 1 or ttl < 0 then
+    redis.call('PEXPIRE', key, ARGV[i])
+    ttl = tonumber(ARGV[i])
+  end
+  out[2 * i - 1] = n
+  out[2 * i] = ttl
+end
+return out`;
+
+type RedisWithHit = Redis & { rateLimitHit(numKeys: number, ...args: (string | number)[]): Promise<number[]> };
+
+/** Local windows kept at most (a flood of distinct emails cannot grow memory without bound). */
+const LOCAL_MAX_ENTRIES = 10_000;
+
+@Injectable()
+export class RateLimiter {
+  readonly policies: Record<RateLimitPolicyName, RateLimitPolicy>;
+  private readonly local = new Map<string, { count: number; resetAt: number }>();
+  private redisDown = false;
+  /** Set by whoever exports metrics: `http_server_requests_rate_limited_total{policy}`. */
+  onLimited?: (policy: RateLimitPolicyName) => void;
+
+  constructor(
+    private readonly connections: RedisConnectionsService,
+    private readonly logger: PinoLogger,
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.logger.setContext(RateLimiter.name);
+    const { windowSeconds, loginPerEmail, loginPerIp, signupPerIp, perAccount } = config.rateLimits;
+    const policy = (name: RateLimitPolicyName, key: RateLimitKey, limit: number, localFallback: boolean) => ({
+      name,
+      key,
+      limit,
+      windowSeconds,
+      localFallback,
+    });
+    this.policies = {
+      login: policy('login', 'email', loginPerEmail, true),
+      'login-ip': policy('login-ip', 'ip', loginPerIp, true),
+      signup: policy('signup', 'ip', signupPerIp, false),
+      account: policy('account', 'account', perAccount, false),
+    };
+  }
+
+  /** Counts one request against each hit's policy; the states say what to answer. */
+  async hit(hits: RateLimitHit[]): Promise<RateLimitState[]> {
+    const active = hits.filter((h) => h.policy.limit > 0);
+    if (active.length === 0) return [];
+    let counts: { count: number; ttlMs: number }[] | undefined;
+    try {
+      counts = await this.hitRedis(active);
+      if (this.redisDown) {
+        this.redisDown = false;
+        this.logger.info('rate limits: Redis is back; counting there again');
+      }
+    } catch (error) {
+      if (!this.redisDown) {
+        this.redisDown = true;
+        this.logger.warn(
+          { reason: (error as { code?: string }).code ?? (error as Error).message },
+          'rate limits: Redis unreachable; login keeps a per-process limit, other limits are off until it is back',
+        );
+      }
+    }
+    const states: RateLimitState[] = [];
+    active.forEach((hit, i) => {
+      const counted = counts?.[i] ?? (hit.policy.localFallback ? this.hitLocal(hit) : undefined);
+      if (!counted) return; // fail open
+      const { policy } = hit;
+      const exceeded = counted.count > policy.limit;
+      if (exceeded) this.onLimited?.(policy.name);
+      states.push({
+        policy,
+        remaining: Math.max(0, policy.limit - counted.count),
+        resetSeconds: Math.max(1, Math.ceil(counted.ttlMs / 1_000)),
+        exceeded,
+      });
+    });
+    return states;
+  }
+
+  private async hitRedis(hits: RateLimitHit[]): Promise<{ count: number; ttlMs: number }[]> {
+    const redis = this.connections.get('cache') as RedisWithHit;
+    if (!redis.rateLimitHit) redis.defineCommand('rateLimitHit', { lua: HIT_SCRIPT });
+    const keys = hits.map((h) => `rl:${h.policy.name}:${h.subject}`);
+    const windows = hits.map((h) => h.policy.windowSeconds * 1_000);
+    const flat = await redis.rateLimitHit(keys.length, ...keys, ...windows);
+    return hits.map((_, i) => ({ count: Number(flat[2 * i]), ttlMs: Number(flat[2 * i + 1]) }));
+  }
+
+  private hitLocal({ policy, subject }: RateLimitHit): { count: number; ttlMs: number } {
+    const now = Date.now();
+    const key = `${policy.name}:${subject}`;
+    let entry = this.local.get(key);
+    if (!entry || entry.resetAt <= now) {
+      if (this.local.size >= LOCAL_MAX_ENTRIES) this.evictLocal(now);
+      entry = { count: 0, resetAt: now + policy.windowSeconds * 1_000 };
+      this.local.set(key, entry);
+    }
+    entry.count++;
+    return { count: entry.count, ttlMs: entry.resetAt - now };
+  }
+
+  private evictLocal(now: number): void {
+    for (const [key, entry] of this.local) if (entry.resetAt <= now) this.local.delete(key);
+    // Still full of live windows: drop the oldest (Map keeps insertion order).
+    while (this.local.size >= LOCAL_MAX_ENTRIES) this.local.delete(this.local.keys().next().value!);
+  }
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { pollUntil } from '../support/poll.support';
+import { expectProblem } from '../support/problem.support';
+import { startRedisServer, type RedisServer } from '../support/redis-server.support';
+import { startTestApp, type TestApp } from '../support/test-app.support';
+
+const TOKEN = '/v1/auth/token';
+const login = (t: TestApp, email: string, headers?: Record<string, string>) =>
+  t.http.post(TOKEN, { email, password: 'not the password 1' }, { headers });
+const signUp = (t: TestApp, headers?: Record<string, string>) =>
+  t.http.post(
+    '/v1/accounts',
+    { email: `u${randomBytes(4).toString('hex')}@example.com`, password: 'correct horse battery', name: 'U' },
+    { headers },
+  );
+
+describe('rate limits (F24)', () => {
+  describe('with Redis (shared by every instance)', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp({
+        env: {
+          RATE_LIMIT_LOGIN_PER_EMAIL: '3',
+          RATE_LIMIT_LOGIN_PER_IP: '50',
+          RATE_LIMIT_SIGNUP_PER_IP: '2',
+          RATE_LIMIT_PER_ACCOUNT: '2',
+        },
+      });
+    });
+    afterAll(() => t.close());
+
+    it('limits login per email (any case), with the IETF RateLimit headers, then 429 RATE_LIMITED with Retry-After', async () => {
+      const email = `victim-${randomBytes(3).toString('hex')}@example.com`;
+      for (const [i, variant] of [email, email.toUpperCase(), ` ${email} `].entries()) {
+        const res = await login(t, variant);
+        expect(res.status).toBe(401);
+        expect(res.headers.get('ratelimit-policy')).toBe('"login";q=3;w=60, "login-ip";q=50;w=60');
+        expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"login";r=${2 - i};t=([1-9]|[1-5]\\d|60)$`));
+      }
+      const limited = await login(t, email);
+      expectProblem(limited, 429, 'RATE_LIMITED', TOKEN);
+      expect(limited.body.policy).toBe('login');
+      const retryAfter = Number(limited.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect(limited.headers.get('ratelimit')).toBe(`"login";r=0;t=${retryAfter}`);
+      // Another email from the same address is not affected.
+      expect((await login(t, `other-${randomBytes(3).toString('hex')}@example.com`)).status).toBe(401);
+    });
+
+    it('takes the client address from the socket: X-Forwarded-For from an untrusted peer changes nothing', async () => {
+      expect((await signUp(t, { 'x-forwarded-for': '203.0.113.1' })).status).toBe(201);
+      expect((await signUp(t, { 'x-forwarded-for': '203.0.113.2' })).status).toBe(201);
+      expectProblem(await signUp(t, { 'x-forwarded-for': '203.0.113.3' }), 429, 'RATE_LIMITED');
+    });
+
+    it('limits an authenticated route per account, not per address', async () => {
+      const tokens: string[] = [];
+      for (const name of ['a', 'b']) {
+        const email = `${name}${randomBytes(4).toString('hex')}@example.com`;
+        const password = 'correct horse battery';
+        const other = await startTestApp({ db: t.db, env: { REDIS_KEY_PREFIX: t.config.redis.keyPrefix } });
+        try {
+          // Signed up through a second instance (the first one's signup limit is used up): same database, same Redis.
+          expect((await other.http.post('/v1/accounts', { email, password, name })).status).toBe(201);
+        } finally {
+          await other.close();
+        }
+        tokens.push((await t.http.post(TOKEN, { email, password })).body.accessToken);
+      }
+      expect((await t.http.get('/v1/accounts/me', { token: tokens[0] })).status).toBe(200);
+      const second = await t.http.get('/v1/accounts/me', { token: tokens[0] });
+      expect(second.status).toBe(200);
+      expect(second.headers.get('ratelimit')).toMatch(/^"account";r=0;t=\d+$/);
+      expectProblem(await t.http.get('/v1/accounts/me', { token: tokens[0] }), 429, 'RATE_LIMITED');
+      expect((await t.http.get('/v1/accounts/me', { token: tokens[1] })).status).toBe(200);
+    });
+
+    it('holds across instances: a second instance on the same Redis sees the same count', async () => {
+      const other = await startTestApp({
+        db: t.db,
+        env: { REDIS_KEY_PREFIX: t.config.redis.keyPrefix, RATE_LIMIT_LOGIN_PER_EMAIL: '3' },
+      });
+      try {
+        const email = `shared-${randomBytes(3).toString('hex')}@example.com`;
+        expect((await login(t, email)).status).toBe(401);
+        expect((await login(other, email)).status).toBe(401);
+        expect((await login(t, email)).status).toBe(401);
+        expectProblem(await login(other, email), 429, 'RATE_LIMITED');
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
+  describe('behind a trusted proxy', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp({ env: { TRUSTED_PROXIES: '127.0.0.1', RATE_LIMIT_SIGNUP_PER_IP: '1' } });
+    });
+    afterAll(() => t.close());
+
+    it("counts per client address from the proxy's X-Forwarded-For", async () => {
+      expect((await signUp(t, { 'x-forwarded-for': '198.51.100.7' })).status).toBe(201);
+      expectProblem(await signUp(t, { 'x-forwarded-for': '198.51.100.7' }), 429, 'RATE_LIMITED');
+      expect((await signUp(t, { 'x-forwarded-for': '198.51.100.8' })).status).toBe(201);
+    });
+  });
+
+  describe('window reset, and Redis down', () => {
+    let redis: RedisServer;
+    let t: TestApp;
+    beforeAll(async () => {
+      redis = await startRedisServer();
+      t = await startTestApp({
+        env: {
+          REDIS_URL: redis.url,
+          RATE_LIMIT_WINDOW_SECONDS: '1',
+          RATE_LIMIT_LOGIN_PER_EMAIL: '2',
+          RATE_LIMIT_SIGNUP_PER_IP: '1',
+        },
+      });
+    });
+    afterAll(async () => {
+      await t.close();
+      await redis.stop();
+    });
+
+    it('lets the caller in again once the window has passed', async () => {
+      const email = `reset-${randomBytes(3).toString('hex')}@example.com`;
+      await login(t, email);
+      await login(t, email);
+      const limited = await login(t, email);
+      expectProblem(limited, 429, 'RATE_LIMITED');
+      expect(limited.headers.get('retry-after')).toBe('1');
+      await pollUntil(async () => (await login(t, email)).status === 401, { timeoutMs: 3_000, what: 'the reset' });
+    });
+
+    it('fails open for ordinary routes but keeps a per-process login limit while Redis is down', async () => {
+      await redis.kill();
+      // Signup: limit 1 per address, but with Redis gone it is not counted (fail open).
+      expect((await signUp(t)).status).toBe(201);
+      expect((await signUp(t)).status).toBe(201);
+      // Login: the local fallback still refuses the third attempt on one email.
+      const email = `down-${randomBytes(3).toString('hex')}@example.com`;
+      expect((await login(t, email)).status).toBe(401);
+      expect((await login(t, email)).status).toBe(401);
+      expectProblem(await login(t, email), 429, 'RATE_LIMITED');
+      expect(t.logs.lines.map((l) => l.msg)).toContain(
+        'rate limits: Redis unreachable; login keeps a per-process limit, other limits are off until it is back',
+      );
+      await redis.restart();
+    });
+  });
+});
