@@ -12,6 +12,7 @@ import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { installOverloadHooks } from './platform/http/overload.hooks';
+import { installSecurity } from './platform/http/security.hooks';
 import { LifecycleService } from './platform/lifecycle/lifecycle.service';
 import { LoadSheddingGate } from './platform/resilience/load-shedding.gate';
 import { requestIdOf } from './platform/http/request-id.factory';
@@ -104,6 +105,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   nest.lifecycle = app.get(LifecycleService);
   app.useLogger(app.get(NestPinoLogger));
   app.useGlobalPipes(new SchemaValidationPipe());
+  await installSecurity(app, config, config.http.json);
   setupOpenApi(app);
   await app.init();
   return { app, logger, gate };

@@ -21,6 +21,7 @@ describe('configuration (F10)', () => {
         headersTimeoutMs: 66_000,
         requestTimeoutMs: 70_000,
         maxConnections: 1_024,
+        json: { maxDepth: 32, maxArrayItems: 1_000 },
       },
       database: { url: 'postgres://postgres@127.0.0.1:5432/resilient_api' },
       redis: { url: 'redis://127.0.0.1:6379' },
@@ -85,5 +86,36 @@ describe('configuration (F10)', () => {
     const error = problemsOf({ DATABASE_URL: 'mysql://admin:pa55word@db/x' });
     expect(error.message).not.toContain('pa55word');
     expect(error.message).toContain('DATABASE_URL must be a URL starting with postgres:// or postgresql://');
+  });
+});
+
+describe('configuration of the HTTP edge (F9, hardening)', () => {
+  it('keeps readiness terse in production unless HEALTH_DETAILS says otherwise', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) };
+    expect(loadConfig(production).health.details).toBe(false);
+    expect(loadConfig({ ...production, HEALTH_DETAILS: 'true' }).health.details).toBe(true);
+    expect(loadConfig({}).health.details).toBe(true);
+  });
+
+  it('refuses timeouts Node or the proxy would trip over: headers <= keep-alive, request < headers', () => {
+    expect(() => loadConfig({ KEEP_ALIVE_TIMEOUT_MS: '70000' })).toThrow(
+      /HEADERS_TIMEOUT_MS must be greater than KEEP_ALIVE_TIMEOUT_MS \(70000\)/,
+    );
+    expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '80000' })).toThrow(
+      /REQUEST_TIMEOUT_MS must be at least HEADERS_TIMEOUT_MS \(80000\)/,
+    );
+    expect(() => loadConfig({ SHED_MAX_IN_FLIGHT: '10', SHED_CRITICAL_RESERVE: '10' })).toThrow(
+      /SHED_CRITICAL_RESERVE must be less than SHED_MAX_IN_FLIGHT/,
+    );
+  });
+
+  it('parses the CORS and trusted-proxy lists, and rejects malformed items', () => {
+    const config = loadConfig({
+      CORS_ORIGINS: 'https://a.example.com, http://localhost:5173',
+      TRUSTED_PROXIES: '10.0.0.0/8',
+    });
+    expect(config.corsOrigins).toEqual(['https://a.example.com', 'http://localhost:5173']);
+    expect(config.trustedProxies).toEqual(['10.0.0.0/8']);
+    expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS must be a comma-separated list/);
   });
 });

@@ -99,6 +99,14 @@ export const envSchema = z.object({
   HEADERS_TIMEOUT_MS: intInRange(66_000, 100, 600_000),
   REQUEST_TIMEOUT_MS: intInRange(70_000, 100, 600_000),
   MAX_CONNECTIONS: intInRange(1_024, 1, 1_000_000),
+  // Hostile JSON (OWASP API4): deeper nesting or longer arrays are refused with 400 before any handler.
+  JSON_MAX_DEPTH: intInRange(32, 2, 1_000),
+  JSON_MAX_ARRAY_ITEMS: intInRange(1_000, 1, 1_000_000),
+  // Whether GET /health/ready names each dependency with its timing (default: everywhere but production).
+  HEALTH_DETAILS: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .transform((value) => value === 'true')
+    .optional(),
   // Graceful shutdown (F37): in-flight requests get this long after the drain; each close
   // (HTTP server, then the pools and connections) has its own deadline.
   SHUTDOWN_INFLIGHT_TIMEOUT_MS: intInRange(10_000, 0, 600_000),
@@ -169,6 +177,7 @@ export interface AppConfig {
     requestTimeoutMs: number;
     /** Open connections over this are refused (memory stays bounded under a socket flood). */
     maxConnections: number;
+    json: { maxDepth: number; maxArrayItems: number };
   };
   database: { url: string; poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
@@ -176,7 +185,8 @@ export interface AppConfig {
   worker: { port: number };
   auth: { jwtSecret: string; jwtTtlSeconds: number };
   log: { level: Env['LOG_LEVEL'] };
-  health: { checkTimeoutMs: number };
+  /** `details`: readiness names each dependency and its timing; off in production (the public port says ok or 503). */
+  health: { checkTimeoutMs: number; details: boolean };
   boot: { retryWindowMs: number };
   /** How long readiness says 503 before the server stops accepting: the load balancer's time to notice. */
   shutdown: {
@@ -246,6 +256,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       maxConnections: env.MAX_CONNECTIONS,
+      json: { maxDepth: env.JSON_MAX_DEPTH, maxArrayItems: env.JSON_MAX_ARRAY_ITEMS },
     },
     database: {
       url: env.DATABASE_URL,
@@ -258,7 +269,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     worker: { port: env.WORKER_PORT },
     auth: { jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET, jwtTtlSeconds: env.JWT_TTL_SECONDS },
     log: { level: env.LOG_LEVEL },
-    health: { checkTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS },
+    health: {
+      checkTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS,
+      details: env.HEALTH_DETAILS ?? env.NODE_ENV !== 'production',
+    },
     boot: { retryWindowMs: env.BOOT_RETRY_WINDOW_MS },
     shutdown: {
       drainMs: env.SHUTDOWN_DRAIN_MS ?? (env.NODE_ENV === 'production' ? 5_000 : 0),

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { ApiProblems } from '../docs/api-problems.decorator';
 import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { PinoLogger } from 'nestjs-pino';
+import { InjectConfig } from '../../config/config.module';
+import type { AppConfig } from '../../config/config.schemas';
 import { AppError, DependencyUnavailableError } from '../errors/app.errors';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { DependenciesHealth, MIGRATIONS_OUT_OF_SYNC } from './dependencies.health';
@@ -13,7 +15,7 @@ const checkSchema = z.object({
   reason: z.string().optional(),
   responseTimeMs: z.number().optional(),
 });
-const readySchema = z.object({ status: z.literal('ok'), checks: z.record(z.string(), checkSchema) });
+const readySchema = z.object({ status: z.literal('ok'), checks: z.record(z.string(), checkSchema).optional() });
 type CheckSummary = Record<string, z.infer<typeof checkSchema>>;
 
 /**
@@ -29,6 +31,7 @@ export class HealthController {
     private readonly checks: DependenciesHealth,
     private readonly lifecycle: LifecycleService,
     private readonly logger: PinoLogger,
+    @InjectConfig() private readonly config: AppConfig,
   ) {
     this.logger.setContext(HealthController.name);
   }
@@ -44,11 +47,13 @@ export class HealthController {
   @ApiOperation({
     summary: 'Readiness: 200 when Postgres, Redis and migrations are fine',
     description:
-      'Answers within 1 s even when a dependency hangs; 503 with the failing checks, and from the moment shutdown begins.',
+      'Answers within 1 s even when a dependency hangs; 503 with the failing checks, and from the moment shutdown begins. ' +
+      'With HEALTH_DETAILS=false (the production default) the answer is only ok or 503: which dependency is down, ' +
+      'and how fast each answers, is in the log line, not on the public port.',
   })
   @ApiOkResponse({ standardSchema: readySchema })
   @ApiProblems('DEPENDENCY_UNAVAILABLE', 'SHUTTING_DOWN')
-  async ready(): Promise<{ status: 'ok'; checks: CheckSummary }> {
+  async ready(): Promise<{ status: 'ok'; checks?: CheckSummary }> {
     // 503, not 500: readiness failure must take the pod out of rotation, not restart it.
     if (this.lifecycle.isShuttingDown) throw new AppError('SHUTTING_DOWN');
     try {
@@ -57,12 +62,16 @@ export class HealthController {
         () => this.checks.redisPing(),
         () => this.checks.migrations(),
       ]);
-      return { status: 'ok', checks: summarize(result) };
+      return this.config.health.details ? { status: 'ok', checks: summarize(result) } : { status: 'ok' };
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       const result = error.getResponse() as HealthCheckResult;
       this.logger.warn({ checks: result.details }, 'not ready');
-      throw new DependencyUnavailableError('readiness', undefined, { checks: summarize(result) });
+      throw new DependencyUnavailableError(
+        'readiness',
+        undefined,
+        this.config.health.details ? { checks: summarize(result) } : undefined,
+      );
     }
   }
 }

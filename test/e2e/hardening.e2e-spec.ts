@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { expectProblem } from '../support/problem.support';
+import { startTestApp, type TestApp } from '../support/test-app.support';
+
+const ACCOUNT_FIELDS = ['createdAt', 'email', 'id', 'name'];
+const newAccount = () => ({
+  email: `h${randomBytes(4).toString('hex')}@example.com`,
+  password: 'correct horse battery',
+  name: 'H',
+});
+
+/** `depth` nested arrays around a number: [[[…1…]]]. */
+const nested = (depth: number): unknown => (depth === 0 ? 1 : [nested(depth - 1)]);
+
+describe('hardening (OWASP API Top 10 2023)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { CORS_ORIGINS: 'https://app.example.com', JSON_MAX_DEPTH: '8' } });
+  });
+  afterAll(() => t.close());
+
+  describe('security headers (API8)', () => {
+    it('sends helmet headers and a CSP that allows nothing on API answers, and no X-Powered-By', async () => {
+      for (const res of [await t.http.get('/v1/products'), await t.http.get('/nope')]) {
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
+        expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+        expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+        expect(res.headers.get('content-security-policy')).toMatch(/^default-src 'none'; frame-ancestors 'none'/);
+        expect(res.headers.get('x-powered-by')).toBeNull();
+      }
+    });
+
+    it('relaxes the CSP for the Swagger UI page only (same-origin assets)', async () => {
+      const res = await t.http.get('/docs');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'; script-src 'self'/);
+    });
+  });
+
+  describe('CORS allowlist (API8)', () => {
+    const preflight = (origin: string) =>
+      t.http.request('OPTIONS', '/v1/accounts', {
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+
+    it('answers a preflight from an allowed origin', async () => {
+      const res = await preflight('https://app.example.com');
+      expect(res.status).toBe(204);
+      expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+    });
+
+    it('gives any other origin no CORS grant', async () => {
+      const res = await preflight('https://evil.example.net');
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+      const get = await t.http.get('/v1/products', { headers: { origin: 'https://evil.example.net' } });
+      expect(get.headers.get('access-control-allow-origin')).toBeNull();
+    });
+  });
+
+  describe('hostile JSON (API4)', () => {
+    it('refuses a body nested deeper than JSON_MAX_DEPTH with 400 VALIDATION_FAILED naming where', async () => {
+      const res = await t.http.post('/v1/accounts', { ...newAccount(), name: nested(10) });
+      expectProblem(res, 400, 'VALIDATION_FAILED', '/v1/accounts');
+      expect(res.body.errors).toEqual([
+        { pointer: '/name/0/0/0/0/0/0/0', in: 'body', detail: 'Nested deeper than 8 levels.' },
+      ]);
+    });
+
+    it('refuses an array longer than JSON_MAX_ARRAY_ITEMS', async () => {
+      const res = await t.http.post('/v1/accounts', { ...newAccount(), name: Array(1_001).fill(0) });
+      expectProblem(res, 400, 'VALIDATION_FAILED');
+      expect(res.body.errors[0]).toMatchObject({ pointer: '/name', detail: 'Has more than 1000 items.' });
+    });
+
+    it.each([
+      [
+        '__proto__',
+        '{"__proto__":{"polluted":true},"email":"p@example.com","password":"correct horse battery","name":"P"}',
+      ],
+      ['constructor.prototype', '{"constructor":{"prototype":{"polluted":true}},"email":"p@example.com","name":"P"}'],
+    ])('refuses a %s payload and pollutes nothing', async (_name, body) => {
+      const res = await t.http.post('/v1/accounts', body, { headers: { 'content-type': 'application/json' } });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined();
+    });
+  });
+
+  describe('object-level authorization and response allowlists (API1, API3)', () => {
+    it('shows each account only itself, with only the public fields (never the password hash)', async () => {
+      const accounts = [newAccount(), newAccount()];
+      const tokens: string[] = [];
+      for (const account of accounts) {
+        const created = await t.http.post('/v1/accounts', account);
+        expect(created.status).toBe(201);
+        expect(Object.keys(created.body).sort()).toEqual(ACCOUNT_FIELDS);
+        const token = await t.http.post('/v1/auth/token', { email: account.email, password: account.password });
+        tokens.push(token.body.accessToken);
+      }
+      for (const [i, token] of tokens.entries()) {
+        const me = await t.http.get('/v1/accounts/me', { token });
+        expect(me.status).toBe(200);
+        expect(me.body.email).toBe(accounts[i].email);
+        expect(Object.keys(me.body).sort()).toEqual(ACCOUNT_FIELDS);
+        expect(me.text).not.toMatch(/password|hash|scrypt|argon/i);
+      }
+    });
+
+    it('has no route taking an owned object id yet: a new one must be added here with its two-account test', async () => {
+      const doc = (await t.http.get('/openapi.json')).body as { paths: Record<string, unknown> };
+      const withIds = Object.keys(doc.paths).filter((path) => path.includes('{'));
+      // Public by design (the catalog, the problem docs): anyone may read any of them.
+      const PUBLIC = ['/problems/{slug}', '/v1/products/{id}'];
+      // Owned objects (orders, reports): each must have a test that account B gets 404 for account A's id.
+      const OWNED: string[] = [];
+      expect(withIds.sort()).toEqual([...PUBLIC, ...OWNED].sort());
+    });
+  });
+
+  describe('what readiness tells the public port', () => {
+    it('names each check in development and test (HEALTH_DETAILS defaults to true outside production)', async () => {
+      const res = await t.http.get('/health/ready');
+      expect(res.status).toBe(200);
+      expect(Object.keys(res.body.checks).sort()).toEqual(['migrations', 'postgres', 'redis']);
+    });
+
+    it('says only ok with HEALTH_DETAILS=false (the production default): no dependency names or timings', async () => {
+      const terse = await startTestApp({ db: t.db, env: { HEALTH_DETAILS: 'false' } });
+      try {
+        const res = await terse.http.get('/health/ready');
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual({ status: 'ok' });
+      } finally {
+        await terse.close();
+      }
+    });
+  });
+});
