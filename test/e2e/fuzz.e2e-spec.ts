@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { expectNoLeak } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
+import { FUZZ_RUNS, FUZZ_SEED } from '../support/test-env.support';
 
 /**
  * Property: whatever arrives at any endpoint of the served OpenAPI document (valid requests
@@ -9,7 +10,7 @@ import { startTestApp, type TestApp } from '../support/test-app.support';
  * complete problem body whose `status` matches the HTTP status, and no body carries a stack,
  * SQL, a file path or a host. FUZZ_RUNS requests (150 in `npm test`; `npm run fuzz` runs 5 000).
  */
-const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+const RUNS = FUZZ_RUNS;
 
 type Schema = {
   $ref?: string;
@@ -223,7 +224,7 @@ describe('fuzzing every endpoint of the OpenAPI document (F1)', () => {
           }
           expectNoLeak(res);
         }),
-        { numRuns: RUNS, seed: process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined },
+        { numRuns: RUNS, seed: FUZZ_SEED },
       );
     },
     Math.max(30_000, RUNS * 100),

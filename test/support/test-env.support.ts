@@ -17,3 +17,7 @@ export function databaseUrl(name: string): string {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/** The fuzz test's run count (`npm run fuzz` sets 5 000) and, to replay a failure, its seed. */
+export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+export const FUZZ_SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
