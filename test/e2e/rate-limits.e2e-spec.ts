@@ -24,6 +24,8 @@ describe('rate limits (F24)', () => {
           RATE_LIMIT_LOGIN_PER_IP: '50',
           RATE_LIMIT_SIGNUP_PER_IP: '2',
           RATE_LIMIT_PER_ACCOUNT: '2',
+          // Counting is under test, not timeouts: a loaded CI box must not turn a slow reply into the local fallback.
+          REDIS_COMMAND_TIMEOUT_MS: '5000',
         },
       });
     });

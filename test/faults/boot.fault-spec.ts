@@ -125,7 +125,10 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       expect(await Promise.all(runs.map((r) => r.exited(20_000)))).toEqual([0, 0]);
       expect(runs.map((r) => r.stdout()).join('')).toContain('database is up to date');
       const applied = await db.query<{ name: string }>('SELECT name FROM migrations');
-      expect(applied.map((r) => r.name)).toEqual(['CreateAccountsAndProducts1764000000000']);
+      expect(applied.map((r) => r.name)).toEqual([
+        'CreateAccountsAndProducts1764000000000',
+        'CreateOrders1767225600000',
+      ]);
       const tables = await db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name IN ('accounts', 'products')`,
       );

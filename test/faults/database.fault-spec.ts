@@ -123,7 +123,8 @@ describe('Postgres faults (F7, F8, F32)', () => {
         expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
         expect(res.body.checks.migrations).toEqual({
           status: 'down',
-          reason: 'migrations out of sync: pending [CreateAccountsAndProducts1764000000000], unknown to this build []',
+          reason:
+            'migrations out of sync: pending [CreateAccountsAndProducts1764000000000, CreateOrders1767225600000], unknown to this build []',
           responseTimeMs: expect.any(Number),
         });
       } finally {
