@@ -79,6 +79,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // Sockets over the cap are closed on accept: a flood of idle or slow sockets cannot grow memory without bound.
   fastify.server.maxConnections = config.http.maxConnections;
   // Load shedding and the drain's `Connection: close` run first, before the body is read.
+  // METRICS INTEGRATION POINT (lead, once src/platform/metrics lands): after NestFactory.create below,
+  //   gate.onShed = (reason) => metrics.httpRequestsShed.inc({ reason });           // http_server_requests_shed_total{reason}
+  //   app.get(RateLimiter).onLimited = (policy) => metrics.httpRequestsRateLimited.inc({ policy }); // http_server_requests_rate_limited_total{policy}
   const gate = new LoadSheddingGate(config.shedding);
   // Sampling the event loop starts when the server is ready: the boot itself blocks it for seconds.
   fastify.addHook('onReady', (done) => {
