@@ -14,11 +14,21 @@ const signUp = (t: TestApp, headers?: Record<string, string>) =>
     { headers },
   );
 
+/**
+ * An app whose Redis connection is up. It opens on first use and queues nothing while connecting, so
+ * until then the limiter counts locally (by design); readiness pings it.
+ */
+async function startReady(options: Parameters<typeof startTestApp>[0]): Promise<TestApp> {
+  const t = await startTestApp(options);
+  await pollUntil(async () => (await t.http.get('/health/ready')).status === 200, { what: 'Redis connected' });
+  return t;
+}
+
 describe('rate limits (F24)', () => {
   describe('with Redis (shared by every instance)', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await startTestApp({
+      t = await startReady({
         env: {
           RATE_LIMIT_LOGIN_PER_EMAIL: '3',
           RATE_LIMIT_LOGIN_PER_IP: '50',
@@ -79,7 +89,7 @@ describe('rate limits (F24)', () => {
     });
 
     it('holds across instances: a second instance on the same Redis sees the same count', async () => {
-      const other = await startTestApp({
+      const other = await startReady({
         db: t.db,
         env: { REDIS_KEY_PREFIX: t.config.redis.keyPrefix, RATE_LIMIT_LOGIN_PER_EMAIL: '3' },
       });
@@ -98,7 +108,7 @@ describe('rate limits (F24)', () => {
   describe('behind a trusted proxy', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await startTestApp({ env: { TRUSTED_PROXIES: '127.0.0.1', RATE_LIMIT_SIGNUP_PER_IP: '1' } });
+      t = await startReady({ env: { TRUSTED_PROXIES: '127.0.0.1', RATE_LIMIT_SIGNUP_PER_IP: '1' } });
     });
     afterAll(() => t.close());
 
@@ -114,7 +124,7 @@ describe('rate limits (F24)', () => {
     let t: TestApp;
     beforeAll(async () => {
       redis = await startRedisServer();
-      t = await startTestApp({
+      t = await startReady({
         env: {
           REDIS_URL: redis.url,
           // Short, but long enough for two logins (each pays a password hash) on a loaded CI machine.
