@@ -10,6 +10,8 @@ import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
 import { LifecycleModule } from './platform/lifecycle/lifecycle.module';
 import { LoggingModule } from './platform/logging/logging.module';
+import { MetricsModule } from './platform/metrics/metrics.module';
+import type { MetricsService } from './platform/metrics/metrics.service';
 import { ProductsModule } from './products/products.module';
 
 @Module({})
@@ -17,12 +19,13 @@ export class AppModule {
   /**
    * @param extraModules test-only modules (the fault fixtures that throw from every layer).
    */
-  static forRoot(config: AppConfig, logger: Logger, extraModules: Type[] = []): DynamicModule {
+  static forRoot(config: AppConfig, logger: Logger, metrics: MetricsService, extraModules: Type[] = []): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(logger),
+        MetricsModule.forRoot(metrics),
         LifecycleModule,
         ErrorsModule,
         DatabaseModule,

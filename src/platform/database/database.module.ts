@@ -4,14 +4,19 @@ import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { ROOT_LOGGER } from '../logging/logging.module';
+import { MetricsService } from '../metrics/metrics.service';
 import { dataSourceOptions } from './data-source.factory';
+import { PoolMetricsService } from './pool-metrics.service';
+import { QueryMetricsLogger } from './query-metrics.logger';
 
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      inject: [APP_CONFIG, ROOT_LOGGER],
-      useFactory: (config: AppConfig, logger: Logger) => ({
+      inject: [APP_CONFIG, ROOT_LOGGER, MetricsService],
+      useFactory: (config: AppConfig, logger: Logger, metrics: MetricsService) => ({
         ...dataSourceOptions(config, logger),
+        // Counts failed queries by SQLSTATE class; logs nothing.
+        logger: new QueryMetricsLogger(metrics),
         // Features register their entities with TypeOrmModule.forFeature(): the
         // platform never imports a feature.
         autoLoadEntities: true,
@@ -21,5 +26,6 @@ import { dataSourceOptions } from './data-source.factory';
       }),
     }),
   ],
+  providers: [PoolMetricsService],
 })
 export class DatabaseModule {}
