@@ -40,6 +40,8 @@ export function promtool(args: string[], cwd: string): string {
   } catch (error) {
     const e = error as { status?: number; stdout?: string; stderr?: string; message: string };
     if (e.status === undefined) throw error;
-    throw new Error(`promtool ${args.join(' ')} exited ${e.status}:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    throw new Error(`promtool ${args.join(' ')} exited ${e.status}:\n${e.stdout ?? ''}${e.stderr ?? ''}`, {
+      cause: error,
+    });
   }
 }
