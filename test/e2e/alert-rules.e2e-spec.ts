@@ -48,6 +48,10 @@ describe('Prometheus alert rules (deploy/prometheus)', () => {
     expect(promtool(['check', 'rules', RULE_FILE], RULES_DIR)).toContain('SUCCESS');
   });
 
+  it('ships a Prometheus configuration that promtool accepts (scrape jobs, rule files)', () => {
+    expect(promtool(['check', 'config', 'prometheus.yml'], RULES_DIR)).toContain('SUCCESS');
+  });
+
   it('passes its promtool unit tests', () => {
     expect(TEST_FILES.length).toBeGreaterThan(0);
     const output = promtool(['test', 'rules', ...TEST_FILES], RULES_DIR);
