@@ -11,9 +11,9 @@ import { setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
+import { requestIdOf } from './platform/http/request-id.factory';
 import { HttpMetrics } from './platform/metrics/http-metrics.hooks';
 import { MetricsService } from './platform/metrics/metrics.service';
-import { requestIdOf } from './platform/http/request-id.hooks';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
 
@@ -61,7 +61,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const fastify = adapter.getInstance();
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
   fastify.removeContentTypeParser(['text/plain']);
-  // One registry per app instance (tests boot many apps in one process).
+  // One registry per app instance (tests boot many apps in one process). Made before Nest
+  // because the HTTP hooks record into it from the first request; the core provides it.
   const metrics = new MetricsService();
   const httpMetrics = new HttpMetrics(metrics);
   httpMetrics.install(fastify);

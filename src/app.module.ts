@@ -1,39 +1,33 @@
 import { DynamicModule, Module, type Type } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { AccountsModule } from './accounts/accounts.module';
-import { AuthModule } from './auth/auth.module';
-import { ConfigModule } from './config/config.module';
+import { AccountsHttpModule } from './accounts/accounts-http.module';
+import { AuthHttpModule } from './auth/auth-http.module';
 import type { AppConfig } from './config/config.schemas';
-import { CacheModule } from './platform/cache/cache.module';
-import { DatabaseModule } from './platform/database/database.module';
+import { CoreModule } from './core.module';
 import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
-import { LifecycleModule } from './platform/lifecycle/lifecycle.module';
-import { LoggingModule } from './platform/logging/logging.module';
-import { MetricsModule } from './platform/metrics/metrics.module';
+import { MetricsHttpModule } from './platform/metrics/metrics-http.module';
 import type { MetricsService } from './platform/metrics/metrics.service';
-import { ProductsModule } from './products/products.module';
+import { ProductsHttpModule } from './products/products-http.module';
 
+/** The HTTP API: the core plus controllers, the global problem filter, /problems, health and /metrics. */
 @Module({})
 export class AppModule {
   /**
+   * @param metrics the instance's metrics, made by createApp (its HTTP hooks record into it).
    * @param extraModules test-only modules (the fault fixtures that throw from every layer).
    */
   static forRoot(config: AppConfig, logger: Logger, metrics: MetricsService, extraModules: Type[] = []): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
-        LoggingModule.forRoot(logger),
-        MetricsModule.forRoot(metrics),
-        LifecycleModule,
+        CoreModule.forRoot(config, logger, metrics),
         ErrorsModule,
-        DatabaseModule,
-        CacheModule,
         HealthModule,
-        AccountsModule,
-        AuthModule,
-        ProductsModule,
+        MetricsHttpModule,
+        AccountsHttpModule,
+        AuthHttpModule,
+        ProductsHttpModule,
         ...extraModules,
       ],
     };

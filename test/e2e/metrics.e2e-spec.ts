@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { DataSource } from 'typeorm';
+import { SqlClient } from '../../src/platform/database/sql.client';
 import { FaultFixturesModule } from '../support/fault-fixtures.module';
 import { scrape } from '../support/metrics.support';
 import { pollUntil } from '../support/poll.support';
@@ -33,7 +33,7 @@ describe('GET /metrics', () => {
   beforeAll(async () => {
     // A pool of 2, so a test can take every connection and make callers wait.
     t = await startTestApp({ env: { DB_POOL_MAX: '2' }, extraModules: [FaultFixturesModule] });
-    pool = (t.app.get(DataSource).driver as unknown as { master: Pool }).master;
+    pool = t.app.get(SqlClient).pool;
   });
   afterAll(() => t.close());
 

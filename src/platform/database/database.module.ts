@@ -1,22 +1,24 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { ROOT_LOGGER } from '../logging/logging.module';
-import { MetricsService } from '../metrics/metrics.service';
 import { dataSourceOptions } from './data-source.factory';
 import { PoolMetricsService } from './pool-metrics.service';
-import { QueryMetricsLogger } from './query-metrics.logger';
+import { SqlClient } from './sql.client';
 
+/**
+ * The pool (through TypeORM, which also runs the migrations), the one SQL seam every repository
+ * uses (it also counts failed statements by SQLSTATE class), and the pool gauges.
+ */
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      inject: [APP_CONFIG, ROOT_LOGGER, MetricsService],
-      useFactory: (config: AppConfig, logger: Logger, metrics: MetricsService) => ({
+      inject: [APP_CONFIG, ROOT_LOGGER],
+      useFactory: (config: AppConfig, logger: Logger) => ({
         ...dataSourceOptions(config, logger),
-        // Counts failed queries by SQLSTATE class; logs nothing.
-        logger: new QueryMetricsLogger(metrics),
         // Features register their entities with TypeOrmModule.forFeature(): the
         // platform never imports a feature.
         autoLoadEntities: true,
@@ -26,6 +28,7 @@ import { QueryMetricsLogger } from './query-metrics.logger';
       }),
     }),
   ],
-  providers: [PoolMetricsService],
+  providers: [SqlClient, PoolMetricsService],
+  exports: [SqlClient],
 })
 export class DatabaseModule {}

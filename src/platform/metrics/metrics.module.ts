@@ -1,11 +1,11 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
 
 /**
- * The instance's MetricsService for every module (inject it, ask it for a catalog
- * instrument), and `GET /metrics`. The service is made by the entry point (createApp)
- * before Nest, because the HTTP completion hook records into it from the first request.
+ * The process's MetricsService for every module (inject it, ask it for a catalog instrument).
+ * Part of the core (src/core.module.ts), so the API and the worker both have it; each serves
+ * its own registry (the API through MetricsHttpModule's `GET /metrics`). The service is made
+ * by the entry point before Nest: the HTTP hooks record into it from the first request.
  */
 @Global()
 @Module({})
@@ -13,7 +13,6 @@ export class MetricsModule {
   static forRoot(metrics: MetricsService): DynamicModule {
     return {
       module: MetricsModule,
-      controllers: [MetricsController],
       providers: [{ provide: MetricsService, useValue: metrics }],
       exports: [MetricsService],
     };

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { PROJECT_TOOLS_BIN, promtool, resolvePromtool } from '../support/promtool.support';
 
-// No app here: this file checks deploy/prometheus with promtool (it belongs to a meta-test
-// project once one exists; nothing in it depends on the e2e harness).
+// No app, no database: this file checks deploy/prometheus with promtool.
 const RULES_DIR = resolve(__dirname, '../../deploy/prometheus');
 const RULE_FILE = 'alerts.rules.yml';
 const TEST_FILES = readdirSync(resolve(RULES_DIR, 'tests'))
