@@ -22,6 +22,8 @@ const ROLES = [
   'module controller service repository client processor entity schemas errors filter guard interceptor',
   'middleware health types catalog factory hooks pipe decorator bootstrap command migration migrations',
   'fixtures support constants spec e2e-spec fault-spec setup teardown server logger indicator',
+  // resilience building blocks (src/platform/resilience/): deadline and retry policies, breakers
+  'policy breaker',
 ]
   .join(' ')
   .split(' ');

@@ -1,0 +1,107 @@
+import { Deadline, DeadlineExceededError } from './deadline.policy';
+
+export interface BackoffSettings {
+  /** Delay ceiling before the first retry, in ms; doubles for each further retry. */
+  baseMs: number;
+  /** No delay is ever longer than this (ms). */
+  capMs: number;
+}
+
+/**
+ * "Full jitter" backoff (AWS Architecture Blog, "Exponential Backoff And Jitter"): a uniformly
+ * random delay in `[0, min(cap, base * 2^(retry-1)))`. Spreading retries over the whole window
+ * is what stops many callers that failed together from retrying together.
+ *
+ * @param retry 1 for the first retry (the second attempt), 2 for the next, ...
+ * @example fullJitterDelayMs(3, { baseMs: 100, capMs: 1_000 }) // somewhere in [0, 400)
+ */
+export function fullJitterDelayMs(retry: number, settings: BackoffSettings, random: () => number = Math.random): number {
+  const ceiling = Math.min(settings.capMs, settings.baseMs * 2 ** Math.max(0, retry - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * Parses a `Retry-After` header (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
+ * @returns the wait in ms (0 for a date in the past), or `undefined` when absent or unparseable.
+ * @example parseRetryAfterMs('3') // 3000
+ */
+export function parseRetryAfterMs(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value == null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1_000;
+  if (!/[a-z]/i.test(trimmed)) return undefined;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** What the retry loop needs to know about a failure. */
+export interface RetryDecision {
+  /** Whether the same call may be made again (idempotent and transient). */
+  retryable: boolean;
+  /** A server-requested wait (`Retry-After`), honoured as the minimum delay. */
+  retryAfterMs?: number;
+}
+
+export interface RetryInfo {
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  delayMs: number;
+  error: unknown;
+}
+
+export interface RetrySettings {
+  /** Attempts in all, the first one included (1 = never retry). */
+  maxAttempts: number;
+  backoff: BackoffSettings;
+  /** The longest `Retry-After` waited inside one call; a longer one ends the retries. */
+  maxRetryAfterMs: number;
+  /**
+   * No attempt starts with less than this left of the deadline: an attempt that cannot finish
+   * in time only adds load to a struggling dependency.
+   */
+  minAttemptMs: number;
+}
+
+export interface RetryOptions extends RetrySettings {
+  deadline: Deadline;
+  classify: (error: unknown) => RetryDecision;
+  onRetry?: (info: RetryInfo) => void;
+  random?: () => number;
+}
+
+/**
+ * Runs `attempt` until it succeeds, the failure is not retryable, the attempts are used up,
+ * the server asks to wait longer than `maxRetryAfterMs`, or the next attempt could not start
+ * (after its backoff) with `minAttemptMs` left of the deadline. Then the LAST failure is
+ * rethrown unchanged, so the caller maps one failure, not a wrapper.
+ *
+ * Only for idempotent work (a read, or a write that carries an idempotency key): a retry
+ * repeats the call. Retry in one layer only.
+ *
+ * @throws whatever the last attempt threw; {@link DeadlineExceededError} when not even the
+ * first attempt can start.
+ */
+export async function retryWithBackoff<T>(attempt: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const { deadline, classify, random = Math.random } = options;
+  if (deadline.expired || deadline.remainingMs() < options.minAttemptMs) {
+    throw new DeadlineExceededError();
+  }
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (error) {
+      const decision = classify(error);
+      if (!decision.retryable || n >= options.maxAttempts || deadline.expired) throw error;
+      const retryAfterMs = decision.retryAfterMs ?? 0;
+      if (retryAfterMs > options.maxRetryAfterMs) throw error;
+      const delayMs = Math.max(fullJitterDelayMs(n, options.backoff, random), retryAfterMs);
+      if (delayMs + options.minAttemptMs > deadline.remainingMs()) throw error;
+      options.onRetry?.({ attempt: n, delayMs, error });
+      try {
+        await deadline.sleep(delayMs);
+      } catch {
+        throw error; // cancelled while waiting: the caller learns what actually failed
+      }
+    }
+  }
+}
