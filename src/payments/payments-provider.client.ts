@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PaymentsConfig } from '../config/config.schemas';
+import { AppError } from '../platform/errors/app.errors';
 import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/resilience/circuit.breaker';
 import { Deadline } from '../platform/resilience/deadline.policy';
 import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/resilience/retry.policy';
@@ -310,7 +311,8 @@ function failureForStatus(response: Response): AttemptFailure {
 
 /** Turns what fetch threw into an {@link AttemptFailure}; domain errors pass through. */
 function classify(error: unknown, signal: AbortSignal): unknown {
-  if (error instanceof AttemptFailure || !(error instanceof Error) || 'chargeOutcome' in error) return error;
+  // Not `instanceof Error`: fetch's errors may come from another realm (Jest's VM, workers).
+  if (error instanceof AttemptFailure || error instanceof AppError) return error;
   if (signal.aborted) return new AttemptFailure('timeout', true, undefined, error);
   const code = errorCode(error);
   if (code === 'ECONNREFUSED') return new AttemptFailure('refused', false, undefined, error);
@@ -319,7 +321,7 @@ function classify(error: unknown, signal: AbortSignal): unknown {
 }
 
 /** The system error code fetch (undici) hides in `cause` (sometimes in an AggregateError). */
-function errorCode(error: Error): string | undefined {
+function errorCode(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current; depth++) {
     const code = (current as { code?: unknown }).code;

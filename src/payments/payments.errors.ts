@@ -48,11 +48,7 @@ export class PaymentMethodInvalidError extends AppError implements PaymentsFailu
 }
 
 /** Why the provider's answer counted as a fault. Logged, never sent (5xx bodies stay generic). */
-export type ProviderFaultReason =
-  | 'server_error'
-  | 'malformed_response'
-  | 'connection_lost'
-  | 'unexpected_status';
+export type ProviderFaultReason = 'server_error' | 'malformed_response' | 'connection_lost' | 'unexpected_status';
 
 /** 502: the provider answered with a fault, even after bounded retries. */
 export class PaymentProviderError extends AppError implements PaymentsFailure {

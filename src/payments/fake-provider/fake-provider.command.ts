@@ -9,14 +9,17 @@ import { startFakeProvider } from './fake-provider.server';
  */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createRootLogger(config).child({ service: 'fake-payments-provider' });
+  const logger = createRootLogger(config).child({ component: 'fake-payments-provider' });
   const provider = await startFakeProvider({
     port: config.payments.fakePort,
     host: '0.0.0.0',
     slowTokenDelayMs: config.payments.fakeSlowMs,
     log: ({ msg, level: _level, time: _time, ...fields }) => logger.info(fields, String(msg)),
   });
-  logger.info({ port: provider.port, slowTokenDelayMs: config.payments.fakeSlowMs }, 'fake payments provider listening');
+  logger.info(
+    { port: provider.port, slowTokenDelayMs: config.payments.fakeSlowMs },
+    'fake payments provider listening',
+  );
   const stop = (signal: string) => {
     logger.info({ signal }, 'fake payments provider stopping');
     void provider.close().then(() => {

@@ -169,10 +169,18 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       };
     }
     if (token === 'tok_error') {
-      return { status: 500, body: { error: { type: 'api_error', code: 'internal', message: 'Internal error.' } }, made: false };
+      return {
+        status: 500,
+        body: { error: { type: 'api_error', code: 'internal', message: 'Internal error.' } },
+        made: false,
+      };
     }
     if (token === 'tok_flaky' && entry.requests === 1) {
-      return { status: 500, body: { error: { type: 'api_error', code: 'internal', message: 'Internal error.' } }, made: false };
+      return {
+        status: 500,
+        body: { error: { type: 'api_error', code: 'internal', message: 'Internal error.' } },
+        made: false,
+      };
     }
     const made: FakeCharge =
       token === 'tok_declined'
@@ -184,7 +192,9 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       made.status === 'failed'
         ? {
             status: 402,
-            body: { error: { type: 'card_error', code: 'card_declined', message: 'The card was declined.', charge: made } },
+            body: {
+              error: { type: 'card_error', code: 'card_declined', message: 'The card was declined.', charge: made },
+            },
           }
         : { status: 200, body: made };
     return { ...entry.answer, made: true };
@@ -212,7 +222,13 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       typeof body.token !== 'string' ||
       typeof body.reference !== 'string'
     ) {
-      return error(res, 400, 'invalid_request_error', 'invalid_request', 'amountCents, currency, token and reference are required.');
+      return error(
+        res,
+        400,
+        'invalid_request_error',
+        'invalid_request',
+        'amountCents, currency, token and reference are required.',
+      );
     }
     const current = takeOutage();
     line.outage = current.mode;
@@ -226,7 +242,6 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     const entry = record(key);
     entry.requests += 1;
     const answer = charge(key, body);
-    line.status = answer.status;
     line.replayed = !answer.made && entry.charge !== undefined;
     const delayMs = current.mode === 'slow' ? current.delayMs : body.token === 'tok_slow' ? slowTokenDelayMs : 0;
     const respond = () => {

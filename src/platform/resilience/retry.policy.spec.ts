@@ -119,9 +119,9 @@ describe('retryWithBackoff', () => {
 
   it('starts nothing when the budget is already below one attempt', async () => {
     const { fn, calls } = failing([]);
-    await expect(retryWithBackoff(fn, settings({ deadline: Deadline.after(5), minAttemptMs: 50 }))).rejects.toBeInstanceOf(
-      DeadlineExceededError,
-    );
+    await expect(
+      retryWithBackoff(fn, settings({ deadline: Deadline.after(5), minAttemptMs: 50 })),
+    ).rejects.toBeInstanceOf(DeadlineExceededError);
     expect(calls).toEqual([]);
   });
 });

@@ -15,7 +15,11 @@ export interface BackoffSettings {
  * @param retry 1 for the first retry (the second attempt), 2 for the next, ...
  * @example fullJitterDelayMs(3, { baseMs: 100, capMs: 1_000 }) // somewhere in [0, 400)
  */
-export function fullJitterDelayMs(retry: number, settings: BackoffSettings, random: () => number = Math.random): number {
+export function fullJitterDelayMs(
+  retry: number,
+  settings: BackoffSettings,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(settings.capMs, settings.baseMs * 2 ** Math.max(0, retry - 1));
   return Math.floor(random() * ceiling);
 }
