@@ -3,6 +3,8 @@
 // The fake provider runs as its own process; PAYMENTS_BENCH_CALLS (default 200) sequential
 // tok_ok charges go through the client and the same number through a plain fetch with the
 // same headers and body, in interleaved rounds of 20 after a warm-up. Prints medians and p95.
+// Then two fault latencies: the answer of an open circuit (100 calls after the provider was
+// killed and the breaker opened) and a 1 s deadline against tok_slow (3 calls).
 // A measurement, not a test: nothing here fails on a number.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -71,7 +73,26 @@ for (let done = 0; done < calls; done += 20) {
   await round('fetch', viaFetch, Math.min(20, calls - done));
   await round('client', viaClient, Math.min(20, calls - done));
 }
+
+const { Deadline } = await import(resolve(root, 'dist/platform/resilience/deadline.policy.js'));
+const slowOrder = () => ({ orderId: randomUUID(), amountCents: 1999, currency: 'EUR', token: 'tok_slow' });
+samples.slow = [];
+for (let i = 0; i < 3; i++) {
+  const started = process.hrtime.bigint();
+  await client.charge(slowOrder(), { deadline: Deadline.after(1_000) }).catch(() => undefined);
+  samples.slow.push(Number(process.hrtime.bigint() - started) / 1e6);
+}
+
 provider.kill();
+await new Promise((r) => provider.once('exit', r));
+samples.open = [];
+while (client.circuitState !== 'open') await viaClient().catch(() => undefined);
+for (let i = 0; i < 100; i++) {
+  const started = process.hrtime.bigint();
+  const error = await viaClient().catch((e) => e);
+  if (error?.reason !== 'circuit_open') throw new Error(`expected an open circuit, got ${error}`);
+  samples.open.push(Number(process.hrtime.bigint() - started) / 1e6);
+}
 
 const stat = (xs) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -85,3 +106,6 @@ console.log(`${calls} sequential tok_ok charges each, Node ${process.version}`);
 console.log(`plain fetch : median ${ms(f.median)}, p95 ${ms(f.p95)}`);
 console.log(`client      : median ${ms(c.median)}, p95 ${ms(c.p95)}`);
 console.log(`overhead    : median ${ms(c.median - f.median)} (${((c.median / f.median - 1) * 100).toFixed(1)} %)`);
+const o = stat(samples.open);
+console.log(`circuit open: median ${ms(o.median)}, max ${ms(Math.max(...samples.open))} (100 calls)`);
+console.log(`1 s deadline vs tok_slow: ${samples.slow.map(ms).join(', ')}`);
