@@ -119,7 +119,8 @@ const countsAgainstProvider = (error: unknown): boolean =>
  * breaker (fails fast while open, probes back) → per-attempt timeout (`AbortSignal`) →
  * response schema (a malformed or truncated body is a 502, never a 500).
  *
- * Errors (all {@link AppError}s with `chargeOutcome`): 402 {@link PaymentDeclinedError},
+ * Errors (all {@link PaymentsError}s: an AppError with `chargeOutcome` and a `failure` that
+ * `classifyFailure()` takes as it is): 402 {@link PaymentDeclinedError},
  * 422 {@link PaymentMethodInvalidError}, 502 {@link PaymentProviderError}, 504
  * {@link PaymentProviderTimeoutError}, 503 {@link PaymentsUnavailableError} (with Retry-After),
  * 504 DeadlineExceededError when the budget was spent before any attempt.
@@ -239,7 +240,7 @@ export class PaymentsProviderClient {
         {
           deadline,
           maxAttempts: this.settings.maxAttempts,
-          backoff: { baseMs: this.settings.backoffBaseMs, capMs: this.settings.backoffMaxMs },
+          backoff: { baseMs: this.settings.backoffBaseMs, capMs: this.settings.backoffMaxMs, jitter: 'full' },
           maxRetryAfterMs: this.settings.retryAfterMaxMs,
           minAttemptMs: this.settings.minAttemptMs,
           classify: retryDecision,

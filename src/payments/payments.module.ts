@@ -4,6 +4,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
 import { ROOT_LOGGER } from '../platform/logging/logging.module';
 import { PaymentsProviderClient } from './payments-provider.client';
+import { PAYMENTS_DEPENDENCY } from './payments.errors';
 
 /**
  * Provides the one {@link PaymentsProviderClient} of the process (one breaker per process:
@@ -16,7 +17,7 @@ import { PaymentsProviderClient } from './payments-provider.client';
       provide: PaymentsProviderClient,
       inject: [APP_CONFIG, ROOT_LOGGER],
       useFactory: (config: AppConfig, logger: Logger) =>
-        new PaymentsProviderClient(config.payments, { logger: logger.child({ dependency: 'payments-provider' }) }),
+        new PaymentsProviderClient(config.payments, { logger: logger.child({ dependency: PAYMENTS_DEPENDENCY }) }),
     },
   ],
   exports: [PaymentsProviderClient],

@@ -40,7 +40,11 @@ export async function startFakeProviderProcess(
     url,
     port,
     proc,
-    statsFor: async (key) => (await fetch(`${url}/__admin/charges/${encodeURIComponent(key)}`)).json(),
+    statsFor: async (key) =>
+      (await fetch(`${url}/__admin/charges/${encodeURIComponent(key)}`)).json() as Promise<{
+        requests: number;
+        charges: number;
+      }>,
     kill: async () => {
       proc.kill('SIGKILL');
       await proc.exited(5_000);

@@ -53,7 +53,7 @@ const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
  * still fail fast) and closes on its success or re-opens on its failure.
  *
  * @example
- * const breaker = new CircuitBreaker({ dependency: 'payments-provider', consecutiveFailures: 5,
+ * const breaker = new CircuitBreaker({ dependency: 'payments', consecutiveFailures: 5,
  *   halfOpenAfterMs: 10_000, isFailure: (e) => e instanceof ProviderFault });
  * await breaker.execute(() => fetch(url));
  */

@@ -1,5 +1,5 @@
-import { setTimeout as sleepFor } from 'node:timers/promises';
 import { AppError } from '../errors/app.errors';
+import { sleep } from './backoff.policy';
 
 /**
  * The request's time budget, passed down to every outbound call so that work stops when
@@ -60,14 +60,17 @@ export class Deadline {
   async sleep(ms: number): Promise<void> {
     if (ms > this.remainingMs()) throw new DeadlineExceededError();
     try {
-      await sleepFor(ms, undefined, { signal: this.signal });
+      await sleep(ms, this.signal);
     } catch (error) {
       throw new DeadlineExceededError(error);
     }
   }
 }
 
-/** The request's own budget ran out before the work could be done (504 DEADLINE_EXCEEDED). */
+/**
+ * The request's own budget ran out before the work could be done: 504 DEADLINE_EXCEEDED, a
+ * platform problem type (registered in platform/errors/app.errors.ts).
+ */
 export class DeadlineExceededError extends AppError {
   constructor(cause?: unknown) {
     super('DEADLINE_EXCEEDED', { cause });

@@ -1,27 +1,6 @@
+import { backoffDelayMs } from './backoff.policy';
 import { Deadline, DeadlineExceededError } from './deadline.policy';
-import { fullJitterDelayMs, parseRetryAfterMs, retryWithBackoff, type RetryOptions } from './retry.policy';
-
-describe('fullJitterDelayMs', () => {
-  const backoff = { baseMs: 100, capMs: 1_000 };
-
-  it('spreads each retry over [0, base * 2^(retry-1)) and never beyond the cap', () => {
-    expect(fullJitterDelayMs(1, backoff, () => 0)).toBe(0);
-    expect(fullJitterDelayMs(1, backoff, () => 0.999)).toBe(99);
-    expect(fullJitterDelayMs(3, backoff, () => 0.999)).toBe(399);
-    expect(fullJitterDelayMs(4, backoff, () => 0.5)).toBe(400);
-    expect(fullJitterDelayMs(5, backoff, () => 0.999)).toBe(999);
-    expect(fullJitterDelayMs(60, backoff, () => 0.999)).toBe(999);
-  });
-
-  it('is random within the bounds, not one fixed value (jitter)', () => {
-    const delays = Array.from({ length: 200 }, () => fullJitterDelayMs(4, backoff));
-    for (const delay of delays) {
-      expect(delay).toBeGreaterThanOrEqual(0);
-      expect(delay).toBeLessThan(800);
-    }
-    expect(new Set(delays).size).toBeGreaterThan(50);
-  });
-});
+import { parseRetryAfterMs, retryWithBackoff, type RetryOptions } from './retry.policy';
 
 describe('parseRetryAfterMs', () => {
   const now = Date.parse('2026-11-24T12:00:00Z');
@@ -81,6 +60,17 @@ describe('retryWithBackoff', () => {
     const { fn, calls } = failing([declined]);
     await expect(retryWithBackoff(fn, settings({ classify: () => ({ retryable: false }) }))).rejects.toBe(declined);
     expect(calls).toEqual([1]);
+  });
+
+  it('waits the backoff of backoff.policy.ts before each retry (full jitter by default)', async () => {
+    const delays: number[] = [];
+    const { fn } = failing([new Error('1'), new Error('2')]);
+    await retryWithBackoff(
+      fn,
+      settings({ backoff: { baseMs: 40, capMs: 1_000 }, random: () => 0.5, onRetry: (i) => delays.push(i.delayMs) }),
+    );
+    expect(delays).toEqual([backoffDelayMs(1, { baseMs: 40, capMs: 1_000 }, () => 0.5), 40]);
+    expect(delays[0]).toBe(20);
   });
 
   it("waits at least the server's Retry-After", async () => {

@@ -1,28 +1,5 @@
+import { backoffDelayMs, type BackoffPolicy } from './backoff.policy';
 import { Deadline, DeadlineExceededError } from './deadline.policy';
-
-export interface BackoffSettings {
-  /** Delay ceiling before the first retry, in ms; doubles for each further retry. */
-  baseMs: number;
-  /** No delay is ever longer than this (ms). */
-  capMs: number;
-}
-
-/**
- * "Full jitter" backoff (AWS Architecture Blog, "Exponential Backoff And Jitter"): a uniformly
- * random delay in `[0, min(cap, base * 2^(retry-1)))`. Spreading retries over the whole window
- * is what stops many callers that failed together from retrying together.
- *
- * @param retry 1 for the first retry (the second attempt), 2 for the next, ...
- * @example fullJitterDelayMs(3, { baseMs: 100, capMs: 1_000 }) // somewhere in [0, 400)
- */
-export function fullJitterDelayMs(
-  retry: number,
-  settings: BackoffSettings,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(settings.capMs, settings.baseMs * 2 ** Math.max(0, retry - 1));
-  return Math.floor(random() * ceiling);
-}
 
 /**
  * Parses a `Retry-After` header (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
@@ -56,7 +33,8 @@ export interface RetryInfo {
 export interface RetrySettings {
   /** Attempts in all, the first one included (1 = never retry). */
   maxAttempts: number;
-  backoff: BackoffSettings;
+  /** The wait before each retry: {@link backoffDelayMs} (full jitter unless the policy says `equal`). */
+  backoff: BackoffPolicy;
   /** The longest `Retry-After` waited inside one call; a longer one ends the retries. */
   maxRetryAfterMs: number;
   /**
@@ -70,13 +48,15 @@ export interface RetryOptions extends RetrySettings {
   deadline: Deadline;
   classify: (error: unknown) => RetryDecision;
   onRetry?: (info: RetryInfo) => void;
+  /** Injectable for tests; `Math.random` otherwise. */
   random?: () => number;
 }
 
 /**
  * Runs `attempt` until it succeeds, the failure is not retryable, the attempts are used up,
  * the server asks to wait longer than `maxRetryAfterMs`, or the next attempt could not start
- * (after its backoff) with `minAttemptMs` left of the deadline. Then the LAST failure is
+ * (after its backoff, the one backoff of backoff.policy.ts, at least the server's
+ * `Retry-After`) with `minAttemptMs` left of the deadline. Then the LAST failure is
  * rethrown unchanged, so the caller maps one failure, not a wrapper.
  *
  * Only for idempotent work (a read, or a write that carries an idempotency key): a retry
@@ -98,7 +78,7 @@ export async function retryWithBackoff<T>(attempt: (attempt: number) => Promise<
       if (!decision.retryable || n >= options.maxAttempts || deadline.expired) throw error;
       const retryAfterMs = decision.retryAfterMs ?? 0;
       if (retryAfterMs > options.maxRetryAfterMs) throw error;
-      const delayMs = Math.max(fullJitterDelayMs(n, options.backoff, random), retryAfterMs);
+      const delayMs = Math.max(backoffDelayMs(n, options.backoff, random), retryAfterMs);
       if (delayMs + options.minAttemptMs > deadline.remainingMs()) throw error;
       options.onRetry?.({ attempt: n, delayMs, error });
       try {
