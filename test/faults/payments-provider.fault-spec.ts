@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config/config.schemas';
 import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { PaymentsProviderClient, type PaymentsClientSettings } from '../../src/payments/payments-provider.client';
+import { classifyFailure, isRetryable } from '../../src/platform/errors/failure.classifier';
 import { toProblem } from '../../src/platform/errors/problem.factory';
 import { Deadline } from '../../src/platform/resilience/deadline.policy';
 import { FaultProxy } from '../support/fault-proxy.support';
@@ -16,7 +17,10 @@ import { freePort, pollUntil } from '../support/poll.support';
  * the function the HTTP error filter uses.
  */
 
-/** The problem (status, code, Retry-After) a caller would get for what the client threw. */
+/**
+ * The problem (status, code, Retry-After) a caller would get for what the client threw, and
+ * the platform's classification of it (the worker's retries and the metrics read that one).
+ */
 async function problemOf(call: Promise<unknown>) {
   const error = await call.then(
     () => {
@@ -31,6 +35,7 @@ async function problemOf(call: Promise<unknown>) {
     code: problem.body.code,
     headers: problem.headers,
     body: problem.body,
+    failure: classifyFailure(error),
   };
 }
 
@@ -85,10 +90,18 @@ describe('payments provider client against the fake provider', () => {
 
     it('tok_declined: 402 PAYMENT_DECLINED, not retried, nothing charged', async () => {
       const request = order('tok_declined');
-      const { status, code, error, body } = await problemOf(client().charge(request));
+      const { status, code, error, body, failure } = await problemOf(client().charge(request));
       expect({ status, code }).toEqual({ status: 402, code: 'PAYMENT_DECLINED' });
       expect(body.declineCode).toBe('card_declined');
       expect(error.chargeOutcome).toBe('not_charged');
+      expect(failure).toEqual({
+        dependency: 'payments',
+        kind: 'rejected',
+        transient: false,
+        outcome: 'known',
+        code: '402',
+      });
+      expect(isRetryable(failure, true)).toBe(false);
       expect(provider.statsFor(keyOf(request.orderId)).requests).toBe(1);
     });
 
@@ -106,6 +119,7 @@ describe('payments provider client against the fake provider', () => {
       expect({ status, code }).toEqual({ status: 502, code: 'PAYMENT_PROVIDER_ERROR' });
       expect(body.detail).not.toMatch(/500|internal|provider said/i);
       expect(error).toMatchObject({ reason: 'server_error', attempts: 3 });
+      expect(classifyFailure(error)).toMatchObject({ dependency: 'payments', kind: 'unavailable', transient: true });
       expect(provider.statsFor(keyOf(request.orderId))).toEqual({ requests: 3, charges: 0 });
     });
 
@@ -121,6 +135,8 @@ describe('payments provider client against the fake provider', () => {
       const { status, code, error } = await problemOf(client().charge(request, { deadline: Deadline.after(1_500) }));
       expect({ status, code }).toEqual({ status: 504, code: 'PAYMENT_PROVIDER_TIMEOUT' });
       expect(error.chargeOutcome).toBe('unknown');
+      expect(classifyFailure(error)).toMatchObject({ dependency: 'payments', kind: 'timeout', outcome: 'unknown' });
+      expect(isRetryable(classifyFailure(error), false)).toBe(false); // only under the same idempotency key
       const stats = provider.statsFor(keyOf(request.orderId));
       expect(stats.requests).toBeGreaterThanOrEqual(2); // timed-out attempts were retried with the same key
       expect(stats.charges).toBe(1);
@@ -156,6 +172,8 @@ describe('payments provider client against the fake provider', () => {
       expect({ status: result.status, code: result.code }).toEqual({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
       expect(Number(result.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(result.error).toMatchObject({ reason: 'connection_refused', chargeOutcome: 'not_charged' });
+      expect(result.failure).toMatchObject({ dependency: 'payments', kind: 'unavailable', outcome: 'known' });
+      expect(result.body.dependency).toBe('payments');
       expect(ms).toBeLessThan(2_000);
     });
 
@@ -211,15 +229,6 @@ describe('payments provider client against the fake provider', () => {
       expect(provider.statsFor(keyOf(request.orderId))).toEqual({ requests: 2, charges: 1 });
     });
 
-    it('reset on every attempt: 502 with the outcome unknown, still one charge', async () => {
-      provider.setOutage({ mode: 'reset' });
-      const request = order('tok_ok');
-      const { status, error } = await problemOf(client().charge(request));
-      expect(status).toBe(502);
-      expect(error).toMatchObject({ reason: 'connection_lost', chargeOutcome: 'unknown', attempts: 3 });
-      expect(provider.statsFor(keyOf(request.orderId))).toEqual({ requests: 3, charges: 1 });
-    });
-
     it('429 with Retry-After: waits that long, then succeeds, charged once (F17)', async () => {
       provider.setOutage({ mode: 'rate-limited', retryAfterSeconds: 1, times: 1 });
       const request = order('tok_ok');
@@ -240,14 +249,26 @@ describe('payments provider client against the fake provider', () => {
       expect(provider.chargesForReference(request.orderId)).toHaveLength(0);
     });
 
-    it('truncated body: 502 (schema), never a 500; the retries did not charge again', async () => {
-      provider.setOutage({ mode: 'truncated' });
-      const request = order('tok_ok');
-      const { status, code, error } = await problemOf(client().charge(request));
-      expect({ status, code }).toEqual({ status: 502, code: 'PAYMENT_PROVIDER_ERROR' });
-      expect(error).toMatchObject({ reason: 'malformed_response', chargeOutcome: 'unknown' });
-      expect(provider.statsFor(keyOf(request.orderId))).toEqual({ requests: 3, charges: 1 });
-    });
+    it.each([
+      ['reset (connection destroyed mid-response)', 'reset', 'connection_lost'],
+      ['truncated body (schema)', 'truncated', 'malformed_response'],
+    ] as const)(
+      '%s on every attempt: 502, never a 500, outcome unknown; the retries did not charge again',
+      async (_name, mode, reason) => {
+        provider.setOutage({ mode });
+        const request = order('tok_ok');
+        const { status, code, error, failure } = await problemOf(client().charge(request));
+        expect({ status, code }).toEqual({ status: 502, code: 'PAYMENT_PROVIDER_ERROR' });
+        expect(error).toMatchObject({ reason, chargeOutcome: 'unknown', attempts: 3 });
+        expect(failure).toMatchObject({
+          dependency: 'payments',
+          kind: 'unavailable',
+          transient: true,
+          outcome: 'unknown',
+        });
+        expect(provider.statsFor(keyOf(request.orderId))).toEqual({ requests: 3, charges: 1 });
+      },
+    );
 
     it('malformed body (valid JSON, wrong shape): 502, one charge', async () => {
       provider.setOutage({ mode: 'malformed' });
@@ -322,6 +343,7 @@ describe('payments circuit breaker with the provider process killed and restarte
     const { result, ms } = await timed(() => problemOf(charge()));
     expect({ status: result.status, code: result.code }).toEqual({ status: 503, code: 'DEPENDENCY_UNAVAILABLE' });
     expect(result.error.reason).toBe('circuit_open');
+    expect(result.failure).toMatchObject({ dependency: 'payments', kind: 'unavailable', code: 'circuit_open' });
     expect(Number(result.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(result.headers['retry-after'])).toBeLessThanOrEqual(2);
     expect(ms).toBeLessThan(250); // no network at all: typically well under 5 ms
