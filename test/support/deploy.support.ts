@@ -83,3 +83,33 @@ export function parseDockerfile(text = readFileSync(resolve(ROOT, 'Dockerfile'),
   }
   return stages;
 }
+
+/**
+ * Whether .dockerignore lets `path` (relative, forward slashes) into the build context: the
+ * patterns in order, the last match wins, `!` re-includes, `*` stays within a path segment and
+ * `**` spans segments; a pattern that matches a parent directory matches what is inside it.
+ */
+export function dockerContextIncludes(path: string, dockerignore = readFileSync(resolve(ROOT, '.dockerignore'), 'utf8')): boolean {
+  const patterns = dockerignore
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((line) => {
+      const negate = line.startsWith('!');
+      const glob = (negate ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
+      const source = glob
+        .split(/(\*\*\/?|\*|\?)/)
+        .map((part) =>
+          part === '**/' || part === '**' ? '(?:.*/)?' + (part === '**' ? '.*' : '') : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
+        )
+        .join('');
+      return { negate, regex: new RegExp(`^${source}$`) };
+    });
+  const segments = path.split('/');
+  const prefixes = segments.map((_, i) => segments.slice(0, i + 1).join('/'));
+  let included = true;
+  for (const { negate, regex } of patterns) {
+    if (prefixes.some((p) => regex.test(p))) included = negate;
+  }
+  return included;
+}
