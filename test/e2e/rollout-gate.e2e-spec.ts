@@ -1,18 +1,12 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import { freePort } from '../support/poll.support';
-import { ROOT } from '../support/process.support';
+import { ROLLOUT_GATE, startFixturePrometheus, type FixturePrometheus } from '../support/prometheus-fixture.support';
 
 /**
- * scripts/rollout-gate.mjs (F31) against recorded Prometheus answers served over real HTTP:
- * the exit code is what the deploy workflow acts on (0 promote, 1 hold, 2 rollback, 3 error).
+ * scripts/rollout-gate.mjs (F31) against recorded Prometheus answers served over real HTTP
+ * (test/fixtures/prometheus): the exit code is what the deploy workflow acts on
+ * (0 promote, 1 hold, 2 rollback, 3 error, 64 usage).
  */
-const GATE = resolve(ROOT, 'scripts', 'rollout-gate.mjs');
-const FIXTURES = resolve(ROOT, 'test', 'fixtures', 'prometheus');
-
 interface GateRun {
   code: number | null;
   stdout: string;
@@ -24,7 +18,7 @@ function gate(args: string[], env: Record<string, string> = {}): Promise<GateRun
   return new Promise((done) => {
     execFile(
       process.execPath,
-      [GATE, ...args],
+      [ROLLOUT_GATE, ...args],
       { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
@@ -42,36 +36,17 @@ function gate(args: string[], env: Record<string, string> = {}): Promise<GateRun
 }
 
 describe('the rollout gate (F31)', () => {
+  let prometheus: FixturePrometheus;
   let queries: Record<string, string>;
-  let server: Server;
-  let prometheus: string;
-  let scenario: Record<string, unknown> | { status: 'error' };
-  const asked: string[] = [];
-
   beforeAll(async () => {
-    const printed = await gate(['--print-queries']);
-    expect(printed.code).toBe(0);
-    queries = JSON.parse(printed.stdout);
-    const byQuery = new Map(Object.entries(queries).map(([name, promql]) => [promql, name]));
-    server = createServer((req, res) => {
-      const url = new URL(req.url ?? '/', 'http://prometheus');
-      const promql = url.searchParams.get('query') ?? '';
-      asked.push(promql);
-      const name = byQuery.get(promql);
-      const body = 'status' in scenario ? scenario : name ? scenario[name] : undefined;
-      const status = !body ? 400 : (body as { status: string }).status === 'error' ? 400 : 200;
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body ?? { status: 'error', errorType: 'bad_data', error: `unexpected query ${promql}` }));
-    });
-    await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready));
-    prometheus = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    prometheus = await startFixturePrometheus();
+    queries = prometheus.queries;
   });
-  afterAll(() => new Promise((closed) => server.close(closed)));
-  beforeEach(() => asked.splice(0));
+  afterAll(() => prometheus.close());
 
   const run = (fixture: string, ...extra: string[]) => {
-    scenario = JSON.parse(readFileSync(resolve(FIXTURES, `${fixture}.json`), 'utf8'));
-    return gate(['--prometheus', prometheus, ...extra]);
+    prometheus.serve(fixture);
+    return gate(['--prometheus', prometheus.url, ...extra]);
   };
 
   it('queries the request count, 5xx ratio and p99 of canary and stable, by the app and track labels', () => {
@@ -91,7 +66,7 @@ describe('the rollout gate (F31)', () => {
     const run1 = await run('healthy');
     expect(run1.code).toBe(0);
     expect(run1.result).toMatchObject({ decision: 'promote', measured: { canaryRequests: 1520.4, canaryP99: 0.182 } });
-    expect(new Set(asked)).toEqual(new Set(Object.values(queries)));
+    expect(new Set(prometheus.asked)).toEqual(new Set(Object.values(queries)));
   });
 
   it('rolls back (exit 2) when the canary 5xx ratio is over the absolute limit', async () => {
@@ -115,8 +90,8 @@ describe('the rollout gate (F31)', () => {
 
   it('uses thresholds from options and environment', async () => {
     expect((await run('canary-slow', '--p99-factor', '4')).code).toBe(0);
-    scenario = JSON.parse(readFileSync(resolve(FIXTURES, 'healthy.json'), 'utf8'));
-    const strict = await gate(['--prometheus', prometheus], { ROLLOUT_MAX_ERROR_RATIO: '0.001' });
+    prometheus.serve('healthy');
+    const strict = await gate(['--prometheus', prometheus.url], { ROLLOUT_MAX_ERROR_RATIO: '0.001' });
     expect(strict.code).toBe(2);
   });
 
@@ -154,7 +129,7 @@ describe('the rollout gate (F31)', () => {
     const missing = await gate([]);
     expect(missing.code).toBe(64);
     expect(missing.stderr).toMatch(/--prometheus \(or PROMETHEUS_URL\) is required/);
-    const bad = await gate(['--prometheus', prometheus, '--min-requests', 'lots']);
+    const bad = await gate(['--prometheus', prometheus.url, '--min-requests', 'lots']);
     expect(bad.code).toBe(64);
     expect(bad.stderr).toMatch(/Exit: 0 promote, 1 hold, 2 rollback, 3 Prometheus error, 64 usage/);
   });
