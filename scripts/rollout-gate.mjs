@@ -22,16 +22,48 @@ const OPTIONS = {
   app: { env: 'ROLLOUT_APP', fallback: 'resilient-api', help: 'value of the `app` label' },
   selector: { env: 'ROLLOUT_SELECTOR', fallback: '', help: 'extra label matchers, e.g. namespace="production"' },
   window: { env: 'ROLLOUT_WINDOW', fallback: '5m', help: 'range of every rate, e.g. 5m' },
-  'min-requests': { env: 'ROLLOUT_MIN_REQUESTS', fallback: '100', help: 'canary requests in the window before any promotion' },
-  'max-error-ratio': { env: 'ROLLOUT_MAX_ERROR_RATIO', fallback: '0.01', help: 'canary 5xx ratio above this rolls back' },
-  'error-ratio-factor': { env: 'ROLLOUT_ERROR_RATIO_FACTOR', fallback: '2', help: 'rolls back when canary 5xx ratio > stable x factor + slack' },
-  'error-ratio-slack': { env: 'ROLLOUT_ERROR_RATIO_SLACK', fallback: '0.002', help: 'absolute slack of that comparison' },
-  'max-p99-seconds': { env: 'ROLLOUT_MAX_P99_SECONDS', fallback: '1', help: 'canary p99 latency above this rolls back' },
-  'p99-factor': { env: 'ROLLOUT_P99_FACTOR', fallback: '1.5', help: 'rolls back when canary p99 > stable p99 x factor + slack' },
-  'p99-slack-seconds': { env: 'ROLLOUT_P99_SLACK_SECONDS', fallback: '0.05', help: 'absolute slack of that comparison' },
+  'min-requests': {
+    env: 'ROLLOUT_MIN_REQUESTS',
+    fallback: '100',
+    help: 'canary requests in the window before any promotion',
+  },
+  'max-error-ratio': {
+    env: 'ROLLOUT_MAX_ERROR_RATIO',
+    fallback: '0.01',
+    help: 'canary 5xx ratio above this rolls back',
+  },
+  'error-ratio-factor': {
+    env: 'ROLLOUT_ERROR_RATIO_FACTOR',
+    fallback: '2',
+    help: 'rolls back when canary 5xx ratio > stable x factor + slack',
+  },
+  'error-ratio-slack': {
+    env: 'ROLLOUT_ERROR_RATIO_SLACK',
+    fallback: '0.002',
+    help: 'absolute slack of that comparison',
+  },
+  'max-p99-seconds': {
+    env: 'ROLLOUT_MAX_P99_SECONDS',
+    fallback: '1',
+    help: 'canary p99 latency above this rolls back',
+  },
+  'p99-factor': {
+    env: 'ROLLOUT_P99_FACTOR',
+    fallback: '1.5',
+    help: 'rolls back when canary p99 > stable p99 x factor + slack',
+  },
+  'p99-slack-seconds': {
+    env: 'ROLLOUT_P99_SLACK_SECONDS',
+    fallback: '0.05',
+    help: 'absolute slack of that comparison',
+  },
   'timeout-ms': { env: 'ROLLOUT_PROMETHEUS_TIMEOUT_MS', fallback: '5000', help: 'per query' },
 };
-const FLAGS = { 'print-queries': 'print the PromQL as JSON and exit', 'allow-no-baseline': 'promote without stable traffic to compare with (first deploy)', help: 'this text' };
+const FLAGS = {
+  'print-queries': 'print the PromQL as JSON and exit',
+  'allow-no-baseline': 'promote without stable traffic to compare with (first deploy)',
+  help: 'this text',
+};
 
 const EXIT = { promote: 0, hold: 1, rollback: 2, error: 3, usage: 64 };
 
@@ -61,7 +93,8 @@ function parseArgs(argv, env) {
   }
   for (const name of Object.keys(OPTIONS).filter((n) => !['prometheus', 'app', 'selector', 'window'].includes(n))) {
     const number = Number(options[name]);
-    if (!Number.isFinite(number) || number < 0) throw new UsageError(`--${name} must be a number >= 0 (got ${options[name]})`);
+    if (!Number.isFinite(number) || number < 0)
+      throw new UsageError(`--${name} must be a number >= 0 (got ${options[name]})`);
     options[name] = number;
   }
   if (!/^\d+[smhd]$/.test(options.window) && !options.window.startsWith('{{')) {
@@ -97,7 +130,9 @@ async function query(base, promql, timeoutMs) {
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    throw new PrometheusError(`Prometheus at ${url.origin} did not answer (${error.cause?.code ?? error.cause?.message ?? error.message})`);
+    throw new PrometheusError(
+      `Prometheus at ${url.origin} did not answer (${error.cause?.code ?? error.cause?.message ?? error.message})`,
+    );
   }
   const body = await response.json().catch(() => undefined);
   if (!response.ok || body?.status !== 'success') {
@@ -117,7 +152,10 @@ async function query(base, promql, timeoutMs) {
 /** promote | hold | rollback, with the reasons, from measured values (null = no data). */
 function decide(m, o, allowNoBaseline = false) {
   if (m.canaryRequests === null || m.canaryRequests < o['min-requests']) {
-    return { decision: 'hold', reasons: [`canary served ${m.canaryRequests ?? 0} requests in ${o.window}, fewer than ${o['min-requests']}`] };
+    return {
+      decision: 'hold',
+      reasons: [`canary served ${m.canaryRequests ?? 0} requests in ${o.window}, fewer than ${o['min-requests']}`],
+    };
   }
   if (m.canaryErrorRatio === null || m.canaryP99 === null) {
     return { decision: 'hold', reasons: ['no 5xx ratio or p99 for the canary yet'] };
@@ -126,17 +164,31 @@ function decide(m, o, allowNoBaseline = false) {
   if (m.canaryErrorRatio > o['max-error-ratio']) {
     failed.push(`canary 5xx ratio ${m.canaryErrorRatio} > ${o['max-error-ratio']}`);
   }
-  if (m.stableErrorRatio !== null && m.canaryErrorRatio > m.stableErrorRatio * o['error-ratio-factor'] + o['error-ratio-slack']) {
-    failed.push(`canary 5xx ratio ${m.canaryErrorRatio} > stable ${m.stableErrorRatio} x ${o['error-ratio-factor']} + ${o['error-ratio-slack']}`);
+  if (
+    m.stableErrorRatio !== null &&
+    m.canaryErrorRatio > m.stableErrorRatio * o['error-ratio-factor'] + o['error-ratio-slack']
+  ) {
+    failed.push(
+      `canary 5xx ratio ${m.canaryErrorRatio} > stable ${m.stableErrorRatio} x ${o['error-ratio-factor']} + ${o['error-ratio-slack']}`,
+    );
   }
   if (m.canaryP99 > o['max-p99-seconds']) failed.push(`canary p99 ${m.canaryP99}s > ${o['max-p99-seconds']}s`);
   if (m.stableP99 !== null && m.canaryP99 > m.stableP99 * o['p99-factor'] + o['p99-slack-seconds']) {
-    failed.push(`canary p99 ${m.canaryP99}s > stable ${m.stableP99}s x ${o['p99-factor']} + ${o['p99-slack-seconds']}s`);
+    failed.push(
+      `canary p99 ${m.canaryP99}s > stable ${m.stableP99}s x ${o['p99-factor']} + ${o['p99-slack-seconds']}s`,
+    );
   }
   if (failed.length) return { decision: 'rollback', reasons: failed };
-  const baseline = m.stableRequests !== null && m.stableRequests >= o['min-requests'] && m.stableErrorRatio !== null && m.stableP99 !== null;
+  const baseline =
+    m.stableRequests !== null &&
+    m.stableRequests >= o['min-requests'] &&
+    m.stableErrorRatio !== null &&
+    m.stableP99 !== null;
   if (!baseline && !allowNoBaseline) {
-    return { decision: 'hold', reasons: ['no stable traffic to compare with (pass --allow-no-baseline on a first deploy)'] };
+    return {
+      decision: 'hold',
+      reasons: ['no stable traffic to compare with (pass --allow-no-baseline on a first deploy)'],
+    };
   }
   return { decision: 'promote', reasons: ['every threshold holds'] };
 }
@@ -144,7 +196,9 @@ function decide(m, o, allowNoBaseline = false) {
 function usage() {
   const lines = ['Usage: node scripts/rollout-gate.mjs --prometheus URL [options]', ''];
   for (const [name, { env, fallback, help }] of Object.entries(OPTIONS)) {
-    lines.push(`  --${name.padEnd(20)} ${help} (env ${env}${fallback !== undefined ? `, default ${fallback || '""'}` : ''})`);
+    lines.push(
+      `  --${name.padEnd(20)} ${help} (env ${env}${fallback !== undefined ? `, default ${fallback || '""'}` : ''})`,
+    );
   }
   for (const [name, help] of Object.entries(FLAGS)) lines.push(`  --${name.padEnd(20)} ${help}`);
   lines.push('', 'Exit: 0 promote, 1 hold, 2 rollback, 3 Prometheus error, 64 usage.');
@@ -164,7 +218,10 @@ async function main(argv, env) {
   }
   if (!options.prometheus) throw new UsageError('--prometheus (or PROMETHEUS_URL) is required');
   const entries = await Promise.all(
-    Object.entries(queries).map(async ([name, promql]) => [name, await query(options.prometheus, promql, options['timeout-ms'])]),
+    Object.entries(queries).map(async ([name, promql]) => [
+      name,
+      await query(options.prometheus, promql, options['timeout-ms']),
+    ]),
   );
   const measured = Object.fromEntries(entries);
   const { decision, reasons } = decide(measured, options, flags['allow-no-baseline']);

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../support/poll.support';
-import { ROOT } from '../support/process.support';
+import { HOST_PATH, ROOT } from '../support/process.support';
 import { startFixturePrometheus, type FixturePrometheus } from '../support/prometheus-fixture.support';
 
 /**
@@ -43,7 +43,7 @@ describe('the canary rollout driver (F31)', () => {
         {
           timeout: 30_000,
           env: {
-            PATH: `${bin}:${process.env.PATH ?? ''}`,
+            PATH: `${bin}:${HOST_PATH}`,
             KUBECTL_LOG: log,
             NAMESPACE,
             PROMETHEUS_URL: prometheus.url,
@@ -84,13 +84,16 @@ describe('the canary rollout driver (F31)', () => {
     expect(stderr).toContain('rolling back: step 1: the gate failed the canary');
   });
 
-  it.each(['no-data', 'low-traffic'])('never promotes on %s: rolls back when the decision deadline passes', async (fixture) => {
-    const { code, kubectl, stderr } = await rollout(fixture);
-    expect(code).toBe(1);
-    expect(kubectl).not.toContain(rollouts('promote api'));
-    expect(kubectl.slice(-2)).toEqual([rollouts('abort api'), rollouts('undo api')]);
-    expect(stderr).toContain('no promotion within 0s');
-  });
+  it.each(['no-data', 'low-traffic'])(
+    'never promotes on %s: rolls back when the decision deadline passes',
+    async (fixture) => {
+      const { code, kubectl, stderr } = await rollout(fixture);
+      expect(code).toBe(1);
+      expect(kubectl).not.toContain(rollouts('promote api'));
+      expect(kubectl.slice(-2)).toEqual([rollouts('abort api'), rollouts('undo api')]);
+      expect(stderr).toContain('no promotion within 0s');
+    },
+  );
 
   it('rolls back when Prometheus cannot answer until the deadline', async () => {
     const { code, kubectl } = await rollout('healthy', { PROMETHEUS_URL: `http://127.0.0.1:${await freePort()}` });

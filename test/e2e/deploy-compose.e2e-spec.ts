@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { APP_VARIABLES, CLOSE_BOUND_MS, ENTRY_POINTS, healthPaths, productionConfig } from '../support/deploy.support';
-import { ROOT } from '../support/process.support';
+import { HOST_PATH, ROOT } from '../support/process.support';
 
 /**
  * docker-compose.yml, checked by Debian's docker-compose 1.29 (`config` parses, merges anchors
@@ -17,7 +17,7 @@ function compose(file: string, ...args: string[]) {
   const run = spawnSync('docker-compose', ['-f', file, '--project-directory', ROOT, ...args], {
     encoding: 'utf8',
     timeout: 30_000,
-    env: { PATH: process.env.PATH ?? '', HOME: tmpdir() },
+    env: { PATH: HOST_PATH, HOME: tmpdir() },
   });
   if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
     throw new Error(
@@ -33,8 +33,16 @@ function consistencyProblems(resolved: any): string[] {
   const services = resolved.services;
   const paths = healthPaths();
   const app = {
-    api: { command: ENTRY_POINTS.api, health: paths.live, port: (c: ReturnType<typeof productionConfig>) => c.http.port },
-    worker: { command: ENTRY_POINTS.worker, health: paths.live, port: (c: ReturnType<typeof productionConfig>) => c.worker.port },
+    api: {
+      command: ENTRY_POINTS.api,
+      health: paths.live,
+      port: (c: ReturnType<typeof productionConfig>) => c.http.port,
+    },
+    worker: {
+      command: ENTRY_POINTS.worker,
+      health: paths.live,
+      port: (c: ReturnType<typeof productionConfig>) => c.worker.port,
+    },
     'fake-payments': {
       command: ENTRY_POINTS.fakePayments,
       health: '/health',
@@ -52,7 +60,8 @@ function consistencyProblems(resolved: any): string[] {
     images.add(service.image);
     const env: Record<string, string> = { ...service.environment };
     for (const variable of Object.keys(env)) {
-      if (!APP_VARIABLES.has(variable) && variable !== 'HEALTHCHECK_URL') problems.push(`${name} sets ${variable}, which the app does not read`);
+      if (!APP_VARIABLES.has(variable) && variable !== 'HEALTHCHECK_URL')
+        problems.push(`${name} sets ${variable}, which the app does not read`);
     }
     let config;
     try {
@@ -61,16 +70,22 @@ function consistencyProblems(resolved: any): string[] {
       problems.push(`${name}: ${(error as Error).message}`);
       continue;
     }
-    if (service.command?.join(' ') !== `node ${expected.command}`) problems.push(`${name} runs ${service.command?.join(' ')}`);
+    if (service.command?.join(' ') !== `node ${expected.command}`)
+      problems.push(`${name} runs ${service.command?.join(' ')}`);
     const graceMs = parseInt(service.stop_grace_period, 10) * 1000;
     if (!(graceMs > config.shutdown.drainMs + CLOSE_BOUND_MS)) {
-      problems.push(`${name} stop_grace_period ${service.stop_grace_period} is not more than drain ${config.shutdown.drainMs} + close ${CLOSE_BOUND_MS} ms`);
+      problems.push(
+        `${name} stop_grace_period ${service.stop_grace_period} is not more than drain ${config.shutdown.drainMs} + close ${CLOSE_BOUND_MS} ms`,
+      );
     }
     if (!expected.port) continue;
     const port = expected.port(config);
-    if (!service.ports?.some((p: { target: number }) => p.target === port)) problems.push(`${name} publishes ${JSON.stringify(service.ports)}, the app listens on ${port}`);
+    if (!service.ports?.some((p: { target: number }) => p.target === port))
+      problems.push(`${name} publishes ${JSON.stringify(service.ports)}, the app listens on ${port}`);
     if (env.HEALTHCHECK_URL !== `http://127.0.0.1:${port}${expected.health}`) {
-      problems.push(`${name} HEALTHCHECK_URL ${env.HEALTHCHECK_URL}, the app answers http://127.0.0.1:${port}${expected.health}`);
+      problems.push(
+        `${name} HEALTHCHECK_URL ${env.HEALTHCHECK_URL}, the app answers http://127.0.0.1:${port}${expected.health}`,
+      );
     }
   }
   if (images.size !== 1) problems.push(`one image for every command, got ${[...images].join(', ')}`);
@@ -139,7 +154,9 @@ describe('docker-compose.yml (docker-compose config)', () => {
     expect(grafana.profiles).toEqual(['observability']);
     // docker-compose 1.29 prints volumes in the short form: source:target:mode.
     expect(prometheus.volumes).toEqual([`${resolve(ROOT, 'deploy', 'prometheus')}:/etc/prometheus:ro`]);
-    expect(grafana.volumes).toEqual([`${resolve(ROOT, 'deploy', 'grafana')}:${grafana.environment.GF_PATHS_PROVISIONING.replace(/\/provisioning$/, '')}:ro`]);
+    expect(grafana.volumes).toEqual([
+      `${resolve(ROOT, 'deploy', 'grafana')}:${grafana.environment.GF_PATHS_PROVISIONING.replace(/\/provisioning$/, '')}:ro`,
+    ]);
     const scrape = parse(readFileSync(resolve(ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8'));
     const targets = scrape.scrape_configs.flatMap((c: any) => c.static_configs.flatMap((s: any) => s.targets));
     expect(targets).toEqual([
@@ -170,6 +187,8 @@ describe('docker-compose.yml (docker-compose config)', () => {
       expect.stringMatching(/^worker: Invalid configuration \(1 variable\):\n {2}- REDIS_URL must be a URL/),
     ]);
     expect(mutate((s) => (s.api.environment.WORKERS = '2'))).toEqual(['api sets WORKERS, which the app does not read']);
-    expect(mutate((s) => (s.migrate.command = ['node', 'dist/migrate.js']))).toEqual(['migrate runs node dist/migrate.js']);
+    expect(mutate((s) => (s.migrate.command = ['node', 'dist/migrate.js']))).toEqual([
+      'migrate runs node dist/migrate.js',
+    ]);
   });
 });

@@ -29,7 +29,8 @@ const find = (objects: K8sObject[], kind: string, name: string) => {
 function containerConfig(objects: K8sObject[]): { config: AppConfig; problems: string[] } {
   const problems: string[] = [];
   const data = find(objects, 'ConfigMap', 'resilient-api-config').data as Record<string, string>;
-  for (const name of Object.keys(data)) if (!APP_VARIABLES.has(name)) problems.push(`ConfigMap sets ${name}, which the app does not read`);
+  for (const name of Object.keys(data))
+    if (!APP_VARIABLES.has(name)) problems.push(`ConfigMap sets ${name}, which the app does not read`);
   return { config: productionConfig(data), problems };
 }
 
@@ -43,12 +44,14 @@ function consistencyProblems(objects: K8sObject[]): string[] {
     const object = find(objects, kind, name);
     const [container] = containersOf(object);
     const where = `${kind} ${name}`;
-    if (container.command?.join(' ') !== `node ${command}`) problems.push(`${where} runs ${container.command?.join(' ')}, not node ${command}`);
+    if (container.command?.join(' ') !== `node ${command}`)
+      problems.push(`${where} runs ${container.command?.join(' ')}, not node ${command}`);
     if (!container.ports?.some((p: { containerPort: number }) => p.containerPort === port)) {
       problems.push(`${where} exposes ${JSON.stringify(container.ports)}, the app listens on ${port}`);
     }
     const annotations = object.spec.template.metadata.annotations ?? {};
-    if (annotations['prometheus.io/port'] !== String(port)) problems.push(`${where} is scraped on ${annotations['prometheus.io/port']}, not ${port}`);
+    if (annotations['prometheus.io/port'] !== String(port))
+      problems.push(`${where} is scraped on ${annotations['prometheus.io/port']}, not ${port}`);
     for (const [probe, path] of [
       ['startupProbe', paths.live],
       ['livenessProbe', paths.live],
@@ -73,7 +76,8 @@ function consistencyProblems(objects: K8sObject[]): string[] {
   workload('Rollout', 'api', ENTRY_POINTS.api, config.http.port, true);
   workload('Deployment', 'worker', ENTRY_POINTS.worker, config.worker.port, false);
   const [migrate] = containersOf(find(objects, 'Job', 'db-migrate'));
-  if (migrate.command?.join(' ') !== `node ${ENTRY_POINTS.migrate}`) problems.push(`Job db-migrate runs ${migrate.command}`);
+  if (migrate.command?.join(' ') !== `node ${ENTRY_POINTS.migrate}`)
+    problems.push(`Job db-migrate runs ${migrate.command}`);
   for (const name of ['api', 'api-canary']) {
     const port = find(objects, 'Service', name).spec.ports[0].targetPort;
     if (portOf(containersOf(find(objects, 'Rollout', 'api'))[0], port) !== config.http.port) {
@@ -86,7 +90,9 @@ function consistencyProblems(objects: K8sObject[]): string[] {
 }
 
 describe('Kubernetes manifests (F31, F32, F37)', () => {
-  const rendered = Object.fromEntries(OVERLAYS.map((name) => [name, renderKustomization(resolve(K8S, 'overlays', name))]));
+  const rendered = Object.fromEntries(
+    OVERLAYS.map((name) => [name, renderKustomization(resolve(K8S, 'overlays', name))]),
+  );
 
   it.each(OVERLAYS)('%s renders to valid Kubernetes and Argo Rollouts objects', (overlay) => {
     const objects = rendered[overlay];
@@ -133,10 +139,22 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
   it('documents a Secret that validates, and every ConfigMap and Secret key is a variable the app reads', () => {
     const [secret] = loadYamlDocuments(resolve(K8S, 'base', 'secret.example.yaml'));
     expect(validateK8s([secret])).toEqual([]);
-    const keys = [...Object.keys(secret.stringData), ...Object.keys(find(rendered.production, 'ConfigMap', 'resilient-api-config').data)];
+    const keys = [
+      ...Object.keys(secret.stringData),
+      ...Object.keys(find(rendered.production, 'ConfigMap', 'resilient-api-config').data),
+    ];
     expect(keys.filter((k) => !APP_VARIABLES.has(k))).toEqual([]);
     // The contract's variables, except the fake provider's port (not deployed here).
-    for (const name of ['NODE_ENV', 'PORT', 'DATABASE_URL', 'REDIS_URL', 'PAYMENTS_BASE_URL', 'WORKER_PORT', 'JWT_SECRET', 'LOG_LEVEL']) {
+    for (const name of [
+      'NODE_ENV',
+      'PORT',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'PAYMENTS_BASE_URL',
+      'WORKER_PORT',
+      'JWT_SECRET',
+      'LOG_LEVEL',
+    ]) {
       expect(keys).toContain(name);
     }
     // Every workload loads both.
@@ -176,7 +194,9 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
     expect(mutate((o) => (api(o).lifecycle.preStop.exec.command = ['sleep', '1']))).toEqual([
       'Rollout api preStop sleeps 1000 ms, less than the drain of 5000 ms',
     ]);
-    expect(mutate((o) => (find(o, 'Rollout', 'api').spec.template.spec.terminationGracePeriodSeconds = 20))).toHaveLength(1);
+    expect(
+      mutate((o) => (find(o, 'Rollout', 'api').spec.template.spec.terminationGracePeriodSeconds = 20)),
+    ).toHaveLength(1);
     expect(mutate((o) => (find(o, 'ConfigMap', 'resilient-api-config').data.WORKERS = '2'))).toEqual([
       'ConfigMap sets WORKERS, which the app does not read',
     ]);
@@ -201,14 +221,20 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
 
     const gate = resolve(ROOT, 'scripts', 'rollout-gate.mjs');
     const q = JSON.parse(
-      execFileSync(process.execPath, [gate, '--print-queries', '--app', '{{args.app}}', '--selector', 'namespace="{{args.namespace}}"'], {
-        encoding: 'utf8',
-      }),
+      execFileSync(
+        process.execPath,
+        [gate, '--print-queries', '--app', '{{args.app}}', '--selector', 'namespace="{{args.namespace}}"'],
+        {
+          encoding: 'utf8',
+        },
+      ),
     );
     const defaults = Object.fromEntries(
-      [...execFileSync(process.execPath, [gate, '--help'], { encoding: 'utf8' }).matchAll(/--([\w-]+) .*default ([\d.]+)\)/g)].map(
-        ([, name, value]) => [name, value],
-      ),
+      [
+        ...execFileSync(process.execPath, [gate, '--help'], { encoding: 'utf8' }).matchAll(
+          /--([\w-]+) .*default ([\d.]+)\)/g,
+        ),
+      ].map(([, name, value]) => [name, value]),
     );
     const enough = (e: string) => `(${e}) and on() (${q.canaryRequests} >= ${defaults['min-requests']})`;
     const expected = [
@@ -219,10 +245,18 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
         defaults['error-ratio-slack'],
       ],
       ['canary-p99', enough(q.canaryP99), defaults['max-p99-seconds']],
-      ['canary-p99-vs-stable', enough(`(${q.canaryP99}) - ${defaults['p99-factor']} * (${q.stableP99})`), defaults['p99-slack-seconds']],
+      [
+        'canary-p99-vs-stable',
+        enough(`(${q.canaryP99}) - ${defaults['p99-factor']} * (${q.stableP99})`),
+        defaults['p99-slack-seconds'],
+      ],
     ];
     expect(
-      template.spec.metrics.map((m: any) => [m.name, m.provider.prometheus.query, m.failureCondition.replace(/^.*> /, '')]),
+      template.spec.metrics.map((m: any) => [
+        m.name,
+        m.provider.prometheus.query,
+        m.failureCondition.replace(/^.*> /, ''),
+      ]),
     ).toEqual(expected);
     for (const metric of template.spec.metrics) {
       expect(metric.failureCondition).toMatch(/^len\(result\) > 0 && result\[0\] > [\d.]+$/);

@@ -14,9 +14,13 @@ const WORKFLOWS = resolve(ROOT, '.github', 'workflows');
 const VALIDATOR = resolve(ROOT, 'node_modules', '@action-validator', 'cli', 'cli.mjs');
 const files = readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
 const workflow = (name: string) => parse(readFileSync(resolve(WORKFLOWS, name), 'utf8'));
-const validate = (file: string) => spawnSync(process.execPath, [VALIDATOR, file], { encoding: 'utf8', timeout: 20_000 });
+const validate = (file: string) =>
+  spawnSync(process.execPath, [VALIDATOR, file], { encoding: 'utf8', timeout: 20_000 });
 const steps = (job: any): any[] => job.steps ?? [];
-const runs = (job: any) => steps(job).map((s) => s.run ?? '').join('\n');
+const runs = (job: any) =>
+  steps(job)
+    .map((s) => s.run ?? '')
+    .join('\n');
 const uses = (job: any) => steps(job).map((s) => s.uses ?? '');
 
 function shellcheck(args: string[], input?: string) {
@@ -41,7 +45,10 @@ describe('GitHub workflows (F11, F31)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ra-workflow-'));
     try {
       const file = join(dir, 'broken.yml');
-      writeFileSync(file, readFileSync(resolve(WORKFLOWS, 'ci.yml'), 'utf8').replace('runs-on: ubuntu-latest', 'runs_on: ubuntu-latest'));
+      writeFileSync(
+        file,
+        readFileSync(resolve(WORKFLOWS, 'ci.yml'), 'utf8').replace('runs-on: ubuntu-latest', 'runs_on: ubuntu-latest'),
+      );
       const run = validate(file);
       expect(run.status).toBe(1);
       expect(run.stderr).toContain("Additional property 'runs_on' is not allowed");
@@ -60,7 +67,10 @@ describe('GitHub workflows (F11, F31)', () => {
     }
     expect(runs(jobs.audit)).toContain('npm audit --omit=dev --audit-level=high');
     expect(uses(jobs.image)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^docker\/build-push-action@/), expect.stringMatching(/^aquasecurity\/trivy-action@/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^docker\/build-push-action@/),
+        expect.stringMatching(/^aquasecurity\/trivy-action@/),
+      ]),
     );
     expect(jobs.image.needs).toEqual(['test', 'audit']);
   });
@@ -72,7 +82,10 @@ describe('GitHub workflows (F11, F31)', () => {
     );
     expect(jobs.build.needs).toBe('ci');
     expect(jobs.build.outputs.digest).toBe('${{ steps.push.outputs.digest }}');
-    expect(steps(jobs.build).find((s) => s.id === 'push')).toMatchObject({ uses: expect.stringMatching(/^docker\/build-push-action@/), with: { push: true } });
+    expect(steps(jobs.build).find((s) => s.id === 'push')).toMatchObject({
+      uses: expect.stringMatching(/^docker\/build-push-action@/),
+      with: { push: true },
+    });
     const rollout = jobs.rollout;
     expect(rollout.env.IMAGE).toBe('${{ needs.build.outputs.image }}@${{ needs.build.outputs.digest }}');
     const order = steps(rollout).map((s) => s.name ?? s.uses);
@@ -82,7 +95,12 @@ describe('GitHub workflows (F11, F31)', () => {
   });
 
   it('ships shell that shellcheck passes: .ci/run, scripts/*.sh and every workflow run block', () => {
-    const scripts = ['.ci/run', ...readdirSync(resolve(ROOT, 'scripts')).filter((f) => f.endsWith('.sh')).map((f) => `scripts/${f}`)];
+    const scripts = [
+      '.ci/run',
+      ...readdirSync(resolve(ROOT, 'scripts'))
+        .filter((f) => f.endsWith('.sh'))
+        .map((f) => `scripts/${f}`),
+    ];
     const files = shellcheck(scripts.map((s) => resolve(ROOT, s)));
     expect(files.stdout + files.stderr).toBe('');
     expect(files.status).toBe(0);

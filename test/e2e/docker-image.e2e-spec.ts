@@ -1,10 +1,26 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
-import { ENTRY_POINTS, dockerContextIncludes, healthPaths, parseDockerfile, type DockerStage } from '../support/deploy.support';
+import {
+  ENTRY_POINTS,
+  dockerContextIncludes,
+  healthPaths,
+  parseDockerfile,
+  type DockerStage,
+} from '../support/deploy.support';
 import { freePort, pollUntil } from '../support/poll.support';
-import { ROOT, runNode, type RunningProcess } from '../support/process.support';
+import { HOST_PATH, ROOT, hostEnvironment, runNode, type RunningProcess } from '../support/process.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 import { REDIS_URL } from '../support/test-env.support';
 
@@ -39,8 +55,11 @@ const only = (stage: DockerStage, instruction: string) => {
 
 function sh(command: string, cwd: string): Promise<void> {
   return new Promise((done, fail) => {
-    execFile('sh', ['-c', command], { cwd, timeout: 180_000, env: { ...process.env, npm_config_prefer_offline: 'true' } }, (error, _out, stderr) =>
-      error ? fail(new Error(`${command} failed: ${stderr}`)) : done(),
+    execFile(
+      'sh',
+      ['-c', command],
+      { cwd, timeout: 180_000, env: { ...hostEnvironment(), npm_config_prefer_offline: 'true' } },
+      (error, _out, stderr) => (error ? fail(new Error(`${command} failed: ${stderr}`)) : done()),
     );
   });
 }
@@ -64,7 +83,8 @@ async function replay(stage: DockerStage, dir: string, built: Record<string, str
       case 'COPY': {
         for (const source of sources) {
           const from = step.flags.from ? built[step.flags.from] : ROOT;
-          if (!step.flags.from) expect({ source, inContext: dockerContextIncludes(source) }).toEqual({ source, inContext: true });
+          if (!step.flags.from)
+            expect({ source, inContext: dockerContextIncludes(source) }).toEqual({ source, inContext: true });
           const destination = target.endsWith('/') ? join(local(target), posix.basename(source)) : local(target);
           mkdirSync(join(destination, '..'), { recursive: true });
           const origin = step.flags.from ? join(from, posix.relative('/app', source)) : join(from, source);
@@ -127,14 +147,25 @@ describe('the Docker image, replayed without Docker', () => {
   it('compiles in the build stage with the same build the tests use', () => {
     const build = stageNamed('build');
     expect(steps(build, 'RUN').map((s) => s.args)).toContain('npm run build');
-    expect(JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')).scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')).scripts.build).toBe(
+      'tsc -p tsconfig.build.json',
+    );
     for (const copy of steps(build, 'COPY')) {
-      for (const source of copy.args.split(/\s+/).slice(0, -1)) expect({ source, inContext: dockerContextIncludes(source) }).toEqual({ source, inContext: true });
+      for (const source of copy.args.split(/\s+/).slice(0, -1))
+        expect({ source, inContext: dockerContextIncludes(source) }).toEqual({ source, inContext: true });
     }
   });
 
   it('sends only what the build needs to the daemon', () => {
-    for (const path of ['.git/HEAD', '.env', 'node_modules/x/index.js', 'dist/main.js', 'test/e2e/x.ts', 'src/main.spec.ts', 'deploy/k8s/base/kustomization.yaml']) {
+    for (const path of [
+      '.git/HEAD',
+      '.env',
+      'node_modules/x/index.js',
+      'dist/main.js',
+      'test/e2e/x.ts',
+      'src/main.spec.ts',
+      'deploy/k8s/base/kustomization.yaml',
+    ]) {
       expect({ path, inContext: dockerContextIncludes(path) }).toEqual({ path, inContext: false });
     }
   });
@@ -146,7 +177,8 @@ describe('the Docker image, replayed without Docker', () => {
       .filter(([path, meta]) => path && (meta.dev || meta.optional || meta.devOptional) && present(path))
       .map(([path]) => path);
     expect(leaked).toEqual([]);
-    for (const name of Object.keys(lock.packages[''].dependencies)) expect({ name, installed: present(`node_modules/${name}`) }).toEqual({ name, installed: true });
+    for (const name of Object.keys(lock.packages[''].dependencies))
+      expect({ name, installed: present(`node_modules/${name}`) }).toEqual({ name, installed: true });
     expect(readdirSync(app).sort()).toEqual(['dist', 'node_modules', 'package.json']);
   });
 
@@ -172,13 +204,23 @@ describe('the Docker image, replayed without Docker', () => {
     const [command, script] = only(runtime, 'CMD').exec!;
     expect(command).toBe('node');
     // unshare: a new PID namespace whose PID 1 is node (docker's layout); setpriv: uid/gid 65534.
-    const proc: RunningProcess = runNode(script, env, { cwd: app, wrapper: ['unshare', '--pid', '--fork', 'setpriv', ...UNPRIVILEGED, '--'] });
+    const proc: RunningProcess = runNode(script, env, {
+      cwd: app,
+      wrapper: ['unshare', '--pid', '--fork', 'setpriv', ...UNPRIVILEGED, '--'],
+    });
     try {
       const paths = healthPaths();
-      await pollUntil(() => fetch(`http://127.0.0.1:${port}${paths.live}`).then((r) => r.status === 200, () => false), {
-        timeoutMs: 20_000,
-        what: `the image's CMD to answer ${paths.live}\n${proc.stderr()}`,
-      });
+      await pollUntil(
+        () =>
+          fetch(`http://127.0.0.1:${port}${paths.live}`).then(
+            (r) => r.status === 200,
+            () => false,
+          ),
+        {
+          timeoutMs: 20_000,
+          what: `the image's CMD to answer ${paths.live}\n${proc.stderr()}`,
+        },
+      );
       expect((await fetch(`http://127.0.0.1:${port}${paths.ready}`)).status).toBe(200);
 
       // The node process: PID 1 in its namespace, running as 65534.
@@ -192,7 +234,7 @@ describe('the Docker image, replayed without Docker', () => {
       const check = () =>
         spawnSync('setpriv', [...UNPRIVILEGED, '--', process.execPath, ...healthcheck.exec!.slice(1)], {
           cwd: app,
-          env: { PATH: process.env.PATH ?? '', PORT: String(port) },
+          env: { PATH: HOST_PATH, PORT: String(port) },
           timeout: 10_000,
         }).status;
       expect(healthcheck.exec![0]).toBe('node');
@@ -209,7 +251,11 @@ describe('the Docker image, replayed without Docker', () => {
   });
 
   it('runs the migrations command from the same image, unprivileged', async () => {
-    const proc = runNode(ENTRY_POINTS.migrate, { ...imageEnv, DATABASE_URL: db.url, JWT_SECRET: 'image-replay-secret-0123456789abcdef' }, { cwd: app, wrapper: ['setpriv', ...UNPRIVILEGED, '--'] });
+    const proc = runNode(
+      ENTRY_POINTS.migrate,
+      { ...imageEnv, DATABASE_URL: db.url, JWT_SECRET: 'image-replay-secret-0123456789abcdef' },
+      { cwd: app, wrapper: ['setpriv', ...UNPRIVILEGED, '--'] },
+    );
     try {
       expect(await proc.exited(20_000)).toBe(0);
       expect(proc.stdout()).toContain('database is up to date');

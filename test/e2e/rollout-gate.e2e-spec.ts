@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { freePort } from '../support/poll.support';
+import { HOST_PATH } from '../support/process.support';
 import { ROLLOUT_GATE, startFixturePrometheus, type FixturePrometheus } from '../support/prometheus-fixture.support';
 
 /**
@@ -19,7 +20,7 @@ function gate(args: string[], env: Record<string, string> = {}): Promise<GateRun
     execFile(
       process.execPath,
       [ROLLOUT_GATE, ...args],
-      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 },
+      { env: { PATH: HOST_PATH, ...env }, timeout: 20_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
         const last = stdout.trim().split('\n').pop() ?? '';

@@ -89,7 +89,10 @@ export function parseDockerfile(text = readFileSync(resolve(ROOT, 'Dockerfile'),
  * patterns in order, the last match wins, `!` re-includes, `*` stays within a path segment and
  * `**` spans segments; a pattern that matches a parent directory matches what is inside it.
  */
-export function dockerContextIncludes(path: string, dockerignore = readFileSync(resolve(ROOT, '.dockerignore'), 'utf8')): boolean {
+export function dockerContextIncludes(
+  path: string,
+  dockerignore = readFileSync(resolve(ROOT, '.dockerignore'), 'utf8'),
+): boolean {
   const patterns = dockerignore
     .split('\n')
     .map((l) => l.trim())
@@ -100,7 +103,13 @@ export function dockerContextIncludes(path: string, dockerignore = readFileSync(
       const source = glob
         .split(/(\*\*\/?|\*|\?)/)
         .map((part) =>
-          part === '**/' || part === '**' ? '(?:.*/)?' + (part === '**' ? '.*' : '') : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
+          part === '**/' || part === '**'
+            ? '(?:.*/)?' + (part === '**' ? '.*' : '')
+            : part === '*'
+              ? '[^/]*'
+              : part === '?'
+                ? '[^/]'
+                : part.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
         )
         .join('');
       return { negate, regex: new RegExp(`^${source}$`) };

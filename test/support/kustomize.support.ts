@@ -70,7 +70,8 @@ export function renderKustomization(dir: string): K8sObject[] {
   const file = kustomizationFile(dir);
   const [k] = loadYamlDocuments(file);
   const unknown = Object.keys(k).filter((key) => !SUPPORTED.has(key));
-  if (unknown.length) throw new Error(`${file}: unsupported Kustomize keys ${unknown.join(', ')} (extend the renderer)`);
+  if (unknown.length)
+    throw new Error(`${file}: unsupported Kustomize keys ${unknown.join(', ')} (extend the renderer)`);
   let objects: K8sObject[] = [];
   for (const resource of k.resources ?? []) {
     const path = resolve(dir, resource);
@@ -87,7 +88,9 @@ export function renderKustomization(dir: string): K8sObject[] {
   if (k.namespace) objects = objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: k.namespace } }));
   for (const image of k.images ?? []) {
     for (const container of objects.flatMap(containersOf)) {
-      const name = String(container.image).split('@')[0].replace(/:[^/:]+$/, '');
+      const name = String(container.image)
+        .split('@')[0]
+        .replace(/:[^/:]+$/, '');
       if (name !== image.name) continue;
       const ref = image.newName ?? name;
       container.image = image.digest ? `${ref}@${image.digest}` : `${ref}:${image.newTag ?? 'latest'}`;
@@ -103,8 +106,11 @@ export function renderKustomization(dir: string): K8sObject[] {
  */
 export function validateK8s(objects: K8sObject[]): string[] {
   const script = resolve(__dirname, 'k8s-validate.support.mjs');
-  const run = spawnSync(process.execPath, [script], { input: JSON.stringify(objects), encoding: 'utf8', timeout: 30_000 });
+  const run = spawnSync(process.execPath, [script], {
+    input: JSON.stringify(objects),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   if (run.status !== 0) throw new Error(`k8s validator failed (${run.status}): ${run.stderr}`);
   return JSON.parse(run.stdout);
 }
-

@@ -54,3 +54,9 @@ export function runNode(script: string, env: Record<string, string>, options: Ru
     },
   };
 }
+
+/** The PATH of the test process, for child processes that need system tools. */
+export const HOST_PATH = process.env.PATH ?? '';
+
+/** The test process's whole environment, for tools that need it (npm: HOME, cache, config). */
+export const hostEnvironment = (): NodeJS.ProcessEnv => ({ ...process.env });
