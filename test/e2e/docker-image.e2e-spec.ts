@@ -151,7 +151,6 @@ describe('the Docker image, replayed without Docker', () => {
   let app: string;
   let imageEnv: Record<string, string>;
   let db: TestDatabase;
-  let replaySeconds: number;
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'ra-image-'));
@@ -160,10 +159,8 @@ describe('the Docker image, replayed without Docker', () => {
     app = join(scratch, 'app');
     mkdirSync(deps);
     mkdirSync(app);
-    const started = Date.now();
     await replay(stageNamed('deps'), deps, {});
     imageEnv = await replay(runtime, app, { deps, build: ROOT });
-    replaySeconds = (Date.now() - started) / 1000;
     db = await createTestDatabase();
   }, 240_000);
   afterAll(async () => {
@@ -175,7 +172,6 @@ describe('the Docker image, replayed without Docker', () => {
     expect(new Set(stages.map((s) => s.from))).toEqual(new Set([stages[0].from]));
     expect(stages[0].from).toMatch(/^node:\d+\.\d+\.\d+-bookworm-slim$/);
     expect(imageEnv.NODE_ENV).toBe('production');
-    expect(replaySeconds).toBeLessThan(120);
   });
 
   it('compiles in the build stage with the same build the tests use', () => {
