@@ -11,7 +11,7 @@ import { setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
-import { requestIdOf } from './platform/http/request-id.hooks';
+import { requestIdOf } from './platform/http/request-id.factory';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
 

@@ -25,7 +25,7 @@ export function healthPaths(): { live: string; ready: string } {
 
 /**
  * After the drain, closing takes this long at most: in-flight requests finish (bounded by
- * DB_STATEMENT_TIMEOUT_MS for SQL) and pools close, then shutdown.hooks.ts exits after 1 s
+ * DB_STATEMENT_TIMEOUT_MS for SQL) and pools close, then graceful-shutdown.handler.ts exits after 1 s
  * regardless. Stop grace periods must leave at least this after preStop + drain.
  */
 export const CLOSE_BOUND_MS = 10_000;

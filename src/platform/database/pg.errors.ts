@@ -4,7 +4,9 @@ export const PG = {
   UNDEFINED_TABLE: '42P01',
   INVALID_TEXT_REPRESENTATION: '22P02',
   QUERY_CANCELED: '57014',
+  LOCK_NOT_AVAILABLE: '55P03',
   ADMIN_SHUTDOWN: '57P01',
+  CRASH_SHUTDOWN: '57P02',
   CANNOT_CONNECT_NOW: '57P03',
   INVALID_PASSWORD: '28P01',
   INVALID_AUTHORIZATION: '28000',
@@ -28,36 +30,3 @@ export function constraintOf(error: unknown): string | undefined {
 
 export const isUniqueViolation = (error: unknown, constraint?: string): boolean =>
   sqlStateOf(error) === PG.UNIQUE_VIOLATION && (constraint === undefined || constraintOf(error) === constraint);
-
-const CONNECTION_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  PG.ADMIN_SHUTDOWN,
-  '57P02', // crash_shutdown
-  PG.CANNOT_CONNECT_NOW,
-  PG.TOO_MANY_CONNECTIONS,
-]);
-
-/** node-postgres reports these without a code. */
-const CONNECTION_ERROR_MESSAGES = [
-  'timeout exceeded when trying to connect',
-  'Connection terminated',
-  'Client has encountered a connection error',
-  'Connection timeout',
-];
-
-/**
- * True when the database could not be reached or dropped the connection: the
- * caller gets 503 DEPENDENCY_UNAVAILABLE (retry later), not a 500 (a bug).
- */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const code = sqlStateOf(error);
-  if (code && (CONNECTION_ERROR_CODES.has(code) || code.startsWith('08'))) return true;
-  const message = (error as { message?: unknown })?.message;
-  return typeof message === 'string' && CONNECTION_ERROR_MESSAGES.some((m) => message.includes(m));
-}
