@@ -63,7 +63,9 @@ describe('GitHub workflows (F11, F31)', () => {
     expect(Object.keys(test.services).sort()).toEqual(['postgres', 'redis']);
     // One Node: the tests fail off the .nvmrc major (test/meta/versions.meta-spec.ts), so no matrix.
     expect(test.strategy).toBeUndefined();
-    expect(steps(test).find((s) => /^actions\/setup-node@/.test(s.uses ?? ''))?.with['node-version-file']).toBe('.nvmrc');
+    expect(steps(test).find((s) => /^actions\/setup-node@/.test(s.uses ?? ''))?.with['node-version-file']).toBe(
+      '.nvmrc',
+    );
     for (const command of ['npm ci', 'npm run lint', 'npx tsc --noEmit', 'npm test']) {
       expect(runs(test)).toContain(command);
     }
