@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { isDatabaseUnavailable, sqlStateOf, PG } from '../database/pg.errors';
+import { classifyPgFailure } from '../database/pg.errors';
 import { AppError, DependencyUnavailableError } from './app.errors';
 import { ERROR_CATALOG, typeUriOf, type ErrorCode, type LogLevel } from './error.catalog';
 
@@ -128,10 +128,11 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     }
     return new AppError(code, { detail: FRAMEWORK_DETAILS[code], cause: thrown });
   }
-  // A database that is down or dropped the connection is an outage (503, retry later), not a bug.
-  if (isDatabaseUnavailable(thrown)) return new DependencyUnavailableError('database', thrown);
-  // statement_timeout fired: the query ran out of its budget.
-  if (sqlStateOf(thrown) === PG.QUERY_CANCELED) return new AppError('DEADLINE_EXCEEDED', { cause: thrown });
+  // A database that is down, busy or dropped the connection is an outage (503, retry later), not a bug;
+  // statement_timeout firing means the query ran out of its budget (504). See classifyPgFailure.
+  const dbFailure = classifyPgFailure(thrown);
+  if (dbFailure === 'transient') return new DependencyUnavailableError('database', thrown);
+  if (dbFailure === 'timeout') return new AppError('DEADLINE_EXCEEDED', { cause: thrown });
   if (thrown instanceof Error) {
     const { statusCode, code } = thrown as Error & { statusCode?: number; code?: string };
     // Fastify's JSON parser marks a SyntaxError with statusCode 400; other framework errors carry FST_ codes.

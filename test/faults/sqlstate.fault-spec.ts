@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { expectProblem } from '../support/problem.support';
+import { pollUntil } from '../support/poll.support';
+import { ADMIN_DATABASE_URL } from '../support/test-env.support';
+import { createTestDatabase } from '../support/test-database.support';
+import { startTestApp, type TestApp } from '../support/test-app.support';
+
+/**
+ * Issue 5, defect 2: SQLSTATEs that describe the database's state, not the request, are 503
+ * DEPENDENCY_UNAVAILABLE with Retry-After (or 504 for statement_timeout), never 500. Each is
+ * triggered on real Postgres here; the rest of the table is pinned by pg.errors.spec.ts.
+ */
+async function asAdmin<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('SQLSTATE → problem on real Postgres', () => {
+  describe('55P03 lock_timeout', () => {
+    let t: TestApp;
+    let holder: Client | undefined;
+    // lock_timeout is min(statement timeout, 2 s): with 3 s, the lock wait gives up first.
+    beforeAll(async () => {
+      t = await startTestApp({ env: { DB_STATEMENT_TIMEOUT_MS: '3000' } });
+    });
+    afterEach(async () => {
+      await holder?.query('COMMIT');
+      await holder?.end();
+      holder = undefined;
+    });
+    afterAll(() => t.close());
+
+    async function lock(table: string): Promise<void> {
+      holder = new Client({ connectionString: t.db.url });
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+    }
+
+    it.each([
+      [
+        'sign-up',
+        () => t.http.post('/v1/accounts', { email: 'lock@example.com', password: 'long-enough-1', name: 'L' }),
+      ],
+      ['login', () => t.http.post('/v1/auth/token', { email: 'lock@example.com', password: 'long-enough-1' })],
+    ])('answers %s waiting on a locked table with 503 DEPENDENCY_UNAVAILABLE and Retry-After', async (_name, send) => {
+      await lock('accounts');
+      const started = Date.now();
+      const res = await send();
+      expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
+      expect(Date.now() - started).toBeLessThan(2_900);
+      const failed = await t.logs.waitFor((l) => l.requestId === res.body.requestId && l.msg === 'request failed');
+      expect(failed.err).toMatchObject({ driverError: { code: '55P03' } });
+    });
+  });
+
+  it('answers 53300 (too many connections for the role) with 503 DEPENDENCY_UNAVAILABLE', async () => {
+    const role = `ra_limited_${randomBytes(4).toString('hex')}`;
+    const db = await createTestDatabase();
+    await asAdmin(ADMIN_DATABASE_URL, (c) => c.query(`CREATE ROLE ${role} LOGIN`));
+    await asAdmin(db.url, (c) =>
+      c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`),
+    );
+    const url = new URL(db.url);
+    url.username = role;
+    const t = await startTestApp({ db, env: { DATABASE_URL: url.toString() } });
+    try {
+      // No new connection for the role from now on; then the app's open ones are closed under it.
+      await asAdmin(ADMIN_DATABASE_URL, async (c) => {
+        await c.query(`ALTER ROLE ${role} CONNECTION LIMIT 0`);
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
+      });
+      const res = await pollUntil(
+        async () => {
+          const r = await t.http.post('/v1/auth/token', { email: 'nobody@example.com', password: 'whatever' });
+          return r.status === 503 ? r : undefined;
+        },
+        { timeoutMs: 3_000, what: 'a 503 once the pool must reconnect' },
+      );
+      expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
+      const failed = await t.logs.waitFor((l) => l.requestId === res.body.requestId && l.msg === 'request failed');
+      expect(JSON.stringify(failed.err)).toContain('53300');
+    } finally {
+      await t.close();
+      await db.drop();
+      await asAdmin(ADMIN_DATABASE_URL, (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+    }
+  });
+});
