@@ -11,6 +11,7 @@ import { setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
+import { installJsonBodyParser } from './platform/http/json-body.factory';
 import { requestIdOf } from './platform/http/request-id.hooks';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
@@ -58,6 +59,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const fastify = adapter.getInstance();
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
   fastify.removeContentTypeParser(['text/plain']);
+  // UTF-8 only, byte for byte: invalid UTF-8 is a 400, another charset a 415.
+  installJsonBodyParser(fastify);
   installHttpHooks(fastify, createRequestLogger(logger, config));
 
   const app = await NestFactory.create<NestFastifyApplication>(

@@ -23,11 +23,14 @@ export { EMAIL_MAX_LENGTH, emailSchema };
 
 /**
  * Not trimmed: spaces can be part of a password. The cap keeps megabytes of "password" out of
- * the hash function.
+ * the hash function. No control characters (a 400): scrypt's HMAC ignores trailing NULs, so
+ * `pw` and `pw\u0000` would be one password, and no keyboard types the others. Kept exactly
+ * otherwise, apart from NFC (composed and decomposed accents are the same password).
  */
 export const passwordSchema = text()
   .min(PASSWORD_MIN_LENGTH, { error: `Must be at least ${PASSWORD_MIN_LENGTH} characters` })
   .max(PASSWORD_MAX_LENGTH, { error: `Must be at most ${PASSWORD_MAX_LENGTH} characters` })
+  .regex(NO_CONTROL_CHARACTERS, CONTROL_CHARACTERS_ERROR)
   .refine(isWellFormed, WELL_FORMED)
   .meta({ format: 'password', example: 'correct horse battery' });
 
