@@ -10,6 +10,7 @@ import type { AppConfig } from './config/config.schemas';
 import { setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
+import { ClientAbortCounter, installClientAbortHooks } from './platform/http/client-abort.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { installJsonBodyParser } from './platform/http/json-body.factory';
 import { requestIdOf } from './platform/http/request-id.hooks';
@@ -28,6 +29,8 @@ export interface CreateAppOptions {
 export interface CreatedApp {
   app: NestFastifyApplication;
   logger: Logger;
+  /** Requests the client hung up on: for `http_server_requests_aborted_total`. */
+  clientAborts: ClientAbortCounter;
 }
 
 /**
@@ -62,6 +65,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // UTF-8 only, byte for byte: invalid UTF-8 is a 400, another charset a 415.
   installJsonBodyParser(fastify);
   installHttpHooks(fastify, createRequestLogger(logger, config));
+  const clientAborts = new ClientAbortCounter();
+  installClientAbortHooks(fastify, clientAborts);
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, options.extraModules),
@@ -73,5 +78,5 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.useGlobalPipes(new SchemaValidationPipe());
   setupOpenApi(app);
   await app.init();
-  return { app, logger };
+  return { app, logger, clientAborts };
 }

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { createApp } from '../../src/app.factory';
 import { loadConfig, type AppConfig } from '../../src/config/config.schemas';
+import type { ClientAbortCounter } from '../../src/platform/http/client-abort.hooks';
 import { HttpClient } from './http-client.support';
 import { LogCapture } from './log-capture.support';
 import { createTestDatabase, type TestDatabase } from './test-database.support';
@@ -14,6 +15,8 @@ export interface TestApp {
   http: HttpClient;
   baseUrl: string;
   logs: LogCapture;
+  /** Requests the client hung up on, as the app counts them. */
+  clientAborts: ClientAbortCounter;
   db: TestDatabase;
   config: AppConfig;
   close(): Promise<void>;
@@ -43,7 +46,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...options.env,
   });
   const logs = new LogCapture();
-  const { app } = await createApp(config, { logDestination: logs, extraModules: options.extraModules });
+  const { app, clientAborts } = await createApp(config, { logDestination: logs, extraModules: options.extraModules });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const baseUrl = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return {
@@ -51,6 +54,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     http: new HttpClient(baseUrl),
     baseUrl,
     logs,
+    clientAborts,
     db,
     config,
     async close() {

@@ -17,6 +17,8 @@ export function installHttpHooks(fastify: FastifyInstance, requestLogger: Logger
   // status, duration and, for failures, the problem code. Only these fields, so it
   // goes through the non-redacting request logger (see createRequestLogger).
   fastify.addHook('onResponse', (request, reply, done) => {
+    // A client that hung up got nothing: its one line is 'request aborted by client' (client-abort.hooks.ts).
+    if (request.raw.aborted) return done();
     const status = reply.statusCode;
     const line = {
       requestId: request.id,
