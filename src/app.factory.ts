@@ -13,6 +13,7 @@ import { clientErrorResponse } from './platform/errors/problem.factory';
 import { ClientAbortCounter, installClientAbortHooks } from './platform/http/client-abort.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { installJsonBodyParser } from './platform/http/json-body.factory';
+import { installProtocolHooks } from './platform/http/protocol.hooks';
 import { requestIdOf } from './platform/http/request-id.hooks';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
@@ -47,6 +48,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     genReqId: requestIdOf,
     bodyLimit: config.http.bodyLimitBytes,
     return503OnClosing: false,
+    // A missing Host is answered with a problem body by installProtocolHooks, not Node's bare 400.
+    http: { requireHostHeader: false },
     // Errors Fastify raises before routing (a malformed URL) get the same problem body.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
       replyWithProblem(request, reply, error),
@@ -67,6 +70,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   installHttpHooks(fastify, createRequestLogger(logger, config));
   const clientAborts = new ClientAbortCounter();
   installClientAbortHooks(fastify, clientAborts);
+  installProtocolHooks(fastify, logger);
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, options.extraModules),

@@ -159,15 +159,22 @@ class MalformedJson extends AppError {
  * Still a problem body with a fresh request id, never Fastify's own JSON.
  */
 export function clientErrorResponse(error: Error & { code?: string }, requestId: string): string {
-  const mapped = (error.code && FRAMEWORK_CODES[error.code]) || 'MALFORMED_REQUEST';
-  const entry = ERROR_CATALOG[mapped];
+  return rawProblemResponse((error.code && FRAMEWORK_CODES[error.code]) || 'MALFORMED_REQUEST', requestId);
+}
+
+/**
+ * A complete HTTP/1.1 response carrying a problem body, written straight to a socket that
+ * no Fastify request owns (an unparseable request, a `CONNECT`); the connection is closed after it.
+ */
+export function rawProblemResponse(code: ErrorCode, requestId: string, detail?: string, instance = '/'): string {
+  const entry = ERROR_CATALOG[code];
   const body = JSON.stringify({
-    type: typeUriOf(mapped),
+    type: typeUriOf(code),
     title: entry.title,
     status: entry.status,
-    detail: entry.defaultDetail,
-    instance: '/',
-    code: mapped,
+    detail: detail ?? entry.defaultDetail,
+    instance,
+    code,
     requestId,
   });
   return (
