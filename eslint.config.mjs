@@ -75,6 +75,9 @@ export default defineConfig([
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
       eqeqeq: ['error', 'always', { null: 'ignore' }],
+      // `interface ProblemCodes extends Record<keyof typeof X, true> {}` is how an owner adds its
+      // problem codes to the registry's type (module augmentation); other empty interfaces stay banned.
+      '@typescript-eslint/no-empty-object-type': ['error', { allowInterfaces: 'with-single-extends' }],
       'no-restricted-imports': ['error', { paths: processEnvOutsideConfig.imports }],
       ...restrict(processEnvOutsideConfig, focusedOrSkippedTests),
     },

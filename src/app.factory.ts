@@ -14,7 +14,7 @@ import { ClientAbortCounter, installClientAbortHooks } from './platform/http/cli
 import { installHttpHooks } from './platform/http/http.hooks';
 import { installJsonBodyParser } from './platform/http/json-body.factory';
 import { installProtocolHooks } from './platform/http/protocol.hooks';
-import { requestIdOf } from './platform/http/request-id.hooks';
+import { requestIdOf } from './platform/http/request-id.factory';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
 

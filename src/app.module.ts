@@ -1,17 +1,14 @@
 import { DynamicModule, Module, type Type } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { AccountsModule } from './accounts/accounts.module';
-import { AuthModule } from './auth/auth.module';
-import { ConfigModule } from './config/config.module';
+import { AccountsHttpModule } from './accounts/accounts-http.module';
+import { AuthHttpModule } from './auth/auth-http.module';
 import type { AppConfig } from './config/config.schemas';
-import { CacheModule } from './platform/cache/cache.module';
-import { DatabaseModule } from './platform/database/database.module';
+import { CoreModule } from './core.module';
 import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
-import { LifecycleModule } from './platform/lifecycle/lifecycle.module';
-import { LoggingModule } from './platform/logging/logging.module';
-import { ProductsModule } from './products/products.module';
+import { ProductsHttpModule } from './products/products-http.module';
 
+/** The HTTP API: the core plus controllers, the global problem filter, /problems and health. */
 @Module({})
 export class AppModule {
   /**
@@ -21,16 +18,12 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
-        LoggingModule.forRoot(logger),
-        LifecycleModule,
+        CoreModule.forRoot(config, logger),
         ErrorsModule,
-        DatabaseModule,
-        CacheModule,
         HealthModule,
-        AccountsModule,
-        AuthModule,
-        ProductsModule,
+        AccountsHttpModule,
+        AuthHttpModule,
+        ProductsHttpModule,
         ...extraModules,
       ],
     };

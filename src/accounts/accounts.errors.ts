@@ -1,4 +1,33 @@
 import { AppError } from '../platform/errors/app.errors';
+import { registerProblemTypes } from '../platform/errors/problem-type.registry';
+
+/** The accounts feature's problem types (see platform/errors/problem-type.registry.ts). */
+export const ACCOUNTS_PROBLEM_TYPES = registerProblemTypes({
+  ACCOUNT_NOT_FOUND: {
+    status: 404,
+    title: 'Account not found',
+    meaning: 'The account does not exist (any more).',
+    cause: 'The account behind the token was deleted.',
+    action: 'Sign up again or use another account. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'The account does not exist.',
+  },
+  EMAIL_TAKEN: {
+    status: 409,
+    title: 'Email already registered',
+    meaning: 'An account with this email address already exists.',
+    cause: 'Signing up twice, or an address someone else registered.',
+    action: 'Log in with `POST /v1/auth/token`, or sign up with another address. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'An account with this email address already exists.',
+  },
+});
+
+declare module '../platform/errors/problem-type.registry' {
+  interface ProblemCodes extends Record<keyof typeof ACCOUNTS_PROBLEM_TYPES, true> {}
+}
 
 /**
  * 409: the email is registered already. Raised from the unique violation on

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
 import { isUniqueViolation } from '../platform/database/pg.errors';
+import { SqlClient } from '../platform/database/sql.client';
 import { Account } from './account.entity';
 import { EmailTakenError } from './accounts.errors';
 
@@ -14,7 +13,7 @@ export type AccountRecord = Omit<Account, 'passwordHash'>;
 /** The only code that talks to the `accounts` table. */
 @Injectable()
 export class AccountsRepository {
-  constructor(@InjectRepository(Account) private readonly accounts: Repository<Account>) {}
+  constructor(private readonly sql: SqlClient) {}
 
   /**
    * Inserts an account; Postgres fills `id` and `created_at`.
@@ -23,22 +22,38 @@ export class AccountsRepository {
    * loser would hit the constraint anyway. The constraint is the check.
    */
   async insert(values: NewAccount): Promise<AccountRecord> {
-    const result = await this.accounts.insert(values).catch((error: unknown) => {
-      if (isUniqueViolation(error, EMAIL_UNIQUE_CONSTRAINT)) throw new EmailTakenError(error);
-      // Outages (503) and statement timeouts (504) are mapped for every repository by the
-      // global filter (platform/errors/problem.factory.ts); anything else is a bug, a logged 500.
-      throw error;
-    });
-    const generated = result.generatedMaps[0] as Pick<Account, 'id' | 'createdAt'>;
+    const rows = await this.sql
+      .query<Pick<Account, 'id' | 'createdAt'>>(
+        'INSERT INTO accounts (email, name, password_hash) VALUES ($1, $2, $3) RETURNING id, created_at AS "createdAt"',
+        [values.email, values.name, values.passwordHash],
+        { queryClass: 'write', name: 'accounts.insert' },
+      )
+      .catch((error: unknown) => {
+        if (isUniqueViolation(error, EMAIL_UNIQUE_CONSTRAINT)) throw new EmailTakenError(error);
+        // Outages (503) and statement timeouts (504) are mapped for every repository by the
+        // global filter (platform/errors/problem.factory.ts); anything else is a bug, a logged 500.
+        throw error;
+      });
+    const generated = rows[0];
     return { id: generated.id, email: values.email, name: values.name, createdAt: generated.createdAt };
   }
 
-  findById(id: string): Promise<AccountRecord | null> {
-    return this.accounts.findOneBy({ id });
+  async findById(id: string): Promise<AccountRecord | null> {
+    const rows = await this.sql.query<AccountRecord>(
+      'SELECT id, email, name, created_at AS "createdAt" FROM accounts WHERE id = $1',
+      [id],
+      { name: 'accounts.findById' },
+    );
+    return rows[0] ?? null;
   }
 
   /** @param email already normalized (trimmed, lower-cased), as it is stored. */
-  findCredentialsByEmail(email: string): Promise<Pick<Account, 'id' | 'passwordHash'> | null> {
-    return this.accounts.findOne({ where: { email }, select: { id: true, passwordHash: true } });
+  async findCredentialsByEmail(email: string): Promise<Pick<Account, 'id' | 'passwordHash'> | null> {
+    const rows = await this.sql.query<Pick<Account, 'id' | 'passwordHash'>>(
+      'SELECT id, password_hash AS "passwordHash" FROM accounts WHERE email = $1',
+      [email],
+      { name: 'accounts.findCredentialsByEmail' },
+    );
+    return rows[0] ?? null;
   }
 }

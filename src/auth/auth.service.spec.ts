@@ -1,6 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
 import type { AppConfig } from '../config/config.schemas';
 import fc from 'fast-check';
+import { toProblem } from '../platform/errors/problem.factory';
 import { InvalidBearerTokenError, InvalidCredentialsError } from './auth.errors';
 import { AuthService } from './auth.service';
 import type { CredentialsVerifier } from './auth.types';
@@ -34,12 +35,14 @@ describe('AuthService', () => {
     const error = await auth.issueToken('ann@example.com', 'wrong').catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(InvalidCredentialsError);
-    expect(error).toMatchObject({
+    // The error carries no HTTP; the HTTP mapping gives it its status and challenge.
+    const problem = toProblem(error, { id: 'req-1', url: '/v1/auth/token', method: 'POST' });
+    expect(problem.body).toMatchObject({
       status: 401,
       code: 'UNAUTHENTICATED',
       detail: 'The email or password is incorrect.',
     });
-    expect((error as InvalidCredentialsError).headers['www-authenticate']).toMatch(/^Bearer /);
+    expect(problem.headers['www-authenticate']).toMatch(/^Bearer /);
   });
 
   it('refuses a token signed with another secret, even one it issued under an old secret', async () => {

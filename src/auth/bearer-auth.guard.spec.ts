@@ -3,6 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { createHmac } from 'node:crypto';
 import type { AppConfig } from '../config/config.schemas';
 import { AppError } from '../platform/errors/app.errors';
+import { toProblem } from '../platform/errors/problem.factory';
 import { AuthService } from './auth.service';
 import type { CredentialsVerifier } from './auth.types';
 import { BearerAuthGuard } from './bearer-auth.guard';
@@ -36,6 +37,9 @@ const contextFor = (request: FakeRequest) =>
 describe('BearerAuthGuard', () => {
   const auth = new AuthService(new JwtService(), credentials, config);
   const guard = new BearerAuthGuard(auth);
+
+  /** The errors carry no HTTP: the status and challenge come from the HTTP mapping. */
+  const HTTP_REQUEST = { id: 'req-1', url: '/v1/accounts/me', method: 'GET' };
 
   async function refusal(authorization: string | undefined): Promise<AppError> {
     const request: FakeRequest = { headers: authorization === undefined ? {} : { authorization } };
@@ -71,8 +75,9 @@ describe('BearerAuthGuard', () => {
   ])('answers 401 with a plain Bearer challenge for %s', async (_label, header) => {
     const error = await refusal(header);
 
-    expect(error).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
-    expect(error.headers['www-authenticate']).toBe('Bearer realm="resilient-api"');
+    const problem = toProblem(error, HTTP_REQUEST);
+    expect(problem.body).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
+    expect(problem.headers['www-authenticate']).toBe('Bearer realm="resilient-api"');
   });
 
   it.each([
@@ -88,7 +93,8 @@ describe('BearerAuthGuard', () => {
   ])('answers 401 with error="invalid_token" for %s', async (_label, header) => {
     const error = await refusal(header);
 
-    expect(error).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
-    expect(error.headers['www-authenticate']).toBe('Bearer realm="resilient-api", error="invalid_token"');
+    const problem = toProblem(error, HTTP_REQUEST);
+    expect(problem.body).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
+    expect(problem.headers['www-authenticate']).toBe('Bearer realm="resilient-api", error="invalid_token"');
   });
 });

@@ -1,4 +1,33 @@
 import { AppError } from '../platform/errors/app.errors';
+import { registerProblemTypes } from '../platform/errors/problem-type.registry';
+
+/** The products feature's problem types (see platform/errors/problem-type.registry.ts). */
+export const PRODUCTS_PROBLEM_TYPES = registerProblemTypes({
+  PRODUCT_NOT_FOUND: {
+    status: 404,
+    title: 'Product not found',
+    meaning: 'No product has this id.',
+    cause: 'A wrong or stale product id.',
+    action: 'List products with `GET /v1/products` to find a valid id. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'No product has this id.',
+  },
+  PRODUCT_DISCONTINUED: {
+    status: 410,
+    title: 'Product discontinued',
+    meaning: 'The product existed but is discontinued for good.',
+    cause: 'A link or cart that still points at a retired product.',
+    action: 'Remove the product from your data; it will not come back. Do not retry.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'This product is discontinued.',
+  },
+});
+
+declare module '../platform/errors/problem-type.registry' {
+  interface ProblemCodes extends Record<keyof typeof PRODUCTS_PROBLEM_TYPES, true> {}
+}
 
 /** 404: no product has this id (the id is a validated UUID, so echoing it back is safe). */
 export class ProductNotFoundError extends AppError {

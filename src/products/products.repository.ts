@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
-import { Product } from './product.entity';
+import { SqlClient } from '../platform/database/sql.client';
+import type { Product } from './product.entity';
 
 /** The columns the API shows, read without entity hydration (the catalog is a hot read path). */
 export type ProductRow = Pick<Product, 'id' | 'sku' | 'name' | 'priceCents' | 'currency' | 'stock' | 'status'>;
@@ -17,11 +16,13 @@ export type ProductInput = Pick<Product, 'sku' | 'name' | 'priceCents' | 'curren
  */
 @Injectable()
 export class ProductsRepository {
-  constructor(@InjectRepository(Product) private readonly products: Repository<Product>) {}
+  constructor(private readonly sql: SqlClient) {}
 
   /** @param id a validated UUID: anything else would fail in Postgres with SQLSTATE 22P02. */
   async findById(id: string): Promise<ProductRow | null> {
-    const rows: ProductRow[] = await this.products.query(`SELECT ${ROW_COLUMNS} FROM products WHERE id = $1`, [id]);
+    const rows = await this.sql.query<ProductRow>(`SELECT ${ROW_COLUMNS} FROM products WHERE id = $1`, [id], {
+      name: 'products.findById',
+    });
     return rows[0] ?? null;
   }
 
@@ -34,11 +35,14 @@ export class ProductsRepository {
     // Plain SQL rather than the query builder: the builder re-parses its aliases and
     // hydrates entities on every call, which halved this route's throughput (npm run bench).
     return afterSku === undefined
-      ? this.products.query(`SELECT ${ROW_COLUMNS} FROM products ORDER BY sku LIMIT $1`, [limit])
-      : this.products.query(`SELECT ${ROW_COLUMNS} FROM products WHERE sku > $1 ORDER BY sku LIMIT $2`, [
-          afterSku,
-          limit,
-        ]);
+      ? this.sql.query<ProductRow>(`SELECT ${ROW_COLUMNS} FROM products ORDER BY sku LIMIT $1`, [limit], {
+          name: 'products.list',
+        })
+      : this.sql.query<ProductRow>(
+          `SELECT ${ROW_COLUMNS} FROM products WHERE sku > $1 ORDER BY sku LIMIT $2`,
+          [afterSku, limit],
+          { name: 'products.list' },
+        );
   }
 
   /**
@@ -46,7 +50,7 @@ export class ProductsRepository {
    * leaves the same rows: ids and `created_at` are kept, `updated_at` moves.
    */
   async upsertMany(rows: ProductInput[]): Promise<{ inserted: number; updated: number }> {
-    const result: { inserted: boolean }[] = await this.products.query(
+    const result = await this.sql.query<{ inserted: boolean }>(
       `INSERT INTO products (sku, name, price_cents, currency, stock, status)
        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[])
        ON CONFLICT (sku) DO UPDATE SET
@@ -65,6 +69,8 @@ export class ProductsRepository {
         rows.map((r) => r.stock),
         rows.map((r) => r.status),
       ],
+      // An upsert by sku: running it twice leaves the same rows.
+      { queryClass: 'write', idempotent: true, name: 'products.upsertMany' },
     );
     // xmax is 0 on a freshly inserted row version and set on one written by DO UPDATE.
     const inserted = result.filter((row) => row.inserted).length;

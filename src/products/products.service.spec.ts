@@ -1,4 +1,5 @@
 import type { CacheService } from '../platform/cache/cache.service';
+import { toProblem } from '../platform/errors/problem.factory';
 import type { Product } from './product.entity';
 import { ProductDiscontinuedError, ProductNotFoundError } from './products.errors';
 import type { ProductsRepository } from './products.repository';
@@ -112,7 +113,12 @@ describe('ProductsService.get', () => {
   it('throws ProductDiscontinuedError (410) for a retired product, from the cache too', async () => {
     const { service, repository } = setup([row({ status: 'discontinued' })]);
     await expect(service.get(ID)).rejects.toBeInstanceOf(ProductDiscontinuedError);
-    await expect(service.get(ID)).rejects.toMatchObject({ status: 410, code: 'PRODUCT_DISCONTINUED' });
+    // The error carries no HTTP status: the HTTP mapping gives it 410.
+    const error = await service.get(ID).catch((e: unknown) => e);
+    expect(toProblem(error, { id: 'req-1', url: `/v1/products/${ID}`, method: 'GET' }).body).toMatchObject({
+      status: 410,
+      code: 'PRODUCT_DISCONTINUED',
+    });
     expect(repository.findById).toHaveBeenCalledTimes(1);
   });
 });

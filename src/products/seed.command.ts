@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
-import { loadConfigOrExit, type AppConfig } from '../config/config.schemas';
-import { BootError, prepareDatabase } from '../platform/database/database.bootstrap';
+import type { AppConfig } from '../config/config.schemas';
+import { prepareDatabase } from '../platform/database/database.bootstrap';
 import { dataSourceOptions } from '../platform/database/data-source.factory';
-import { createRootLogger } from '../platform/logging/root.logger';
+import { SqlClient } from '../platform/database/sql.client';
+import { runEntrypoint } from '../platform/lifecycle/entrypoint.bootstrap';
 import { Product } from './product.entity';
 import { DEMO_PRODUCTS } from './products.fixtures';
 import { ProductsRepository } from './products.repository';
@@ -21,32 +22,23 @@ export async function seedProducts(config: AppConfig, logger: Logger): Promise<{
   const dataSource = new DataSource({ ...dataSourceOptions(config, logger), entities: [Product], poolSize: 1 });
   await dataSource.initialize();
   try {
-    const repository = new ProductsRepository(dataSource.getRepository(Product));
+    const repository = new ProductsRepository(new SqlClient(dataSource));
     return await repository.upsertMany([...DEMO_PRODUCTS]);
   } finally {
     await dataSource.destroy();
   }
 }
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit();
-  const logger = createRootLogger(config);
-  try {
-    const { inserted, updated } = await seedProducts(config, logger);
-    logger.info({ inserted, updated }, 'demo catalog seeded');
-    logger.flush();
-    process.stdout.write(
-      `db:seed: upserted ${inserted + updated} products (${inserted} inserted, ${updated} updated)\n`,
-    );
-  } catch (error) {
-    // One line for the operator, no stack on stderr; the details go to the structured log.
-    const message =
-      error instanceof BootError ? error.message : String((error as Error)?.message ?? error).split('\n')[0];
-    if (!(error instanceof BootError)) logger.error({ err: error }, 'seeding failed');
-    logger.flush();
-    process.stderr.write(`db:seed failed: ${message}\n`);
-    process.exitCode = 1;
-  }
+if (require.main === module) {
+  void runEntrypoint({
+    failurePrefix: 'db:seed failed',
+    failureLog: 'seeding failed',
+    async run({ config, logger }) {
+      const { inserted, updated } = await seedProducts(config, logger);
+      logger.info({ inserted, updated }, 'demo catalog seeded');
+      process.stdout.write(
+        `db:seed: upserted ${inserted + updated} products (${inserted} inserted, ${updated} updated)\n`,
+      );
+    },
+  });
 }
-
-if (require.main === module) void main();

@@ -1,12 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ERROR_CATALOG, ERROR_CODES, slugOf, typeUriOf } from '../../src/platform/errors/error.catalog';
+import { errorTableIn, renderErrorTable } from '../../src/platform/docs/error-table.factory';
+import {
+  problemCodes,
+  problemTypeOf,
+  slugOf,
+  typeUriOf,
+  type ErrorCode,
+} from '../../src/platform/errors/problem-type.registry';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 
+const README = () => readFileSync(resolve(__dirname, '..', '..', 'README.md'), 'utf8');
+
 /** The README's "Error codes" table: | `CODE` | status | title | ... */
 function readmeCodes(): Map<string, number> {
-  const readme = readFileSync(resolve(__dirname, '..', '..', 'README.md'), 'utf8');
+  const readme = README();
   const section = readme.split(/^#{2,3} /m).find((s) => s.startsWith('Error codes'));
   if (!section) throw new Error('README.md has no "Error codes" section');
   const rows = new Map<string, number>();
@@ -16,15 +25,18 @@ function readmeCodes(): Map<string, number> {
 
 describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
   let t: TestApp;
+  // Every feature registers its problem types when the app loads its code.
+  let ERROR_CODES: ErrorCode[];
   beforeAll(async () => {
     t = await startTestApp();
+    ERROR_CODES = problemCodes();
   });
   afterAll(() => t.close());
 
   it('uses UPPER_SNAKE codes with statuses that match their class', () => {
     for (const code of ERROR_CODES) {
       expect(code).toMatch(/^[A-Z]+(_[A-Z]+)*$/);
-      const { status, logLevel } = ERROR_CATALOG[code];
+      const { status, logLevel } = problemTypeOf(code);
       expect(status).toBeGreaterThanOrEqual(400);
       if (status >= 500) expect(logLevel).toBe('error');
     }
@@ -34,7 +46,11 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
     const documented = readmeCodes();
     expect([...documented.keys()].sort()).toEqual([...ERROR_CODES].sort());
     for (const code of ERROR_CODES)
-      expect({ code, status: documented.get(code) }).toEqual({ code, status: ERROR_CATALOG[code].status });
+      expect({ code, status: documented.get(code) }).toEqual({ code, status: problemTypeOf(code).status });
+  });
+
+  it('has the README table exactly as the registry generates it (npm run docs:errors rewrites it)', () => {
+    expect(errorTableIn(README())).toBe(renderErrorTable(ERROR_CODES));
   });
 
   it('serves a documentation page for every code at its type URI', async () => {
@@ -47,8 +63,8 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
       expect(res.body).toEqual({
         type: `/problems/${slugOf(code)}`,
         code,
-        status: ERROR_CATALOG[code].status,
-        title: ERROR_CATALOG[code].title,
+        status: problemTypeOf(code).status,
+        title: problemTypeOf(code).title,
         meaning: expect.stringMatching(/\S{3}/),
         cause: expect.stringMatching(/\S{3}/),
         action: expect.stringMatching(/\S{3}/),
@@ -101,7 +117,11 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
           });
           // Every code named in a description exists in the catalog with that status.
           for (const [, code] of (response.description as string).matchAll(/`([A-Z_]+)`/g)) {
-            expect({ id, code, status: ERROR_CATALOG[code as keyof typeof ERROR_CATALOG]?.status }).toEqual({
+            expect({
+              id,
+              code,
+              status: problemCodes().includes(code as ErrorCode) && problemTypeOf(code as ErrorCode).status,
+            }).toEqual({
               id,
               code,
               status: Number(status),

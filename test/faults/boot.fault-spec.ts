@@ -94,6 +94,17 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       });
       expect(app.stdout()).toContain('created missing database');
       expect(app.stdout()).toContain('applied migrations');
+      // The boot line names the Node that serves: the one running the tests (the .nvmrc major, see versions spec).
+      const listening = await pollUntil(
+        () =>
+          app
+            .stdout()
+            .split('\n')
+            .filter((l) => l.includes('"msg":"listening"'))
+            .map((l) => JSON.parse(l) as { port: number; nodeVersion: string })[0],
+        { what: 'the listening log line' },
+      );
+      expect(listening).toMatchObject({ port, nodeVersion: process.version });
     } finally {
       app.kill();
       await app.exited(5_000).catch(() => undefined);

@@ -81,7 +81,7 @@ describe('no personal data in the logs when a query fails', () => {
             (
               await admin.query(
                 `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE datname = $1 AND query LIKE 'INSERT INTO "accounts"%' AND pid <> pg_backend_pid()`,
+                 WHERE datname = $1 AND query LIKE 'INSERT INTO accounts %' AND pid <> pg_backend_pid()`,
                 [t.db.name],
               )
             ).rowCount! > 0,

@@ -56,7 +56,7 @@ describe('SQLSTATE → problem on real Postgres', () => {
       expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
       expect(Date.now() - started).toBeLessThan(2_900);
       const failed = await t.logs.waitFor((l) => l.requestId === res.body.requestId && l.msg === 'request failed');
-      expect(failed.err).toMatchObject({ driverError: { code: '55P03' } });
+      expect(failed.err).toMatchObject({ code: '55P03' });
     });
   });
 

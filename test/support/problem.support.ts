@@ -1,4 +1,4 @@
-import { ERROR_CATALOG, typeUriOf, type ErrorCode } from '../../src/platform/errors/error.catalog';
+import { problemTypeOf, typeUriOf, type ErrorCode } from '../../src/platform/errors/problem-type.registry';
 import type { HttpResponse } from './http-client.support';
 
 /** What must never reach a caller in a 5xx body (or any body). */
@@ -23,7 +23,7 @@ export function expectProblem(res: HttpResponse, status: number, code: ErrorCode
   const body = res.body as Record<string, unknown>;
   expect(body).toMatchObject({
     type: typeUriOf(code),
-    title: ERROR_CATALOG[code].title,
+    title: problemTypeOf(code).title,
     status,
     code,
   });
@@ -34,12 +34,12 @@ export function expectProblem(res: HttpResponse, status: number, code: ErrorCode
   const requestId = res.headers.get('x-request-id');
   expect(requestId).toBeTruthy();
   expect(body.requestId).toBe(requestId);
-  if (ERROR_CATALOG[code].status === 429 || ERROR_CATALOG[code].status === 503) {
+  if (problemTypeOf(code).status === 429 || problemTypeOf(code).status === 503) {
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
   }
   expectNoLeak(res);
   if (status >= 500) {
-    expect(body.detail).toBe(ERROR_CATALOG[code].defaultDetail);
+    expect(body.detail).toBe(problemTypeOf(code).defaultDetail);
     expect(body.detail).toMatch(/requestId/);
   }
 }

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
-import { REDIS } from './redis.client';
+import { RedisConnectionsService } from '../redis/redis-connections.service';
 
 /**
  * A fail-open JSON cache: Redis being down, slow or full is never the caller's
@@ -9,10 +9,13 @@ import { REDIS } from './redis.client';
  */
 @Injectable()
 export class CacheService {
+  private readonly redis: Redis;
+
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    connections: RedisConnectionsService,
     private readonly logger: PinoLogger,
   ) {
+    this.redis = connections.get('cache');
     this.logger.setContext(CacheService.name);
   }
 

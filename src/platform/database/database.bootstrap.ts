@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/config.schemas';
 import { dataSourceOptions } from './data-source.factory';
-import { PG, isDatabaseUnavailable, sqlStateOf } from './pg.errors';
+import { PG, sqlStateOf } from './pg.errors';
+import { BOOT_BACKOFF, backoffDelayMs, sleep } from '../resilience/backoff.policy';
+import { classifyPostgresFailure } from './postgres-failure.classifier';
 
 /** A boot failure that retrying cannot fix, with a message fit for an operator. */
 export class BootError extends Error {
@@ -20,7 +22,7 @@ const where = (url: URL) => `${url.hostname}:${url.port || 5432}/${decodeURIComp
 
 /**
  * Everything Postgres needs before the app may listen:
- * 1. reach the server, retrying with capped exponential backoff and jitter while it
+ * 1. reach the server, retrying with capped exponential backoff and full jitter while it
  *    is unreachable (a restarting database must not put the app in a crash loop);
  * 2. outside production, create the database when it is missing;
  * 3. apply pending migrations under an advisory lock.
@@ -52,25 +54,20 @@ export async function waitForDatabase(config: AppConfig, logger: Logger): Promis
           `Postgres at ${where(url)} rejected the credentials of user "${decodeURIComponent(url.username) || 'postgres'}" (SQLSTATE ${state}); fix DATABASE_URL.`,
         );
       }
-      if (!isDatabaseUnavailable(error)) {
+      const failure = classifyPostgresFailure(error);
+      if (!(failure?.kind === 'unavailable' && failure.transient)) {
         throw new BootError(`Postgres at ${where(url)} refused the connection: ${describe(error)}.`);
       }
-      const delay = backoffMs(attempt);
+      const delay = backoffDelayMs(attempt, BOOT_BACKOFF);
       if (Date.now() + delay > deadline) {
         throw new BootError(
           `Postgres at ${where(url)} is unreachable (${describe(error)}); gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${Math.round(config.boot.retryWindowMs / 1000)} s.`,
         );
       }
       logger.warn({ attempt, retryInMs: delay, reason: describe(error) }, 'postgres unreachable at boot; retrying');
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
     }
   }
-}
-
-/** 250 ms, 500 ms, 1 s ... capped at 5 s, with ±20 % jitter so a fleet does not retry in step. */
-export function backoffMs(attempt: number): number {
-  const base = Math.min(250 * 2 ** (attempt - 1), 5_000);
-  return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
 async function probe(config: AppConfig): Promise<void> {

@@ -1,11 +1,14 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { ROOT_LOGGER } from '../logging/logging.module';
 import { dataSourceOptions } from './data-source.factory';
+import { SqlClient } from './sql.client';
 
+/** The pool (through TypeORM, which also runs the migrations) and the one SQL seam every repository uses. */
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -21,5 +24,7 @@ import { dataSourceOptions } from './data-source.factory';
       }),
     }),
   ],
+  providers: [SqlClient],
+  exports: [SqlClient],
 })
 export class DatabaseModule {}

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
-import { ERROR_CATALOG, typeUriOf, type ErrorCode } from '../errors/error.catalog';
+import { problemTypeOf, typeUriOf, type ErrorCode } from '../errors/problem-type.registry';
 
 export const PROBLEM_SCHEMA_REF = '#/components/schemas/Problem';
 
@@ -23,9 +23,9 @@ export function ApiProblems(...codes: ErrorCode[]): MethodDecorator & ClassDecor
 
 export function groupByStatus(codes: ErrorCode[]): Record<number, ErrorCode[]> {
   const groups: Record<number, ErrorCode[]> = {};
-  for (const code of codes) (groups[ERROR_CATALOG[code].status] ??= []).push(code);
+  for (const code of codes) (groups[problemTypeOf(code).status] ??= []).push(code);
   return groups;
 }
 
 export const describeCodes = (codes: ErrorCode[]): string =>
-  codes.map((code) => `\`${code}\` (${typeUriOf(code)}): ${ERROR_CATALOG[code].title}`).join('; ');
+  codes.map((code) => `\`${code}\` (${typeUriOf(code)}): ${problemTypeOf(code).title}`).join('; ');

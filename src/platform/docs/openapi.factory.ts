@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import type { ErrorCode } from '../errors/error.catalog';
+import type { ErrorCode } from '../errors/problem-type.registry';
 import { PROBLEM_SCHEMA_REF, describeCodes, groupByStatus } from './api-problems.decorator';
 import { problemSchema } from './problem.schemas';
 

@@ -1,4 +1,186 @@
-import { ERROR_CATALOG, type ErrorCode, type LogLevel } from './error.catalog';
+import { problemTypeOf, registerProblemTypes, type ErrorCode, type LogLevel } from './problem-type.registry';
+
+const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
+
+/**
+ * The platform's problem types: transport (parsing, validation, routing, authentication) and
+ * infrastructure (outages, timeouts, draining, bugs). Business codes live with their feature.
+ */
+export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
+  VALIDATION_FAILED: {
+    status: 400,
+    title: 'Validation failed',
+    meaning:
+      'The request was understood but one or more fields, query parameters, path parameters or headers break the schema of this endpoint.',
+    cause:
+      'A missing required field, a value of the wrong type or format, a number out of range, an unknown enum value or an unknown field.',
+    action:
+      'Fix every field listed in `errors` (each has a JSON `pointer` and an `in` telling where it lives) and send the request again. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'The request has invalid fields.',
+  },
+  MALFORMED_REQUEST: {
+    status: 400,
+    title: 'Malformed request',
+    meaning:
+      'The request could not be parsed: the body is not valid JSON, the URL is malformed or the HTTP message is broken.',
+    cause:
+      'A truncated or hand-edited JSON body, a body sent with `Content-Type: application/json` but another encoding, or a bad percent-encoding in the URL.',
+    action: 'Send well-formed JSON (UTF-8) and a valid URL. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'The request could not be parsed.',
+  },
+  UNAUTHENTICATED: {
+    status: 401,
+    title: 'Unauthenticated',
+    meaning: 'The endpoint needs a valid bearer token, or the credentials given were wrong.',
+    cause:
+      'No `Authorization: Bearer <token>` header, a malformed, expired or forged token, or a wrong email/password pair.',
+    action:
+      'Obtain a token from `POST /v1/auth/token` and send it as `Authorization: Bearer <token>`. Retry only with new credentials.',
+    retryable: false,
+    logLevel: 'warn',
+    defaultDetail: 'A valid bearer token is required.',
+  },
+  FORBIDDEN: {
+    status: 403,
+    title: 'Forbidden',
+    meaning: 'The caller is authenticated but not allowed to do this.',
+    cause: 'The account lacks the permission this operation needs.',
+    action: 'Do not retry; use an account that has the permission.',
+    retryable: false,
+    logLevel: 'warn',
+    defaultDetail: 'You are not allowed to do this.',
+  },
+  ROUTE_NOT_FOUND: {
+    status: 404,
+    title: 'Route not found',
+    meaning: 'No endpoint matches this method and path.',
+    cause: 'A typo in the path, a missing `/v1` prefix, or a method the path does not support.',
+    action: 'Check the path and method against `GET /openapi.json`. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'No route matches this method and path.',
+  },
+  PROBLEM_TYPE_NOT_FOUND: {
+    status: 404,
+    title: 'Problem type not found',
+    meaning: 'No problem type has this slug.',
+    cause: 'A `type` URI that is mistyped or from another API.',
+    action: 'List every problem type with `GET /problems`. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'No problem type has this slug.',
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    title: 'Payload too large',
+    meaning: 'The request body is larger than this API accepts.',
+    cause: 'A body over the limit (1 MiB by default).',
+    action: 'Send a smaller body. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'warn',
+    defaultDetail: 'The request body is too large.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    title: 'Unsupported media type',
+    meaning: 'The request body is not JSON.',
+    cause: 'A missing or different `Content-Type` (form data, text, XML) on a request with a body.',
+    action: 'Send the body as JSON with `Content-Type: application/json`.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'Request bodies must be sent as application/json.',
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    title: 'Request timeout',
+    meaning: 'The request was not received completely in time.',
+    cause: 'A client or network that sends the request too slowly, or stalls mid-body.',
+    action: 'Retry on a healthy connection.',
+    retryable: true,
+    logLevel: 'info',
+    defaultDetail: 'The request was not received in time.',
+  },
+  URI_TOO_LONG: {
+    status: 414,
+    title: 'URI too long',
+    meaning: 'A path segment is longer than this API accepts.',
+    cause: 'An id or slug far longer than any valid one.',
+    action: 'Check the path; valid ids are UUIDs. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'A path parameter is too long.',
+  },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    title: 'Request headers too large',
+    meaning: 'The request headers are larger than the server accepts.',
+    cause: 'Oversized cookies or tokens, or too many headers.',
+    action: 'Send smaller headers. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'warn',
+    defaultDetail: 'The request headers are too large.',
+  },
+  REQUEST_REJECTED: {
+    status: 400,
+    title: 'Request rejected',
+    meaning: 'The HTTP layer rejected the request before it reached an endpoint.',
+    cause: 'A request the server cannot handle as sent (for example an unacceptable header).',
+    action: 'Check the request against `GET /openapi.json`. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'The request was rejected.',
+  },
+  INTERNAL_ERROR: {
+    status: 500,
+    title: 'Internal error',
+    meaning: 'Something failed on our side that nothing else describes: a bug.',
+    cause: 'A defect in the service. It is logged with its stack under the requestId and counted.',
+    action: `Retrying may not help. ${QUOTE_ID}`,
+    retryable: false,
+    logLevel: 'error',
+    defaultDetail: `An unexpected error occurred. ${QUOTE_ID}`,
+  },
+  DEPENDENCY_UNAVAILABLE: {
+    status: 503,
+    title: 'Dependency unavailable',
+    meaning: 'A service this request needs (database, cache, provider) is down, or its circuit breaker is open.',
+    cause: 'An outage or restart of a dependency.',
+    action: `Retry after the number of seconds in \`Retry-After\`. ${QUOTE_ID}`,
+    retryable: true,
+    logLevel: 'error',
+    defaultDetail: `A service this request depends on is temporarily unavailable. Retry after the Retry-After interval. ${QUOTE_ID}`,
+    retryAfterSeconds: 5,
+  },
+  SHUTTING_DOWN: {
+    status: 503,
+    title: 'Shutting down',
+    meaning: 'This instance is draining before it stops.',
+    cause: 'A deploy or scale-in.',
+    action: `Retry after the number of seconds in \`Retry-After\`; another instance will answer. ${QUOTE_ID}`,
+    retryable: true,
+    logLevel: 'error',
+    defaultDetail: `This instance is shutting down. Retry after the Retry-After interval. ${QUOTE_ID}`,
+    retryAfterSeconds: 1,
+  },
+  DEADLINE_EXCEEDED: {
+    status: 504,
+    title: 'Deadline exceeded',
+    meaning: 'The request ran out of its time budget before it could finish.',
+    cause: 'A slow dependency or an unusually heavy request.',
+    action: `Retry after a short wait; for POSTs, retry with the same Idempotency-Key. ${QUOTE_ID}`,
+    retryable: true,
+    logLevel: 'error',
+    defaultDetail: `The request did not finish within its time budget. ${QUOTE_ID}`,
+  },
+});
+
+declare module './problem-type.registry' {
+  interface ProblemCodes extends Record<keyof typeof PLATFORM_PROBLEM_TYPES, true> {}
+}
 
 /** One failing field of a VALIDATION_FAILED problem. */
 export interface FieldError {
@@ -9,22 +191,25 @@ export interface FieldError {
 }
 
 export interface AppErrorOptions {
-  /** Safe, caller-facing text. Ignored for 5xx: those always send the catalog's generic detail. */
+  /** Safe, caller-facing text. The HTTP mapping ignores it for 5xx: those always send the type's generic detail. */
   detail?: string;
   /** The underlying error: logged (with its stack), never sent. */
   cause?: unknown;
   /** Extra problem members (RFC 9457 extensions). Never put secrets or internals here. */
   extensions?: Record<string, unknown>;
-  /** Extra response headers (`WWW-Authenticate`, ...). */
-  headers?: Record<string, string>;
-  /** Overrides the catalog's default `Retry-After` (seconds). */
+  /**
+   * A machine-readable refinement of `code` that the transport renders its own way
+   * (`invalid_token` becomes `WWW-Authenticate: Bearer ..., error="invalid_token"` over HTTP).
+   */
+  reason?: string;
+  /** When retrying may succeed, in seconds; overrides the problem type's default. HTTP sends it as `Retry-After`. */
   retryAfterSeconds?: number;
 }
 
 /**
- * Base of every error the application throws on purpose. Business code throws these;
- * only the global filter turns them into HTTP. Status, title and log level come from
- * the catalog entry of `code`, so a code means the same thing everywhere.
+ * Base of every error the application throws on purpose. Business code throws these,
+ * in HTTP requests and in worker jobs alike; they carry no HTTP: status and headers are
+ * decided by the HTTP mapping (problem.factory.ts) from the problem type of `code`.
  *
  * @example
  * export class ProductNotFoundError extends AppError {
@@ -32,27 +217,24 @@ export interface AppErrorOptions {
  * }
  */
 export class AppError extends Error {
-  readonly status: number;
   readonly logLevel: LogLevel;
   readonly detail: string;
   readonly extensions: Record<string, unknown>;
-  readonly headers: Record<string, string>;
+  readonly reason?: string;
   readonly retryAfterSeconds?: number;
 
   constructor(
     readonly code: ErrorCode,
     options: AppErrorOptions = {},
   ) {
-    const entry = ERROR_CATALOG[code];
+    const entry = problemTypeOf(code);
     super(options.detail ?? entry.defaultDetail, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    this.status = entry.status;
     this.logLevel = entry.logLevel;
-    this.detail = entry.status >= 500 ? entry.defaultDetail : (options.detail ?? entry.defaultDetail);
+    this.detail = options.detail ?? entry.defaultDetail;
     this.extensions = options.extensions ?? {};
-    this.headers = options.headers ?? {};
-    this.retryAfterSeconds =
-      options.retryAfterSeconds ?? ('retryAfterSeconds' in entry ? entry.retryAfterSeconds : undefined);
+    this.reason = options.reason;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? entry.retryAfterSeconds;
   }
 }
 
@@ -79,20 +261,10 @@ export class ValidationFailedError extends AppError {
   }
 }
 
-export class MalformedRequestError extends AppError {
-  constructor(detail?: string, cause?: unknown) {
-    super('MALFORMED_REQUEST', { detail, cause });
-  }
-}
-
+/** The caller is not authenticated; `reason: 'invalid_token'` when a token was sent but cannot be trusted. */
 export class UnauthenticatedError extends AppError {
   constructor(detail = 'A valid bearer token is required.', reason?: 'invalid_token') {
-    super('UNAUTHENTICATED', {
-      detail,
-      headers: {
-        'www-authenticate': reason ? `Bearer realm="resilient-api", error="${reason}"` : 'Bearer realm="resilient-api"',
-      },
-    });
+    super('UNAUTHENTICATED', { detail, reason });
   }
 }
 

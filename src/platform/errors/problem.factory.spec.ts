@@ -1,20 +1,37 @@
 import { HttpException, NotFoundException } from '@nestjs/common';
 import { AppError, UnauthenticatedError, ValidationFailedError } from './app.errors';
-import { ERROR_CATALOG } from './error.catalog';
+import { problemTypeOf, registerProblemTypes } from './problem-type.registry';
+
+// A feature's problem type, as a feature registers it (platform code must not import a feature).
+export const THING_PROBLEM_TYPES = registerProblemTypes({
+  THING_NOT_FOUND: {
+    status: 404,
+    title: 'Thing not found',
+    meaning: 'No thing has this id.',
+    cause: 'A wrong id.',
+    action: 'Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'No thing has this id.',
+  },
+});
+declare module './problem-type.registry' {
+  interface ProblemCodes extends Record<keyof typeof THING_PROBLEM_TYPES, true> {}
+}
 import { clientErrorResponse, toProblem } from './problem.factory';
 
 const request = { id: 'req-1', url: '/v1/things/42?secret=x', method: 'GET' };
 
 describe('toProblem', () => {
   it('sends an AppError as its catalog entry, with the path (no query) as instance', () => {
-    const problem = toProblem(new AppError('PRODUCT_NOT_FOUND', { detail: 'No product 42.' }), request);
+    const problem = toProblem(new AppError('THING_NOT_FOUND', { detail: 'No thing 42.' }), request);
     expect(problem.body).toEqual({
-      type: '/problems/product-not-found',
-      title: 'Product not found',
+      type: '/problems/thing-not-found',
+      title: 'Thing not found',
       status: 404,
-      detail: 'No product 42.',
+      detail: 'No thing 42.',
       instance: '/v1/things/42',
-      code: 'PRODUCT_NOT_FOUND',
+      code: 'THING_NOT_FOUND',
       requestId: 'req-1',
     });
     expect(problem.logLevel).toBe('info');
@@ -24,7 +41,7 @@ describe('toProblem', () => {
   it('replaces the detail of a 5xx AppError with the generic one and keeps the error for the log', () => {
     const error = new AppError('DEPENDENCY_UNAVAILABLE', { detail: 'db at 10.0.0.7 refused' });
     const problem = toProblem(error, request);
-    expect(problem.body.detail).toBe(ERROR_CATALOG.DEPENDENCY_UNAVAILABLE.defaultDetail);
+    expect(problem.body.detail).toBe(problemTypeOf('DEPENDENCY_UNAVAILABLE').defaultDetail);
     expect(problem.headers['retry-after']).toBe('5');
     expect(problem.unexpected).toBe(error);
   });
@@ -47,7 +64,7 @@ describe('toProblem', () => {
     expect(problem.body).toMatchObject({
       status: 500,
       code: 'INTERNAL_ERROR',
-      detail: ERROR_CATALOG.INTERNAL_ERROR.defaultDetail,
+      detail: problemTypeOf('INTERNAL_ERROR').defaultDetail,
     });
     expect(problem.unexpected).toBe(thrown);
   });
@@ -90,6 +107,16 @@ describe('toProblem', () => {
     const cancelled = { message: 'canceling statement due to statement timeout', driverError: { code: '57014' } };
     expect(toProblem(cancelled, request).body).toMatchObject({ status: 504, code: 'DEADLINE_EXCEEDED' });
   });
+
+  // Issue 5, defect 2: a lock wait (55P03) was a 500; so was every class that describes the server's state.
+  it.each(['55P03', '40001', '40P01', '53300', '53100', '55006', '57P04', '57000', '58030', '08001'])(
+    'answers SQLSTATE %s with 503 DEPENDENCY_UNAVAILABLE and Retry-After, never 500',
+    (code) => {
+      const problem = toProblem({ message: 'query failed', driverError: { code } }, request);
+      expect(problem.body).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE', dependency: 'database' });
+      expect(problem.headers['retry-after']).toBe('5');
+    },
+  );
 });
 
 describe('clientErrorResponse', () => {

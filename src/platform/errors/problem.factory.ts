@@ -1,7 +1,7 @@
 import { HttpException } from '@nestjs/common';
-import { classifyPgFailure } from '../database/pg.errors';
 import { AppError, DependencyUnavailableError } from './app.errors';
-import { ERROR_CATALOG, typeUriOf, type ErrorCode, type LogLevel } from './error.catalog';
+import { classifyFailure } from './failure.classifier';
+import { isRegistered, problemTypeOf, typeUriOf, type ErrorCode, type LogLevel } from './problem-type.registry';
 
 /** An RFC 9457 problem body as this API sends it. */
 export interface ProblemBody {
@@ -37,7 +37,7 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
 };
 
-const STATUS_CODES: Record<number, ErrorCode> = {
+const STATUS_CODES: Record<number, string> = {
   400: 'MALFORMED_REQUEST',
   401: 'UNAUTHENTICATED',
   403: 'FORBIDDEN',
@@ -48,11 +48,11 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   431: 'HEADERS_TOO_LARGE',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
-  429: 'RATE_LIMITED',
+  429: 'RATE_LIMITED', // once src/rate-limits registers it
 };
 
 /** Safe, fixed details for framework errors: their own messages may echo input or internals. */
-const FRAMEWORK_DETAILS: Partial<Record<ErrorCode, string>> = {
+const FRAMEWORK_DETAILS: Partial<Record<string, string>> = {
   MALFORMED_REQUEST: 'The request body is not valid JSON, or the request is malformed.',
   PAYLOAD_TOO_LARGE: 'The request body is larger than the limit.',
   UNSUPPORTED_MEDIA_TYPE: 'Request bodies must be sent as application/json.',
@@ -70,43 +70,63 @@ const pathOf = (url: string): string => {
 };
 
 /**
- * Turns anything thrown anywhere (AppError, Nest HttpException, Fastify error,
- * a plain Error, a string, undefined) into the problem the caller gets.
+ * The one builder of a problem body: the filter, the Fastify-level handlers and the raw
+ * answer to an unparseable request all go through it, so every body has the same members.
+ * A 5xx always gets the type's generic detail, whatever the thrower wrote.
+ */
+export function buildProblemBody(
+  code: ErrorCode,
+  facts: { requestId: string; instance: string; detail?: string; extensions?: Record<string, unknown> },
+): ProblemBody {
+  const entry = problemTypeOf(code);
+  return {
+    type: typeUriOf(code),
+    title: entry.title,
+    status: entry.status,
+    detail: entry.status >= 500 ? entry.defaultDetail : (facts.detail ?? entry.defaultDetail),
+    instance: facts.instance,
+    code,
+    requestId: facts.requestId,
+    ...facts.extensions,
+  };
+}
+
+/** HTTP headers of a problem: `Retry-After` from the error or its type, and the auth challenge of a 401. */
+function headersOf(error: AppError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  if (error.code === 'UNAUTHENTICATED') {
+    headers['www-authenticate'] = error.reason
+      ? `Bearer realm="resilient-api", error="${error.reason}"`
+      : 'Bearer realm="resilient-api"';
+  }
+  return headers;
+}
+
+/**
+ * Turns anything thrown anywhere (AppError, Nest HttpException, Fastify error, a driver
+ * error, a plain Error, a string, undefined) into the problem the caller gets.
  * Pure: the filter and the Fastify-level handlers both call it.
  */
 export function toProblem(thrown: unknown, request: RequestFacts): Problem {
   const error = thrown instanceof AppError ? thrown : fromFramework(thrown, request);
+  const instance = pathOf(request.url);
   if (error) {
-    const entry = ERROR_CATALOG[error.code];
-    const headers: Record<string, string> = { ...error.headers };
-    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+    const status = problemTypeOf(error.code).status;
     return {
-      body: {
-        type: typeUriOf(error.code),
-        title: entry.title,
-        status: entry.status,
-        detail: error.detail,
-        instance: pathOf(request.url),
-        code: error.code,
+      body: buildProblemBody(error.code, {
         requestId: request.id,
-        ...error.extensions,
-      },
-      headers,
-      logLevel: entry.status >= 500 ? 'error' : error.logLevel,
-      unexpected: entry.status >= 500 ? thrown : undefined,
+        instance,
+        detail: error.detail,
+        extensions: error.extensions,
+      }),
+      headers: headersOf(error),
+      logLevel: status >= 500 ? 'error' : error.logLevel,
+      unexpected: status >= 500 ? thrown : undefined,
     };
   }
-  const entry = ERROR_CATALOG.INTERNAL_ERROR;
   return {
-    body: {
-      type: typeUriOf('INTERNAL_ERROR'),
-      title: entry.title,
-      status: entry.status,
-      detail: entry.defaultDetail,
-      instance: pathOf(request.url),
-      code: 'INTERNAL_ERROR',
-      requestId: request.id,
-    },
+    body: buildProblemBody('INTERNAL_ERROR', { requestId: request.id, instance }),
     headers: {},
     logLevel: 'error',
     unexpected: thrown,
@@ -119,7 +139,11 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     const status = thrown.getStatus();
     if (status >= 500) return undefined;
     const cause = thrown.cause as { code?: string } | undefined;
-    const code = (cause?.code && FRAMEWORK_CODES[cause.code]) || STATUS_CODES[status] || 'REQUEST_REJECTED';
+    // A status whose code no registered owner declares yet (429 before rate limits exist) is a plain rejection.
+    const byStatus = STATUS_CODES[status];
+    const code =
+      (cause?.code && FRAMEWORK_CODES[cause.code]) ||
+      (byStatus !== undefined && isRegistered(byStatus) ? byStatus : 'REQUEST_REJECTED');
     if (code === 'ROUTE_NOT_FOUND') {
       return new AppError(code, {
         detail: `No route matches ${request.method} ${pathOf(request.url)}.`,
@@ -128,16 +152,16 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     }
     return new AppError(code, { detail: FRAMEWORK_DETAILS[code], cause: thrown });
   }
-  // A database that is down, busy or dropped the connection is an outage (503, retry later), not a bug;
-  // statement_timeout firing means the query ran out of its budget (504). See classifyPgFailure.
-  const dbFailure = classifyPgFailure(thrown);
-  if (dbFailure === 'transient') return new DependencyUnavailableError('database', thrown);
-  if (dbFailure === 'timeout') return new AppError('DEADLINE_EXCEEDED', { cause: thrown });
+  // A dependency that is down, restarting or overloaded is an outage (503, retry later), not a bug;
+  // one that ran out of time (a statement_timeout) is a 504. Rejected work stays a 500: our bug.
+  const failure = classifyFailure(thrown);
+  if (failure?.kind === 'unavailable') return new DependencyUnavailableError(failure.dependency, thrown);
+  if (failure?.kind === 'timeout') return new AppError('DEADLINE_EXCEEDED', { cause: thrown });
   if (thrown instanceof Error) {
     const { statusCode, code } = thrown as Error & { statusCode?: number; code?: string };
     // Fastify's JSON parser marks a SyntaxError with statusCode 400; other framework errors carry FST_ codes.
     if (thrown.name === 'SyntaxError' && statusCode === 400) {
-      return new MalformedJson(thrown);
+      return new AppError('MALFORMED_REQUEST', { detail: 'The request body is not valid JSON.', cause: thrown });
     }
     if (code && FRAMEWORK_CODES[code] && (statusCode === undefined || statusCode < 500)) {
       const mapped = FRAMEWORK_CODES[code];
@@ -145,12 +169,6 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     }
   }
   return undefined;
-}
-
-class MalformedJson extends AppError {
-  constructor(cause: Error) {
-    super('MALFORMED_REQUEST', { detail: 'The request body is not valid JSON.', cause });
-  }
 }
 
 /**
@@ -163,20 +181,13 @@ export function clientErrorResponse(error: Error & { code?: string }, requestId:
 }
 
 /**
- * A complete HTTP/1.1 response carrying a problem body, written straight to a socket that
- * no Fastify request owns (an unparseable request, a `CONNECT`); the connection is closed after it.
+ * A complete HTTP/1.1 response carrying a problem body (built by {@link buildProblemBody}),
+ * written straight to a socket that no Fastify request owns (an unparseable request, a
+ * `CONNECT`); the connection is closed after it.
  */
 export function rawProblemResponse(code: ErrorCode, requestId: string, detail?: string, instance = '/'): string {
-  const entry = ERROR_CATALOG[code];
-  const body = JSON.stringify({
-    type: typeUriOf(code),
-    title: entry.title,
-    status: entry.status,
-    detail: detail ?? entry.defaultDetail,
-    instance,
-    code,
-    requestId,
-  });
+  const entry = problemTypeOf(code);
+  const body = JSON.stringify(buildProblemBody(code, { requestId, instance, detail }));
   return (
     `HTTP/1.1 ${entry.status} ${entry.title}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n` +
     `X-Request-Id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`

@@ -2,7 +2,7 @@ import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AppError } from './app.errors';
-import { ERROR_CATALOG, ERROR_CODES, codeForSlug, typeUriOf, type ErrorCode } from './error.catalog';
+import { codeForSlug, problemCodes, problemTypeOf, typeUriOf, type ErrorCode } from './problem-type.registry';
 
 const problemDocSchema = z.object({
   type: z.string(),
@@ -17,7 +17,7 @@ const problemDocSchema = z.object({
 type ProblemDoc = z.infer<typeof problemDocSchema>;
 
 const docOf = (code: ErrorCode): ProblemDoc => {
-  const { status, title, meaning, cause, action, retryable } = ERROR_CATALOG[code];
+  const { status, title, meaning, cause, action, retryable } = problemTypeOf(code);
   return { type: typeUriOf(code), code, status, title, meaning, cause, action, retryable };
 };
 
@@ -29,7 +29,7 @@ export class ProblemsController {
   @ApiOperation({ summary: 'Every problem type this API can answer with' })
   @ApiOkResponse({ standardSchema: z.object({ items: z.array(problemDocSchema) }) })
   list(): { items: ProblemDoc[] } {
-    return { items: ERROR_CODES.map(docOf) };
+    return { items: problemCodes().map(docOf) };
   }
 
   @Get(':slug')

@@ -1,14 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
-import { REDIS } from '../cache/redis.client';
 import { MIGRATIONS_TABLE } from '../database/data-source.factory';
 import { PG, sqlStateOf } from '../database/pg.errors';
+import { poolOf } from '../database/sql.client';
+import type { RedisConnectionName } from '../redis/redis-connection.factory';
+import { RedisConnectionsService } from '../redis/redis-connections.service';
 
 /**
  * Readiness checks. Each has its own timeout below 1 s, so readiness answers
@@ -22,12 +23,12 @@ export class DependenciesHealth {
   constructor(
     private readonly health: HealthIndicatorService,
     @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(REDIS) private readonly redis: Redis,
+    private readonly redis: RedisConnectionsService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
   private get pool(): Pool {
-    return (this.dataSource.driver as unknown as { master: Pool }).master;
+    return poolOf(this.dataSource);
   }
 
   postgres() {
@@ -46,7 +47,9 @@ export class DependenciesHealth {
     return this.health
       .check('redis')
       .attempt(async () => {
-        await this.redis.ping();
+        // Every connection this process opened (the API: cache; a worker: its queue connections).
+        const names = Object.keys(this.redis.states()) as RedisConnectionName[];
+        await Promise.all(names.map((name) => this.redis.get(name).ping()));
       })
       .withTimeout(this.config.health.checkTimeoutMs);
   }

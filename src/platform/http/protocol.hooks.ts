@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { AppError, MalformedRequestError } from '../errors/app.errors';
+import { AppError } from '../errors/app.errors';
 import { replyWithProblem } from '../errors/problem-details.filter';
 import { rawProblemResponse } from '../errors/problem.factory';
-import { requestIdOf } from './request-id.hooks';
+import { requestIdOf } from './request-id.factory';
 
 /**
  * The HTTP rejections Node makes on its own, before any hook runs, answered with a bare
@@ -31,7 +31,11 @@ export function installProtocolHooks(fastify: FastifyInstance, logger: Logger): 
 
   fastify.addHook('onRequest', (request, reply, done) => {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-      replyWithProblem(request, reply, new MalformedRequestError('HTTP/1.1 requests need a Host header.'));
+      replyWithProblem(
+        request,
+        reply,
+        new AppError('MALFORMED_REQUEST', { detail: 'HTTP/1.1 requests need a Host header.' }),
+      );
       return;
     }
     const expect = request.headers.expect;

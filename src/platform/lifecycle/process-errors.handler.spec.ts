@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { installProcessErrorHandlers } from './process-errors.hooks';
+import { installProcessErrorHandlers } from './process-errors.handler';
 
 function setup() {
   const lines: Record<string, unknown>[] = [];

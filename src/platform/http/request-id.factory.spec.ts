@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { requestIdOf } from './request-id.hooks';
+import { requestIdOf } from './request-id.factory';
 
 const withHeader = (value: string | string[] | undefined) =>
   ({ headers: { 'x-request-id': value } }) as unknown as IncomingMessage;

@@ -42,7 +42,7 @@ describe('the README fix map (F29: documented, and kept honest by a test)', () =
       if (proof.trim() === '*planned*') continue;
       const tests = [
         ...proof.matchAll(
-          /`((?:src|test)\/[^`]+\.(?:spec|e2e-spec|fault-spec)\.ts|test\/faults\/\*\.fault-spec\.ts)`/g,
+          /`((?:src|test)\/[^`]+\.(?:spec|e2e-spec|fault-spec|meta-spec)\.ts|test\/faults\/\*\.fault-spec\.ts)`/g,
         ),
       ];
       expect({ id, tests: tests.length > 0 }).toEqual({ id, tests: true });

@@ -1,0 +1,160 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DatabaseError, type Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { DataSource } from 'typeorm';
+
+/**
+ * What a statement is, for the policies that depend on it: the per-class statement and
+ * lock timeouts, the metrics label, and (with `idempotent`) whether a transient fault may
+ * be retried. `read` is the default.
+ */
+export type QueryClass = 'read' | 'write' | 'lock' | 'report' | 'admin';
+
+export interface QueryOptions {
+  /** Default `read`. */
+  queryClass?: QueryClass;
+  /**
+   * True when running the statement twice leaves the same result (a SELECT, an upsert).
+   * Only idempotent statements and whole transactions are ever retried; a single write
+   * outside a transaction is not unless it says so here. Default: true for `read`, else false.
+   */
+  idempotent?: boolean;
+  /** Aborts waiting for the statement: the request's deadline or the client went away. */
+  signal?: AbortSignal;
+  /** A short fixed label for logs and metrics (`products.list`); never the SQL or its values. */
+  name?: string;
+}
+
+/** Whether a statement may be repeated after a transient fault: its own say, else only reads. */
+export const isIdempotent = (options: QueryOptions): boolean =>
+  options.idempotent ?? (options.queryClass ?? 'read') === 'read';
+
+export interface TransactionOptions extends Omit<QueryOptions, 'idempotent'> {
+  isolation?: 'read committed' | 'repeatable read' | 'serializable';
+  /** `SET LOCAL statement_timeout` for this transaction only (survives a transaction-pooling proxy). */
+  statementTimeoutMs?: number;
+  /** `SET LOCAL lock_timeout`: how long a `SELECT ... FOR UPDATE` waits for a row lock. */
+  lockTimeoutMs?: number;
+}
+
+/** What a repository talks to: the seam itself, or the transaction-scoped handle inside `transaction()`. */
+export interface SqlExecutor {
+  query<T extends QueryResultRow = QueryResultRow>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<T[]>;
+}
+
+/**
+ * A COMMIT that failed because the connection broke: the server may or may not have
+ * committed. Never retried (the work may have happened); callers reconcile instead.
+ * Keeps the driver error as `driverError` so SQLSTATE helpers still see it.
+ */
+export class CommitOutcomeUnknownError extends Error {
+  readonly code?: string;
+  constructor(readonly driverError: unknown) {
+    super(`COMMIT outcome unknown: ${(driverError as Error)?.message ?? String(driverError)}`, {
+      cause: driverError,
+    });
+    this.name = 'CommitOutcomeUnknownError';
+    this.code = (driverError as { code?: string })?.code;
+  }
+}
+
+/** The pg pool behind a TypeORM DataSource (for the seam and the readiness probe). */
+export const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown as { master: Pool }).master;
+
+/**
+ * The one SQL seam: every repository runs its statements through `query()` or
+ * `transaction()`, never through TypeORM repositories or the driver. Statements are plain
+ * parameterized SQL sent straight to the pg pool (no entity hydration on hot paths).
+ *
+ * Every statement passes through {@link SqlClient.run}: the place for per-query timing and
+ * metrics, transient-fault retry (idempotent statements and whole transactions only, never
+ * a COMMIT whose outcome is unknown), per-class timeouts and the request deadline.
+ *
+ * @example
+ * await sql.transaction(async (tx) => {
+ *   const [row] = await tx.query('SELECT stock FROM products WHERE id = $1 FOR UPDATE', [id], { queryClass: 'lock' });
+ *   await tx.query('UPDATE products SET stock = $2 WHERE id = $1', [id, row.stock - 1], { queryClass: 'write' });
+ * }, { lockTimeoutMs: 1_000 });
+ */
+@Injectable()
+export class SqlClient implements SqlExecutor {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private get pool(): Pool {
+    return poolOf(this.dataSource);
+  }
+
+  query<T extends QueryResultRow = QueryResultRow>(
+    text: string,
+    params: readonly unknown[] = [],
+    options: QueryOptions = {},
+  ): Promise<T[]> {
+    return this.run<T>(this.pool, text, params, options);
+  }
+
+  /**
+   * Runs `fn` in one transaction on one connection: COMMIT when it resolves, ROLLBACK when
+   * it throws (the error is rethrown). `fn` may run again as a whole on a transient fault
+   * once retries exist, so it must have no side effects outside the database.
+   * @throws CommitOutcomeUnknownError when the connection broke during COMMIT.
+   */
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    throwIfAborted(options.signal);
+    const client = await this.pool.connect();
+    // A connection that failed at the protocol level is discarded, never handed to the next caller.
+    let broken: Error | undefined;
+    const control = (text: string) =>
+      client.query(text).catch((error: unknown) => {
+        if (!(error instanceof DatabaseError)) broken = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      });
+    try {
+      await control(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation.toUpperCase()}` : 'BEGIN');
+      if (options.statementTimeoutMs !== undefined)
+        await control(`SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`);
+      if (options.lockTimeoutMs !== undefined)
+        await control(`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`);
+      const tx: SqlExecutor = {
+        query: <R extends QueryResultRow>(text: string, params: readonly unknown[] = [], opts: QueryOptions = {}) =>
+          this.run<R>(client, text, params, { queryClass: options.queryClass, signal: options.signal, ...opts }),
+      };
+      let result: T;
+      try {
+        result = await fn(tx);
+      } catch (error) {
+        await control('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      try {
+        await control('COMMIT');
+      } catch (error) {
+        // A server-side refusal (a serialization failure at commit) is a known outcome: nothing
+        // was committed. A broken connection leaves it unknown.
+        throw error instanceof DatabaseError ? error : new CommitOutcomeUnknownError(error);
+      }
+      return result;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** The one place every statement runs through. */
+  private async run<T extends QueryResultRow>(
+    executor: Pool | PoolClient,
+    text: string,
+    params: readonly unknown[],
+    options: QueryOptions,
+  ): Promise<T[]> {
+    throwIfAborted(options.signal);
+    const result = await executor.query<T>(text, params as unknown[]);
+    return result.rows;
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+}

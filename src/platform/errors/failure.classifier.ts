@@ -1,0 +1,24 @@
+import { classifyPostgresFailure } from '../database/postgres-failure.classifier';
+import { classifyRedisFailure } from '../redis/redis-failure.classifier';
+import type { ClassifiedError, Failure } from './failure.types';
+
+export type { ClassifiedError, Failure } from './failure.types';
+
+const carriesFailure = (error: unknown): error is ClassifiedError => {
+  const failure = (error as { failure?: Partial<Failure> } | null | undefined)?.failure;
+  return typeof failure?.dependency === 'string' && typeof failure.kind === 'string';
+};
+
+/**
+ * The one classification of a failure, or `undefined` when it is not a dependency failure
+ * (a domain error, or a bug). Per-dependency rules live beside each dependency:
+ * platform/database/postgres-failure.classifier.ts, platform/redis/redis-failure.classifier.ts.
+ */
+export function classifyFailure(error: unknown): Failure | undefined {
+  if (carriesFailure(error)) return error.failure;
+  return classifyRedisFailure(error) ?? classifyPostgresFailure(error);
+}
+
+/** May the retry policy repeat this work? Transient, and either idempotent or known not to have happened. */
+export const isRetryable = (failure: Failure | undefined, idempotent: boolean): boolean =>
+  failure !== undefined && failure.transient && (idempotent || failure.outcome === 'known');

@@ -1,0 +1,89 @@
+/**
+ * The one registry of problem types. Each owner declares its codes beside its errors and
+ * registers them when that file loads: the platform its transport and infrastructure codes
+ * (platform/errors/app.errors.ts), each feature its own (`src/<feature>/<feature>.errors.ts`).
+ * The registry feeds the problem mapping (status, title, log level), `GET /problems/{slug}`,
+ * the OpenAPI document and the README's table (`npm run docs:errors`);
+ * test/e2e/problem-catalog.e2e-spec.ts fails when any of them disagree. A feature that does
+ * not exist yet advertises nothing.
+ *
+ * Adding codes to a feature (src/orders/orders.errors.ts):
+ * @example
+ * export const ORDERS_PROBLEM_TYPES = registerProblemTypes({
+ *   ORDER_NOT_FOUND: { status: 404, title: 'Order not found', meaning: '…', cause: '…', action: '…',
+ *     retryable: false, logLevel: 'info', defaultDetail: 'No order with this id belongs to you.' },
+ * });
+ * declare module '../platform/errors/problem-type.registry' {
+ *   interface ProblemCodes extends Record<keyof typeof ORDERS_PROBLEM_TYPES, true> {}
+ * }
+ * export class OrderNotFoundError extends AppError { constructor() { super('ORDER_NOT_FOUND'); } }
+ */
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface ProblemType {
+  status: number;
+  title: string;
+  /** What the problem means, for the caller reading `/problems/{slug}`. */
+  meaning: string;
+  /** The most likely cause. */
+  cause: string;
+  /** What the caller should do, including whether and when to retry. */
+  action: string;
+  /** Whether repeating the same request unchanged can succeed. */
+  retryable: boolean;
+  /** Level of the filter's log line. 5xx are always `error` (with the stack). */
+  logLevel: LogLevel;
+  /** The `detail` sent when the thrower gives none; for 5xx, the only detail ever sent. */
+  defaultDetail: string;
+  /** Default `Retry-After` in seconds (429 and 503). */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * Every registered code, as a type: each owner adds its codes by module augmentation (see
+ * the example above), so `new AppError('ORDR_NOT_FOUND')` and `@ApiProblems('ORDR_…')` fail
+ * to compile.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ProblemCodes {}
+export type ErrorCode = keyof ProblemCodes & string;
+
+const CODE = /^[A-Z]+(_[A-Z]+)*$/;
+const registry = new Map<string, ProblemType>();
+
+/**
+ * Registers an owner's problem types and returns them (typed, for the module augmentation).
+ * @throws Error when a code is not UPPER_SNAKE, is registered twice, or a 5xx does not log at `error`.
+ */
+export function registerProblemTypes<const T extends Record<string, ProblemType>>(types: T): T {
+  for (const [code, type] of Object.entries(types)) {
+    if (!CODE.test(code)) throw new Error(`problem code ${code} is not UPPER_SNAKE`);
+    const existing = registry.get(code);
+    if (existing && existing !== type) throw new Error(`problem code ${code} is registered twice`);
+    if (type.status >= 500 && type.logLevel !== 'error') throw new Error(`5xx problem ${code} must log at error`);
+    registry.set(code, type);
+  }
+  return types;
+}
+
+/** @throws Error for a code nobody registered: a bug, which the filter answers as a 500. */
+export function problemTypeOf(code: ErrorCode): ProblemType {
+  const type = registry.get(code);
+  if (!type) throw new Error(`problem code ${code} is not registered; declare it in its owner's *.errors.ts`);
+  return type;
+}
+
+export const isRegistered = (code: string): code is ErrorCode => registry.has(code);
+
+/** Every registered code, in registration order. */
+export const problemCodes = (): ErrorCode[] => [...registry.keys()] as ErrorCode[];
+
+/** `VALIDATION_FAILED` → `validation-failed`. */
+export const slugOf = (code: ErrorCode): string => code.toLowerCase().replaceAll('_', '-');
+
+/** The `type` URI of a problem: relative, and served by `GET /problems/{slug}`. */
+export const typeUriOf = (code: ErrorCode): string => `/problems/${slugOf(code)}`;
+
+export const codeForSlug = (slug: string): ErrorCode | undefined =>
+  problemCodes().find((code) => slugOf(code) === slug);

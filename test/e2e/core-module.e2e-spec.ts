@@ -1,0 +1,57 @@
+import { NestFactory } from '@nestjs/core';
+import { randomBytes } from 'node:crypto';
+import { AccountsService } from '../../src/accounts/accounts.service';
+import { AuthService } from '../../src/auth/auth.service';
+import { loadConfig } from '../../src/config/config.schemas';
+import { CoreModule } from '../../src/core.module';
+import { SqlClient } from '../../src/platform/database/sql.client';
+import { createRootLogger } from '../../src/platform/logging/root.logger';
+import { RedisConnectionsService } from '../../src/platform/redis/redis-connections.service';
+import { ProductsService } from '../../src/products/products.service';
+import { LogCapture } from '../support/log-capture.support';
+import { pollUntil } from '../support/poll.support';
+import { createTestDatabase } from '../support/test-database.support';
+import { REDIS_URL } from '../support/test-env.support';
+
+describe('the core module, as a worker boots it (no HTTP)', () => {
+  it('boots without Fastify or controllers, serves the domain services on real Postgres and Redis, and closes every connection', async () => {
+    const db = await createTestDatabase();
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: `ra-test:${randomBytes(4).toString('hex')}:`,
+    });
+    const core = await NestFactory.createApplicationContext(
+      CoreModule.forRoot(config, createRootLogger(config, new LogCapture())),
+      { logger: false, abortOnError: false },
+    );
+    try {
+      await core.init();
+      const account = await core
+        .get(AccountsService)
+        .signUp({ email: 'worker@example.com', password: 'correct horse battery', name: 'Worker' });
+      // Auth's CredentialsVerifier port is wired to accounts by the core, not by a global module.
+      await expect(
+        core.get(AuthService).issueToken('worker@example.com', 'correct horse battery'),
+      ).resolves.toMatchObject({
+        tokenType: 'Bearer',
+      });
+      await expect(core.get(ProductsService).list(5)).resolves.toEqual({ items: [], nextCursor: null });
+      await expect(
+        core.get(SqlClient).query<{ id: string }>('SELECT id FROM accounts WHERE email = $1', ['worker@example.com']),
+      ).resolves.toEqual([{ id: account.id }]);
+      const redis = core.get(RedisConnectionsService);
+      await redis.get('queue-worker').ping();
+      const states = await pollUntil(
+        () => Object.values(redis.states()).every((state) => state === 'ready') && redis.states(),
+        { what: 'every opened Redis connection to be ready' },
+      );
+      expect(states).toEqual({ cache: 'ready', 'queue-worker': 'ready' });
+    } finally {
+      await core.close();
+      await db.drop();
+    }
+    expect(core.get(RedisConnectionsService).states()).toEqual({});
+  });
+});

@@ -1,0 +1,97 @@
+import { DataSource } from 'typeorm';
+import { loadConfig } from '../../src/config/config.schemas';
+import { dataSourceOptions } from '../../src/platform/database/data-source.factory';
+import { SqlClient, isIdempotent } from '../../src/platform/database/sql.client';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
+
+describe('the SQL seam (SqlClient) on real Postgres', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let sql: SqlClient;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url });
+    dataSource = new DataSource({ ...dataSourceOptions(config), poolSize: 3 });
+    await dataSource.initialize();
+    sql = new SqlClient(dataSource);
+    await sql.query('CREATE TABLE seam_probe (id int PRIMARY KEY, n int NOT NULL)', [], { queryClass: 'admin' });
+    await sql.query('INSERT INTO seam_probe VALUES (1, 0)', [], { queryClass: 'write' });
+  });
+  afterAll(async () => {
+    await dataSource.destroy();
+    await db.drop();
+  });
+
+  it('returns rows of a parameterized statement', async () => {
+    await expect(sql.query<{ n: number }>('SELECT n FROM seam_probe WHERE id = $1', [1])).resolves.toEqual([{ n: 0 }]);
+  });
+
+  it('commits a transaction that resolves and rolls back one that throws', async () => {
+    await sql.transaction(async (tx) => {
+      await tx.query('UPDATE seam_probe SET n = n + 1 WHERE id = 1', [], { queryClass: 'write' });
+    });
+    const failure = new Error('domain rule broken');
+    await expect(
+      sql.transaction(async (tx) => {
+        await tx.query('UPDATE seam_probe SET n = n + 100 WHERE id = 1', [], { queryClass: 'write' });
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    await expect(sql.query('SELECT n FROM seam_probe WHERE id = 1')).resolves.toEqual([{ n: 1 }]);
+  });
+
+  it('serializes concurrent read-modify-write transactions with SELECT ... FOR UPDATE', async () => {
+    const [{ n: before }] = await sql.query<{ n: number }>('SELECT n FROM seam_probe WHERE id = 1');
+    const increment = () =>
+      sql.transaction(
+        async (tx) => {
+          const [row] = await tx.query<{ n: number }>('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE', [], {
+            queryClass: 'lock',
+          });
+          await tx.query('UPDATE seam_probe SET n = $1 WHERE id = 1', [row.n + 1], { queryClass: 'write' });
+        },
+        { lockTimeoutMs: 5_000 },
+      );
+    await Promise.all(Array.from({ length: 6 }, increment));
+    await expect(sql.query('SELECT n FROM seam_probe WHERE id = 1')).resolves.toEqual([{ n: before + 6 }]);
+  });
+
+  it('applies lock_timeout with SET LOCAL: a blocked row lock fails with 55P03, and the setting does not leak', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = sql.transaction(async (tx) => {
+      await tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE', [], { queryClass: 'lock' });
+      locked();
+      await held;
+    });
+    await isLocked;
+    await expect(
+      sql.transaction((tx) => tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE'), { lockTimeoutMs: 50 }),
+    ).rejects.toMatchObject({ code: '55P03' });
+    release();
+    await holder;
+    // Every pooled connection still has the configured session default.
+    const settings = await Promise.all(
+      Array.from({ length: 3 }, () => sql.query<{ lock_timeout: string }>('SHOW lock_timeout')),
+    );
+    for (const [row] of settings) expect(row.lock_timeout).not.toBe('50ms');
+  });
+
+  it('does not start a statement once the signal has aborted', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('deadline passed'));
+    await expect(sql.query('SELECT 1', [], { signal: controller.signal })).rejects.toThrow('deadline passed');
+    await expect(sql.transaction(async () => 1, { signal: controller.signal })).rejects.toThrow('deadline passed');
+  });
+
+  it('treats reads as repeatable and writes as not, unless a statement says otherwise', () => {
+    expect(isIdempotent({})).toBe(true);
+    expect(isIdempotent({ queryClass: 'lock' })).toBe(false);
+    expect(isIdempotent({ queryClass: 'write' })).toBe(false);
+    expect(isIdempotent({ queryClass: 'write', idempotent: true })).toBe(true);
+    expect(isIdempotent({ queryClass: 'read', idempotent: false })).toBe(false);
+  });
+});

@@ -1,0 +1,156 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..', '..');
+const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
+
+/** Lints `code` as if it were the file at `path` (which need not exist). */
+function eslint(path: string, code = 'export const x = 1;\n') {
+  const run = spawnSync(bin('eslint'), ['--stdin', '--stdin-filename', path], {
+    cwd: ROOT,
+    input: code,
+    encoding: 'utf8',
+  });
+  return { status: run.status, output: run.stdout + run.stderr };
+}
+
+/** Runs dependency-cruiser with the project's config on a throwaway tree of files. */
+function depcruise(files: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), 'ra-depcruise-'));
+  try {
+    for (const [file, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      writeFileSync(join(dir, file), content);
+    }
+    for (const file of ['package.json', 'tsconfig.json']) copyFileSync(join(ROOT, file), join(dir, file));
+    const run = spawnSync(bin('depcruise'), ['src', '--config', join(ROOT, '.dependency-cruiser.cjs')], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    return { status: run.status, output: run.stdout + run.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A file that imports `name` from `from` and uses it. */
+const importing = (name: string, from: string) => `import { ${name} } from '${from}';\nexport const x = ${name};\n`;
+
+/** dependency-cruiser fails on `files`, naming `rule`. */
+function expectViolation(files: Record<string, string>, rule: string): string {
+  const run = depcruise(files);
+  expect(run.status).not.toBe(0);
+  expect(run.output).toContain(rule);
+  return run.output;
+}
+
+function expectNoViolation(files: Record<string, string>): void {
+  const run = depcruise(files);
+  expect(run.output).toContain('no dependency violations found');
+  expect(run.status).toBe(0);
+}
+
+describe('conventions are enforced by the lint, not left on paper (style.md rule 8)', () => {
+  it.each([
+    'src/orders/ordersService.service.ts',
+    'src/orders/orders.helper.ts',
+    'src/orders/orders_api.module.ts',
+    'src/Orders/orders.module.ts',
+    'src/platform/resilience/retry.policies.ts',
+    'src/platform/resilience/retry-policy.ts',
+    'src/reports/reports.processor.worker.ts',
+  ])('rejects the misnamed file %s', (path) => {
+    const result = eslint(path);
+    expect(result.status).toBe(1);
+    expect(result.output).toContain('local/file-name');
+  });
+
+  it.each([
+    'src/orders/orders.service.ts',
+    'src/orders/orders.service.spec.ts',
+    'test/e2e/orders.e2e-spec.ts',
+    'test/meta/orders.meta-spec.ts',
+    // Roles of the capabilities on the roadmap.
+    'src/payments/payments-provider.client.ts',
+    'src/platform/resilience/retry.policy.ts',
+    'src/platform/resilience/payments.breaker.ts',
+    'src/platform/resilience/retry.budget.ts',
+    'src/platform/http/request.deadline.ts',
+    'src/platform/http/load-shedding.gate.ts',
+    'src/platform/http/rate.limiter.ts',
+    'src/platform/metrics/http.metrics.ts',
+    'src/platform/queue/reports.queue.ts',
+    'src/reports/reports.processor.ts',
+    'src/reports/reports.worker.ts',
+    'src/platform/errors/failure.classifier.ts',
+  ])('accepts the well-named file %s', (path) => {
+    expect(eslint(path)).toEqual({ status: 0, output: '' });
+  });
+
+  it('rejects process.env outside src/config', () => {
+    const result = eslint('src/orders/orders.service.ts', 'export const port = process.env.PORT;\n');
+    expect(result.status).toBe(1);
+    expect(result.output).toContain('never process.env');
+  });
+
+  it('rejects a focused test', () => {
+    // Assembled, so this file itself contains no focused test for grep-based checks to find.
+    const focused = ['it', 'only'].join('.');
+    const result = eslint('test/e2e/orders.e2e-spec.ts', `${focused}('x', () => undefined);\n`);
+    expect(result.status).toBe(1);
+    expect(result.output).toContain('must not be committed: it silently narrows the suite');
+  });
+
+  it('fails when src/platform imports a feature, and passes when it does not', () => {
+    const feature = { 'src/products/products.module.ts': 'export class ProductsModule {}\n' };
+    expectViolation(
+      {
+        ...feature,
+        'src/platform/probe/probe.service.ts': importing('ProductsModule', '../../products/products.module'),
+      },
+      'platform-not-to-feature',
+    );
+    expectNoViolation({
+      ...feature,
+      'src/products/products.service.ts': importing('ProductsModule', './products.module'),
+    });
+  });
+
+  it('finds features by exclusion: platform importing a feature folder it has never heard of fails', () => {
+    const output = expectViolation(
+      {
+        'src/jobs/jobs.service.ts': 'export class JobsService {}\n',
+        'src/platform/queue/queue.service.ts': importing('JobsService', '../../jobs/jobs.service'),
+      },
+      'platform-not-to-feature',
+    );
+    expect(output).toContain('src/jobs/jobs.service.ts');
+    // platform/ and config/ are not features: platform may use config.
+    expectNoViolation({
+      'src/config/config.schemas.ts': 'export const port = 3000;\n',
+      'src/platform/queue/queue.service.ts': importing('port', '../../config/config.schemas'),
+    });
+  });
+
+  it('fails when platform imports the composition root (which reaches every feature)', () => {
+    expectViolation(
+      {
+        'src/core.module.ts': 'export class CoreModule {}\n',
+        'src/platform/queue/queue.service.ts': importing('CoreModule', '../../core.module'),
+      },
+      'platform-not-to-composition-root',
+    );
+  });
+
+  it('fails on a cycle between two feature folders it has never heard of', () => {
+    expectViolation(
+      {
+        'src/jobs/jobs.service.ts': "import { b } from '../billing/billing.service';\nexport const a = () => b;\n",
+        'src/billing/billing.service.ts': "import { a } from '../jobs/jobs.service';\nexport const b = () => a;\n",
+      },
+      'no-circular-between-features',
+    );
+  });
+});
