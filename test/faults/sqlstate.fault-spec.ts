@@ -3,24 +3,15 @@ import { Client } from 'pg';
 import { expectProblem } from '../support/problem.support';
 import { pollUntil } from '../support/poll.support';
 import { ADMIN_DATABASE_URL } from '../support/test-env.support';
-import { createTestDatabase } from '../support/test-database.support';
+import { createTestDatabase, withClient } from '../support/test-database.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 
 /**
  * Issue 5, defect 2: SQLSTATEs that describe the database's state, not the request, are 503
  * DEPENDENCY_UNAVAILABLE with Retry-After (or 504 for statement_timeout), never 500. Each is
- * triggered on real Postgres here; the rest of the table is pinned by pg.errors.spec.ts.
+ * triggered on real Postgres here; the rest of the table is pinned by failure.classifier.spec.ts
+ * (classification) and problem.factory.spec.ts (503 with Retry-After).
  */
-async function asAdmin<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 describe('SQLSTATE → problem on real Postgres', () => {
   describe('55P03 lock_timeout', () => {
     let t: TestApp;
@@ -63,8 +54,8 @@ describe('SQLSTATE → problem on real Postgres', () => {
   it('answers 53300 (too many connections for the role) with 503 DEPENDENCY_UNAVAILABLE', async () => {
     const role = `ra_limited_${randomBytes(4).toString('hex')}`;
     const db = await createTestDatabase();
-    await asAdmin(ADMIN_DATABASE_URL, (c) => c.query(`CREATE ROLE ${role} LOGIN`));
-    await asAdmin(db.url, (c) =>
+    await withClient(ADMIN_DATABASE_URL, (c) => c.query(`CREATE ROLE ${role} LOGIN`));
+    await withClient(db.url, (c) =>
       c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`),
     );
     const url = new URL(db.url);
@@ -72,7 +63,7 @@ describe('SQLSTATE → problem on real Postgres', () => {
     const t = await startTestApp({ db, env: { DATABASE_URL: url.toString() } });
     try {
       // No new connection for the role from now on; then the app's open ones are closed under it.
-      await asAdmin(ADMIN_DATABASE_URL, async (c) => {
+      await withClient(ADMIN_DATABASE_URL, async (c) => {
         await c.query(`ALTER ROLE ${role} CONNECTION LIMIT 0`);
         await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
       });
@@ -89,7 +80,7 @@ describe('SQLSTATE → problem on real Postgres', () => {
     } finally {
       await t.close();
       await db.drop();
-      await asAdmin(ADMIN_DATABASE_URL, (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+      await withClient(ADMIN_DATABASE_URL, (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
     }
   });
 });
