@@ -45,7 +45,9 @@ describe('SQLSTATE → problem on real Postgres', () => {
       const started = Date.now();
       const res = await send();
       expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
-      expect(Date.now() - started).toBeLessThan(2_900);
+      // The logged 55P03 proves lock_timeout (2 s) gave up, not statement_timeout (3 s, a 504); the bound, generous
+      // for a loaded machine (scrypt runs first on sign-up), only proves the request does not hang on the lock.
+      expect(Date.now() - started).toBeLessThan(5_000);
       const failed = await t.logs.waitFor((l) => l.requestId === res.body.requestId && l.msg === 'request failed');
       expect(failed.err).toMatchObject({ code: '55P03' });
     });
