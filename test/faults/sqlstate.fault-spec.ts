@@ -69,16 +69,22 @@ describe('SQLSTATE → problem on real Postgres', () => {
         await c.query(`ALTER ROLE ${role} CONNECTION LIMIT 0`);
         await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role]);
       });
-      const res = await pollUntil(
+      // The first answers may still come from a connection that was alive (401 for the unknown email) or
+      // from one terminated under the app (57P01, also a 503); wait for the 503 of a refused reconnect.
+      const seen: number[] = [];
+      const failed = await pollUntil(
         async () => {
           const r = await t.http.post('/v1/auth/token', { email: 'nobody@example.com', password: 'whatever' });
-          return r.status === 503 ? r : undefined;
+          seen.push(r.status);
+          if (r.status !== 503) return undefined;
+          expectProblem(r, 503, 'DEPENDENCY_UNAVAILABLE');
+          const line = await t.logs.waitFor((l) => l.requestId === r.body.requestId && l.msg === 'request failed');
+          return JSON.stringify(line.err).includes('53300') ? line : undefined;
         },
-        { timeoutMs: 3_000, what: 'a 503 once the pool must reconnect' },
+        { timeoutMs: 5_000, what: 'a 503 caused by 53300 once the pool must reconnect' },
       );
-      expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
-      const failed = await t.logs.waitFor((l) => l.requestId === res.body.requestId && l.msg === 'request failed');
-      expect(JSON.stringify(failed.err)).toContain('53300');
+      expect(failed.err).toMatchObject({ code: '53300' });
+      expect(seen.filter((status) => status !== 401 && status !== 503)).toEqual([]);
     } finally {
       await t.close();
       await db.drop();
