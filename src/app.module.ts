@@ -7,6 +7,7 @@ import { CoreModule } from './core.module';
 import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
 import { ProductsHttpModule } from './products/products-http.module';
+import { ReportsHttpModule } from './reports/reports-http.module';
 
 /** The HTTP API: the core plus controllers, the global problem filter, /problems and health. */
 @Module({})
@@ -24,6 +25,7 @@ export class AppModule {
         AccountsHttpModule,
         AuthHttpModule,
         ProductsHttpModule,
+        ReportsHttpModule,
         ...extraModules,
       ],
     };
