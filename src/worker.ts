@@ -8,6 +8,9 @@ import { createWorker } from './worker.factory';
  * advisory lock, as the API does: whichever starts first migrates) → queue workers, scheduler
  * and sweeper → probes and metrics on WORKER_PORT. SIGTERM drains within WORKER_SHUTDOWN_TIMEOUT_MS.
  */
+/** Beyond WORKER_SHUTDOWN_TIMEOUT_MS: the hand-back grace plus closing the connections. */
+const HARD_EXIT_MARGIN_MS = 4_000;
+
 void runEntrypoint({
   failurePrefix: 'resilient-api worker cannot start',
   failureLog: 'worker boot failed',
@@ -21,6 +24,13 @@ void runEntrypoint({
     );
     return {
       async stop(reason: string) {
+        // The whole stop is bounded: a job stuck in a query must not keep a stopping worker (and
+        // its pool) alive past the pod's grace period. Its lock expires and another worker runs it.
+        setTimeout(() => {
+          logger.warn('worker shutdown over its bound; exiting');
+          logger.flush();
+          process.exit();
+        }, config.worker.shutdownTimeoutMs + HARD_EXIT_MARGIN_MS).unref();
         try {
           await worker.stop(reason);
         } catch (error) {

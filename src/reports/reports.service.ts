@@ -30,6 +30,7 @@ export class ReportsService {
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext(ReportsService.name);
+    this.producer.adopt(this.queue);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
 import { loadConfig, type AppConfig } from '../../src/config/config.schemas';
 import type { PaymentsReconciler } from '../../src/reconciliation/reconciliation.types';
 import { createWorker, type CreatedWorker } from '../../src/worker.factory';
@@ -144,3 +145,24 @@ export function reportFinished(http: HttpClient, token: string, id: string, time
   );
 }
 
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+/**
+ * Takes a lock in an open transaction on its own connection and holds it until `release()`:
+ * a real, deterministic way to make a job wait (`LOCK TABLE orders`) or fail on a lock
+ * timeout (`SELECT … FOR UPDATE` on its report row).
+ */
+export async function holdLock(db: TestDatabase, statement: string, params: unknown[] = []): Promise<HeldLock> {
+  const client = new Client({ connectionString: db.url });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(statement, params);
+  return {
+    async release() {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end().catch(() => undefined);
+    },
+  };
+}

@@ -187,7 +187,7 @@ export class QueueWorkersService implements OnApplicationShutdown {
             // Handed back, not failed: no attempt spent, another worker runs it from the start.
             await job.moveToWait(token);
             this.metrics.finished(consumer.queue, 'handed_back');
-            logger.warn({ durationMs: Date.now() - started }, 'job handed back to the queue at shutdown');
+            logger.warn({ durationMs: Date.now() - started, err: error }, 'job handed back to the queue at shutdown');
             throw new WaitingError();
           }
           const failure = classifyFailure(error);
