@@ -1,4 +1,5 @@
 import { AppError } from '../platform/errors/app.errors';
+import { classifyFailure } from '../platform/errors/failure.classifier';
 import { registerProblemTypes } from '../platform/errors/problem-type.registry';
 
 /**
@@ -42,3 +43,11 @@ export const REPORT_FAILURE_REASONS = {
 } as const;
 
 export type ReportFailureReason = keyof typeof REPORT_FAILURE_REASONS;
+
+/** The safe reason of a failed report, from the shared classification; never the error's own text. */
+export function failureReasonOf(error: unknown): ReportFailureReason {
+  const failure = classifyFailure(error);
+  if (failure?.kind === 'timeout') return 'timeout';
+  if (failure?.kind === 'unavailable') return 'unavailable';
+  return 'internal';
+}

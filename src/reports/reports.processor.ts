@@ -1,10 +1,9 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { classifyFailure } from '../platform/errors/failure.classifier';
 import { QueueWorkersService } from '../platform/queue/queue-workers.service';
 import type { JobContext } from '../platform/queue/queue.types';
-import { REPORT_FAILURE_REASONS, type ReportFailureReason } from './reports.errors';
+import { REPORT_FAILURE_REASONS, failureReasonOf } from './reports.errors';
 import { ReportsRepository } from './reports.repository';
 import { SalesSummaryService } from './sales-summary.service';
 import { REPORTS_QUEUE, type ReportJobData } from './reports.types';
@@ -60,12 +59,4 @@ export class ReportsProcessor implements OnModuleInit {
     const failed = await this.reports.fail(job.data.reportId, REPORT_FAILURE_REASONS[reason]);
     logger.warn({ reportId: job.data.reportId, reason, recorded: failed }, 'report failed');
   }
-}
-
-/** The safe reason of a failed report, from the shared classification; never the error's own text. */
-export function failureReasonOf(error: unknown): ReportFailureReason {
-  const failure = classifyFailure(error);
-  if (failure?.kind === 'timeout') return 'timeout';
-  if (failure?.kind === 'unavailable') return 'unavailable';
-  return 'internal';
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Type } from '@nestjs/common';
 import { Client } from 'pg';
 import { loadConfig, type AppConfig } from '../../src/config/config.schemas';
 import type { PaymentsReconciler } from '../../src/reconciliation/reconciliation.types';
@@ -48,7 +49,7 @@ export interface InProcessWorker extends CreatedWorker {
 /** The real worker (same factory as src/worker.ts) in this process, probes on a free port. */
 export async function startInProcessWorker(
   env: Record<string, string>,
-  options: { reconciler?: new (...args: never[]) => PaymentsReconciler } = {},
+  options: { reconciler?: Type<PaymentsReconciler> } = {},
 ): Promise<InProcessWorker> {
   const config = loadConfig(env);
   const logs = new LogCapture();
