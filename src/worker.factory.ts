@@ -7,7 +7,7 @@ import type { AppConfig } from './config/config.schemas';
 import { LifecycleService } from './platform/lifecycle/lifecycle.service';
 import { createRootLogger } from './platform/logging/root.logger';
 import { QueueHealth } from './platform/queue/queue.health';
-import { QueueMetrics } from './platform/queue/queue.metrics';
+import { MetricsService } from './platform/metrics/metrics.service';
 import { QueueWorkersService, type WorkerStopOutcome } from './platform/queue/queue-workers.service';
 import { startWorkerHttpServer } from './platform/queue/worker-http.server';
 import { WorkerModule, type WorkerModuleOptions } from './worker.module';
@@ -47,7 +47,7 @@ export async function createWorker(config: AppConfig, options: CreateWorkerOptio
   const lifecycle = app.get(LifecycleService);
   const health = app.get(QueueHealth);
   const workers = app.get(QueueWorkersService);
-  const metrics = app.get(QueueMetrics);
+  const metrics = app.get(MetricsService);
   let server: Server;
   try {
     await workers.start();
@@ -55,7 +55,7 @@ export async function createWorker(config: AppConfig, options: CreateWorkerOptio
       port: options.port ?? config.worker.port,
       host: options.host,
       logger,
-      metrics: () => metrics.render(),
+      metrics: async () => ({ text: await metrics.render(), contentType: metrics.contentType }),
       ready: async () => ({ ...(await health.check()), shuttingDown: lifecycle.isShuttingDown }),
     });
   } catch (error) {

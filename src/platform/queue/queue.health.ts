@@ -1,9 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
-import { poolOf } from '../database/sql.client';
+import { SqlClient } from '../database/sql.client';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 
 export interface CheckResult {
@@ -21,7 +19,7 @@ export interface CheckResult {
 @Injectable()
 export class QueueHealth {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly sql: SqlClient,
     private readonly redis: RedisConnectionsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -29,7 +27,7 @@ export class QueueHealth {
   async check(): Promise<{ ready: boolean; checks: Record<string, CheckResult> }> {
     const timeoutMs = this.config.health.checkTimeoutMs;
     const [postgres, redis] = await Promise.all([
-      timed(() => poolOf(this.dataSource).query({ text: 'SELECT 1', query_timeout: timeoutMs } as never), timeoutMs),
+      timed(() => this.sql.pool.query({ text: 'SELECT 1', query_timeout: timeoutMs } as never), timeoutMs),
       timed(async () => {
         // The worker connection queues commands while disconnected (BullMQ needs that): do not pile up pings.
         const client = this.redis.get('queue-worker');

@@ -2,63 +2,57 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { ROOT_LOGGER } from '../logging/logging.module';
+import { MetricsService } from '../metrics/metrics.service';
 
 export type JobOutcome = 'completed' | 'retried' | 'failed' | 'handed_back';
 
 /**
- * The worker's queue metrics, with the names of the shared catalog (notes/team.md):
- * `queue_jobs_waiting{queue}`, `queue_oldest_job_age_seconds{queue}` (read from Redis at
- * scrape time) and `queue_jobs_completed_total{queue,outcome}`.
- *
- * INTEGRATION POINT (metrics module, src/platform/metrics, on its own branch): once
- * MetricsService is on main, replace the body of this class with
- * `metrics.counter('queue_jobs_completed_total')` and two `metrics.gauge(name, collect)` calls,
- * and let the worker's `/metrics` answer `metrics.render()`; the names and labels stay.
- * Until then it renders the Prometheus text format itself.
+ * The worker's queue metrics, in the process's MetricsService (catalog names):
+ * `queue_jobs_completed_total{queue,outcome}` counted as jobs finish, and
+ * `queue_jobs_waiting{queue}` and `queue_oldest_job_age_seconds{queue}` read from Redis at
+ * scrape time. Only the worker watches queues, so a queue's depth is one series per worker
+ * process, not one per API instance too. A queue Redis cannot answer is left out of that scrape.
  */
 @Injectable()
 export class QueueMetrics {
-  private readonly finishedCounts = new Map<string, number>();
   private readonly watched: Queue[] = [];
+  private readonly completed;
 
-  constructor(@Inject(ROOT_LOGGER) private readonly logger: Logger) {}
+  constructor(
+    metrics: MetricsService,
+    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+  ) {
+    this.completed = metrics.counter('queue_jobs_completed_total');
+    metrics.gauge('queue_jobs_waiting', async (gauge) => {
+      for (const queue of this.watched) {
+        const count = await this.read(queue, () => queue.getWaitingCount());
+        if (count === undefined) gauge.remove({ queue: queue.name });
+        else gauge.set({ queue: queue.name }, count);
+      }
+    });
+    metrics.gauge('queue_oldest_job_age_seconds', async (gauge) => {
+      for (const queue of this.watched) {
+        const jobs = await this.read(queue, () => queue.getJobs(['wait'], 0, 0, true));
+        if (jobs === undefined) gauge.remove({ queue: queue.name });
+        else gauge.set({ queue: queue.name }, jobs[0] ? Math.max(0, (Date.now() - jobs[0].timestamp) / 1000) : 0);
+      }
+    });
+  }
 
   finished(queue: string, outcome: JobOutcome): void {
-    const key = `queue="${queue}",outcome="${outcome}"`;
-    this.finishedCounts.set(key, (this.finishedCounts.get(key) ?? 0) + 1);
+    this.completed.inc({ queue, outcome });
   }
 
   watch(queue: Queue): void {
     if (!this.watched.includes(queue)) this.watched.push(queue);
   }
 
-  /** Prometheus text exposition (version 0.0.4). A queue Redis cannot answer is left out, not an error. */
-  async render(): Promise<string> {
-    const waiting: string[] = [];
-    const oldest: string[] = [];
-    await Promise.all(
-      this.watched.map(async (queue) => {
-        try {
-          const [count, [job]] = await Promise.all([queue.getWaitingCount(), queue.getJobs(['wait'], 0, 0, true)]);
-          waiting.push(`queue_jobs_waiting{queue="${queue.name}"} ${count}`);
-          const age = job ? Math.max(0, (Date.now() - job.timestamp) / 1000) : 0;
-          oldest.push(`queue_oldest_job_age_seconds{queue="${queue.name}"} ${age}`);
-        } catch (error) {
-          this.logger.debug({ queue: queue.name, err: error }, 'queue metrics unavailable');
-        }
-      }),
-    );
-    return [
-      '# HELP queue_jobs_waiting Jobs waiting in a queue.',
-      '# TYPE queue_jobs_waiting gauge',
-      ...waiting,
-      '# HELP queue_oldest_job_age_seconds Age of the oldest waiting job of a queue.',
-      '# TYPE queue_oldest_job_age_seconds gauge',
-      ...oldest,
-      '# HELP queue_jobs_completed_total Jobs finished by the worker, by queue and outcome.',
-      '# TYPE queue_jobs_completed_total counter',
-      ...[...this.finishedCounts].map(([labels, n]) => `queue_jobs_completed_total{${labels}} ${n}`),
-      '',
-    ].join('\n');
+  private async read<T>(queue: Queue, read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (error) {
+      this.logger.debug({ queue: queue.name, err: error }, 'queue metrics unavailable');
+      return undefined;
+    }
   }
 }

@@ -10,8 +10,8 @@ export interface WorkerHttpOptions {
   host?: string;
   /** Readiness: dependencies up and not shutting down. */
   ready(): Promise<{ ready: boolean; shuttingDown: boolean; checks: Record<string, CheckResult> }>;
-  /** Prometheus text format. */
-  metrics(): Promise<string>;
+  /** Prometheus text format, and its content type. */
+  metrics(): Promise<{ text: string; contentType: string }>;
   logger: Logger;
 }
 
@@ -21,7 +21,7 @@ export interface WorkerHttpOptions {
  * - `GET /health/live`: 200 while the process runs; checks nothing outside it;
  * - `GET /health/ready`: 200 when Postgres and the queue's Redis answer; 503 problem
  *   (`DEPENDENCY_UNAVAILABLE`, or `SHUTTING_DOWN` from the moment shutdown begins) otherwise;
- * - `GET /metrics`: the queue metrics.
+ * - `GET /metrics`: the process's MetricsService registry (queue, pool, SQL errors, Node runtime).
  * Anything else is a 404 problem. Error bodies come from the one problem builder.
  */
 export async function startWorkerHttpServer(options: WorkerHttpOptions): Promise<Server> {
@@ -52,8 +52,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Worker
     return sendJson(res, 200, { status: 'ok', checks });
   }
   if (path === '/metrics') {
-    const text = await options.metrics();
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    const { text, contentType } = await options.metrics();
+    res.writeHead(200, { 'content-type': contentType });
     res.end(text);
     return;
   }
