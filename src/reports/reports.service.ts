@@ -30,7 +30,6 @@ export class ReportsService {
     private readonly logger: PinoLogger,
   ) {
     this.logger.setContext(ReportsService.name);
-    this.producer.adopt(this.queue);
   }
 
   /**

@@ -28,15 +28,6 @@ export class QueueProducerService {
   ) {}
 
   /**
-   * Adopts a queue registered with @nestjs/bullmq: its connection errors are already logged once
-   * per kind by platform/redis, and without a listener BullMQ prints every reconnect attempt to
-   * stderr with console.error. Call once from the feature service that injects the queue.
-   */
-  adopt(queue: Queue): void {
-    if (queue.listenerCount('error') === 0) queue.on('error', () => undefined);
-  }
-
-  /**
    * Adds a job. `jobId` is required: derive it from a business key ({@link jobIdOf}) so a
    * repeated enqueue of the same work is a no-op while the job exists.
    */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job, type Queue } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../config/config.module';
@@ -7,6 +7,7 @@ import type { AppConfig } from '../../config/config.schemas';
 import { classifyFailure } from '../errors/failure.classifier';
 import { ROOT_LOGGER } from '../logging/logging.module';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
+import { ListenedQueue } from './queue.module';
 import { QueueMetrics } from './queue.metrics';
 import type { JobEnvelope, QueueConsumer } from './queue.types';
 
@@ -69,8 +70,10 @@ export class QueueWorkersService implements OnApplicationShutdown {
   queue(name: string): Queue {
     let queue = this.queues.find((q) => q.name === name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.redis.get('queue-producer'), prefix: this.config.queue.prefix });
-      queue.on('error', (error) => this.logger.warn({ queue: name, err: error }, 'queue client error'));
+      queue = new ListenedQueue(name, {
+        connection: this.redis.get('queue-producer'),
+        prefix: this.config.queue.prefix,
+      });
       this.queues.push(queue);
     }
     return queue;

@@ -1,9 +1,26 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
+import { Queue, type QueueOptions } from 'bullmq';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { QueueProducerService } from './queue-producer.service';
+
+/**
+ * The class @nestjs/bullmq instantiates for every registered queue. BullMQ prints each error a
+ * queue emits with console.error when nobody listens (every reconnect attempt while Redis is
+ * down, on stderr, with a stack). Those connection errors are already logged once per kind by
+ * platform/redis, and a failed command still rejects for its caller; so the queue gets its
+ * listener the moment it exists (a listener added later, by the service that injects it, misses
+ * the first refused connection).
+ */
+export class ListenedQueue extends Queue {
+  constructor(name: string, options?: QueueOptions) {
+    super(name, options);
+    this.on('error', () => undefined);
+  }
+}
+BullModule.queueClass = ListenedQueue;
 
 /**
  * The job queue, for every process (the API enqueues, the worker consumes and schedules).
