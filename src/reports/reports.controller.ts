@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
+import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
 import {
   createReportSchema,
   reportAcceptedSchema,
@@ -24,6 +25,7 @@ export class ReportsController {
 
   @Post()
   @HttpCode(202)
+  @BusinessFlow('report')
   @ApiOperation({
     summary: 'Request a report',
     description:

@@ -29,7 +29,7 @@ export class ReportsRepository {
     params: ReportParams,
     requestId: string,
   ): Promise<{ id: string; status: ReportStatus; created: boolean }> {
-    // Two rounds at most: the unfinished twin may finish between the INSERT and the SELECT.
+    // A few rounds at most: the unfinished twin may finish between the INSERT and the SELECT.
     for (let round = 0; round < 3; round++) {
       const inserted = await this.sql.query<{ id: string; status: ReportStatus }>(
         `INSERT INTO reports (account_id, type, params, request_id) VALUES ($1, $2, $3, $4)

@@ -1,3 +1,4 @@
+import { scrape } from '../support/metrics.support';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 import {
@@ -120,6 +121,9 @@ describe('reports (F28, F5): requested over HTTP, built by the worker', () => {
         ],
       },
     });
+    // Requesting a report is the `report` business flow (F35).
+    const metrics = await scrape(t.http);
+    expect(metrics.value('business_flow_attempts_total', { flow: 'report' })).toBeGreaterThanOrEqual(1);
     // The request id travelled with the job: every line the job wrote carries it.
     const jobLines = worker.logs.lines.filter((line) => line.jobId === `report-${res.body.id}`);
     expect(jobLines.map((line) => line.msg)).toEqual(
