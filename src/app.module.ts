@@ -9,6 +9,7 @@ import { HealthModule } from './platform/health/health.module';
 import { MetricsHttpModule } from './platform/metrics/metrics-http.module';
 import type { MetricsService } from './platform/metrics/metrics.service';
 import { ProductsHttpModule } from './products/products-http.module';
+import { ReportsHttpModule } from './reports/reports-http.module';
 
 /** The HTTP API: the core plus controllers, the global problem filter, /problems, health and /metrics. */
 @Module({})
@@ -28,6 +29,7 @@ export class AppModule {
         AccountsHttpModule,
         AuthHttpModule,
         ProductsHttpModule,
+        ReportsHttpModule,
         ...extraModules,
       ],
     };

@@ -11,12 +11,14 @@ import { LifecycleModule } from './platform/lifecycle/lifecycle.module';
 import { LoggingModule } from './platform/logging/logging.module';
 import { MetricsModule } from './platform/metrics/metrics.module';
 import { MetricsService } from './platform/metrics/metrics.service';
+import { QueueModule } from './platform/queue/queue.module';
 import { RedisModule } from './platform/redis/redis.module';
 import { ProductsModule } from './products/products.module';
+import { ReportsModule } from './reports/reports.module';
 
 /**
  * What every process boots: config, logging, metrics, lifecycle, Postgres (the SQL seam), the named
- * Redis connections, the cache, and each feature's domain module (services, repositories;
+ * Redis connections, the job queue (producer side), the cache, and each feature's domain module (services, repositories;
  * no controllers). The HTTP API (app.module.ts) adds controllers, the error filter and
  * health on top; the worker (src/worker.ts) adds its processors, without Fastify.
  * It is also where ports between features are wired (accounts → auth's CredentialsVerifier).
@@ -38,10 +40,12 @@ export class CoreModule {
         LifecycleModule,
         DatabaseModule,
         RedisModule,
+        QueueModule,
         CacheModule,
         AccountsModule,
         AuthModule.forRoot({ imports: [AccountsModule], credentialsVerifier: AccountsService }),
         ProductsModule,
+        ReportsModule,
       ],
     };
   }

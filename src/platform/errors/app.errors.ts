@@ -155,6 +155,17 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     defaultDetail: `A service this request depends on is temporarily unavailable. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 5,
   },
+  OVERLOADED: {
+    status: 503,
+    title: 'Overloaded',
+    meaning: 'The service is shedding load to stay responsive: too much work in flight, or a job backlog at its cap.',
+    cause: 'More concurrent work than the service is sized for, or more queued background jobs than it accepts.',
+    action: `Retry after the number of seconds in \`Retry-After\`, with backoff. ${QUOTE_ID}`,
+    retryable: true,
+    logLevel: 'error',
+    defaultDetail: `The service is overloaded. Retry after the Retry-After interval. ${QUOTE_ID}`,
+    retryAfterSeconds: 2,
+  },
   SHUTTING_DOWN: {
     status: 503,
     title: 'Shutting down',
@@ -265,6 +276,13 @@ export class ValidationFailedError extends AppError {
 export class UnauthenticatedError extends AppError {
   constructor(detail = 'A valid bearer token is required.', reason?: 'invalid_token') {
     super('UNAUTHENTICATED', { detail, reason });
+  }
+}
+
+/** Load shed: too much work in flight or a backlog at its cap (503 with Retry-After). */
+export class OverloadedError extends AppError {
+  constructor(extensions: Record<string, unknown> = {}, retryAfterSeconds?: number) {
+    super('OVERLOADED', { extensions, retryAfterSeconds });
   }
 }
 
