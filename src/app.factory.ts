@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { OpenAPIObject } from '@nestjs/swagger';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.schemas';
-import { setupOpenApi } from './platform/docs/openapi.factory';
+import { buildOpenApiDocument, setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
@@ -71,4 +72,27 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   setupOpenApi(app);
   await app.init();
   return { app, logger };
+}
+
+/**
+ * The OpenAPI document of exactly the app `createApp()` serves, without listening or
+ * connecting to anything: Nest's preview mode scans the modules and routes but creates no
+ * provider (no pool, no Redis). `npm run docs:openapi` and `npm run lint:openapi` use it.
+ */
+export async function createOpenApiDocument(config: AppConfig): Promise<OpenAPIObject> {
+  const logger = createRootLogger(config);
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, logger),
+    new FastifyAdapter(),
+    {
+      preview: true,
+      logger: false,
+      abortOnError: false,
+    },
+  );
+  try {
+    return buildOpenApiDocument(app);
+  } finally {
+    await app.close();
+  }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createOpenApiDocument } from '../../src/app.factory';
 import { errorTableIn, renderErrorTable } from '../../src/platform/docs/error-table.factory';
 import {
   problemCodes,
@@ -10,6 +11,13 @@ import {
 } from '../../src/platform/errors/problem-type.registry';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
+
+const pascal = (code: string) =>
+  code
+    .toLowerCase()
+    .split('_')
+    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .join('');
 
 const README = () => readFileSync(resolve(__dirname, '..', '..', 'README.md'), 'utf8');
 
@@ -95,6 +103,16 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
       expect(doc.components.schemas.Problem.required).toEqual(
         expect.arrayContaining(['type', 'title', 'status', 'detail', 'instance', 'code', 'requestId']),
       );
+      for (const code of ERROR_CODES.filter((c) => c !== 'ROUTE_NOT_FOUND' && c !== 'FORBIDDEN')) {
+        const schema = doc.components.schemas[`${pascal(code)}Problem`];
+        expect({ code, documented: schema?.properties.code }).toEqual({ code, documented: { const: code } });
+        for (const member of Object.keys(problemTypeOf(code).extensions ?? {}))
+          expect({ code, member, documented: member in schema.properties }).toEqual({ code, member, documented: true });
+      }
+    });
+
+    it('is the document npm run docs:openapi writes (built without a server)', async () => {
+      expect(await createOpenApiDocument(t.config)).toEqual(doc);
     });
 
     it('documents a success response and problem responses for every operation', () => {
@@ -108,25 +126,25 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
       for (const { id, op } of operations) {
         const statuses = Object.keys(op.responses);
         expect({ id, success: statuses.some((s) => /^2\d\d$/.test(s)) }).toEqual({ id, success: true });
-        for (const status of statuses.filter((s) => Number(s) >= 400)) {
-          const response = op.responses[status];
-          expect({ id, status, schema: response.content?.['application/problem+json']?.schema?.$ref }).toEqual({
+        // Every declared code is a registered one, answered under its own status with its own schema.
+        const codes = op['x-problem-codes'] as string[];
+        const errorStatuses = statuses.filter((s) => Number(s) >= 400).sort();
+        expect({
+          id,
+          statuses: [...new Set(codes.map((c) => String(problemTypeOf(c as ErrorCode).status)))].sort(),
+        }).toEqual({
+          id,
+          statuses: errorStatuses,
+        });
+        for (const status of errorStatuses) {
+          const schema = op.responses[status].content['application/problem+json'].schema;
+          const refs: string[] = schema.oneOf ? schema.oneOf.map((s: { $ref: string }) => s.$ref) : [schema.$ref];
+          const expected = codes.filter((c) => problemTypeOf(c as ErrorCode).status === Number(status));
+          expect({ id, status, refs: refs.sort() }).toEqual({
             id,
             status,
-            schema: '#/components/schemas/Problem',
+            refs: expected.map((c) => `#/components/schemas/${pascal(c)}Problem`).sort(),
           });
-          // Every code named in a description exists in the catalog with that status.
-          for (const [, code] of (response.description as string).matchAll(/`([A-Z_]+)`/g)) {
-            expect({
-              id,
-              code,
-              status: problemCodes().includes(code as ErrorCode) && problemTypeOf(code as ErrorCode).status,
-            }).toEqual({
-              id,
-              code,
-              status: Number(status),
-            });
-          }
         }
         expect({ id, has500: statuses.includes('500') }).toEqual({ id, has500: true });
       }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { problemTypeOf, registerProblemTypes, type ErrorCode, type LogLevel } from './problem-type.registry';
 
 const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
@@ -19,6 +20,18 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request has invalid fields.',
+    documentedOn: 'operations-with-input',
+    extensions: {
+      errors: z
+        .array(
+          z.object({
+            pointer: z.string().meta({ description: 'JSON pointer into the part named by `in`.', example: '/email' }),
+            detail: z.string().meta({ example: 'Invalid email address' }),
+            in: z.enum(['body', 'query', 'path', 'header']),
+          }),
+        )
+        .meta({ description: 'Every failing field.' }),
+    },
   },
   MALFORMED_REQUEST: {
     status: 400,
@@ -31,6 +44,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request could not be parsed.',
+    documentedOn: 'every-operation',
   },
   UNAUTHENTICATED: {
     status: 401,
@@ -73,6 +87,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'No problem type has this slug.',
+    extensions: {
+      slug: z.string().max(100).meta({ description: 'The slug asked for (at most 100 characters of it).' }),
+    },
   },
   PAYLOAD_TOO_LARGE: {
     status: 413,
@@ -83,6 +100,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'The request body is too large.',
+    documentedOn: 'operations-with-body',
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -93,6 +111,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'Request bodies must be sent as application/json.',
+    documentedOn: 'operations-with-body',
   },
   REQUEST_TIMEOUT: {
     status: 408,
@@ -103,6 +122,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: true,
     logLevel: 'info',
     defaultDetail: 'The request was not received in time.',
+    documentedOn: 'every-operation',
   },
   URI_TOO_LONG: {
     status: 414,
@@ -113,6 +133,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'A path parameter is too long.',
+    documentedOn: 'operations-with-path-parameters',
   },
   HEADERS_TOO_LARGE: {
     status: 431,
@@ -123,6 +144,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'The request headers are too large.',
+    documentedOn: 'every-operation',
   },
   REQUEST_REJECTED: {
     status: 400,
@@ -133,6 +155,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request was rejected.',
+    documentedOn: 'every-operation',
   },
   INTERNAL_ERROR: {
     status: 500,
@@ -143,6 +166,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'error',
     defaultDetail: `An unexpected error occurred. ${QUOTE_ID}`,
+    documentedOn: 'every-operation',
   },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,
@@ -154,6 +178,16 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'error',
     defaultDetail: `A service this request depends on is temporarily unavailable. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 5,
+    documentedOn: 'every-operation',
+    extensions: {
+      dependency: z.string().meta({ description: 'Which dependency failed (`postgres`, `redis`, `readiness`, …).' }),
+      checks: z
+        .record(
+          z.string(),
+          z.object({ status: z.string(), reason: z.string().optional(), responseTimeMs: z.number().optional() }),
+        )
+        .meta({ description: '`GET /health/ready` only: the result of each check.' }),
+    },
   },
   SHUTTING_DOWN: {
     status: 503,
@@ -175,6 +209,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: true,
     logLevel: 'error',
     defaultDetail: `The request did not finish within its time budget. ${QUOTE_ID}`,
+    documentedOn: 'every-operation',
   },
 });
 

@@ -19,7 +19,18 @@
  * export class OrderNotFoundError extends AppError { constructor() { super('ORDER_NOT_FOUND'); } }
  */
 
+import type { z } from 'zod';
+
 export type LogLevel = 'info' | 'warn' | 'error';
+
+/**
+ * Which operations of the OpenAPI document list a problem type without a per-route
+ * `@ApiProblems(...)`: codes the transport or the infrastructure can answer on any route
+ * (every operation), on any route with a body, with any input (body, path or query), or
+ * with path parameters. Absent: only where a route declares it.
+ */
+export type DocumentedOn =
+  'every-operation' | 'operations-with-body' | 'operations-with-input' | 'operations-with-path-parameters';
 
 export interface ProblemType {
   status: number;
@@ -38,6 +49,14 @@ export interface ProblemType {
   defaultDetail: string;
   /** Default `Retry-After` in seconds (429 and 503). */
   retryAfterSeconds?: number;
+  /**
+   * The RFC 9457 extension members this type's bodies may carry besides the standard ones
+   * (`productId`, `errors`), with their schemas: the OpenAPI document and `/problems/{slug}`
+   * list them, and the e2e suite validates every body against them.
+   */
+  extensions?: Record<string, z.ZodType>;
+  /** Where the OpenAPI document lists this type without a route declaring it (see DocumentedOn). */
+  documentedOn?: DocumentedOn;
 }
 
 /**

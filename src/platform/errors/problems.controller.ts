@@ -1,6 +1,7 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
+import { ApiProblems } from '../docs/api-problems.decorator';
 import { AppError } from './app.errors';
 import { codeForSlug, problemCodes, problemTypeOf, typeUriOf, type ErrorCode } from './problem-type.registry';
 
@@ -26,15 +27,24 @@ const docOf = (code: ErrorCode): ProblemDoc => {
 @Controller('problems')
 export class ProblemsController {
   @Get()
-  @ApiOperation({ summary: 'Every problem type this API can answer with' })
+  @ApiOperation({
+    summary: 'Every problem type this API can answer with',
+    description: 'The same entries as `GET /problems/{slug}`, generated from the problem-type registry.',
+  })
   @ApiOkResponse({ standardSchema: z.object({ items: z.array(problemDocSchema) }) })
   list(): { items: ProblemDoc[] } {
     return { items: problemCodes().map(docOf) };
   }
 
   @Get(':slug')
-  @ApiOperation({ summary: 'Documentation of one problem type' })
+  @ApiOperation({
+    summary: 'Documentation of one problem type',
+    description:
+      'The `type` URI of every problem body resolves here: what it means, the likely cause, where to look first and ' +
+      'what the caller should do (retry or not, and when). JSON by default; a small HTML page with `Accept: text/html`.',
+  })
   @ApiOkResponse({ standardSchema: problemDocSchema })
+  @ApiProblems('PROBLEM_TYPE_NOT_FOUND')
   get(@Param('slug') slug: string): ProblemDoc {
     const code = codeForSlug(slug);
     if (!code) throw new AppError('PROBLEM_TYPE_NOT_FOUND', { extensions: { slug: slug.slice(0, 100) } });
