@@ -18,6 +18,7 @@ import {
   Body,
   Headers,
 } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { PinoLogger } from 'nestjs-pino';
 import { Observable, map, throwError } from 'rxjs';
@@ -79,6 +80,8 @@ class ThrowingMiddleware implements NestMiddleware {
   }
 }
 
+// Test-only routes are no part of the API: kept out of the served document (their errors are still checked as problems).
+@ApiExcludeController()
 @Controller('__test__')
 class FaultFixturesController {
   constructor(
