@@ -90,7 +90,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 export async function createOpenApiDocument(config: AppConfig): Promise<OpenAPIObject> {
   const logger = createRootLogger(config);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, logger),
+    AppModule.forRoot(config, logger, new MetricsService()),
     new FastifyAdapter(),
     {
       preview: true,
