@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createOpenApiDocument } from '../../src/app.factory';
+import { problemDocOf, renderErrorsDocument, retryAdvice, SYMPTOMS } from '../../src/platform/docs/problem-doc.factory';
 import { errorTableIn, renderErrorTable } from '../../src/platform/docs/error-table.factory';
 import {
   problemCodes,
@@ -68,6 +69,7 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
     for (const code of ERROR_CODES) {
       const res = await t.http.get(typeUriOf(code));
       expect(res.status).toBe(200);
+      const { retryAfterSeconds, extensions = {} } = problemTypeOf(code);
       expect(res.body).toEqual({
         type: `/problems/${slugOf(code)}`,
         code,
@@ -75,10 +77,38 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
         title: problemTypeOf(code).title,
         meaning: expect.stringMatching(/\S{3}/),
         cause: expect.stringMatching(/\S{3}/),
+        firstCheck: expect.stringMatching(/\S{3}/),
         action: expect.stringMatching(/\S{3}/),
         retryable: expect.any(Boolean),
+        ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+        extensions: Object.fromEntries(
+          Object.keys(extensions).map((member) => [member, expect.stringMatching(/\S{3}/)]),
+        ),
       });
     }
+  });
+
+  it('serves each page as HTML to a browser, with what to do and where to look first', async () => {
+    const res = await t.http.get('/problems/dependency-unavailable', {
+      headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html; charset=utf-8/);
+    const doc = problemDocOf('DEPENDENCY_UNAVAILABLE');
+    expect(res.text).toContain('<h1>Dependency unavailable</h1>');
+    expect(res.text).toContain(retryAdvice(doc).replace(/`([^`]+)`/g, '<code>$1</code>'));
+    expect(res.text).toContain('Where to look first, by symptom');
+    for (const { area } of SYMPTOMS) expect(res.text).toContain(area);
+    // curl and API clients (`*/*`, or no Accept) keep getting JSON.
+    expect((await t.http.get('/problems/dependency-unavailable', { headers: { accept: '*/*' } })).body.code).toBe(
+      'DEPENDENCY_UNAVAILABLE',
+    );
+  });
+
+  it('has docs/errors.md exactly as the registry generates it (npm run docs:errors rewrites it)', () => {
+    const written = readFileSync(resolve(__dirname, '..', '..', 'docs', 'errors.md'), 'utf8');
+    expect(written).toBe(renderErrorsDocument(ERROR_CODES));
+    for (const code of ERROR_CODES) expect(written).toContain(`\`${code}\``);
   });
 
   it('answers an unknown problem slug with 404 PROBLEM_TYPE_NOT_FOUND', async () => {

@@ -56,3 +56,13 @@ export function ApiProblems(...codes: ErrorCode[]): MethodDecorator & ClassDecor
  */
 export const ApiIdempotencyKey = (): MethodDecorator & ClassDecorator =>
   operationDecorator(() => ({ [IDEMPOTENCY_KEY_EXTENSION]: true }));
+
+/** Marks an operation whose 2xx is also served as an HTML page on `Accept: text/html`. */
+export const HTML_ALTERNATIVE_EXTENSION = 'x-html-alternative';
+
+/**
+ * Documents that the route answers `Accept: text/html` with a page instead of its JSON
+ * (the success response gets a `text/html` content next to `application/json`).
+ */
+export const ApiHtmlAlternative = (): MethodDecorator & ClassDecorator =>
+  operationDecorator(() => ({ [HTML_ALTERNATIVE_EXTENSION]: true }));

@@ -8,7 +8,11 @@ import {
   type DocumentedOn,
   type ErrorCode,
 } from '../errors/problem-type.registry';
-import { IDEMPOTENCY_KEY_EXTENSION, PROBLEM_CODES_EXTENSION } from './api-problems.decorator';
+import {
+  HTML_ALTERNATIVE_EXTENSION,
+  IDEMPOTENCY_KEY_EXTENSION,
+  PROBLEM_CODES_EXTENSION,
+} from './api-problems.decorator';
 import { toOpenApi31 } from './openapi-dialect.factory';
 import { problemSchema } from './problem.schemas';
 
@@ -206,12 +210,15 @@ function completeOperation(document: OpenAPIObject, operation: Operation): void 
   // Public unless a bearer guard said otherwise: `[]` overrides any document-wide default explicitly.
   operation.security ??= [];
 
-  for (const response of Object.values(operation.responses)) {
+  for (const [status, response] of Object.entries(operation.responses)) {
     response.headers = {
       ...(response.headers as object),
       [REQUEST_ID]: { $ref: `#/components/headers/${REQUEST_ID}` },
     };
+    if (operation[HTML_ALTERNATIVE_EXTENSION] && status.startsWith('2'))
+      response.content = { ...(response.content as object), 'text/html': { schema: { type: 'string' } } };
   }
+  delete operation[HTML_ALTERNATIVE_EXTENSION];
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) {
     const status = problemTypeOf(code).status;

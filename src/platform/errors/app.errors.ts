@@ -57,6 +57,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'A valid bearer token is required.',
+    firstCheck:
+      'Many callers at once after a deploy: `JWT_SECRET` differs between instances, or clocks drift. One caller: its token (expired, another environment’s).',
   },
   FORBIDDEN: {
     status: 403,
@@ -77,6 +79,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'No route matches this method and path.',
+    firstCheck:
+      'Only at the proxy, or after a deploy: routing and upstream config (a path prefix added or stripped). Else the caller’s URL against `GET /openapi.json`.',
   },
   PROBLEM_TYPE_NOT_FOUND: {
     status: 404,
@@ -101,6 +105,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'warn',
     defaultDetail: 'The request body is too large.',
     documentedOn: 'operations-with-body',
+    firstCheck:
+      '`BODY_LIMIT_BYTES` against what callers legitimately send, and the proxy’s own body limit (which answers before the app).',
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -123,6 +129,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'info',
     defaultDetail: 'The request was not received in time.',
     documentedOn: 'every-operation',
+    firstCheck:
+      'Many at once: the network between callers and the proxy, or the proxy buffering; else one slow client.',
   },
   URI_TOO_LONG: {
     status: 414,
@@ -167,6 +175,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'error',
     defaultDetail: `An unexpected error occurred. ${QUOTE_ID}`,
     documentedOn: 'every-operation',
+    firstCheck:
+      'The `request failed` line with this requestId: its stack and `route`. One endpoint → that handler and its recent changes; many → a shared dependency or the last deploy.',
   },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,
@@ -188,6 +198,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
         )
         .meta({ description: '`GET /health/ready` only: the result of each check.' }),
     },
+    firstCheck:
+      'Many endpoints → database, cache, pool: `GET /health/ready` (which check), the body’s `dependency`, pool gauges `db_client_connection_*`, `db_client_errors_total` by class; with a partner, its circuit state and status page.',
   },
   SHUTTING_DOWN: {
     status: 503,
@@ -199,6 +211,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'error',
     defaultDetail: `This instance is shutting down. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 1,
+    firstCheck:
+      'Expected during deploys and scale-in. Outside them: why instances get SIGTERM (OOM kills, node drains, a crash loop).',
   },
   DEADLINE_EXCEEDED: {
     status: 504,
@@ -210,6 +224,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'error',
     defaultDetail: `The request did not finish within its time budget. ${QUOTE_ID}`,
     documentedOn: 'every-operation',
+    firstCheck:
+      'One endpoint → its slow query (`durationMs` on the completion line, statement_timeout cancels in `db_client_errors_total{sqlstate_class="57"}`); many → database load or locks; only with a partner → its timeouts and status.',
   },
 });
 

@@ -41,6 +41,12 @@ export interface ProblemType {
   cause: string;
   /** What the caller should do, including whether and when to retry. */
   action: string;
+  /**
+   * For operators: where to look first when this problem shows up (a log line, a metric, a
+   * setting). Default: the caller's request for a 4xx, the symptom table for a 5xx
+   * (platform/docs/problem-doc.factory.ts).
+   */
+  firstCheck?: string;
   /** Whether repeating the same request unchanged can succeed. */
   retryable: boolean;
   /** Level of the filter's log line. 5xx are always `error` (with the stack). */
