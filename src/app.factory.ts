@@ -11,6 +11,7 @@ import type { AppConfig } from './config/config.schemas';
 import { buildOpenApiDocument, setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
+import { installCorrelationHooks } from './platform/http/correlation.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { requestIdOf } from './platform/http/request-id.factory';
 import { HttpMetrics } from './platform/metrics/http-metrics.hooks';
@@ -68,6 +69,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const httpMetrics = new HttpMetrics(metrics);
   httpMetrics.install(fastify);
   installHttpHooks(fastify, createRequestLogger(logger, config), httpMetrics);
+  // Before Nest adds its middleware hook: nestjs-pino must bind the logger that carries the traceparent.
+  installCorrelationHooks(fastify);
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, metrics, options.extraModules),
