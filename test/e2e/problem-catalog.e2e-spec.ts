@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createOpenApiDocument } from '../../src/app.factory';
+import { problemComponentName } from '../../src/platform/docs/openapi.factory';
 import { problemDocOf, renderErrorsDocument, retryAdvice, SYMPTOMS } from '../../src/platform/docs/problem-doc.factory';
 import { errorTableIn, renderErrorTable } from '../../src/platform/docs/error-table.factory';
 import {
@@ -12,13 +13,6 @@ import {
 } from '../../src/platform/errors/problem-type.registry';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
-
-const pascal = (code: string) =>
-  code
-    .toLowerCase()
-    .split('_')
-    .map((w) => w[0].toUpperCase() + w.slice(1))
-    .join('');
 
 const README = () => readFileSync(resolve(__dirname, '..', '..', 'README.md'), 'utf8');
 
@@ -134,7 +128,7 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
         expect.arrayContaining(['type', 'title', 'status', 'detail', 'instance', 'code', 'requestId']),
       );
       for (const code of ERROR_CODES.filter((c) => c !== 'ROUTE_NOT_FOUND' && c !== 'FORBIDDEN')) {
-        const schema = doc.components.schemas[`${pascal(code)}Problem`];
+        const schema = doc.components.schemas[problemComponentName(code)];
         expect({ code, documented: schema?.properties.code }).toEqual({ code, documented: { const: code } });
         for (const member of Object.keys(problemTypeOf(code).extensions ?? {}))
           expect({ code, member, documented: member in schema.properties }).toEqual({ code, member, documented: true });
@@ -173,7 +167,7 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
           expect({ id, status, refs: refs.sort() }).toEqual({
             id,
             status,
-            refs: expected.map((c) => `#/components/schemas/${pascal(c)}Problem`).sort(),
+            refs: expected.map((c) => `#/components/schemas/${problemComponentName(c as ErrorCode)}`).sort(),
           });
         }
         expect({ id, has500: statuses.includes('500') }).toEqual({ id, has500: true });

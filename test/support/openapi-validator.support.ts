@@ -65,7 +65,8 @@ export class OpenApiValidator {
 
   /** @returns every way `response` breaks the document (empty when it conforms). */
   problems(response: ObservedResponse): string[] {
-    const path = response.path.split('?')[0];
+    // The path as it went out: fetch normalizes it (a trailing space is dropped, `é` percent-encoded).
+    const path = new URL(response.path, 'http://api.invalid').pathname;
     const route = this.routes.find((r) => r.method === response.method && r.pattern.test(path));
     if (!route) return response.status >= 400 ? this.check('#/components/schemas/Problem', response.body) : [];
     const documented = route.responses[String(response.status)] ?? route.responses.default;

@@ -141,16 +141,17 @@ function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return converted;
 }
 
-const PASCAL = (code: string) =>
-  code
+/** `PRODUCT_NOT_FOUND` → `ProductNotFoundProblem`: the component schema of one problem type. */
+export const problemComponentName = (code: ErrorCode): string =>
+  `${code
     .toLowerCase()
     .split('_')
     .map((word) => word[0].toUpperCase() + word.slice(1))
-    .join('');
+    .join('')}Problem`;
 
-/** `PRODUCT_NOT_FOUND` → `ProductNotFoundProblem`, added to components on first use. */
+/** The `$ref` of the component schema of `code`, added to components on first use. */
 function problemComponent(document: OpenAPIObject, code: ErrorCode): string {
-  const name = `${PASCAL(code)}Problem`;
+  const name = problemComponentName(code);
   const schemas = document.components!.schemas!;
   if (!schemas[name]) {
     const { status, title, meaning, extensions = {} } = problemTypeOf(code);
