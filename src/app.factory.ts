@@ -11,8 +11,11 @@ import type { AppConfig } from './config/config.schemas';
 import { buildOpenApiDocument, setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
+import { installClientAbortHooks } from './platform/http/client-abort.hooks';
 import { installCorrelationHooks } from './platform/http/correlation.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
+import { installJsonBodyParser } from './platform/http/json-body.factory';
+import { installProtocolHooks } from './platform/http/protocol.hooks';
 import { requestIdOf } from './platform/http/request-id.factory';
 import { HttpMetrics } from './platform/metrics/http-metrics.hooks';
 import { MetricsService } from './platform/metrics/metrics.service';
@@ -48,6 +51,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     genReqId: requestIdOf,
     bodyLimit: config.http.bodyLimitBytes,
     return503OnClosing: false,
+    // A missing Host is answered with a problem body by installProtocolHooks, not Node's bare 400.
+    http: { requireHostHeader: false },
     // Errors Fastify raises before routing (a malformed URL) get the same problem body.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
       replyWithProblem(request, reply, error),
@@ -67,10 +72,14 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // because the HTTP hooks record into it from the first request; the core provides it.
   const metrics = new MetricsService();
   const httpMetrics = new HttpMetrics(metrics);
-  httpMetrics.install(fastify);
+  // UTF-8 only, byte for byte: invalid UTF-8 is a 400, another charset a 415.
+  installJsonBodyParser(fastify);
   installHttpHooks(fastify, createRequestLogger(logger, config), httpMetrics);
   // Before Nest adds its middleware hook: nestjs-pino must bind the logger that carries the traceparent.
   installCorrelationHooks(fastify);
+  // A client that hangs up: one info line and http_server_requests_aborted_total, never an outage.
+  installClientAbortHooks(fastify, () => httpMetrics.countAbort());
+  installProtocolHooks(fastify, logger);
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, metrics, options.extraModules),

@@ -289,11 +289,25 @@ export class AppError extends Error {
   }
 }
 
+/** At most this many entries in a VALIDATION_FAILED `errors` list; `detail` gives the total. */
+export const MAX_LISTED_FIELD_ERRORS = 20;
+
+/**
+ * A hostile body can break thousands of rules at once (125,000 unknown keys): the list is cut
+ * to the first {@link MAX_LISTED_FIELD_ERRORS}, so the answer stays small, and `detail` says how many there were.
+ * @param total how many fields failed, when the caller stopped collecting early.
+ */
 export class ValidationFailedError extends AppError {
-  constructor(readonly errors: FieldError[]) {
+  constructor(
+    readonly errors: FieldError[],
+    total = errors.length,
+  ) {
+    const listed = errors.slice(0, MAX_LISTED_FIELD_ERRORS);
+    const count = Math.max(total, errors.length);
+    const head = count === 1 ? '1 field is invalid.' : `${count} fields are invalid.`;
     super('VALIDATION_FAILED', {
-      detail: errors.length === 1 ? '1 field is invalid.' : `${errors.length} fields are invalid.`,
-      extensions: { errors },
+      detail: count > listed.length ? `${head} The first ${listed.length} are listed.` : head,
+      extensions: { errors: listed },
     });
   }
 }

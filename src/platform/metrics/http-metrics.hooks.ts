@@ -1,4 +1,4 @@
-import type { FastifyContextConfig, FastifyInstance } from 'fastify';
+import type { FastifyContextConfig } from 'fastify';
 import type { Counter, Histogram } from 'prom-client';
 import './business-flow.decorator';
 import type { BusinessFlowName } from './metrics.catalog';
@@ -44,12 +44,9 @@ export class HttpMetrics {
     this.aborted = metrics.counter('http_server_requests_aborted_total');
   }
 
-  /** Counts requests the client abandoned before the response (Fastify's onRequestAbort). */
-  install(fastify: FastifyInstance): void {
-    fastify.addHook('onRequestAbort', (_request, done) => {
-      this.aborted.inc();
-      done();
-    });
+  /** Counts a request the client abandoned before the response (from the one client-abort hook). */
+  countAbort(): void {
+    this.aborted.inc();
   }
 
   /**
