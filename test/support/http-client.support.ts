@@ -61,7 +61,7 @@ export class HttpClient {
   private documentValidator(): Promise<OpenApiValidator | undefined> {
     this.validator ??= fetch(`${this.baseUrl}/openapi.json`).then(async (res) => {
       const document = res.ok ? ((await res.json()) as { openapi?: string }) : undefined;
-      return document?.openapi ? new OpenApiValidator(document) : undefined;
+      return document?.openapi ? OpenApiValidator.for(document) : undefined;
     });
     return this.validator;
   }
