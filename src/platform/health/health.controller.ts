@@ -41,7 +41,11 @@ export class HealthController {
   }
 
   @Get('live')
-  @ApiOperation({ summary: 'Liveness: 200 while the process can serve. Checks no dependency.' })
+  @ApiOperation({
+    summary: 'Liveness: 200 while the process can serve',
+    description:
+      'Checks no dependency: a database outage must take the instance out of rotation (readiness), not restart it.',
+  })
   @ApiOkResponse({ standardSchema: z.object({ status: z.literal('ok') }) })
   live(): { status: 'ok' } {
     return { status: 'ok' };
