@@ -3,19 +3,26 @@ import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { OpenAPIObject } from '@nestjs/swagger';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.schemas';
-import { setupOpenApi } from './platform/docs/openapi.factory';
+import { buildOpenApiDocument, setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
+import { installClientAbortHooks } from './platform/http/client-abort.hooks';
+import { installCorrelationHooks } from './platform/http/correlation.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { installOverloadHooks } from './platform/http/overload.hooks';
 import { installSecurity } from './platform/http/security.hooks';
 import { LifecycleService } from './platform/lifecycle/lifecycle.service';
 import { LoadSheddingGate } from './platform/resilience/load-shedding.gate';
+import { installJsonBodyParser } from './platform/http/json-body.factory';
+import { installProtocolHooks } from './platform/http/protocol.hooks';
 import { requestIdOf } from './platform/http/request-id.factory';
+import { HttpMetrics } from './platform/metrics/http-metrics.hooks';
+import { MetricsService } from './platform/metrics/metrics.service';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
 
@@ -33,6 +40,7 @@ export interface CreatedApp {
   logger: Logger;
   /** Admission control and the in-flight count (the graceful shutdown waits on it; metrics read it). */
   gate: LoadSheddingGate;
+  metrics: MetricsService;
 }
 
 /**
@@ -58,6 +66,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     requestTimeout: config.http.requestTimeoutMs,
     http: {
+      // A missing Host is answered with a problem body by installProtocolHooks, not Node's bare 400.
+      requireHostHeader: false,
       keepAliveTimeout: config.http.keepAliveTimeoutMs,
       headersTimeout: config.http.headersTimeoutMs,
       requestTimeout: config.http.requestTimeoutMs,
@@ -79,10 +89,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // Sockets over the cap are closed on accept: a flood of idle or slow sockets cannot grow memory without bound.
   fastify.server.maxConnections = config.http.maxConnections;
   // Load shedding and the drain's `Connection: close` run first, before the body is read.
-  // METRICS INTEGRATION POINT (lead, once src/platform/metrics lands): after NestFactory.create below,
-  //   gate.onShed = (reason) => metrics.httpRequestsShed.inc({ reason });           // http_server_requests_shed_total{reason}
-  //   app.get(RateLimiter).onLimited = (policy) => metrics.httpRequestsRateLimited.inc({ policy }); // http_server_requests_rate_limited_total{policy}
+  // One registry per app instance (tests boot many apps in one process). Made before Nest
+  // because the HTTP hooks (and the gate) record into it from the first request; the core provides it.
+  const metrics = new MetricsService();
   const gate = new LoadSheddingGate(config.shedding);
+  const shed = metrics.counter('http_server_requests_shed_total');
+  gate.onShed = (reason) => shed.inc({ reason });
   // Sampling the event loop starts when the server is ready: the boot itself blocks it for seconds.
   fastify.addHook('onReady', (done) => {
     gate.start();
@@ -97,10 +109,19 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
   fastify.removeContentTypeParser(['text/plain']);
-  installHttpHooks(fastify, createRequestLogger(logger, config));
+  const httpMetrics = new HttpMetrics(metrics);
+  // UTF-8 only, byte for byte: invalid UTF-8 is a 400, another charset a 415; depth, array and
+  // value caps checked on the bytes before parsing (one scan).
+  installJsonBodyParser(fastify, config.http.json);
+  installHttpHooks(fastify, createRequestLogger(logger, config), httpMetrics);
+  // Before Nest adds its middleware hook: nestjs-pino must bind the logger that carries the traceparent.
+  installCorrelationHooks(fastify);
+  // A client that hangs up: one info line and http_server_requests_aborted_total, never an outage.
+  installClientAbortHooks(fastify, () => httpMetrics.countAbort());
+  installProtocolHooks(fastify, logger);
 
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, logger, options.extraModules),
+    AppModule.forRoot(config, logger, metrics, options.extraModules),
     adapter,
     // abortOnError: false makes a wiring error reject here (and reach main's handler) instead of process.exit(1).
     { bufferLogs: true, bodyParser: false, abortOnError: false },
@@ -108,8 +129,31 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   nest.lifecycle = app.get(LifecycleService);
   app.useLogger(app.get(NestPinoLogger));
   app.useGlobalPipes(new SchemaValidationPipe());
-  await installSecurity(app, config, config.http.json);
+  await installSecurity(app, config);
   setupOpenApi(app);
   await app.init();
-  return { app, logger, gate };
+  return { app, logger, gate, metrics };
+}
+
+/**
+ * The OpenAPI document of exactly the app `createApp()` serves, without listening or
+ * connecting to anything: Nest's preview mode scans the modules and routes but creates no
+ * provider (no pool, no Redis). `npm run docs:openapi` and `npm run lint:openapi` use it.
+ */
+export async function createOpenApiDocument(config: AppConfig): Promise<OpenAPIObject> {
+  const logger = createRootLogger(config);
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, logger, new MetricsService()),
+    new FastifyAdapter(),
+    {
+      preview: true,
+      logger: false,
+      abortOnError: false,
+    },
+  );
+  try {
+    return buildOpenApiDocument(app);
+  } finally {
+    await app.close();
+  }
 }

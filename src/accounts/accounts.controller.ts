@@ -4,6 +4,7 @@ import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
 import { RateLimit } from '../platform/http/rate-limit.guard';
+import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
 import { accountSchema, createAccountSchema, type AccountView, type CreateAccountInput } from './accounts.schemas';
 import { AccountsService } from './accounts.service';
 
@@ -14,6 +15,7 @@ export class AccountsController {
 
   @Post()
   @RateLimit('signup')
+  @BusinessFlow('signup')
   @ApiOperation({
     summary: 'Sign up',
     description:
@@ -30,7 +32,10 @@ export class AccountsController {
   // Above @Authenticated(): the bearer guard runs first and names the account.
   @RateLimit('account')
   @Authenticated()
-  @ApiOperation({ summary: 'The account the bearer token was issued for' })
+  @ApiOperation({
+    summary: 'The account the bearer token was issued for',
+    description: 'Needs `Authorization: Bearer <accessToken>` from `POST /v1/auth/token`.',
+  })
   @ApiOkResponse({ standardSchema: accountSchema, description: "The caller's account." })
   @ApiProblems('ACCOUNT_NOT_FOUND')
   me(@CurrentAccount() accountId: string): Promise<AccountView> {

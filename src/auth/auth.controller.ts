@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
 import { LoadPriorityOf } from '../platform/http/overload.hooks';
 import { RateLimit } from '../platform/http/rate-limit.guard';
+import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
 import { tokenRequestSchema, tokenResponseSchema, type TokenRequest, type TokenResponse } from './auth.schemas';
 import { AuthService } from './auth.service';
 
@@ -12,6 +13,7 @@ export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @Post('token')
+  @BusinessFlow('login')
   @HttpCode(200)
   // Under overload, logging in keeps the reserve: a user who cannot log in cannot do anything else.
   @LoadPriorityOf('critical')

@@ -71,6 +71,16 @@ export const envSchema = z.object({
     .default('ra:'),
   PAYMENTS_BASE_URL: urlWithProtocols('http://127.0.0.1:4010', ['http:', 'https:']),
   FAKE_PAYMENTS_PORT: port(4010),
+  FAKE_PAYMENTS_SLOW_MS: intInRange(10_000, 0, 600_000),
+  PAYMENTS_TIMEOUT_MS: intInRange(2_000, 50, 60_000),
+  PAYMENTS_DEADLINE_MS: intInRange(8_000, 100, 120_000),
+  PAYMENTS_MAX_ATTEMPTS: intInRange(3, 1, 10),
+  PAYMENTS_BACKOFF_BASE_MS: intInRange(100, 1, 10_000),
+  PAYMENTS_BACKOFF_MAX_MS: intInRange(1_000, 1, 60_000),
+  PAYMENTS_RETRY_AFTER_MAX_MS: intInRange(2_000, 0, 60_000),
+  PAYMENTS_MIN_ATTEMPT_MS: intInRange(100, 1, 10_000),
+  PAYMENTS_BREAKER_FAILURES: intInRange(5, 1, 1_000),
+  PAYMENTS_BREAKER_HALF_OPEN_MS: intInRange(10_000, 100, 600_000),
   WORKER_PORT: port(3001),
   JWT_SECRET: z.string().optional(),
   JWT_TTL_SECONDS: intInRange(900, 60, 86_400),
@@ -125,6 +135,25 @@ export const envSchema = z.object({
   TRUSTED_PROXIES: commaList(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'IP addresses or CIDRs'),
   // Browser origins allowed by CORS (exact `scheme://host[:port]`); empty: no cross-origin access.
   CORS_ORIGINS: commaList(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'origins like https://app.example.com'),
+  // The job queue and the worker process (src/platform/queue, src/worker.ts).
+  WORKER_CONCURRENCY: intInRange(4, 1, 100),
+  WORKER_SHUTDOWN_TIMEOUT_MS: intInRange(20_000, 100, 600_000),
+  QUEUE_LOCK_DURATION_MS: intInRange(30_000, 500, 600_000),
+  QUEUE_STALLED_INTERVAL_MS: intInRange(5_000, 200, 600_000),
+  QUEUE_MAX_STALLED_COUNT: intInRange(2, 0, 100),
+  QUEUE_KEEP_COMPLETED: intInRange(1_000, 0, 1_000_000),
+  QUEUE_KEEP_FAILED: intInRange(5_000, 0, 1_000_000),
+  QUEUE_ENQUEUE_TIMEOUT_MS: intInRange(1_000, 50, 30_000),
+  // Reports (src/reports).
+  REPORTS_MAX_BACKLOG: intInRange(1_000, 1, 1_000_000),
+  REPORTS_JOB_ATTEMPTS: intInRange(5, 1, 50),
+  REPORTS_RETRY_BASE_MS: intInRange(2_000, 10, 600_000),
+  REPORTS_STATEMENT_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000),
+  REPORTS_SWEEP_INTERVAL_MS: intInRange(30_000, 100, 3_600_000),
+  REPORTS_STALE_AFTER_MS: intInRange(120_000, 100, 86_400_000),
+  REPORTS_MAX_REQUEUES: intInRange(3, 0, 100),
+  // Payments reconciliation, scheduled in the worker.
+  RECONCILIATION_INTERVAL_MS: intInRange(60_000, 100, 86_400_000),
 });
 
 /**
@@ -181,8 +210,29 @@ export interface AppConfig {
   };
   database: { url: string; poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
-  payments: { baseUrl: string; fakePort: number };
-  worker: { port: number };
+  payments: PaymentsConfig;
+  worker: { port: number; concurrency: number; shutdownTimeoutMs: number };
+  /** BullMQ settings shared by every queue (src/platform/queue). */
+  queue: {
+    /** BullMQ key prefix: under REDIS_KEY_PREFIX, so instances and tests sharing a Redis never meet. */
+    prefix: string;
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+    maxStalledCount: number;
+    keepCompleted: number;
+    keepFailed: number;
+    enqueueTimeoutMs: number;
+  };
+  reports: {
+    maxBacklog: number;
+    attempts: number;
+    retryBaseMs: number;
+    statementTimeoutMs: number;
+    sweepIntervalMs: number;
+    staleAfterMs: number;
+    maxRequeues: number;
+  };
+  reconciliation: { intervalMs: number };
   auth: { jwtSecret: string; jwtTtlSeconds: number };
   log: { level: Env['LOG_LEVEL'] };
   /** `details`: readiness names each dependency and its timing; off in production (the public port says ok or 503). */
@@ -210,6 +260,31 @@ export interface AppConfig {
   corsOrigins: string[];
   /** Load shedding: 503 OVERLOADED at once over either cap (0 = off). */
   shedding: { maxInFlight: number; criticalReserve: number; maxEventLoopDelayMs: number };
+}
+
+/** The payments provider client's policies (see README "Payments provider") and the fake provider's settings. */
+export interface PaymentsConfig {
+  baseUrl: string;
+  /** Per-attempt timeout (ms). */
+  timeoutMs: number;
+  /** The budget of one charge when the caller passes no deadline (ms). */
+  deadlineMs: number;
+  /** Attempts per call, the first included. */
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Longest provider `Retry-After` waited inside one call; longer → 503 with that Retry-After. */
+  retryAfterMaxMs: number;
+  /** No attempt starts with less than this left of the deadline. */
+  minAttemptMs: number;
+  /** Consecutive failed attempts that open the circuit. */
+  breakerFailures: number;
+  /** How long the circuit stays open before one probe (ms). */
+  breakerHalfOpenMs: number;
+  /** Port of `npm run start:fake-payments`. */
+  fakePort: number;
+  /** How long the fake provider holds a `tok_slow` answer (ms). */
+  fakeSlowMs: number;
 }
 
 /** Variables whose values must never be echoed back in an error message. */
@@ -265,8 +340,44 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
-    payments: { baseUrl: env.PAYMENTS_BASE_URL, fakePort: env.FAKE_PAYMENTS_PORT },
-    worker: { port: env.WORKER_PORT },
+    payments: {
+      baseUrl: env.PAYMENTS_BASE_URL,
+      timeoutMs: env.PAYMENTS_TIMEOUT_MS,
+      deadlineMs: env.PAYMENTS_DEADLINE_MS,
+      maxAttempts: env.PAYMENTS_MAX_ATTEMPTS,
+      backoffBaseMs: env.PAYMENTS_BACKOFF_BASE_MS,
+      backoffMaxMs: env.PAYMENTS_BACKOFF_MAX_MS,
+      retryAfterMaxMs: env.PAYMENTS_RETRY_AFTER_MAX_MS,
+      minAttemptMs: env.PAYMENTS_MIN_ATTEMPT_MS,
+      breakerFailures: env.PAYMENTS_BREAKER_FAILURES,
+      breakerHalfOpenMs: env.PAYMENTS_BREAKER_HALF_OPEN_MS,
+      fakePort: env.FAKE_PAYMENTS_PORT,
+      fakeSlowMs: env.FAKE_PAYMENTS_SLOW_MS,
+    },
+    worker: {
+      port: env.WORKER_PORT,
+      concurrency: env.WORKER_CONCURRENCY,
+      shutdownTimeoutMs: env.WORKER_SHUTDOWN_TIMEOUT_MS,
+    },
+    queue: {
+      prefix: `${env.REDIS_KEY_PREFIX}bull`,
+      lockDurationMs: env.QUEUE_LOCK_DURATION_MS,
+      stalledIntervalMs: env.QUEUE_STALLED_INTERVAL_MS,
+      maxStalledCount: env.QUEUE_MAX_STALLED_COUNT,
+      keepCompleted: env.QUEUE_KEEP_COMPLETED,
+      keepFailed: env.QUEUE_KEEP_FAILED,
+      enqueueTimeoutMs: env.QUEUE_ENQUEUE_TIMEOUT_MS,
+    },
+    reports: {
+      maxBacklog: env.REPORTS_MAX_BACKLOG,
+      attempts: env.REPORTS_JOB_ATTEMPTS,
+      retryBaseMs: env.REPORTS_RETRY_BASE_MS,
+      statementTimeoutMs: env.REPORTS_STATEMENT_TIMEOUT_MS,
+      sweepIntervalMs: env.REPORTS_SWEEP_INTERVAL_MS,
+      staleAfterMs: env.REPORTS_STALE_AFTER_MS,
+      maxRequeues: env.REPORTS_MAX_REQUEUES,
+    },
+    reconciliation: { intervalMs: env.RECONCILIATION_INTERVAL_MS },
     auth: { jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET, jwtTtlSeconds: env.JWT_TTL_SECONDS },
     log: { level: env.LOG_LEVEL },
     health: {

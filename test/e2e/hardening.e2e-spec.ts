@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 
@@ -109,14 +111,29 @@ describe('hardening (OWASP API Top 10 2023)', () => {
       }
     });
 
-    it('has no route taking an owned object id yet: a new one must be added here with its two-account test', async () => {
+    it("takes an owned object id only on routes with a two-account test (account B gets 404 for A's id)", async () => {
       const doc = (await t.http.get('/openapi.json')).body as { paths: Record<string, unknown> };
       const withIds = Object.keys(doc.paths).filter((path) => path.includes('{'));
       // Public by design (the catalog, the problem docs): anyone may read any of them.
       const PUBLIC = ['/problems/{slug}', '/v1/products/{id}'];
-      // Owned objects (orders, reports): each must have a test that account B gets 404 for account A's id.
-      const OWNED: string[] = [];
-      expect(withIds.sort()).toEqual([...PUBLIC, ...OWNED].sort());
+      // Owned objects: the route, and the test that proves another account cannot see the object.
+      // A new route with an id fails here until it is listed with its own two-account test.
+      const OWNED: Record<string, { file: string; test: string }> = {
+        '/v1/reports/{id}': {
+          file: 'test/e2e/reports.e2e-spec.ts',
+          test: "answers 404 REPORT_NOT_FOUND for another account's report, as for one that does not exist",
+        },
+      };
+      expect(withIds.sort()).toEqual([...PUBLIC, ...Object.keys(OWNED)].sort());
+      for (const [path, proof] of Object.entries(OWNED)) {
+        const source = readFileSync(resolve(__dirname, '../..', proof.file), 'utf8');
+        // The named test exists, is not skipped, and asks for the object with a second account's token.
+        const start = source.indexOf(proof.test);
+        expect({ path, test: start >= 0 && /\bit\(['"`]$/.test(source.slice(0, start)) }).toEqual({ path, test: true });
+        const body = source.slice(start, source.indexOf('\n  });', start));
+        expect(body).toMatch(/token: (stranger|other|intruder|second)\w*\.token/);
+        expect(body).toMatch(/expectProblem\([^)]*, 404, '[A-Z_]+_NOT_FOUND'/);
+      }
     });
   });
 

@@ -59,10 +59,11 @@ export class FaultProxy {
         client.destroy();
         upstream.destroy();
       });
-      if (this.mode === 'hang') socket.pause();
     }
     client.pipe(upstream);
     upstream.pipe(client);
+    // After pipe(): pipe() resumes its source, which would let a new connection through a hang.
+    if (this.mode === 'hang') for (const socket of [client, upstream]) socket.pause();
   }
 
   setMode(mode: ProxyMode): void {

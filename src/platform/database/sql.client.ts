@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DatabaseError, type Pool, type PoolClient, type QueryResultRow } from 'pg';
+import type { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { MetricsService } from '../metrics/metrics.service';
+import { CommitOutcomeUnknownError } from './pg.errors';
+import { sqlStateClassOf } from './postgres-failure.classifier';
 
 /**
  * What a statement is, for the policies that depend on it: the per-class statement and
@@ -46,24 +50,11 @@ export interface SqlExecutor {
   ): Promise<T[]>;
 }
 
-/**
- * A COMMIT that failed because the connection broke: the server may or may not have
- * committed. Never retried (the work may have happened); callers reconcile instead.
- * Keeps the driver error as `driverError` so SQLSTATE helpers still see it.
- */
-export class CommitOutcomeUnknownError extends Error {
-  readonly code?: string;
-  constructor(readonly driverError: unknown) {
-    super(`COMMIT outcome unknown: ${(driverError as Error)?.message ?? String(driverError)}`, {
-      cause: driverError,
-    });
-    this.name = 'CommitOutcomeUnknownError';
-    this.code = (driverError as { code?: string })?.code;
-  }
-}
+// Defined with the other pg error helpers (the failure classifier reads it without importing the seam).
+export { CommitOutcomeUnknownError };
 
-/** The pg pool behind a TypeORM DataSource (for the seam and the readiness probe). */
-export const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown as { master: Pool }).master;
+/** The pg pool behind a TypeORM DataSource: the one cast to reach it (TypeORM does not type `master`). */
+const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown as { master: Pool }).master;
 
 /**
  * The one SQL seam: every repository runs its statements through `query()` or
@@ -82,9 +73,22 @@ export const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as un
  */
 @Injectable()
 export class SqlClient implements SqlExecutor {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  /** `db_client_errors_total`, one bound child per SQLSTATE class seen. */
+  private readonly errors: Counter<'sqlstate_class'>;
+  private readonly errorsByClass = new Map<string, Counter.Internal>();
 
-  private get pool(): Pool {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    metrics: MetricsService,
+  ) {
+    this.errors = metrics.counter('db_client_errors_total');
+  }
+
+  /**
+   * The pg pool behind the seam, for what observes it (pool gauges, the readiness probe).
+   * Statements never go to it directly: they go through `query()`/`transaction()`.
+   */
+  get pool(): Pool {
     return poolOf(this.dataSource);
   }
 
@@ -104,13 +108,13 @@ export class SqlClient implements SqlExecutor {
    */
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     throwIfAborted(options.signal);
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: unknown) => this.failed(error));
     // A connection that failed at the protocol level is discarded, never handed to the next caller.
     let broken: Error | undefined;
     const control = (text: string) =>
       client.query(text).catch((error: unknown) => {
         if (!(error instanceof DatabaseError)) broken = error instanceof Error ? error : new Error(String(error));
-        throw error;
+        return this.failed(error);
       });
     try {
       await control(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation.toUpperCase()}` : 'BEGIN');
@@ -150,8 +154,21 @@ export class SqlClient implements SqlExecutor {
     options: QueryOptions,
   ): Promise<T[]> {
     throwIfAborted(options.signal);
-    const result = await executor.query<T>(text, params as unknown[]);
+    const result = await executor.query<T>(text, params as unknown[]).catch((error: unknown) => this.failed(error));
     return result.rows;
+  }
+
+  /**
+   * Counts a failed statement (or connection) in `db_client_errors_total{sqlstate_class}` and
+   * rethrows it. Nothing is logged here: the failure is logged once, where it is handled.
+   */
+  private failed(error: unknown): never {
+    const sqlClass = sqlStateClassOf(error);
+    let child = this.errorsByClass.get(sqlClass);
+    if (child === undefined)
+      this.errorsByClass.set(sqlClass, (child = this.errors.labels({ sqlstate_class: sqlClass })));
+    child.inc();
+    throw error;
   }
 }
 

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { problemTypeOf, registerProblemTypes, type ErrorCode, type LogLevel } from './problem-type.registry';
 
 const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
@@ -19,6 +20,18 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request has invalid fields.',
+    documentedOn: 'operations-with-input',
+    extensions: {
+      errors: z
+        .array(
+          z.object({
+            pointer: z.string().meta({ description: 'JSON pointer into the part named by `in`.', example: '/email' }),
+            detail: z.string().meta({ example: 'Invalid email address' }),
+            in: z.enum(['body', 'query', 'path', 'header']),
+          }),
+        )
+        .meta({ description: 'Every failing field.' }),
+    },
   },
   MALFORMED_REQUEST: {
     status: 400,
@@ -31,6 +44,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request could not be parsed.',
+    documentedOn: 'every-operation',
   },
   UNAUTHENTICATED: {
     status: 401,
@@ -43,6 +57,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'A valid bearer token is required.',
+    firstCheck:
+      'Many callers at once after a deploy: `JWT_SECRET` differs between instances, or clocks drift. One caller: its token (expired, another environment’s).',
   },
   FORBIDDEN: {
     status: 403,
@@ -63,6 +79,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'No route matches this method and path.',
+    firstCheck:
+      'Only at the proxy, or after a deploy: routing and upstream config (a path prefix added or stripped). Else the caller’s URL against `GET /openapi.json`.',
   },
   PROBLEM_TYPE_NOT_FOUND: {
     status: 404,
@@ -73,6 +91,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'No problem type has this slug.',
+    extensions: {
+      slug: z.string().max(100).meta({ description: 'The slug asked for (at most 100 characters of it).' }),
+    },
   },
   PAYLOAD_TOO_LARGE: {
     status: 413,
@@ -83,6 +104,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'The request body is too large.',
+    documentedOn: 'operations-with-body',
+    firstCheck:
+      '`BODY_LIMIT_BYTES` against what callers legitimately send, and the proxy’s own body limit (which answers before the app).',
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -93,6 +117,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'Request bodies must be sent as application/json.',
+    documentedOn: 'operations-with-body',
   },
   REQUEST_TIMEOUT: {
     status: 408,
@@ -103,6 +128,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: true,
     logLevel: 'info',
     defaultDetail: 'The request was not received in time.',
+    documentedOn: 'every-operation',
+    firstCheck:
+      'Many at once: the network between callers and the proxy, or the proxy buffering; else one slow client.',
   },
   URI_TOO_LONG: {
     status: 414,
@@ -113,6 +141,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'A path parameter is too long.',
+    documentedOn: 'operations-with-path-parameters',
   },
   HEADERS_TOO_LARGE: {
     status: 431,
@@ -123,6 +152,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'The request headers are too large.',
+    documentedOn: 'every-operation',
   },
   REQUEST_REJECTED: {
     status: 400,
@@ -133,6 +163,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request was rejected.',
+    documentedOn: 'every-operation',
   },
   RATE_LIMITED: {
     status: 429,
@@ -146,6 +177,13 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'warn',
     defaultDetail: 'Too many requests; retry after the Retry-After interval.',
     retryAfterSeconds: 60,
+    extensions: {
+      policy: z
+        .string()
+        .meta({ description: 'The limit that refused the request (`login`, `login-ip`, `signup`, `account`).' }),
+    },
+    firstCheck:
+      '`http_server_requests_rate_limited_total` by `policy`: one client over a limit, or a limit too low for real use (`RATE_LIMIT_*`).',
   },
   INTERNAL_ERROR: {
     status: 500,
@@ -156,6 +194,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'error',
     defaultDetail: `An unexpected error occurred. ${QUOTE_ID}`,
+    documentedOn: 'every-operation',
+    firstCheck:
+      'The `request failed` line with this requestId: its stack and `route`. One endpoint → that handler and its recent changes; many → a shared dependency or the last deploy.',
   },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,
@@ -167,17 +208,35 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'error',
     defaultDetail: `A service this request depends on is temporarily unavailable. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 5,
+    documentedOn: 'every-operation',
+    extensions: {
+      dependency: z.string().meta({ description: 'Which dependency failed (`postgres`, `redis`, `readiness`, …).' }),
+      checks: z
+        .record(
+          z.string(),
+          z.object({ status: z.string(), reason: z.string().optional(), responseTimeMs: z.number().optional() }),
+        )
+        .meta({ description: '`GET /health/ready` only: the result of each check.' }),
+    },
+    firstCheck:
+      'Many endpoints → database, cache, pool: `GET /health/ready` (which check), the body’s `dependency`, pool gauges `db_client_connection_*`, `db_client_errors_total` by class; with a partner, its circuit state and status page.',
   },
   OVERLOADED: {
     status: 503,
     title: 'Overloaded',
-    meaning: 'The service is shedding load to stay responsive: the request was refused before any work was done.',
-    cause: 'More concurrent requests, or a busier event loop, than this instance is sized for.',
+    meaning:
+      'The service is shedding load to stay responsive: too much work in flight (the request was refused before any work was done), or a job backlog at its cap.',
+    cause:
+      'More concurrent requests, or a busier event loop, than this instance is sized for; or more queued background jobs than it accepts.',
     action: `Retry after the number of seconds in \`Retry-After\`, with backoff and jitter; the request had no effect. ${QUOTE_ID}`,
     retryable: true,
     logLevel: 'error',
     defaultDetail: `The service is overloaded. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 1,
+    // Load shedding refuses any route but the probes and /metrics, before routing.
+    documentedOn: 'every-operation',
+    firstCheck:
+      '`http_server_requests_shed_total` by `reason` (in_flight: raise `SHED_MAX_IN_FLIGHT` or add instances; event_loop_delay: CPU-bound work on the loop), or the report backlog (`queue_jobs_waiting`) and the worker.',
   },
   SHUTTING_DOWN: {
     status: 503,
@@ -189,6 +248,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'error',
     defaultDetail: `This instance is shutting down. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 1,
+    firstCheck:
+      'Expected during deploys and scale-in. Outside them: why instances get SIGTERM (OOM kills, node drains, a crash loop).',
   },
   DEADLINE_EXCEEDED: {
     status: 504,
@@ -199,6 +260,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: true,
     logLevel: 'error',
     defaultDetail: `The request did not finish within its time budget. ${QUOTE_ID}`,
+    documentedOn: 'every-operation',
+    firstCheck:
+      'One endpoint → its slow query (`durationMs` on the completion line, statement_timeout cancels in `db_client_errors_total{sqlstate_class="57"}`); many → database load or locks; only with a partner → its timeouts and status.',
   },
 });
 
@@ -262,11 +326,25 @@ export class AppError extends Error {
   }
 }
 
+/** At most this many entries in a VALIDATION_FAILED `errors` list; `detail` gives the total. */
+export const MAX_LISTED_FIELD_ERRORS = 20;
+
+/**
+ * A hostile body can break thousands of rules at once (125,000 unknown keys): the list is cut
+ * to the first {@link MAX_LISTED_FIELD_ERRORS}, so the answer stays small, and `detail` says how many there were.
+ * @param total how many fields failed, when the caller stopped collecting early.
+ */
 export class ValidationFailedError extends AppError {
-  constructor(readonly errors: FieldError[]) {
+  constructor(
+    readonly errors: FieldError[],
+    total = errors.length,
+  ) {
+    const listed = errors.slice(0, MAX_LISTED_FIELD_ERRORS);
+    const count = Math.max(total, errors.length);
+    const head = count === 1 ? '1 field is invalid.' : `${count} fields are invalid.`;
     super('VALIDATION_FAILED', {
-      detail: errors.length === 1 ? '1 field is invalid.' : `${errors.length} fields are invalid.`,
-      extensions: { errors },
+      detail: count > listed.length ? `${head} The first ${listed.length} are listed.` : head,
+      extensions: { errors: listed },
     });
   }
 }
@@ -275,6 +353,13 @@ export class ValidationFailedError extends AppError {
 export class UnauthenticatedError extends AppError {
   constructor(detail = 'A valid bearer token is required.', reason?: 'invalid_token') {
     super('UNAUTHENTICATED', { detail, reason });
+  }
+}
+
+/** Load shed: too much work in flight or a backlog at its cap (503 with Retry-After). */
+export class OverloadedError extends AppError {
+  constructor(extensions: Record<string, unknown> = {}, retryAfterSeconds?: number) {
+    super('OVERLOADED', { extensions, retryAfterSeconds });
   }
 }
 

@@ -6,5 +6,7 @@ declare module 'fastify' {
     problemCode?: string;
     /** Set by the bearer guard once the token is verified. */
     accountId?: string;
+    /** The caller's valid W3C `traceparent` (correlation.hooks.ts), for the completion log line. */
+    traceparent?: string;
   }
 }

@@ -58,6 +58,8 @@ function replyOverloaded(request: FastifyRequest, reply: FastifyReply): void {
     instance: q === -1 ? request.url : request.url.slice(0, q),
   });
   request.problemCode = 'OVERLOADED';
+  // Refused before the request-id hook runs: the caller still gets the id its log line carries.
+  reply.raw.setHeader('x-request-id', String(request.id));
   // The body was not read: the connection cannot be reused for a next request safely.
   if (request.headers['content-length'] || request.headers['transfer-encoding']) {
     reply.raw.setHeader('connection', 'close');

@@ -2,9 +2,6 @@ import helmet from '@fastify/helmet';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../../config/config.schemas';
-import { ValidationFailedError } from '../errors/app.errors';
-import { replyWithProblem } from '../errors/problem-details.filter';
-import { jsonShapeViolation, type JsonShapeLimits } from './json-shape.policy';
 
 /** A JSON API serves no pages: nothing may load, frame or run from its answers. */
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -18,15 +15,11 @@ const DOCS_CSP =
  * - security headers (@fastify/helmet): HSTS, nosniff, frame-deny, no referrer, a CSP that allows nothing
  *   on the API and only same-origin assets on /docs; Fastify sends no X-Powered-By;
  * - CORS only for the origins in CORS_ORIGINS (none by default: no cross-origin access at all);
- * - JSON bodies nested deeper than `maxDepth` or with arrays longer than `maxArrayItems` are refused with
- *   400 VALIDATION_FAILED before any handler sees them. (Prototype-pollution keys `__proto__` and
- *   `constructor.prototype` are refused by Fastify's JSON parser itself: 400 MALFORMED_REQUEST.)
+ * (JSON depth and array limits are checked by the body parser's byte scan, `json-body.factory.ts`;
+ * prototype-pollution keys `__proto__` and `constructor.prototype` are refused by Fastify's JSON parser
+ * itself: 400 MALFORMED_REQUEST.)
  */
-export async function installSecurity(
-  app: NestFastifyApplication,
-  config: AppConfig,
-  limits: JsonShapeLimits,
-): Promise<void> {
+export async function installSecurity(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   await app.register(helmet, {
     contentSecurityPolicy: false, // set below, per path
     crossOriginResourcePolicy: { policy: 'same-origin' },
@@ -36,13 +29,6 @@ export async function installSecurity(
   fastify.addHook('onSend', (request, reply, payload, done) => {
     reply.header('content-security-policy', request.url.startsWith('/docs') ? DOCS_CSP : API_CSP);
     done(null, payload);
-  });
-  fastify.addHook('preValidation', (request, reply, done) => {
-    if (request.body !== undefined && request.body !== null && typeof request.body === 'object') {
-      const violation = jsonShapeViolation(request.body, limits);
-      if (violation) return replyWithProblem(request, reply, new ValidationFailedError([violation]));
-    }
-    done();
   });
   if (config.corsOrigins.length > 0) {
     app.enableCors({

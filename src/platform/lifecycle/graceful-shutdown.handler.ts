@@ -14,6 +14,9 @@ export interface ShutdownHttp {
 
 const POLL_MS = 20;
 
+/** After a clean shutdown, how long the process waits for its last log lines before it exits anyway. */
+export const SHUTDOWN_EXIT_DELAY_MS = 1_000;
+
 /**
  * The graceful stop of a process, for runEntrypoint() to call on SIGTERM/SIGINT. No caller
  * that was accepted sees a reset:
@@ -59,7 +62,7 @@ export function gracefulShutdown(
     logger.info({ durationMs: Date.now() - startedAt, clean }, 'shutdown complete');
     logger.flush();
     // Timers or sockets someone forgot (or a dependency that hung) must not keep a stopped instance alive.
-    setTimeout(() => process.exit(), clean ? 1_000 : 50).unref();
+    setTimeout(() => process.exit(), clean ? SHUTDOWN_EXIT_DELAY_MS : 50).unref();
   };
 }
 

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import type { Counter } from 'prom-client';
 import { PinoLogger } from 'nestjs-pino';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
+import { MetricsService } from '../metrics/metrics.service';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 
 /** What a limit counts per: the client address, the authenticated account, or the email a login names. */
@@ -71,15 +73,17 @@ export class RateLimiter {
   readonly policies: Record<RateLimitPolicyName, RateLimitPolicy>;
   private readonly local = new Map<string, { count: number; resetAt: number }>();
   private redisDown = false;
-  /** Set by whoever exports metrics: `http_server_requests_rate_limited_total{policy}`. */
-  onLimited?: (policy: RateLimitPolicyName) => void;
+  /** `http_server_requests_rate_limited_total{policy}`: every refused request, by the policy it broke. */
+  private readonly limited: Counter<'policy'>;
 
   constructor(
     private readonly connections: RedisConnectionsService,
     private readonly logger: PinoLogger,
     @InjectConfig() config: AppConfig,
+    metrics: MetricsService,
   ) {
     this.logger.setContext(RateLimiter.name);
+    this.limited = metrics.counter('http_server_requests_rate_limited_total');
     const { windowSeconds, loginPerEmail, loginPerIp, signupPerIp, perAccount } = config.rateLimits;
     const policy = (name: RateLimitPolicyName, key: RateLimitKey, limit: number, localFallback: boolean) => ({
       name,
@@ -122,7 +126,7 @@ export class RateLimiter {
       if (!counted) return; // fail open
       const { policy } = hit;
       const exceeded = counted.count > policy.limit;
-      if (exceeded) this.onLimited?.(policy.name);
+      if (exceeded) this.limited.inc({ policy: policy.name });
       states.push({
         policy,
         remaining: Math.max(0, policy.limit - counted.count),
