@@ -46,7 +46,11 @@ export class ReportsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'A report: status, progress, result or a safe error' })
+  @ApiOperation({
+    summary: 'A report: status, progress, result or a safe error',
+    description:
+      "Only the account that requested the report sees it: another account's id answers 404 `REPORT_NOT_FOUND`, as an unknown one does.",
+  })
   @ApiOkResponse({ standardSchema: reportSchema, description: 'The report.' })
   @ApiProblems('VALIDATION_FAILED', 'REPORT_NOT_FOUND')
   get(@Param('id', { schema: reportIdSchema }) id: string, @CurrentAccount() accountId: string): Promise<ReportView> {

@@ -1,9 +1,16 @@
-import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { buildProblemBody } from '../errors/problem.factory';
 import { problemTypeOf } from '../errors/problem-type.registry';
 import type { LoadPriority, LoadSheddingGate } from '../resilience/load-shedding.gate';
 import './fastify.types';
+import { withRouteConfig } from './route-config.decorator';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set by @LoadPriorityOf(): the gate's priority for this route (default `sheddable`). */
+    loadPriority?: LoadPriority;
+  }
+}
 
 /** Paths never refused: probes and scrapes must answer most of all when the instance is busy. */
 const EXEMPT_PREFIXES = ['/health/', '/metrics'];
@@ -12,7 +19,7 @@ const EXEMPT_PREFIXES = ['/health/', '/metrics'];
  * Marks a route's priority under overload (default `sheddable`).
  * @example @Post('token') @LoadPriorityOf('critical') issueToken() { ... }
  */
-export const LoadPriorityOf = (priority: LoadPriority) => RouteConfig({ loadPriority: priority });
+export const LoadPriorityOf = (priority: LoadPriority) => withRouteConfig({ loadPriority: priority });
 
 export interface OverloadHooksOptions {
   gate: LoadSheddingGate;
@@ -41,7 +48,7 @@ export function installOverloadHooks(fastify: FastifyInstance, { gate, isDrainin
 }
 
 function priorityOf(request: FastifyRequest): LoadPriority {
-  const configured = (request.routeOptions.config as { loadPriority?: LoadPriority } | undefined)?.loadPriority;
+  const configured = request.routeOptions.config?.loadPriority;
   if (configured) return configured;
   const url = request.url;
   for (const prefix of EXEMPT_PREFIXES) if (url.startsWith(prefix)) return 'exempt';
