@@ -19,10 +19,10 @@ import { ProductsRepository } from './products.repository';
  */
 export async function seedProducts(config: AppConfig, logger: Logger): Promise<{ inserted: number; updated: number }> {
   await prepareDatabase(config, logger);
-  const dataSource = new DataSource({ ...dataSourceOptions(config, logger), entities: [Product], poolSize: 1 });
+  const dataSource = new DataSource({ ...dataSourceOptions(config, logger, 'maintenance'), entities: [Product], poolSize: 1 });
   await dataSource.initialize();
   try {
-    const repository = new ProductsRepository(new SqlClient(dataSource));
+    const repository = new ProductsRepository(new SqlClient(dataSource, config));
     return await repository.upsertMany([...DEMO_PRODUCTS]);
   } finally {
     await dataSource.destroy();

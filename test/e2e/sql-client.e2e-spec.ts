@@ -14,7 +14,7 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url });
     dataSource = new DataSource({ ...dataSourceOptions(config), poolSize: 3 });
     await dataSource.initialize();
-    sql = new SqlClient(dataSource);
+    sql = new SqlClient(dataSource, config);
     await sql.query('CREATE TABLE seam_probe (id int PRIMARY KEY, n int NOT NULL)', [], { queryClass: 'admin' });
     await sql.query('INSERT INTO seam_probe VALUES (1, 0)', [], { queryClass: 'write' });
   });

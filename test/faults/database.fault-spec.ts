@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { MIGRATIONS } from '../../src/platform/database/migrations/all.migrations';
 import { FaultFixturesModule } from '../support/fault-fixtures.module';
 import { FaultProxy } from '../support/fault-proxy.support';
 import { expectProblem } from '../support/problem.support';
@@ -123,7 +124,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
         expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
         expect(res.body.checks.migrations).toEqual({
           status: 'down',
-          reason: 'migrations out of sync: pending [CreateAccountsAndProducts1764000000000], unknown to this build []',
+          reason: `migrations out of sync: pending [${MIGRATIONS.map((m) => m.name).join(', ')}], unknown to this build []`,
           responseTimeMs: expect.any(Number),
         });
       } finally {
