@@ -28,9 +28,15 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   await admin((c) =>
     c.query(options.migrated === false ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`),
   );
-  const url = databaseUrl(name);
+  return databaseHandle(databaseUrl(name), () =>
+    admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  );
+}
+
+/** A {@link TestDatabase} for a database at `url` (the shared server's, or a private server's). */
+export function databaseHandle(url: string, drop: () => Promise<void>): TestDatabase {
   return {
-    name,
+    name: decodeURIComponent(new URL(url).pathname.slice(1)),
     url,
     async query(sql, params) {
       const client = new Client({ connectionString: url });
@@ -41,6 +47,6 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
         await client.end();
       }
     },
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop,
   };
 }

@@ -139,8 +139,10 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     @InjectConfig() private readonly config: AppConfig,
   ) {
     const { retry } = config.database;
-    // The reserve lets a quiet service retry a few isolated blips; the ratio holds during an outage.
-    this.budget = new RetryBudget({ ratio: retry.budgetPercent / 100, capacity: retry.budgetPercent === 0 ? 0 : 10 });
+    // The reserve covers one "every pooled connection killed at once" event (a failover):
+    // each in-flight statement may retry once; during a longer outage the ratio holds.
+    const capacity = retry.budgetPercent === 0 ? 0 : Math.max(10, 2 * config.database.poolMax);
+    this.budget = new RetryBudget({ ratio: retry.budgetPercent / 100, capacity });
   }
 
   private get pool(): Pool {
