@@ -19,7 +19,11 @@ import { ProductsRepository } from './products.repository';
  */
 export async function seedProducts(config: AppConfig, logger: Logger): Promise<{ inserted: number; updated: number }> {
   await prepareDatabase(config, logger);
-  const dataSource = new DataSource({ ...dataSourceOptions(config, logger, 'maintenance'), entities: [Product], poolSize: 1 });
+  const dataSource = new DataSource({
+    ...dataSourceOptions(config, logger, 'maintenance'),
+    entities: [Product],
+    poolSize: 1,
+  });
   await dataSource.initialize();
   try {
     const repository = new ProductsRepository(new SqlClient(dataSource, config));

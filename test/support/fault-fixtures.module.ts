@@ -23,6 +23,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { Observable, map, throwError } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
+import { SqlClient } from '../../src/platform/database/sql.client';
 import { AppError } from '../../src/platform/errors/app.errors';
 
 /**
@@ -84,6 +85,7 @@ class FaultFixturesController {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly logger: PinoLogger,
+    private readonly sql: SqlClient,
   ) {}
 
   /** Logs through nestjs-pino from inside a handler, with secrets that must be redacted. */
@@ -172,6 +174,12 @@ class FaultFixturesController {
   @Get('runaway-query')
   async runawayQuery(): Promise<unknown> {
     return this.dataSource.query('SELECT pg_sleep(60)');
+  }
+
+  /** A runaway read through the SQL seam: its statement_timeout (57014) must end it, once, not retried. */
+  @Get('seam-runaway-query')
+  async seamRunawayQuery(): Promise<unknown> {
+    return this.sql.query("SELECT pg_sleep(60), 'seam-runaway-marker' AS marker", [], { name: 'test.runaway' });
   }
 
   @Get('app-error')

@@ -45,6 +45,8 @@ export class FaultProxy {
   private readonly links = new Set<Link>();
   /** Connections accepted since start (a test can tell a reconnect happened). */
   accepted = 0;
+  /** Bytes black-holed since start (a test can wait until a request went into the void). */
+  dropped = 0;
   port = 0;
 
   private constructor(
@@ -114,7 +116,8 @@ export class FaultProxy {
         return;
       }
     } else if (this.mode === 'blackhole' || this.mode === 'reset') {
-      return; // dropped
+      this.dropped += chunk.length;
+      return;
     }
     this.write(chunk, to);
   }

@@ -47,8 +47,12 @@ export function dataSourceOptions(
     connectTimeoutMS: profile === 'request' ? acquireTimeoutMs : connectTimeoutMs,
     // A pool error with no listener kills the process. TypeORM attaches one; ours
     // also logs which backend error it was (e.g. 57P01 when an admin killed it).
+    // pg-pool attaches the whole client to the error: log the code and first line only.
     poolErrorHandler: (error: Error & { code?: string }) =>
-      logger?.warn({ err: error, sqlState: error.code }, 'postgres pool: idle connection failed and was discarded'),
+      logger?.warn(
+        { sqlState: error.code, reason: String(error.message).split('\n')[0].slice(0, 200) },
+        'postgres pool: idle connection failed and was discarded',
+      ),
     extra: {
       // Session defaults sent in the startup packet (no extra round trip): a runaway
       // query is cancelled by Postgres itself, so a timeout never answers the client
