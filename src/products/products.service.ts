@@ -57,17 +57,25 @@ export class ProductsService {
   }
 
   private async find(id: string): Promise<ProductView | null> {
-    const key = productCacheKey(id);
-    const cached = productCacheEntrySchema.safeParse(await this.cache.get(key));
-    if (cached.success) return cached.data.product;
+    // Single flight per id: 200 concurrent reads of one uncached product cost one query.
+    const entry = await this.cache.readThrough(productCacheKey(id), () => this.load(id), {
+      parse: (raw) => {
+        const parsed = productCacheEntrySchema.safeParse(raw);
+        return parsed.success ? parsed.data : undefined;
+      },
+      ttlSeconds: ({ product }) => (product ? PRODUCT_CACHE_TTL_SECONDS : PRODUCT_MISS_CACHE_TTL_SECONDS),
+    });
+    return entry.product;
+  }
 
+  private async load(id: string): Promise<ProductCacheEntry> {
     const row = await this.repository.findById(id);
-    const product = row ? toView(row) : null;
-    const entry: ProductCacheEntry = { v: 1, product };
-    // Not awaited: the reply never waits for the cache write, so a hung Redis adds one
-    // read timeout to a request, not two. CacheService.set never rejects.
-    void this.cache.set(key, entry, product ? PRODUCT_CACHE_TTL_SECONDS : PRODUCT_MISS_CACHE_TTL_SECONDS);
-    return product;
+    return { v: 1, product: row ? toView(row) : null };
+  }
+
+  /** Forgets the cached entries of products that changed, so the next read sees the change. */
+  invalidate(ids: readonly string[]): Promise<void> {
+    return this.cache.delete(...ids.map(productCacheKey));
   }
 }
 

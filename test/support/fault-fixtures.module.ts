@@ -85,7 +85,7 @@ class FaultFixturesController {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly logger: PinoLogger,
-    private readonly sql: SqlClient,
+    private readonly seam: SqlClient,
   ) {}
 
   /** Logs through nestjs-pino from inside a handler, with secrets that must be redacted. */
@@ -179,7 +179,7 @@ class FaultFixturesController {
   /** A runaway read through the SQL seam: its statement_timeout (57014) must end it, once, not retried. */
   @Get('seam-runaway-query')
   async seamRunawayQuery(): Promise<unknown> {
-    return this.sql.query("SELECT pg_sleep(60), 'seam-runaway-marker' AS marker", [], { name: 'test.runaway' });
+    return this.seam.query("SELECT pg_sleep(60), 'seam-runaway-marker' AS marker", [], { name: 'test.runaway' });
   }
 
   @Get('app-error')

@@ -55,10 +55,12 @@ const MIN_ATTEMPT_MS = 25;
 
 /**
  * Hooks for the metrics module (wired by it; the seam never imports metrics): one call per
- * retry of a unit of work, for `resilience_retries_total{dependency="database"}`, and one
- * per retry the budget refused.
+ * statement, one per retry of a unit of work (for `resilience_retries_total{dependency="database"}`),
+ * and one per retry the budget refused. Synchronous and cheap: they run on every statement.
  */
 export interface SqlObserver {
+  /** Every statement sent on the pool or in a transaction, by its `name` (query counts, per-name metrics). */
+  statement?(name: string | undefined): void;
   retried?(code: string | undefined): void;
   retryRefused?(code: string | undefined): void;
 }
@@ -211,6 +213,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     options: QueryOptions,
   ): Promise<T[]> {
     throwIfAborted(options.signal);
+    this.observer?.statement?.(options.name);
     const startedAt = performance.now();
     try {
       const result =
@@ -231,6 +234,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     params: readonly unknown[],
     options: QueryOptions,
   ): Promise<T[]> {
+    this.observer?.statement?.(options.name);
     const result = await this.pool.query<T>(timed(text, params, this.clientTimeoutMs(undefined, options.deadline)));
     return result.rows;
   }
@@ -324,6 +328,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
           opts: QueryOptions = {},
         ) => {
           throwIfAborted(opts.signal ?? options.signal);
+          this.observer?.statement?.(opts.name);
           return (await exec<R>(text, params)).rows;
         },
       };
