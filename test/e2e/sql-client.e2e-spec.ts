@@ -11,7 +11,13 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: db.url,
+      DB_STATEMENT_TIMEOUT_MS: '4000',
+      DB_LOCK_TIMEOUT_MS: '700',
+      DB_REPORT_STATEMENT_TIMEOUT_MS: '90000',
+    });
     dataSource = new DataSource({ ...dataSourceOptions(config), poolSize: 3 });
     await dataSource.initialize();
     sql = new SqlClient(dataSource, config);
@@ -93,5 +99,58 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     expect(isIdempotent({ queryClass: 'write' })).toBe(false);
     expect(isIdempotent({ queryClass: 'write', idempotent: true })).toBe(true);
     expect(isIdempotent({ queryClass: 'read', idempotent: false })).toBe(false);
+  });
+
+  it('gives each query class its timeouts: request classes the session defaults, report its own in a transaction', async () => {
+    const show = (executor: { query: SqlClient['query'] }, options = {}) =>
+      executor.query<{ s: string; l: string }>(
+        "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l",
+        [],
+        options,
+      );
+    // A plain statement uses the pool's session settings (sent at connect, no extra round trip).
+    await expect(show(sql)).resolves.toEqual([{ s: '4s', l: '700ms' }]);
+    // A report statement runs in its own transaction with SET LOCAL (a worker's long query).
+    await expect(show(sql, { queryClass: 'report' })).resolves.toEqual([{ s: '90s', l: '700ms' }]);
+    await expect(sql.transaction((tx) => show(tx), { queryClass: 'lock' })).resolves.toEqual([{ s: '4s', l: '700ms' }]);
+    // A deadline shortens the transaction's statement timeout to the time left.
+    const [{ s }] = await sql.transaction((tx) => show(tx), { deadline: Date.now() + 1_500 });
+    expect(parseInt(s, 10)).toBeLessThanOrEqual(1_500);
+    // Nothing leaks into the pooled session.
+    await expect(show(sql)).resolves.toEqual([{ s: '4s', l: '700ms' }]);
+  });
+
+  it('retries a lock timeout, but never past the deadline: an attempt that cannot finish in time is not started', async () => {
+    let retries = 0;
+    sql.setObserver({ retried: () => retries++ });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = sql.transaction(async (tx) => {
+      await tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE', [], { queryClass: 'lock' });
+      locked();
+      await held;
+    });
+    await isLocked;
+    const blocked = (options: { deadline?: number }) =>
+      sql.transaction((tx) => tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE'), {
+        lockTimeoutMs: 100,
+        ...options,
+      });
+    try {
+      // No deadline: 55P03 is transient, the whole transaction runs 3 times.
+      await expect(blocked({})).rejects.toMatchObject({ code: '55P03' });
+      expect(retries).toBe(2);
+      // 150 ms left after a 100 ms attempt is not enough for another: surfaced after one.
+      const started = Date.now();
+      await expect(blocked({ deadline: Date.now() + 150 })).rejects.toMatchObject({ code: '55P03' });
+      expect(retries).toBe(2);
+      expect(Date.now() - started).toBeLessThan(300);
+    } finally {
+      release();
+      await holder;
+      sql.setObserver(undefined);
+    }
   });
 });
