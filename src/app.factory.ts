@@ -12,6 +12,8 @@ import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { requestIdOf } from './platform/http/request-id.factory';
+import { HttpMetrics } from './platform/metrics/http-metrics.hooks';
+import { MetricsService } from './platform/metrics/metrics.service';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
 
@@ -27,6 +29,7 @@ export interface CreateAppOptions {
 export interface CreatedApp {
   app: NestFastifyApplication;
   logger: Logger;
+  metrics: MetricsService;
 }
 
 /**
@@ -58,10 +61,15 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const fastify = adapter.getInstance();
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
   fastify.removeContentTypeParser(['text/plain']);
-  installHttpHooks(fastify, createRequestLogger(logger, config));
+  // One registry per app instance (tests boot many apps in one process). Made before Nest
+  // because the HTTP hooks record into it from the first request; the core provides it.
+  const metrics = new MetricsService();
+  const httpMetrics = new HttpMetrics(metrics);
+  httpMetrics.install(fastify);
+  installHttpHooks(fastify, createRequestLogger(logger, config), httpMetrics);
 
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, logger, options.extraModules),
+    AppModule.forRoot(config, logger, metrics, options.extraModules),
     adapter,
     // abortOnError: false makes a wiring error reject here (and reach main's handler) instead of process.exit(1).
     { bufferLogs: true, bodyParser: false, abortOnError: false },
@@ -70,5 +78,5 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.useGlobalPipes(new SchemaValidationPipe());
   setupOpenApi(app);
   await app.init();
-  return { app, logger };
+  return { app, logger, metrics };
 }

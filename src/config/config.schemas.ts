@@ -56,6 +56,16 @@ export const envSchema = z.object({
     .default('ra:'),
   PAYMENTS_BASE_URL: urlWithProtocols('http://127.0.0.1:4010', ['http:', 'https:']),
   FAKE_PAYMENTS_PORT: port(4010),
+  FAKE_PAYMENTS_SLOW_MS: intInRange(10_000, 0, 600_000),
+  PAYMENTS_TIMEOUT_MS: intInRange(2_000, 50, 60_000),
+  PAYMENTS_DEADLINE_MS: intInRange(8_000, 100, 120_000),
+  PAYMENTS_MAX_ATTEMPTS: intInRange(3, 1, 10),
+  PAYMENTS_BACKOFF_BASE_MS: intInRange(100, 1, 10_000),
+  PAYMENTS_BACKOFF_MAX_MS: intInRange(1_000, 1, 60_000),
+  PAYMENTS_RETRY_AFTER_MAX_MS: intInRange(2_000, 0, 60_000),
+  PAYMENTS_MIN_ATTEMPT_MS: intInRange(100, 1, 10_000),
+  PAYMENTS_BREAKER_FAILURES: intInRange(5, 1, 1_000),
+  PAYMENTS_BREAKER_HALF_OPEN_MS: intInRange(10_000, 100, 600_000),
   WORKER_PORT: port(3001),
   JWT_SECRET: z.string().optional(),
   JWT_TTL_SECONDS: intInRange(900, 60, 86_400),
@@ -128,7 +138,7 @@ export interface AppConfig {
     closeTimeoutMs: number;
   };
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
-  payments: { baseUrl: string; fakePort: number };
+  payments: PaymentsConfig;
   worker: { port: number };
   auth: { jwtSecret: string; jwtTtlSeconds: number };
   log: { level: Env['LOG_LEVEL'] };
@@ -136,6 +146,31 @@ export interface AppConfig {
   boot: { retryWindowMs: number };
   /** How long readiness says 503 before the server stops accepting: the load balancer's time to notice. */
   shutdown: { drainMs: number };
+}
+
+/** The payments provider client's policies (see README "Payments provider") and the fake provider's settings. */
+export interface PaymentsConfig {
+  baseUrl: string;
+  /** Per-attempt timeout (ms). */
+  timeoutMs: number;
+  /** The budget of one charge when the caller passes no deadline (ms). */
+  deadlineMs: number;
+  /** Attempts per call, the first included. */
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Longest provider `Retry-After` waited inside one call; longer → 503 with that Retry-After. */
+  retryAfterMaxMs: number;
+  /** No attempt starts with less than this left of the deadline. */
+  minAttemptMs: number;
+  /** Consecutive failed attempts that open the circuit. */
+  breakerFailures: number;
+  /** How long the circuit stays open before one probe (ms). */
+  breakerHalfOpenMs: number;
+  /** Port of `npm run start:fake-payments`. */
+  fakePort: number;
+  /** How long the fake provider holds a `tok_slow` answer (ms). */
+  fakeSlowMs: number;
 }
 
 /** Variables whose values must never be echoed back in an error message. */
@@ -189,7 +224,20 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       closeTimeoutMs: env.DB_CLOSE_TIMEOUT_MS,
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
-    payments: { baseUrl: env.PAYMENTS_BASE_URL, fakePort: env.FAKE_PAYMENTS_PORT },
+    payments: {
+      baseUrl: env.PAYMENTS_BASE_URL,
+      timeoutMs: env.PAYMENTS_TIMEOUT_MS,
+      deadlineMs: env.PAYMENTS_DEADLINE_MS,
+      maxAttempts: env.PAYMENTS_MAX_ATTEMPTS,
+      backoffBaseMs: env.PAYMENTS_BACKOFF_BASE_MS,
+      backoffMaxMs: env.PAYMENTS_BACKOFF_MAX_MS,
+      retryAfterMaxMs: env.PAYMENTS_RETRY_AFTER_MAX_MS,
+      minAttemptMs: env.PAYMENTS_MIN_ATTEMPT_MS,
+      breakerFailures: env.PAYMENTS_BREAKER_FAILURES,
+      breakerHalfOpenMs: env.PAYMENTS_BREAKER_HALF_OPEN_MS,
+      fakePort: env.FAKE_PAYMENTS_PORT,
+      fakeSlowMs: env.FAKE_PAYMENTS_SLOW_MS,
+    },
     worker: { port: env.WORKER_PORT },
     auth: { jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET, jwtTtlSeconds: env.JWT_TTL_SECONDS },
     log: { level: env.LOG_LEVEL },

@@ -7,6 +7,7 @@ import { prepareDatabase } from '../platform/database/database.bootstrap';
 import { dataSourceOptions } from '../platform/database/data-source.factory';
 import { SqlClient } from '../platform/database/sql.client';
 import { runEntrypoint } from '../platform/lifecycle/entrypoint.bootstrap';
+import { MetricsService } from '../platform/metrics/metrics.service';
 import { createRedisConnection } from '../platform/redis/redis-connection.factory';
 import { sleep } from '../platform/resilience/backoff.policy';
 import { Product } from './product.entity';
@@ -31,7 +32,7 @@ export async function seedProducts(config: AppConfig, logger: Logger): Promise<{
   });
   await dataSource.initialize();
   try {
-    const repository = new ProductsRepository(new SqlClient(dataSource, config));
+    const repository = new ProductsRepository(new SqlClient(dataSource, config, new MetricsService()));
     const { inserted, updated, ids } = await repository.upsertMany([...DEMO_PRODUCTS]);
     await forgetCachedProducts(config, logger, ids);
     return { inserted, updated };

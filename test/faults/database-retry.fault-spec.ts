@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config/config.schemas';
 import { dataSourceOptions } from '../../src/platform/database/data-source.factory';
 import { SqlClient, type SqlExecutor } from '../../src/platform/database/sql.client';
+import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { toProblem } from '../../src/platform/errors/problem.factory';
 import { expectProblem } from '../support/problem.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
@@ -107,7 +108,7 @@ describe('deadlocks and serialization failures under concurrent writes (F6)', ()
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, DB_LOCK_TIMEOUT_MS: '2000' });
     dataSource = new DataSource({ ...dataSourceOptions(config), poolSize: 8 });
     await dataSource.initialize();
-    sql = new SqlClient(dataSource, config);
+    sql = new SqlClient(dataSource, config, new MetricsService());
     sql.setObserver({ retried: () => retried++ });
     await sql.query('CREATE TABLE ledger (id int PRIMARY KEY, balance int NOT NULL)', [], { queryClass: 'admin' });
     await sql.query(

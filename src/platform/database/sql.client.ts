@@ -1,12 +1,16 @@
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DatabaseError, type Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg';
+import type { Counter, Histogram } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { classifyFailure, isRetryable } from '../errors/failure.classifier';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../resilience/backoff.policy';
+import { MetricsService } from '../metrics/metrics.service';
 import { RetryBudget } from '../resilience/retry.budget';
+import { CommitOutcomeUnknownError } from './pg.errors';
+import { sqlStateClassOf } from './postgres-failure.classifier';
 
 /**
  * What a statement is, for the policies that depend on it: the per-class statement and
@@ -54,9 +58,10 @@ const timed = (text: string, values: readonly unknown[] | undefined, queryTimeou
 const MIN_ATTEMPT_MS = 25;
 
 /**
- * Hooks for the metrics module (wired by it; the seam never imports metrics): one call per
- * statement, one per retry of a unit of work (for `resilience_retries_total{dependency="database"}`),
- * and one per retry the budget refused. Synchronous and cheap: they run on every statement.
+ * Optional hooks beside the metrics the seam records itself (`db_client_errors_total`,
+ * `resilience_retries_total{dependency="database"}`, `db_client_connection_acquire_seconds`):
+ * one call per statement (tests count queries with it), per retry, and per retry the budget
+ * refused. Synchronous and cheap: they run on every statement.
  */
 export interface SqlObserver {
   /** Every statement sent on the pool or in a transaction, by its `name` (query counts, per-name metrics). */
@@ -86,24 +91,11 @@ export interface SqlExecutor {
   ): Promise<T[]>;
 }
 
-/**
- * A COMMIT that failed because the connection broke: the server may or may not have
- * committed. Never retried (the work may have happened); callers reconcile instead.
- * Keeps the driver error as `driverError` so SQLSTATE helpers still see it.
- */
-export class CommitOutcomeUnknownError extends Error {
-  readonly code?: string;
-  constructor(readonly driverError: unknown) {
-    super(`COMMIT outcome unknown: ${(driverError as Error)?.message ?? String(driverError)}`, {
-      cause: driverError,
-    });
-    this.name = 'CommitOutcomeUnknownError';
-    this.code = (driverError as { code?: string })?.code;
-  }
-}
+// Defined with the other pg error helpers (the failure classifier reads it without importing the seam).
+export { CommitOutcomeUnknownError };
 
-/** The pg pool behind a TypeORM DataSource (for the seam and the readiness probe). */
-export const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown as { master: Pool }).master;
+/** The pg pool behind a TypeORM DataSource: the one cast to reach it (TypeORM does not type `master`). */
+const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown as { master: Pool }).master;
 
 /**
  * The one SQL seam: every repository runs its statements through `query()` or
@@ -135,11 +127,22 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   private readonly budget: RetryBudget;
   private observer: SqlObserver | undefined;
   private closing = false;
+  /** `db_client_errors_total`, one bound child per SQLSTATE class seen. */
+  private readonly errors: Counter<'sqlstate_class'>;
+  private readonly errorsByClass = new Map<string, Counter.Internal>();
+  /** `resilience_retries_total{dependency="database"}`. */
+  private readonly retries: Counter.Internal;
+  /** `db_client_connection_acquire_seconds` (observed where the seam checks a connection out itself: transactions). */
+  private readonly acquire: Histogram;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectConfig() private readonly config: AppConfig,
+    metrics: MetricsService,
   ) {
+    this.errors = metrics.counter('db_client_errors_total');
+    this.retries = metrics.counter('resilience_retries_total').labels({ dependency: 'database' });
+    this.acquire = metrics.histogram('db_client_connection_acquire_seconds');
     const { retry } = config.database;
     // The reserve covers one "every pooled connection killed at once" event (a failover):
     // each in-flight statement may retry once; during a longer outage the ratio holds.
@@ -147,7 +150,11 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     this.budget = new RetryBudget({ ratio: retry.budgetPercent / 100, capacity });
   }
 
-  private get pool(): Pool {
+  /**
+   * The pg pool behind the seam, for what observes it (pool gauges, the readiness probe).
+   * Statements never go to it directly: they go through `query()`/`transaction()`.
+   */
+  get pool(): Pool {
     return poolOf(this.dataSource);
   }
 
@@ -222,6 +229,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
           : await this.pool.query<T>(timed(text, params, this.clientTimeoutMs(undefined, options.deadline)));
       return result.rows;
     } catch (error) {
+      this.count(error);
       return this.retryAfter(error, isIdempotent(options), options, startedAt, () =>
         this.runOnce<T>(text, params, options),
       );
@@ -235,7 +243,12 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     options: QueryOptions,
   ): Promise<T[]> {
     this.observer?.statement?.(options.name);
-    const result = await this.pool.query<T>(timed(text, params, this.clientTimeoutMs(undefined, options.deadline)));
+    const result = await this.pool
+      .query<T>(timed(text, params, this.clientTimeoutMs(undefined, options.deadline)))
+      .catch((error: unknown) => {
+        this.count(error);
+        throw error;
+      });
     return result.rows;
   }
 
@@ -275,6 +288,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
         this.observer?.retryRefused?.(failure.code);
         throw last;
       }
+      this.retries.inc();
       this.observer?.retried?.(failure.code);
       try {
         await sleep(delay, options.signal);
@@ -305,16 +319,26 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     // The client's own read timeout follows the statement's, a margin later.
     const queryTimeout = this.clientTimeoutMs(statementMs, undefined);
     const ownTimeout = queryTimeout !== this.clientTimeoutMs(undefined, undefined);
-    const client = await this.pool.connect();
+    const acquireStartedAt = performance.now();
+    const client = await this.pool.connect().catch((error: unknown) => {
+      this.count(error);
+      throw error;
+    });
+    this.acquire.observe((performance.now() - acquireStartedAt) / 1_000);
     // A connection that failed at the protocol level (or timed out client-side, leaving a
     // statement running) is discarded, never handed to the next caller.
     let broken: Error | undefined;
+    // pg-pool drops its idle-error listener while a client is checked out: a backend killed
+    // between two statements would emit 'error' with no listener and crash the process.
+    const onError = (error: Error) => (broken ??= error);
+    client.on('error', onError);
     const exec = <R extends QueryResultRow>(text: string, params?: readonly unknown[]) =>
       (ownTimeout
         ? client.query<R>(timed(text, params, queryTimeout))
         : client.query<R>(text, params as unknown[] | undefined)
       ).catch((error: unknown) => {
         if (!(error instanceof DatabaseError)) broken = error instanceof Error ? error : new Error(String(error));
+        this.count(error);
         throw error;
       });
     try {
@@ -348,8 +372,21 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       }
       return result;
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
+  }
+
+  /**
+   * Counts a failed statement (or connection) in `db_client_errors_total{sqlstate_class}`.
+   * Nothing is logged here: the failure is logged once, where it is handled.
+   */
+  private count(error: unknown): void {
+    const sqlClass = sqlStateClassOf(error);
+    let child = this.errorsByClass.get(sqlClass);
+    if (child === undefined)
+      this.errorsByClass.set(sqlClass, (child = this.errors.labels({ sqlstate_class: sqlClass })));
+    child.inc();
   }
 
   /** The client-side read timeout: the statement's server-side limit plus the margin, or less to meet a deadline. */

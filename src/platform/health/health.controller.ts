@@ -4,8 +4,10 @@ import { z } from 'zod';
 import { ApiProblems } from '../docs/api-problems.decorator';
 import { HealthCheckService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
 import { PinoLogger } from 'nestjs-pino';
+import type { Gauge } from 'prom-client';
 import { AppError, DependencyUnavailableError } from '../errors/app.errors';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { DependenciesHealth, MIGRATIONS_OUT_OF_SYNC } from './dependencies.health';
 
 const checkSchema = z.object({
@@ -34,13 +36,18 @@ type CheckSummary = Record<string, z.infer<typeof checkSchema>>;
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
+  /** 1 after a passing readiness check, 0 after a failing one: the readiness-flapping alert counts its changes. */
+  private readonly readiness: Gauge;
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly checks: DependenciesHealth,
     private readonly lifecycle: LifecycleService,
     private readonly logger: PinoLogger,
+    metrics: MetricsService,
   ) {
     this.logger.setContext(HealthController.name);
+    this.readiness = metrics.gauge('health_readiness_status');
   }
 
   @Get('live')
@@ -60,7 +67,10 @@ export class HealthController {
   @ApiProblems('DEPENDENCY_UNAVAILABLE', 'SHUTTING_DOWN')
   async ready(): Promise<{ status: 'ok' | 'degraded'; checks: CheckSummary }> {
     // 503, not 500: readiness failure must take the pod out of rotation, not restart it.
-    if (this.lifecycle.isShuttingDown) throw new AppError('SHUTTING_DOWN');
+    if (this.lifecycle.isShuttingDown) {
+      this.readiness.set(0);
+      throw new AppError('SHUTTING_DOWN');
+    }
     const [hard, redis] = await Promise.all([
       this.health.check([() => this.checks.postgres(), () => this.checks.migrations()]).then(
         (result) => ({ ready: true, result }),
@@ -75,9 +85,12 @@ export class HealthController {
     const soft = summarizeSoft(redis);
     Object.assign(checks, soft);
     if (!hard.ready) {
+      this.readiness.set(0);
       this.logger.warn({ checks: hard.result.details }, 'not ready');
       throw new DependencyUnavailableError('readiness', undefined, { checks });
     }
+    // Degraded is ready: the instance serves (the flapping alert must not count cache outages).
+    this.readiness.set(1);
     const degraded = Object.values(soft).some((check) => check.status === 'degraded');
     return { status: degraded ? 'degraded' : 'ok', checks };
   }

@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { PaymentsConfig } from '../config/config.schemas';
+import { AppError } from '../platform/errors/app.errors';
+import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/resilience/circuit.breaker';
+import { Deadline } from '../platform/resilience/deadline.policy';
+import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/resilience/retry.policy';
+import {
+  PAYMENTS_DEPENDENCY,
+  PaymentDeclinedError,
+  PaymentMethodInvalidError,
+  PaymentProviderError,
+  PaymentProviderTimeoutError,
+  PaymentsUnavailableError,
+  type ChargeOutcome,
+  type ProviderFaultReason,
+} from './payments.errors';
+
+/** A charge the provider made. */
+export interface Charge {
+  id: string;
+  status: 'succeeded';
+  amountCents: number;
+  currency: string;
+  /** Our reference: the order id. */
+  reference: string;
+  idempotencyKey: string;
+  createdAt: string;
+}
+
+export interface ChargeRequest {
+  orderId: string;
+  /** Integer cents, > 0. */
+  amountCents: number;
+  /** ISO 4217, upper case (`EUR`). */
+  currency: string;
+  /** The caller's payment token (`tok_...`). Never logged. */
+  token: string;
+}
+
+export interface CallOptions {
+  /** The request's remaining budget. Without one, a fresh budget of PAYMENTS_DEADLINE_MS is used. */
+  deadline?: Deadline;
+  /** Our request id, sent as `X-Request-Id` (a fresh UUID when absent). */
+  requestId?: string;
+}
+
+/** What reconciliation learns from the provider about one idempotency key. */
+export type ChargeLookup =
+  | { status: 'succeeded'; charge: Charge }
+  | { status: 'failed'; chargeId: string; failureCode: string }
+  | { status: 'not_found' };
+
+/** The policy settings (PaymentsConfig carries them from the environment). */
+export type PaymentsClientSettings = Pick<
+  PaymentsConfig,
+  | 'baseUrl'
+  | 'timeoutMs'
+  | 'deadlineMs'
+  | 'maxAttempts'
+  | 'backoffBaseMs'
+  | 'backoffMaxMs'
+  | 'retryAfterMaxMs'
+  | 'minAttemptMs'
+  | 'breakerFailures'
+  | 'breakerHalfOpenMs'
+>;
+
+/** Where the client reports what it does (a pino logger fits; metrics plug in through the hooks). */
+export interface PaymentsClientObserver {
+  logger?: {
+    info: (fields: Record<string, unknown>, msg: string) => void;
+    warn: (fields: Record<string, unknown>, msg: string) => void;
+  };
+  /** Called before each retry: feeds `resilience_retries_total{dependency}`. */
+  onRetry?: (dependency: string) => void;
+  /** Called on every breaker transition: feeds `resilience_circuit_state{dependency}`. */
+  onCircuitStateChange?: (dependency: string, state: CircuitStateName) => void;
+}
+
+const chargeSchema = z.object({
+  id: z.string().min(1),
+  status: z.literal('succeeded'),
+  amountCents: z.number().int().positive(),
+  currency: z.string().length(3),
+  reference: z.string(),
+  idempotencyKey: z.string(),
+  createdAt: z.string(),
+});
+const failedChargeSchema = z.object({ id: z.string().min(1), status: z.literal('failed'), failureCode: z.string() });
+const lookupSchema = z.discriminatedUnion('status', [chargeSchema, failedChargeSchema]);
+const providerErrorSchema = z.object({ error: z.object({ code: z.string() }) });
+
+/**
+ * One failed attempt, before mapping: what the retry loop and the breaker judge.
+ * `mayHaveCharged` is false only when the provider certainly did nothing (refused, 429).
+ */
+class AttemptFailure extends Error {
+  constructor(
+    readonly kind: ProviderFaultReason | 'timeout' | 'refused' | 'rate_limited',
+    readonly mayHaveCharged: boolean,
+    readonly retryAfterMs?: number,
+    cause?: unknown,
+  ) {
+    super(`payments provider attempt failed: ${kind}`, { cause });
+    this.name = 'AttemptFailure';
+  }
+}
+
+/** Failures that say the provider is unhealthy (open the breaker). 429 is back-pressure, not ill health. */
+const countsAgainstProvider = (error: unknown): boolean =>
+  error instanceof AttemptFailure && error.kind !== 'rate_limited' && error.kind !== 'unexpected_status';
+
+/**
+ * The only place that knows the payments provider. Every call runs, outermost first:
+ * deadline (the caller's budget; no attempt starts that cannot finish in it) → retry
+ * (bounded attempts, exponential backoff with full jitter and a cap, `Retry-After` honoured;
+ * safe because every charge carries the same idempotency key, `order-<orderId>`) → circuit
+ * breaker (fails fast while open, probes back) → per-attempt timeout (`AbortSignal`) →
+ * response schema (a malformed or truncated body is a 502, never a 500).
+ *
+ * Errors (all {@link PaymentsError}s: an AppError with `chargeOutcome` and a `failure` that
+ * `classifyFailure()` takes as it is): 402 {@link PaymentDeclinedError},
+ * 422 {@link PaymentMethodInvalidError}, 502 {@link PaymentProviderError}, 504
+ * {@link PaymentProviderTimeoutError}, 503 {@link PaymentsUnavailableError} (with Retry-After),
+ * 504 DeadlineExceededError when the budget was spent before any attempt.
+ *
+ * @example
+ * const charge = await client.charge(
+ *   { orderId, amountCents: 1999, currency: 'EUR', token: 'tok_ok' },
+ *   { deadline, requestId },
+ * );
+ */
+export class PaymentsProviderClient {
+  private readonly breaker: CircuitBreaker;
+  private readonly baseUrl: string;
+
+  constructor(
+    private readonly settings: PaymentsClientSettings,
+    private readonly observer: PaymentsClientObserver = {},
+  ) {
+    this.baseUrl = settings.baseUrl.replace(/\/+$/, '');
+    this.breaker = new CircuitBreaker({
+      dependency: PAYMENTS_DEPENDENCY,
+      consecutiveFailures: settings.breakerFailures,
+      halfOpenAfterMs: settings.breakerHalfOpenMs,
+      isFailure: countsAgainstProvider,
+      onStateChange: (state) => {
+        observer.logger?.warn({ dependency: PAYMENTS_DEPENDENCY, state }, 'payments provider circuit state changed');
+        observer.onCircuitStateChange?.(PAYMENTS_DEPENDENCY, state);
+      },
+    });
+  }
+
+  /** The provider idempotency key of an order's charge: the same on every attempt and every retry. */
+  static idempotencyKeyFor(orderId: string): string {
+    return `order-${orderId}`;
+  }
+
+  /** The breaker's state (for health and metrics). */
+  get circuitState(): CircuitStateName {
+    return this.breaker.state;
+  }
+
+  /**
+   * Charges the order once, whatever happens: retries reuse the order's idempotency key.
+   * @throws PaymentDeclinedError | PaymentMethodInvalidError | PaymentProviderError |
+   *   PaymentProviderTimeoutError | PaymentsUnavailableError | DeadlineExceededError
+   */
+  async charge(request: ChargeRequest, options: CallOptions = {}): Promise<Charge> {
+    const idempotencyKey = PaymentsProviderClient.idempotencyKeyFor(request.orderId);
+    const body = JSON.stringify({
+      amountCents: request.amountCents,
+      currency: request.currency,
+      token: request.token,
+      reference: request.orderId,
+    });
+    return this.call('charge', options, idempotencyKey, async (signal, headers) => {
+      const response = await fetch(`${this.baseUrl}/v1/charges`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+        body,
+        signal,
+      });
+      const text = await response.text(); // a connection lost mid-body throws here: see classify()
+      if (response.status === 200 || response.status === 201) return parseOr502(chargeSchema, text);
+      if (response.status === 402) throw new PaymentDeclinedError(providerCode(text) ?? 'card_declined');
+      if (response.status === 400) throw new PaymentMethodInvalidError(providerCode(text) ?? 'invalid_request');
+      throw failureForStatus(response);
+    });
+  }
+
+  /**
+   * Asks the provider what happened under an idempotency key (reconciliation of unknown outcomes).
+   * @throws PaymentProviderError | PaymentProviderTimeoutError | PaymentsUnavailableError | DeadlineExceededError
+   */
+  async getCharge(idempotencyKey: string, options: CallOptions = {}): Promise<ChargeLookup> {
+    return this.call('getCharge', options, idempotencyKey, async (signal, headers) => {
+      const response = await fetch(`${this.baseUrl}/v1/charges/by-key/${encodeURIComponent(idempotencyKey)}`, {
+        headers,
+        signal,
+      });
+      const text = await response.text(); // a connection lost mid-body throws here: see classify()
+      if (response.status === 404 && providerCode(text) === 'charge_not_found') return { status: 'not_found' } as const;
+      if (response.status !== 200) throw failureForStatus(response);
+      const found = parseOr502(lookupSchema, text);
+      return found.status === 'succeeded'
+        ? ({ status: 'succeeded', charge: found } as const)
+        : ({ status: 'failed', chargeId: found.id, failureCode: found.failureCode } as const);
+    });
+  }
+
+  private async call<T>(
+    operation: string,
+    options: CallOptions,
+    idempotencyKey: string,
+    attempt: (signal: AbortSignal, headers: Record<string, string>) => Promise<T>,
+  ): Promise<T> {
+    const deadline = options.deadline ?? Deadline.after(this.settings.deadlineMs);
+    const requestId = options.requestId ?? randomUUID();
+    const headers = { 'x-request-id': requestId, accept: 'application/json' };
+    let attempts = 0;
+    let mayHaveCharged = false;
+    const context = { dependency: PAYMENTS_DEPENDENCY, operation, requestId, idempotencyKey };
+    try {
+      return await retryWithBackoff(
+        async () => {
+          attempts += 1;
+          return this.breaker.execute(async () => {
+            const signal = deadline.attemptSignal(this.settings.timeoutMs);
+            try {
+              return await attempt(signal, headers);
+            } catch (error) {
+              const failure = classify(error, signal);
+              if (failure instanceof AttemptFailure && failure.mayHaveCharged) mayHaveCharged = true;
+              throw failure;
+            }
+          });
+        },
+        {
+          deadline,
+          maxAttempts: this.settings.maxAttempts,
+          backoff: { baseMs: this.settings.backoffBaseMs, capMs: this.settings.backoffMaxMs, jitter: 'full' },
+          maxRetryAfterMs: this.settings.retryAfterMaxMs,
+          minAttemptMs: this.settings.minAttemptMs,
+          classify: retryDecision,
+          onRetry: ({ attempt: n, delayMs, error }) => {
+            this.observer.logger?.warn(
+              { ...context, attempt: n, delayMs, reason: (error as AttemptFailure).kind },
+              'payments provider attempt failed; retrying',
+            );
+            this.observer.onRetry?.(PAYMENTS_DEPENDENCY);
+          },
+        },
+      );
+    } catch (error) {
+      throw this.toDomainError(error, attempts, mayHaveCharged ? 'unknown' : 'not_charged');
+    }
+  }
+
+  private toDomainError(error: unknown, attempts: number, outcome: ChargeOutcome): unknown {
+    if (error instanceof CircuitOpenError) {
+      return new PaymentsUnavailableError('circuit_open', outcome, error.retryAfterSeconds, error);
+    }
+    if (!(error instanceof AttemptFailure)) return error; // declined, invalid, deadline: already domain errors
+    switch (error.kind) {
+      case 'timeout':
+        return new PaymentProviderTimeoutError(attempts, error);
+      case 'refused':
+        return new PaymentsUnavailableError('connection_refused', outcome, undefined, error);
+      case 'rate_limited':
+        return new PaymentsUnavailableError(
+          'rate_limited',
+          outcome,
+          error.retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(error.retryAfterMs / 1_000)),
+          error,
+        );
+      default:
+        return new PaymentProviderError(error.kind, outcome, attempts, error);
+    }
+  }
+}
+
+function parseOr502<S extends z.ZodType>(schema: S, text: string): z.infer<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new AttemptFailure('malformed_response', true, undefined, error);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new AttemptFailure('malformed_response', true, undefined, parsed.error);
+  return parsed.data;
+}
+
+function providerCode(text: string): string | undefined {
+  try {
+    const parsed = providerErrorSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data.error.code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function failureForStatus(response: Response): AttemptFailure {
+  const retryAfterMs = parseRetryAfterMs(response.headers.get('retry-after'));
+  if (response.status === 429) return new AttemptFailure('rate_limited', false, retryAfterMs);
+  if (response.status >= 500) return new AttemptFailure('server_error', true, retryAfterMs);
+  // Any other status is a provider/client mismatch (a bug on one side): never retried.
+  return new AttemptFailure('unexpected_status', false);
+}
+
+/** Turns what fetch threw into an {@link AttemptFailure}; domain errors pass through. */
+function classify(error: unknown, signal: AbortSignal): unknown {
+  // Not `instanceof Error`: fetch's errors may come from another realm (Jest's VM, workers).
+  if (error instanceof AttemptFailure || error instanceof AppError) return error;
+  if (signal.aborted) return new AttemptFailure('timeout', true, undefined, error);
+  const code = errorCode(error);
+  if (code === 'ECONNREFUSED') return new AttemptFailure('refused', false, undefined, error);
+  // Reset, closed socket, truncated body, DNS hiccup after send: the request may have landed.
+  return new AttemptFailure('connection_lost', true, undefined, error);
+}
+
+/** The system error code fetch (undici) hides in `cause` (sometimes in an AggregateError). */
+function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('E')) return code;
+    const nested = (current as { errors?: unknown[] }).errors?.[0];
+    current = nested ?? (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function retryDecision(error: unknown): RetryDecision {
+  if (!(error instanceof AttemptFailure)) return { retryable: false };
+  if (error.kind === 'unexpected_status') return { retryable: false };
+  return { retryable: true, retryAfterMs: error.retryAfterMs };
+}

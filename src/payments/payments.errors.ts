@@ -1,0 +1,186 @@
+import { AppError, type AppErrorOptions } from '../platform/errors/app.errors';
+import type { ClassifiedError, Failure } from '../platform/errors/failure.types';
+import { registerProblemTypes, type ErrorCode } from '../platform/errors/problem-type.registry';
+
+const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
+
+/**
+ * The payments feature's problem types. They register when this file loads, that is once
+ * PaymentsModule is imported (src/core.module.ts): `/problems`, OpenAPI and the README table
+ * then list them. A caller of {@link PaymentsProviderClient} can also receive the platform's
+ * DEPENDENCY_UNAVAILABLE (503 + Retry-After) and DEADLINE_EXCEEDED (504: the budget was spent
+ * before any attempt, nothing was sent).
+ */
+export const PAYMENTS_PROBLEM_TYPES = registerProblemTypes({
+  PAYMENT_DECLINED: {
+    status: 402,
+    title: 'Payment declined',
+    meaning: 'The payments provider declined the payment method.',
+    cause: "Insufficient funds, a blocked card or the issuer's fraud rules.",
+    action: 'Ask the customer for another payment method. Do not retry with the same one.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'The payment method was declined.',
+  },
+  PAYMENT_METHOD_INVALID: {
+    status: 422,
+    title: 'Payment method invalid',
+    meaning: 'The payments provider rejected the payment token we sent on your behalf.',
+    cause: 'An expired, malformed or already-used payment token.',
+    action: 'Collect a new payment token and retry with it.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'The payment method is invalid.',
+  },
+  PAYMENT_PROVIDER_ERROR: {
+    status: 502,
+    title: 'Payment provider error',
+    meaning: 'The payments provider answered with a fault, even after bounded retries.',
+    cause: 'An outage or a bug at the provider.',
+    action: `Retry later with the same Idempotency-Key; you will not be charged twice. ${QUOTE_ID}`,
+    retryable: true,
+    logLevel: 'error',
+    defaultDetail: `The payments provider failed. Retry later with the same Idempotency-Key. ${QUOTE_ID}`,
+  },
+  PAYMENT_PROVIDER_TIMEOUT: {
+    status: 504,
+    title: 'Payment provider timeout',
+    meaning: 'The payments provider did not answer within our time budget; the payment outcome is unknown.',
+    cause: 'A slow or stuck provider.',
+    action: `Do not pay again: the order is kept as payment_pending and settled automatically. Check it with GET /v1/orders/{id}. ${QUOTE_ID}`,
+    retryable: false,
+    logLevel: 'error',
+    defaultDetail: `The payments provider did not answer in time; the order is pending and will be settled. ${QUOTE_ID}`,
+  },
+});
+
+declare module '../platform/errors/problem-type.registry' {
+  interface ProblemCodes extends Record<keyof typeof PAYMENTS_PROBLEM_TYPES, true> {}
+}
+
+/** The dependency name in every payments error's `failure`, in logs and in metric labels. */
+export const PAYMENTS_DEPENDENCY = 'payments';
+
+/**
+ * What a failed call means for the money:
+ * - `not_charged`: the provider certainly made no charge (it declined, rejected, or was never reached);
+ * - `unknown`: a charge may exist (a timeout, a broken answer, a 5xx after the request was sent).
+ *   Keep the order pending and settle it with {@link PaymentsProviderClient.getCharge}; the
+ *   idempotency key makes a later retry safe.
+ * The same fact as `failure.outcome` (`known` = not charged), in the domain's words.
+ */
+export type ChargeOutcome = 'not_charged' | 'unknown';
+
+/**
+ * Base of every error the payments client throws on purpose. It carries its
+ * {@link Failure} (dependency `payments`), so `classifyFailure()` takes it as it is: the
+ * worker's job retries and the metrics need no rule that knows the client. Over HTTP the
+ * problem type of `code` decides status and headers, as for any AppError.
+ */
+export abstract class PaymentsError extends AppError implements ClassifiedError {
+  readonly failure: Failure;
+  readonly chargeOutcome: ChargeOutcome;
+
+  protected constructor(
+    code: ErrorCode,
+    failure: Omit<Failure, 'dependency' | 'outcome'>,
+    chargeOutcome: ChargeOutcome,
+    options: AppErrorOptions = {},
+  ) {
+    super(code, options);
+    this.chargeOutcome = chargeOutcome;
+    this.failure = {
+      dependency: PAYMENTS_DEPENDENCY,
+      ...failure,
+      outcome: chargeOutcome === 'not_charged' ? 'known' : 'unknown',
+    };
+  }
+}
+
+/** 402: the provider declined the payment method (card_declined). Never retried. */
+export class PaymentDeclinedError extends PaymentsError {
+  constructor(readonly declineCode: string) {
+    super('PAYMENT_DECLINED', { kind: 'rejected', transient: false, code: '402' }, 'not_charged', {
+      extensions: { declineCode },
+    });
+  }
+}
+
+/** 422: the provider rejected the payment token we sent for the caller (provider 400). Never retried. */
+export class PaymentMethodInvalidError extends PaymentsError {
+  constructor(readonly providerCode: string) {
+    super('PAYMENT_METHOD_INVALID', { kind: 'rejected', transient: false, code: '400' }, 'not_charged', {
+      extensions: { providerCode },
+    });
+  }
+}
+
+/** Why the provider's answer counted as a fault. Logged, never sent (5xx bodies stay generic). */
+export type ProviderFaultReason = 'server_error' | 'malformed_response' | 'connection_lost' | 'unexpected_status';
+
+/**
+ * 502: the provider answered with a fault, even after bounded retries. A 5xx, a broken
+ * answer or a lost connection is the provider failing (`unavailable`, transient); a status
+ * we do not expect is a contract mismatch (`rejected`, never retried).
+ */
+export class PaymentProviderError extends PaymentsError {
+  /** Why it counted as a fault (AppError's `reason`: a refinement of the code, logged, never sent). */
+  declare readonly reason: ProviderFaultReason;
+
+  constructor(
+    reason: ProviderFaultReason,
+    chargeOutcome: ChargeOutcome,
+    readonly attempts: number,
+    cause?: unknown,
+  ) {
+    super(
+      'PAYMENT_PROVIDER_ERROR',
+      reason === 'unexpected_status'
+        ? { kind: 'rejected', transient: false, code: reason }
+        : { kind: 'unavailable', transient: true, code: reason },
+      chargeOutcome,
+      { cause, reason },
+    );
+  }
+}
+
+/**
+ * 504: the provider did not answer within the budget. The outcome is unknown: settle it
+ * later. Transient: a later call under the same idempotency key may get the answer.
+ */
+export class PaymentProviderTimeoutError extends PaymentsError {
+  constructor(
+    readonly attempts: number,
+    cause?: unknown,
+  ) {
+    super('PAYMENT_PROVIDER_TIMEOUT', { kind: 'timeout', transient: true, code: 'timeout' }, 'unknown', { cause });
+  }
+}
+
+/** Why the provider counted as unavailable. */
+export type UnavailableReason = 'circuit_open' | 'connection_refused' | 'rate_limited';
+
+/**
+ * 503 DEPENDENCY_UNAVAILABLE with `Retry-After`: the provider is unreachable, its circuit is
+ * open, or it kept answering 429 beyond what one call may wait. `retryAfterSeconds` is the
+ * time until the breaker's next probe, or the provider's own `Retry-After` (the problem
+ * type's default when neither is known); the HTTP mapping sends it as `Retry-After`.
+ */
+export class PaymentsUnavailableError extends PaymentsError {
+  /** Why the provider counted as unavailable (AppError's `reason`: logged, never sent). */
+  declare readonly reason: UnavailableReason;
+
+  constructor(
+    reason: UnavailableReason,
+    chargeOutcome: ChargeOutcome,
+    retryAfterSeconds: number | undefined,
+    cause?: unknown,
+  ) {
+    super('DEPENDENCY_UNAVAILABLE', { kind: 'unavailable', transient: true, code: reason }, chargeOutcome, {
+      cause,
+      reason,
+      retryAfterSeconds,
+      extensions: { dependency: PAYMENTS_DEPENDENCY },
+    });
+  }
+}

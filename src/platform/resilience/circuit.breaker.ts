@@ -1,0 +1,93 @@
+import {
+  BrokenCircuitError,
+  CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  IsolatedCircuitError,
+  circuitBreaker,
+  handleWhen,
+} from 'cockatiel';
+
+/** Circuit states as the `resilience_circuit_state` gauge reports them. */
+export type CircuitStateName = 'closed' | 'half-open' | 'open';
+
+/** The gauge value of each state (0 closed, 1 half-open, 2 open), fixed by the metric contract. */
+export const CIRCUIT_STATE_VALUE: Record<CircuitStateName, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+export interface CircuitBreakerSettings {
+  /** The dependency's name, for errors, logs and the metric label. */
+  dependency: string;
+  /** Consecutive failures that open the circuit. */
+  consecutiveFailures: number;
+  /** How long the circuit stays open before one probe call is let through (ms). */
+  halfOpenAfterMs: number;
+  /** Which errors count as the dependency failing (a declined card does not; a 5xx or a timeout does). */
+  isFailure: (error: unknown) => boolean;
+  onStateChange?: (state: CircuitStateName) => void;
+}
+
+/** The circuit is open: the call was not made. Carries the wait until the next probe. */
+export class CircuitOpenError extends Error {
+  constructor(
+    readonly dependency: string,
+    /** Whole seconds (at least 1) until the breaker lets a probe through: the `Retry-After`. */
+    readonly retryAfterSeconds: number,
+    cause?: unknown,
+  ) {
+    super(`circuit for ${dependency} is open; next probe in ${retryAfterSeconds} s`, { cause });
+    this.name = 'CircuitOpenError';
+  }
+}
+
+const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
+  [CircuitState.Closed]: 'closed',
+  [CircuitState.HalfOpen]: 'half-open',
+  [CircuitState.Open]: 'open',
+  [CircuitState.Isolated]: 'open',
+};
+
+/**
+ * A thin layer over cockatiel's circuit breaker (consecutive-failure breaker, fixed half-open
+ * delay, options set explicitly): while open it throws {@link CircuitOpenError} at once, with
+ * the seconds until the next probe; after `halfOpenAfterMs` it lets ONE call through (others
+ * still fail fast) and closes on its success or re-opens on its failure.
+ *
+ * @example
+ * const breaker = new CircuitBreaker({ dependency: 'payments', consecutiveFailures: 5,
+ *   halfOpenAfterMs: 10_000, isFailure: (e) => e instanceof ProviderFault });
+ * await breaker.execute(() => fetch(url));
+ */
+export class CircuitBreaker {
+  private readonly policy: CircuitBreakerPolicy;
+  private openedAt = 0;
+
+  constructor(private readonly settings: CircuitBreakerSettings) {
+    this.policy = circuitBreaker(handleWhen(settings.isFailure), {
+      halfOpenAfter: settings.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(settings.consecutiveFailures),
+    });
+    this.policy.onBreak(() => (this.openedAt = Date.now()));
+    this.policy.onStateChange((state) => settings.onStateChange?.(STATE_NAMES[state]));
+  }
+
+  get state(): CircuitStateName {
+    return STATE_NAMES[this.policy.state];
+  }
+
+  /** Whole seconds (at least 1) until the next probe may run. */
+  retryAfterSeconds(now = Date.now()): number {
+    return Math.max(1, Math.ceil((this.openedAt + this.settings.halfOpenAfterMs - now) / 1_000));
+  }
+
+  /** Runs `fn` through the breaker. @throws CircuitOpenError while open, else whatever `fn` throws. */
+  async execute<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.policy.execute(fn);
+    } catch (error) {
+      if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
+        throw new CircuitOpenError(this.settings.dependency, this.retryAfterSeconds(), error);
+      }
+      throw error;
+    }
+  }
+}

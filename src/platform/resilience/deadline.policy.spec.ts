@@ -1,0 +1,47 @@
+import { Deadline, DeadlineExceededError } from './deadline.policy';
+
+describe('Deadline', () => {
+  it('counts the remaining milliseconds down to zero, never below', () => {
+    const deadline = Deadline.after(1_000);
+    const now = Date.now();
+    expect(deadline.remainingMs(now)).toBeGreaterThan(900);
+    expect(deadline.remainingMs(now)).toBeLessThanOrEqual(1_000);
+    expect(deadline.remainingMs(deadline.expiresAt - 250)).toBe(250);
+    expect(deadline.remainingMs(deadline.expiresAt + 5_000)).toBe(0);
+  });
+
+  it('gives an attempt the shorter of its own timeout and what is left', () => {
+    const deadline = Deadline.after(1_000);
+    expect(deadline.within(200).expiresAt).toBeLessThanOrEqual(Date.now() + 200);
+    expect(deadline.within(60_000).expiresAt).toBe(deadline.expiresAt);
+  });
+
+  it('aborts its signal when the budget runs out', async () => {
+    const deadline = Deadline.after(30);
+    await new Promise((resolve) => deadline.signal.addEventListener('abort', resolve));
+    expect(deadline.expired).toBe(true);
+    expect(deadline.cancelled).toBe(false);
+  });
+
+  it('aborts an attempt signal at the attempt timeout, before the deadline', async () => {
+    const deadline = Deadline.after(10_000);
+    const attempt = deadline.attemptSignal(30);
+    await new Promise((resolve) => attempt.addEventListener('abort', resolve));
+    expect(deadline.expired).toBe(false);
+  });
+
+  it('is cancelled with its parent (the caller went away)', () => {
+    const parent = new AbortController();
+    const deadline = Deadline.after(10_000, parent.signal);
+    parent.abort();
+    expect(deadline.expired).toBe(true);
+    expect(deadline.cancelled).toBe(true);
+  });
+
+  it('refuses at once to sleep past the deadline', async () => {
+    const deadline = Deadline.after(100);
+    const started = Date.now();
+    await expect(deadline.sleep(5_000)).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(Date.now() - started).toBeLessThan(50);
+  });
+});

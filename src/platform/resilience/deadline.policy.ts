@@ -1,0 +1,78 @@
+import { AppError } from '../errors/app.errors';
+import { sleep } from './backoff.policy';
+
+/**
+ * The request's time budget, passed down to every outbound call so that work stops when
+ * the caller can no longer use the answer. A deadline is a point in time plus an
+ * `AbortSignal` that fires at that point (or earlier, when the parent signal fires:
+ * the client went away).
+ *
+ * @example
+ * const deadline = Deadline.after(2_000, request.signal);
+ * const attempt = deadline.attemptSignal(500); // aborts at min(now + 500 ms, the deadline)
+ * await fetch(url, { signal: attempt });
+ */
+export class Deadline {
+  private constructor(
+    /** Epoch milliseconds at which the budget runs out. */
+    readonly expiresAt: number,
+    /** Aborts when the budget runs out or the parent signal aborts. */
+    readonly signal: AbortSignal,
+  ) {}
+
+  /** A deadline `ms` from now, also cancelled by `parent` (a request's or a shutdown's signal). */
+  static after(ms: number, parent?: AbortSignal): Deadline {
+    const budget = Math.max(0, Math.floor(ms));
+    const timer = AbortSignal.timeout(Math.max(1, budget));
+    return new Deadline(Date.now() + budget, parent ? AbortSignal.any([timer, parent]) : timer);
+  }
+
+  /** The milliseconds left, never negative. */
+  remainingMs(now = Date.now()): number {
+    return Math.max(0, this.expiresAt - now);
+  }
+
+  /** True once the budget is spent or the parent signal aborted. */
+  get expired(): boolean {
+    return this.signal.aborted || this.remainingMs() === 0;
+  }
+
+  /** True when the parent (the caller) cancelled, as opposed to the budget running out. */
+  get cancelled(): boolean {
+    return this.signal.aborted && this.remainingMs() > 0;
+  }
+
+  /** A deadline no later than this one and at most `ms` from now. */
+  within(ms: number): Deadline {
+    const budget = Math.min(ms, this.remainingMs());
+    return new Deadline(Date.now() + budget, AbortSignal.any([this.signal, AbortSignal.timeout(Math.max(1, budget))]));
+  }
+
+  /** A signal for one attempt: aborts after `timeoutMs` or at the deadline, whichever is first. */
+  attemptSignal(timeoutMs: number): AbortSignal {
+    return this.within(timeoutMs).signal;
+  }
+
+  /**
+   * Waits `ms` unless the deadline comes first.
+   * @throws DeadlineExceededError when the wait would outlast the budget (without waiting for nothing).
+   */
+  async sleep(ms: number): Promise<void> {
+    if (ms > this.remainingMs()) throw new DeadlineExceededError();
+    try {
+      await sleep(ms, this.signal);
+    } catch (error) {
+      throw new DeadlineExceededError(error);
+    }
+  }
+}
+
+/**
+ * The request's own budget ran out before the work could be done: 504 DEADLINE_EXCEEDED, a
+ * platform problem type (registered in platform/errors/app.errors.ts).
+ */
+export class DeadlineExceededError extends AppError {
+  constructor(cause?: unknown) {
+    super('DEADLINE_EXCEEDED', { cause });
+  }
+}
