@@ -6,6 +6,7 @@ import { dataSourceOptions } from '../../src/platform/database/data-source.facto
 import { SqlClient, type SqlExecutor } from '../../src/platform/database/sql.client';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { toProblem } from '../../src/platform/errors/problem.factory';
+import { parseMetrics } from '../support/metrics.support';
 import { expectProblem } from '../support/problem.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 import { ADMIN_DATABASE_URL } from '../support/test-env.support';
@@ -85,6 +86,9 @@ describe('backends killed during a burst of reads and writes (F6)', () => {
         expect(committed.get(emails[i]) ?? 0).toBeLessThanOrEqual(1); // outcome unknown to the caller, never twice
       }
     });
+    // The retries are visible to operators: resilience_retries_total{dependency="database"} (F6, F4).
+    const scrape = parseMetrics((await t.http.get('/metrics')).text);
+    expect(scrape.value('resilience_retries_total', { dependency: 'database' })).toBeGreaterThan(0);
     const all = [...readResults, ...writeResults].map((r) => r.ms);
     // Retries add at most two short backoffs (≤ 150 ms) and two attempts to a request.
     expect(Math.max(...all)).toBeLessThan(5_000);

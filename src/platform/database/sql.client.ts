@@ -142,6 +142,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   ) {
     this.errors = metrics.counter('db_client_errors_total');
     this.retries = metrics.counter('resilience_retries_total').labels({ dependency: 'database' });
+    this.retries.inc(0); // the series exists from the start: rate() sees 0, not no data
     this.acquire = metrics.histogram('db_client_connection_acquire_seconds');
     const { retry } = config.database;
     // The reserve covers one "every pooled connection killed at once" event (a failover):
