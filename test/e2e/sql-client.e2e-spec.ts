@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config/config.schemas';
 import { dataSourceOptions } from '../../src/platform/database/data-source.factory';
+import { isForeignKeyViolation } from '../../src/platform/database/pg.errors';
 import { SqlClient, isIdempotent } from '../../src/platform/database/sql.client';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { parseMetrics } from '../support/metrics.support';
@@ -172,5 +173,18 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     const before = parseMetrics(await metrics.render()).find('db_client_errors_total');
     await expect(sql.query('SELECT 1', [], { signal: AbortSignal.abort() })).rejects.toThrow();
     expect(parseMetrics(await metrics.render()).find('db_client_errors_total')).toEqual(before);
+  });
+
+  it('surfaces a foreign-key violation once, unretried, with the constraint a repository maps to 404/409', async () => {
+    await sql.query('CREATE TABLE fk_parent (id int PRIMARY KEY)', [], { queryClass: 'admin' });
+    await sql.query('CREATE TABLE fk_child (parent_id int NOT NULL REFERENCES fk_parent (id))', [], {
+      queryClass: 'admin',
+    });
+    const missing = await sql
+      .query('INSERT INTO fk_child VALUES (42)', [], { queryClass: 'write', idempotent: true })
+      .catch((error: unknown) => error);
+    expect(isForeignKeyViolation(missing, 'fk_child_parent_id_fkey')).toBe(true);
+    expect(isForeignKeyViolation(missing, 'another_fkey')).toBe(false);
+    expect(isForeignKeyViolation(new Error('x'))).toBe(false);
   });
 });
