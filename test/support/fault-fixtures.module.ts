@@ -84,7 +84,6 @@ class FaultFixturesController {
   constructor(
     private readonly db: SqlClient,
     private readonly logger: PinoLogger,
-    private readonly seam: SqlClient,
   ) {}
 
   /** Logs through nestjs-pino from inside a handler, with secrets that must be redacted. */
@@ -173,12 +172,6 @@ class FaultFixturesController {
   @Get('runaway-query')
   async runawayQuery(): Promise<unknown> {
     return this.db.query('SELECT pg_sleep(60)');
-  }
-
-  /** A runaway read through the SQL seam: its statement_timeout (57014) must end it, once, not retried. */
-  @Get('seam-runaway-query')
-  async seamRunawayQuery(): Promise<unknown> {
-    return this.seam.query("SELECT pg_sleep(60), 'seam-runaway-marker' AS marker", [], { name: 'test.runaway' });
   }
 
   @Get('app-error')
