@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { CacheService } from '../platform/cache/cache.service';
+import { CacheService, type ReadThroughOptions } from '../platform/cache/cache.service';
 import { ProductDiscontinuedError, ProductNotFoundError } from './products.errors';
 import { ProductsRepository, type ProductRow } from './products.repository';
 import { encodeProductCursor, productSchema, type ProductPage, type ProductView } from './products.schemas';
@@ -22,6 +22,15 @@ export const productCacheKey = (id: string): string => `products:${id}`;
  */
 const productCacheEntrySchema = z.object({ v: z.literal(1), product: productSchema.nullable() });
 type ProductCacheEntry = z.infer<typeof productCacheEntrySchema>;
+
+/** How entries are read and kept; one object for every read (the hot path allocates no options). */
+const PRODUCT_CACHE_OPTIONS: ReadThroughOptions<ProductCacheEntry> = {
+  parse: (raw) => {
+    const parsed = productCacheEntrySchema.safeParse(raw);
+    return parsed.success ? parsed.data : undefined;
+  },
+  ttlSeconds: ({ product }) => (product ? PRODUCT_CACHE_TTL_SECONDS : PRODUCT_MISS_CACHE_TTL_SECONDS),
+};
 
 @Injectable()
 export class ProductsService {
@@ -58,13 +67,7 @@ export class ProductsService {
 
   private async find(id: string): Promise<ProductView | null> {
     // Single flight per id: 200 concurrent reads of one uncached product cost one query.
-    const entry = await this.cache.readThrough(productCacheKey(id), () => this.load(id), {
-      parse: (raw) => {
-        const parsed = productCacheEntrySchema.safeParse(raw);
-        return parsed.success ? parsed.data : undefined;
-      },
-      ttlSeconds: ({ product }) => (product ? PRODUCT_CACHE_TTL_SECONDS : PRODUCT_MISS_CACHE_TTL_SECONDS),
-    });
+    const entry = await this.cache.readThrough(productCacheKey(id), () => this.load(id), PRODUCT_CACHE_OPTIONS);
     return entry.product;
   }
 
