@@ -18,11 +18,9 @@ import { startInProcessWorker, workerEnvFor, type InProcessWorker } from '../sup
 const PLANNED: Partial<Record<MetricName, string>> = {
   http_server_requests_shed_total: 'load shedding (F27)',
   http_server_requests_rate_limited_total: 'rate limits (F24)',
-  resilience_retries_total: 'retries of outside calls (F17)',
   resilience_circuit_state: 'circuit breakers (F26)',
   payments_pending_orders: 'payments reconciliation',
   payments_oldest_pending_age_seconds: 'payments reconciliation',
-  db_client_connection_acquire_seconds: 'connection acquire time, with the SQL seam (F4)',
 };
 
 /** Made by Prometheus, not by the app: `up` per target, and the target labels on every series. */
