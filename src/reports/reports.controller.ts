@@ -49,7 +49,7 @@ export class ReportsController {
   @ApiOperation({
     summary: 'A report: status, progress, result or a safe error',
     description:
-      "Only the account that requested the report sees it: another account's id answers 404 `REPORT_NOT_FOUND`, as an unknown one does.",
+      'Poll until `status` is `completed` (with `result`) or `failed` (with a safe `error`). Only the account that asked for the report sees it; anyone else gets 404.',
   })
   @ApiOkResponse({ standardSchema: reportSchema, description: 'The report.' })
   @ApiProblems('VALIDATION_FAILED', 'REPORT_NOT_FOUND')

@@ -24,7 +24,7 @@ const TAGS: Record<string, string> = {
   accounts: 'Sign-up and the caller’s own account.',
   auth: 'Bearer tokens.',
   products: 'The public product catalog.',
-  reports: 'Reports built in the background by the worker, each visible to its own account only.',
+  reports: 'Heavy reports, built by the background worker (202, then poll).',
   health: 'Liveness and readiness for orchestrators.',
   problems: 'Documentation of every problem type (the `type` URI of a problem body).',
 };
