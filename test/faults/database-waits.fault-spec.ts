@@ -154,6 +154,8 @@ describe('the network to Postgres black-holed mid-request (F5)', () => {
       DB_STATEMENT_TIMEOUT_MS: '20000',
       DB_CLOSE_TIMEOUT_MS: '500',
       SHUTDOWN_DRAIN_MS: '0',
+      // The HTTP side gives in-flight requests this long, then the pools close under the one still running.
+      SHUTDOWN_INFLIGHT_TIMEOUT_MS: '200',
     });
     try {
       const base = `http://127.0.0.1:${port}`;

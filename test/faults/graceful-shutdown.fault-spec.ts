@@ -187,7 +187,7 @@ describe('graceful shutdown of the built API under keep-alive load (F37)', () =>
       redis.setMode('hang');
       // Stuck on the hung database (after the cache gives up): the pool cannot end while it holds a connection.
       const stuck = get(new Agent(), port, '/v1/products/00000000-0000-4000-8000-000000000001');
-      await pollUntil(() => api.stdout().includes('cache read failed; falling back to the source'), {
+      await pollUntil(() => api.stdout().includes('cache degraded'), {
         timeoutMs: 5_000,
         what: 'the request to reach the hung cache',
       });

@@ -25,9 +25,11 @@ export const SHUTDOWN_EXIT_DELAY_MS = 1_000;
  *    elsewhere instead of reusing a connection that is about to close;
  * 2. the server keeps serving for `SHUTDOWN_DRAIN_MS` (the load balancer's time to notice);
  * 3. it stops accepting connections, closes idle ones, and lets in-flight requests finish for
- *    up to `SHUTDOWN_INFLIGHT_TIMEOUT_MS`; what is still running then is cut (and logged);
+ *    up to `SHUTDOWN_INFLIGHT_TIMEOUT_MS`, then waits for their connections to end;
  * 4. Nest closes every pool and connection (queue producers, Postgres, Redis) within
- *    `SHUTDOWN_CLOSE_TIMEOUT_MS`: a dependency that hangs is abandoned, not waited for;
+ *    `SHUTDOWN_CLOSE_TIMEOUT_MS`: a dependency that hangs is abandoned, not waited for. Requests
+ *    still running after step 3 are answered by that close (a statement on a hung database fails
+ *    with 503 after `DB_CLOSE_TIMEOUT_MS`); what still runs after it is cut (and logged);
  * 5. the process exits 0 (1 when a fatal error started it), whatever lingers.
  * The whole sequence is bounded by drain + in-flight + 2 × close timeouts: keep the orchestrator's
  * grace period (Kubernetes `terminationGracePeriodSeconds`) above that sum.
@@ -48,7 +50,15 @@ export function gracefulShutdown(
     logger.info({ signal, drainMs }, 'shutdown started: readiness is now 503');
     if (drainMs > 0) await sleep(drainMs);
     let clean = true;
-    if (http) clean = await closeHttp(http, inFlightTimeoutMs, closeTimeoutMs, logger);
+    const accepting = http ? await stopAccepting(http, inFlightTimeoutMs, logger) : undefined;
+    if (http && accepting && accepting.stragglers === 0) {
+      clean = await withDeadline(accepting.closed, closeTimeoutMs);
+      if (!clean) http.server.closeAllConnections();
+      logger.info({ cutRequests: 0 }, 'shutdown: HTTP server closed');
+    }
+    // With requests still running, the pools close under them first: a statement stuck on a
+    // hung database then fails with a 503 its caller sees (the SQL seam cuts it after
+    // DB_CLOSE_TIMEOUT_MS), rather than the connection being cut with no answer at all.
     try {
       const closed = await withDeadline(app.close(), closeTimeoutMs);
       if (!closed) {
@@ -59,6 +69,14 @@ export function gracefulShutdown(
       logger.error({ err: error }, 'shutdown failed');
       process.exitCode = 1;
     }
+    if (http && accepting && accepting.stragglers > 0) {
+      clean = false;
+      const cut = http.inFlight();
+      if (cut > 0)
+        logger.warn({ inFlight: cut, inFlightTimeoutMs }, 'shutdown: in-flight requests cut at the deadline');
+      http.server.closeAllConnections();
+      logger.info({ cutRequests: cut }, 'shutdown: HTTP server closed');
+    }
     logger.info({ durationMs: Date.now() - startedAt, clean }, 'shutdown complete');
     logger.flush();
     // Timers or sockets someone forgot (or a dependency that hung) must not keep a stopped instance alive.
@@ -66,16 +84,18 @@ export function gracefulShutdown(
   };
 }
 
-/** Stops accepting, waits for in-flight requests (bounded), then for every connection to end. */
-async function closeHttp(
+/**
+ * Stops accepting and waits for in-flight requests (bounded). Returns when the server has
+ * closed (every connection ended) and how many requests were still running at the deadline.
+ */
+async function stopAccepting(
   http: ShutdownHttp,
   inFlightTimeoutMs: number,
-  closeTimeoutMs: number,
   logger: Logger,
-): Promise<boolean> {
+): Promise<{ closed: Promise<void>; stragglers: number }> {
   const { server } = http;
-  if (!server.listening) return true;
-  const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!server.listening) return { closed: Promise.resolve(), stragglers: 0 };
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Connections idle right now close now; the busy ones close after their response (it says `Connection: close`).
   server.closeIdleConnections();
   const deadline = Date.now() + inFlightTimeoutMs;
@@ -84,13 +104,15 @@ async function closeHttp(
     // A connection whose last request was answered before the drain has no `Connection: close` to end it.
     server.closeIdleConnections();
   }
-  const cut = http.inFlight();
-  if (cut > 0) logger.warn({ inFlight: cut, inFlightTimeoutMs }, 'shutdown: in-flight requests cut at the deadline');
   server.closeIdleConnections();
-  const ended = await withDeadline(serverClosed, cut > 0 ? 0 : closeTimeoutMs);
-  if (!ended) server.closeAllConnections();
-  logger.info({ cutRequests: cut }, 'shutdown: HTTP server closed');
-  return cut === 0 && ended;
+  const stragglers = http.inFlight();
+  if (stragglers > 0) {
+    logger.warn(
+      { inFlight: stragglers, inFlightTimeoutMs },
+      'shutdown: in-flight requests still running at the deadline; closing the pools under them',
+    );
+  }
+  return { closed, stragglers };
 }
 
 /** Resolves true when `work` settles in time, false when the deadline passes first (rejections propagate). */
