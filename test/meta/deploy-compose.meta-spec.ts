@@ -3,14 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import {
-  apiCloseBoundMs,
-  APP_VARIABLES,
-  ENTRY_POINTS,
-  workerStopBoundMs,
-  healthPaths,
-  productionConfig,
-} from '../support/deploy.support';
+import { APP_VARIABLES, ENTRY_POINTS, healthPaths, productionConfig, stopBound } from '../support/deploy.support';
 import { HOST_PATH, ROOT } from '../support/process.support';
 
 /**
@@ -80,16 +73,7 @@ function consistencyProblems(resolved: any): string[] {
     if (service.command?.join(' ') !== `node ${expected.command}`)
       problems.push(`${name} runs ${service.command?.join(' ')}`);
     const graceMs = parseInt(service.stop_grace_period, 10) * 1000;
-    const [stopMs, stopWhat] =
-      expected.command === ENTRY_POINTS.worker
-        ? [
-            workerStopBoundMs(config),
-            `worker stop ${config.worker.shutdownTimeoutMs} + ${workerStopBoundMs(config) - config.worker.shutdownTimeoutMs}`,
-          ]
-        : [
-            config.shutdown.drainMs + apiCloseBoundMs(config),
-            `drain ${config.shutdown.drainMs} + close ${apiCloseBoundMs(config)}`,
-          ];
+    const { ms: stopMs, what: stopWhat } = stopBound(expected.command, config);
     if (!(graceMs > stopMs)) {
       problems.push(
         `${name} stop_grace_period ${service.stop_grace_period} is not more than ${stopWhat} = ${stopMs} ms`,

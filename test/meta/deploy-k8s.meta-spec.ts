@@ -1,14 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { AppConfig } from '../../src/config/config.schemas';
-import {
-  apiCloseBoundMs,
-  APP_VARIABLES,
-  ENTRY_POINTS,
-  workerStopBoundMs,
-  healthPaths,
-  productionConfig,
-} from '../support/deploy.support';
+import { APP_VARIABLES, ENTRY_POINTS, healthPaths, productionConfig, stopBound } from '../support/deploy.support';
 import {
   containersOf,
   loadYamlDocuments,
@@ -74,17 +67,7 @@ function consistencyProblems(objects: K8sObject[]): string[] {
       problems.push(`${where} preStop sleeps ${preStopMs} ms, less than the drain of ${config.shutdown.drainMs} ms`);
     }
     const graceMs = object.spec.template.spec.terminationGracePeriodSeconds * 1000;
-    // The API drains, then closes; the worker has no drain, only its stop bound.
-    const [stopMs, stopWhat] =
-      command === ENTRY_POINTS.worker
-        ? [
-            workerStopBoundMs(config),
-            `worker stop ${config.worker.shutdownTimeoutMs} + ${workerStopBoundMs(config) - config.worker.shutdownTimeoutMs}`,
-          ]
-        : [
-            config.shutdown.drainMs + apiCloseBoundMs(config),
-            `drain ${config.shutdown.drainMs} + close ${apiCloseBoundMs(config)}`,
-          ];
+    const { ms: stopMs, what: stopWhat } = stopBound(command, config);
     if (!(graceMs > preStopMs + stopMs)) {
       problems.push(
         `${where} terminationGracePeriodSeconds ${graceMs / 1000} s is not more than preStop ${preStopMs} + ${stopWhat} = ${preStopMs + stopMs} ms`,

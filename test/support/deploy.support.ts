@@ -38,6 +38,20 @@ export const apiCloseBoundMs = (config: AppConfig): number =>
 export const workerStopBoundMs = (config: AppConfig): number =>
   config.worker.shutdownTimeoutMs + WORKER_HARD_EXIT_MARGIN_MS;
 
+/**
+ * How long the process running `command` may take to stop after SIGTERM (preStop not included),
+ * with the sum spelled out for a failure message: the API drains then closes; the worker has no
+ * drain, only its stop bound.
+ */
+export function stopBound(command: string, config: AppConfig): { ms: number; what: string } {
+  if (command === ENTRY_POINTS.worker) {
+    const ms = workerStopBoundMs(config);
+    return { ms, what: `worker stop ${config.worker.shutdownTimeoutMs} + ${ms - config.worker.shutdownTimeoutMs}` };
+  }
+  const close = apiCloseBoundMs(config);
+  return { ms: config.shutdown.drainMs + close, what: `drain ${config.shutdown.drainMs} + close ${close}` };
+}
+
 /** The fixed entry points (team decision); worker and fake provider land with their issues. */
 export const ENTRY_POINTS = {
   api: 'dist/main.js',
