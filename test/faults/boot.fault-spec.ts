@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { MIGRATIONS } from '../../src/platform/database/migrations/all.migrations';
 import { createTestDatabase } from '../support/test-database.support';
 import { freePort, pollUntil } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
@@ -125,7 +126,8 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       expect(await Promise.all(runs.map((r) => r.exited(20_000)))).toEqual([0, 0]);
       expect(runs.map((r) => r.stdout()).join('')).toContain('database is up to date');
       const applied = await db.query<{ name: string }>('SELECT name FROM migrations');
-      expect(applied.map((r) => r.name)).toEqual(['CreateAccountsAndProducts1764000000000']);
+      // Each migration of this build exactly once, in order.
+      expect(applied.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
       const tables = await db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name IN ('accounts', 'products')`,
       );
