@@ -11,6 +11,7 @@ import { setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installHttpHooks } from './platform/http/http.hooks';
+import { installRequestBudgets } from './platform/http/request.deadline';
 import { requestIdOf } from './platform/http/request-id.factory';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
@@ -59,6 +60,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
   fastify.removeContentTypeParser(['text/plain']);
   installHttpHooks(fastify, createRequestLogger(logger, config));
+  installRequestBudgets(fastify, config);
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, options.extraModules),

@@ -66,6 +66,13 @@ export const envSchema = z.object({
   PAYMENTS_MIN_ATTEMPT_MS: intInRange(100, 1, 10_000),
   PAYMENTS_BREAKER_FAILURES: intInRange(5, 1, 1_000),
   PAYMENTS_BREAKER_HALF_OPEN_MS: intInRange(10_000, 100, 600_000),
+  REQUEST_DEADLINE_MS: intInRange(10_000, 100, 600_000),
+  ORDERS_REQUEST_DEADLINE_MS: intInRange(10_000, 100, 600_000),
+  ORDERS_LOCK_TIMEOUT_MS: intInRange(1_000, 10, 60_000),
+  IDEMPOTENCY_TTL_HOURS: intInRange(24, 24, 720),
+  RECONCILE_GRACE_MS: intInRange(60_000, 0, 86_400_000),
+  RECONCILE_MAX_AGE_MS: intInRange(86_400_000, 1_000, 2_592_000_000),
+  RECONCILE_BATCH_SIZE: intInRange(50, 1, 1_000),
   WORKER_PORT: port(3001),
   JWT_SECRET: z.string().optional(),
   JWT_TTL_SECONDS: intInRange(900, 60, 86_400),
@@ -110,10 +117,16 @@ type Env = z.infer<typeof envSchema>;
 export interface AppConfig {
   env: Env['NODE_ENV'];
   isProduction: boolean;
-  http: { port: number; bodyLimitBytes: number };
+  http: {
+    port: number;
+    bodyLimitBytes: number;
+    /** Every request's time budget unless its route sets its own (ms). */
+    requestDeadlineMs: number;
+  };
   database: { url: string; poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
   payments: PaymentsConfig;
+  orders: OrdersConfig;
   worker: { port: number };
   auth: { jwtSecret: string; jwtTtlSeconds: number };
   log: { level: Env['LOG_LEVEL'] };
@@ -146,6 +159,22 @@ export interface PaymentsConfig {
   fakePort: number;
   /** How long the fake provider holds a `tok_slow` answer (ms). */
   fakeSlowMs: number;
+}
+
+/** Orders, their idempotency keys and the payments reconciliation (see README "Orders"). */
+export interface OrdersConfig {
+  /** Time budget of `POST /v1/orders` (ms): stock, charge and settlement all fit in it. */
+  requestDeadlineMs: number;
+  /** `SET LOCAL lock_timeout` of the stock reservation (ms). */
+  lockTimeoutMs: number;
+  /** How long an idempotency key and its stored response are kept (hours, at least 24). */
+  idempotencyTtlHours: number;
+  /** A pending order younger than this is left to its request (ms). */
+  reconcileGraceMs: number;
+  /** A pending order older than this is flagged `needs_attention` instead of retried (ms). */
+  reconcileMaxAgeMs: number;
+  /** Orders looked at per reconciliation pass. */
+  reconcileBatchSize: number;
 }
 
 /** Variables whose values must never be echoed back in an error message. */
@@ -185,7 +214,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
   return {
     env: env.NODE_ENV,
     isProduction: env.NODE_ENV === 'production',
-    http: { port: env.PORT, bodyLimitBytes: env.BODY_LIMIT_BYTES },
+    http: { port: env.PORT, bodyLimitBytes: env.BODY_LIMIT_BYTES, requestDeadlineMs: env.REQUEST_DEADLINE_MS },
     database: {
       url: env.DATABASE_URL,
       poolMax: env.DB_POOL_MAX,
@@ -206,6 +235,14 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       breakerHalfOpenMs: env.PAYMENTS_BREAKER_HALF_OPEN_MS,
       fakePort: env.FAKE_PAYMENTS_PORT,
       fakeSlowMs: env.FAKE_PAYMENTS_SLOW_MS,
+    },
+    orders: {
+      requestDeadlineMs: env.ORDERS_REQUEST_DEADLINE_MS,
+      lockTimeoutMs: env.ORDERS_LOCK_TIMEOUT_MS,
+      idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
+      reconcileGraceMs: env.RECONCILE_GRACE_MS,
+      reconcileMaxAgeMs: env.RECONCILE_MAX_AGE_MS,
+      reconcileBatchSize: env.RECONCILE_BATCH_SIZE,
     },
     worker: { port: env.WORKER_PORT },
     auth: { jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET, jwtTtlSeconds: env.JWT_TTL_SECONDS },

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DatabaseError, type Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
+import { DeadlineExceededError } from '../resilience/deadline.policy';
 
 /**
  * What a statement is, for the policies that depend on it: the per-class statement and
@@ -35,7 +36,19 @@ export interface TransactionOptions extends Omit<QueryOptions, 'idempotent'> {
   statementTimeoutMs?: number;
   /** `SET LOCAL lock_timeout`: how long a `SELECT ... FOR UPDATE` waits for a row lock. */
   lockTimeoutMs?: number;
+  /**
+   * The request's deadline: no statement or lock wait of the transaction may outlive it
+   * (`statement_timeout` and `lock_timeout` are capped at what is left when it begins) and
+   * its signal cancels the running statement on the server. Replaces `signal`.
+   */
+  deadline?: { remainingMs(): number; readonly signal: AbortSignal };
 }
+
+/** The smaller of a configured timeout and what is left of a deadline; undefined when neither is set. */
+const capped = (timeoutMs: number | undefined, remainingMs: number | undefined): number | undefined =>
+  remainingMs === undefined
+    ? timeoutMs
+    : Math.max(1, Math.trunc(Math.min(timeoutMs ?? Number.POSITIVE_INFINITY, remainingMs)));
 
 /** What a repository talks to: the seam itself, or the transaction-scoped handle inside `transaction()`. */
 export interface SqlExecutor {
@@ -103,7 +116,11 @@ export class SqlClient implements SqlExecutor {
    * @throws CommitOutcomeUnknownError when the connection broke during COMMIT.
    */
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    throwIfAborted(options.signal);
+    const signal = options.deadline?.signal ?? options.signal;
+    throwIfAborted(signal);
+    const remainingMs = options.deadline?.remainingMs();
+    const statementTimeoutMs = capped(options.statementTimeoutMs, remainingMs);
+    const lockTimeoutMs = capped(options.lockTimeoutMs, remainingMs);
     const client = await this.pool.connect();
     // A connection that failed at the protocol level is discarded, never handed to the next caller.
     let broken: Error | undefined;
@@ -114,13 +131,12 @@ export class SqlClient implements SqlExecutor {
       });
     try {
       await control(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation.toUpperCase()}` : 'BEGIN');
-      if (options.statementTimeoutMs !== undefined)
-        await control(`SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`);
-      if (options.lockTimeoutMs !== undefined)
-        await control(`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`);
+      if (statementTimeoutMs !== undefined)
+        await control(`SET LOCAL statement_timeout = ${Math.trunc(statementTimeoutMs)}`);
+      if (lockTimeoutMs !== undefined) await control(`SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
       const tx: SqlExecutor = {
         query: <R extends QueryResultRow>(text: string, params: readonly unknown[] = [], opts: QueryOptions = {}) =>
-          this.run<R>(client, text, params, { queryClass: options.queryClass, signal: options.signal, ...opts }),
+          this.run<R>(client, text, params, { queryClass: options.queryClass, signal, ...opts }),
       };
       let result: T;
       try {
@@ -150,11 +166,36 @@ export class SqlClient implements SqlExecutor {
     options: QueryOptions,
   ): Promise<T[]> {
     throwIfAborted(options.signal);
-    const result = await executor.query<T>(text, params as unknown[]);
-    return result.rows;
+    if (!options.signal) return (await executor.query<T>(text, params as unknown[])).rows;
+    // With a signal (the request's deadline), the statement is cancelled on the server when it
+    // fires: answering the caller while the query keeps running would only move the load.
+    const client = isPoolClient(executor) ? executor : await executor.connect();
+    const cancel = () => void this.cancelBackend(client);
+    options.signal.addEventListener('abort', cancel, { once: true });
+    try {
+      return (await client.query<T>(text, params as unknown[])).rows;
+    } finally {
+      options.signal.removeEventListener('abort', cancel);
+      if (client !== executor) client.release();
+    }
+  }
+
+  /**
+   * Cancels the statement a connection is running (`pg_cancel_backend` from another pooled
+   * connection): Postgres stops it with SQLSTATE 57014, which the problem mapping answers as
+   * 504 `DEADLINE_EXCEEDED`; inside a transaction the ROLLBACK follows as usual.
+   */
+  private async cancelBackend(client: PoolClient): Promise<void> {
+    const pid = (client as PoolClient & { processID?: number }).processID;
+    if (pid === undefined) return;
+    await this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
   }
 }
 
+const isPoolClient = (executor: Pool | PoolClient): executor is PoolClient =>
+  typeof (executor as PoolClient).release === 'function';
+
+/** A spent deadline (or a caller that went away) starts no statement: 504 DEADLINE_EXCEEDED. */
 function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+  if (signal?.aborted) throw new DeadlineExceededError(signal.reason);
 }

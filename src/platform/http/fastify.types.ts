@@ -1,4 +1,5 @@
 import 'fastify';
+import type { Deadline } from '../resilience/deadline.policy';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -6,5 +7,7 @@ declare module 'fastify' {
     problemCode?: string;
     /** Set by the bearer guard once the token is verified. */
     accountId?: string;
+    /** The request's deadline, made on first use by `deadlineOf()` (platform/http/request.deadline.ts). */
+    deadline?: Deadline;
   }
 }
