@@ -2,6 +2,11 @@ import 'fastify';
 import type { Deadline } from '../resilience/deadline.policy';
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route's time budget in ms, resolved at registration (platform/http/request.deadline.ts). */
+    requestBudgetMs?: number;
+  }
+
   interface FastifyRequest {
     /** The problem `code` of an error response, for the completion log line. */
     problemCode?: string;

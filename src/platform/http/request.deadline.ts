@@ -35,8 +35,7 @@ export function installRequestBudgets(fastify: FastifyInstance, config: AppConfi
 const DEFAULT_BUDGET_MS = 10_000;
 
 function budgetOf(request: FastifyRequest): number {
-  const budget = (request.routeOptions.config as Record<string, unknown> | undefined)?.[BUDGET_KEY];
-  return typeof budget === 'number' ? budget : DEFAULT_BUDGET_MS;
+  return request.routeOptions.config?.requestBudgetMs ?? DEFAULT_BUDGET_MS;
 }
 
 /**
