@@ -6,6 +6,7 @@ import type { AppConfig } from './config/config.schemas';
 import { CoreModule } from './core.module';
 import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
+import { OrdersHttpModule } from './orders/orders-http.module';
 import { ProductsHttpModule } from './products/products-http.module';
 
 /** The HTTP API: the core plus controllers, the global problem filter, /problems and health. */
@@ -24,6 +25,7 @@ export class AppModule {
         AccountsHttpModule,
         AuthHttpModule,
         ProductsHttpModule,
+        OrdersHttpModule,
         ...extraModules,
       ],
     };

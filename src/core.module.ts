@@ -10,6 +10,8 @@ import { DatabaseModule } from './platform/database/database.module';
 import { LifecycleModule } from './platform/lifecycle/lifecycle.module';
 import { LoggingModule } from './platform/logging/logging.module';
 import { RedisModule } from './platform/redis/redis.module';
+import { OrdersModule } from './orders/orders.module';
+import { IdempotencyModule } from './platform/idempotency/idempotency.module';
 import { ProductsModule } from './products/products.module';
 
 /**
@@ -34,6 +36,8 @@ export class CoreModule {
         AccountsModule,
         AuthModule.forRoot({ imports: [AccountsModule], credentialsVerifier: AccountsService }),
         ProductsModule,
+        IdempotencyModule,
+        OrdersModule,
       ],
     };
   }

@@ -127,6 +127,8 @@ export interface AppConfig {
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
   payments: PaymentsConfig;
   orders: OrdersConfig;
+  /** How long an idempotency key and its stored response are kept (hours, at least 24). */
+  idempotency: { ttlHours: number };
   worker: { port: number };
   auth: { jwtSecret: string; jwtTtlSeconds: number };
   log: { level: Env['LOG_LEVEL'] };
@@ -167,8 +169,6 @@ export interface OrdersConfig {
   requestDeadlineMs: number;
   /** `SET LOCAL lock_timeout` of the stock reservation (ms). */
   lockTimeoutMs: number;
-  /** How long an idempotency key and its stored response are kept (hours, at least 24). */
-  idempotencyTtlHours: number;
   /** A pending order younger than this is left to its request (ms). */
   reconcileGraceMs: number;
   /** A pending order older than this is flagged `needs_attention` instead of retried (ms). */
@@ -239,11 +239,11 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     orders: {
       requestDeadlineMs: env.ORDERS_REQUEST_DEADLINE_MS,
       lockTimeoutMs: env.ORDERS_LOCK_TIMEOUT_MS,
-      idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
       reconcileGraceMs: env.RECONCILE_GRACE_MS,
       reconcileMaxAgeMs: env.RECONCILE_MAX_AGE_MS,
       reconcileBatchSize: env.RECONCILE_BATCH_SIZE,
     },
+    idempotency: { ttlHours: env.IDEMPOTENCY_TTL_HOURS },
     worker: { port: env.WORKER_PORT },
     auth: { jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET, jwtTtlSeconds: env.JWT_TTL_SECONDS },
     log: { level: env.LOG_LEVEL },

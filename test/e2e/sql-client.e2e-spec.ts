@@ -108,7 +108,7 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     expect(running).toEqual([]);
   });
 
-  it('caps a transaction\'s statement and lock timeouts at what is left of its deadline', async () => {
+  it("caps a transaction's statement and lock timeouts at what is left of its deadline", async () => {
     const [settings] = await sql.transaction(
       (tx) =>
         tx.query<{ statement_timeout: string; lock_timeout: string }>(

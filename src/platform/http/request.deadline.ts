@@ -26,8 +26,7 @@ export function installRequestBudgets(fastify: FastifyInstance, config: AppConfi
   fastify.addHook('onRoute', (route) => {
     const routeConfig = (route.config ?? {}) as Record<string, unknown>;
     const budget = routeConfig[BUDGET_KEY] as RequestBudgetMs | undefined;
-    routeConfig[BUDGET_KEY] =
-      typeof budget === 'function' ? budget(config) : (budget ?? config.http.requestDeadlineMs);
+    routeConfig[BUDGET_KEY] = typeof budget === 'function' ? budget(config) : (budget ?? config.http.requestDeadlineMs);
     route.config = routeConfig as typeof route.config;
   });
 }
