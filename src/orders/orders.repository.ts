@@ -187,8 +187,9 @@ export class OrdersRepository {
 
   /**
    * Claims up to `limit` pending orders older than `graceMs` for one reconciliation pass:
-   * counts the attempt and stamps `updated_at`, so a concurrent pass (`SKIP LOCKED`, and the
-   * `claimLeaseMs` on `updated_at`) never works on the same order at the same time. The claim
+   * counts the attempt and stamps `updated_at`, so a concurrent pass (`SKIP LOCKED`, then the
+   * `claimLeaseMs` on `updated_at` of an order claimed before) never works on the same order
+   * at the same time. The claim
    * commits at once: the provider is then asked outside any transaction.
    */
   claimPending(graceMs: number, claimLeaseMs: number, limit: number): Promise<OrderRow[]> {
@@ -198,7 +199,7 @@ export class OrdersRepository {
          SELECT id FROM orders
          WHERE status = 'payment_pending' AND NOT needs_attention
            AND created_at < now() - $1 * interval '1 millisecond'
-           AND updated_at < now() - $2 * interval '1 millisecond'
+           AND (reconcile_attempts = 0 OR updated_at < now() - $2 * interval '1 millisecond')
          ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
        RETURNING ${ORDER_COLUMNS}`,
       [graceMs, claimLeaseMs, limit],
