@@ -108,7 +108,7 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     expect(running).toEqual([]);
   });
 
-  it("caps a transaction's statement and lock timeouts at what is left of its deadline", async () => {
+  it("caps a transaction's statement timeout at what is left of its deadline", async () => {
     const [settings] = await sql.transaction(
       (tx) =>
         tx.query<{ statement_timeout: string; lock_timeout: string }>(
@@ -117,7 +117,7 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
       { statementTimeoutMs: 60_000, lockTimeoutMs: 30_000, deadline: Deadline.after(800) },
     );
     expect(parseInt(settings.statement_timeout, 10)).toBeLessThanOrEqual(800);
-    expect(parseInt(settings.lock_timeout, 10)).toBeLessThanOrEqual(800);
+    expect(settings.lock_timeout).toBe('30s'); // contention keeps its own limit (503), the deadline is 504
     const error = await sql
       .transaction((tx) => tx.query('SELECT pg_sleep(5)'), { deadline: Deadline.after(300) })
       .catch((e: unknown) => e);

@@ -37,9 +37,11 @@ export interface TransactionOptions extends Omit<QueryOptions, 'idempotent'> {
   /** `SET LOCAL lock_timeout`: how long a `SELECT ... FOR UPDATE` waits for a row lock. */
   lockTimeoutMs?: number;
   /**
-   * The request's deadline: no statement or lock wait of the transaction may outlive it
-   * (`statement_timeout` and `lock_timeout` are capped at what is left when it begins) and
-   * its signal cancels the running statement on the server. Replaces `signal`.
+   * The request's deadline: no statement of the transaction may outlive it. Its
+   * `statement_timeout` is capped at what is left when it begins (a statement waiting for a
+   * lock counts too, so a lock wait the deadline cuts short fails with 57014 → 504
+   * DEADLINE_EXCEEDED, while `lock_timeout` keeps its own meaning: contention, 503), and its
+   * signal cancels the running statement on the server. Replaces `signal`.
    */
   deadline?: { remainingMs(): number; readonly signal: AbortSignal };
 }
@@ -120,7 +122,7 @@ export class SqlClient implements SqlExecutor {
     throwIfAborted(signal);
     const remainingMs = options.deadline?.remainingMs();
     const statementTimeoutMs = capped(options.statementTimeoutMs, remainingMs);
-    const lockTimeoutMs = capped(options.lockTimeoutMs, remainingMs);
+    const lockTimeoutMs = options.lockTimeoutMs;
     const client = await this.pool.connect();
     // A connection that failed at the protocol level is discarded, never handed to the next caller.
     let broken: Error | undefined;
