@@ -77,6 +77,10 @@ export class OrdersService {
    *   DeadlineExceededError (504)
    */
   async create(accountId: string, input: CreateOrderInput, context: CreateOrderContext): Promise<OrderView> {
+    // An open payments circuit refuses before any stock is reserved or any order created: a fast
+    // 503 with Retry-After, nothing to undo, and the idempotency key is released for the retry.
+    const unavailable = this.payments.unavailableNow();
+    if (unavailable) throw unavailable;
     const resumed = context.idempotency?.resumedResourceId;
     const order = resumed
       ? await this.orders.findForAccount(accountId, resumed)

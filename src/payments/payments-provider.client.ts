@@ -163,6 +163,16 @@ export class PaymentsProviderClient {
   }
 
   /**
+   * The error a call would fail with right now without reaching the provider (its circuit is
+   * open and no probe is due), or undefined. Lets a caller refuse before doing work of its own
+   * (orders: before reserving stock), so an open circuit answers in microseconds.
+   */
+  unavailableNow(): PaymentsUnavailableError | undefined {
+    if (!this.breaker.rejectsNow()) return undefined;
+    return new PaymentsUnavailableError('circuit_open', 'not_charged', this.breaker.retryAfterSeconds());
+  }
+
+  /**
    * Charges the order once, whatever happens: retries reuse the order's idempotency key.
    * @throws PaymentDeclinedError | PaymentMethodInvalidError | PaymentProviderError |
    *   PaymentProviderTimeoutError | PaymentsUnavailableError | DeadlineExceededError
