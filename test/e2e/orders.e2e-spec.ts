@@ -114,6 +114,25 @@ describe('orders (POST/GET /v1/orders)', () => {
       expect(res.status).toBe(201);
       expect(res.body.status).toBe('paid');
       expect(provider.statsFor(keyOf(res.body.id))).toEqual({ requests: 2, charges: 1 });
+      // Timing per outbound call and per failed attempt (F16), under the request's id, without the token.
+      const requestId = res.headers.get('x-request-id');
+      const lines = t.logs.forRequest(requestId!).filter((l) => l.dependency === 'payments');
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          msg: 'payments provider call',
+          attempts: 2,
+          outcome: 'ok',
+          durationMs: expect.any(Number),
+        }),
+      );
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          msg: 'payments provider attempt failed; retrying',
+          attempt: 1,
+          attemptMs: expect.any(Number),
+        }),
+      );
+      expect(JSON.stringify(lines)).not.toContain('tok_flaky');
     });
 
     it('tok_slow: 504 PAYMENT_PROVIDER_TIMEOUT within the budget, naming the pending order', async () => {
