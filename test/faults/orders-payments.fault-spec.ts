@@ -144,6 +144,7 @@ describe('the request deadline at POST /v1/orders (F12)', () => {
         PAYMENTS_TIMEOUT_MS: '5000',
         ORDERS_REQUEST_DEADLINE_MS: '1000',
         ORDERS_LOCK_TIMEOUT_MS: '10000',
+        REQUEST_DEADLINE_MS: '700',
       },
     });
     buyer = await newBuyer(t);
@@ -196,6 +197,33 @@ describe('the request deadline at POST /v1/orders (F12)', () => {
       [product],
     );
     expect(count).toBe(0);
+  });
+});
+
+describe('the request deadline elsewhere (REQUEST_DEADLINE_MS)', () => {
+  it('GET /v1/orders blocked by a table lock: 504 DEADLINE_EXCEEDED at the default budget, the read cancelled', async () => {
+    const t = await startTestApp({ env: { REQUEST_DEADLINE_MS: '700' } });
+    const holder = new Client({ connectionString: t.db.url });
+    try {
+      const buyer = await newBuyer(t);
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
+
+      const { result: res, ms } = await timed(() => t.http.get('/v1/orders', { token: buyer.token }));
+
+      expectProblem(res, 504, 'DEADLINE_EXCEEDED', '/v1/orders');
+      expect(ms).toBeGreaterThan(500);
+      expect(ms).toBeLessThan(1_500);
+      const waiting = await t.db.query(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      );
+      expect(waiting).toEqual([]);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end().catch(() => undefined);
+      await t.close();
+    }
   });
 });
 

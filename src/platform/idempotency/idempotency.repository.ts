@@ -89,8 +89,8 @@ export class IdempotencyRepository {
           response: { status: row.responseStatus!, headers: row.responseHeaders ?? {}, body: row.responseBody! },
         };
       }
-      if (row.lockedForMs > 0)
-        return { kind: 'in_progress', retryAfterSeconds: Math.min(60, Math.ceil(row.lockedForMs / 1_000)) };
+      // Most requests answer within a second: ask the retry to come back soon, not when the claim expires.
+      if (row.lockedForMs > 0) return { kind: 'in_progress', retryAfterSeconds: 1 };
       // The first request died (crash, lost connection) without answering: take over, once.
       const [taken] = await this.sql.query<{ resourceId: string | null }>(
         `UPDATE idempotency_keys SET locked_until = now() + $5 * interval '1 millisecond'
