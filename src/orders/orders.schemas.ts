@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { decodeOpaqueCursor, encodeOpaqueCursor, pageLimitSchema } from '../platform/http/pagination.schemas';
+import {
+  cursorQuerySchema,
+  decodeOpaqueCursor,
+  encodeOpaqueCursor,
+  pageLimitSchema,
+} from '../platform/http/pagination.schemas';
 
 /** The orders API's shapes: each zod schema is the type, the validation and the OpenAPI document. */
 
@@ -68,20 +73,10 @@ export type OrderCursor = z.infer<typeof orderCursorSchema>;
 export const encodeOrderCursor = (createdAtMicros: string, id: string): string =>
   encodeOpaqueCursor({ v: 1, t: createdAtMicros, id } satisfies OrderCursor);
 
-const CURSOR_MESSAGE = 'is not a cursor returned by this endpoint; omit it to start from the first page';
-
 /** `GET /v1/orders`. */
 export const listOrdersQuerySchema = z.strictObject({
   limit: pageLimitSchema,
-  cursor: z
-    .string({ error: (issue) => (Array.isArray(issue.input) ? 'must be given once' : CURSOR_MESSAGE) })
-    .transform((raw, ctx) => {
-      const cursor = decodeOpaqueCursor(raw, orderCursorSchema);
-      if (!cursor) ctx.issues.push({ code: 'custom', message: CURSOR_MESSAGE, input: raw });
-      return cursor ?? z.NEVER;
-    })
-    .optional()
-    .meta({ description: 'The `nextCursor` of the previous page.' }),
+  cursor: cursorQuerySchema((raw) => decodeOpaqueCursor(raw, orderCursorSchema)),
 });
 export type ListOrdersQuery = z.output<typeof listOrdersQuerySchema>;
 

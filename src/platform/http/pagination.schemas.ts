@@ -45,3 +45,20 @@ export function decodeOpaqueCursor<S extends z.ZodType>(raw: string, schema: S):
   const parsed = schema.safeParse(payload);
   return parsed.success ? parsed.data : undefined;
 }
+
+const CURSOR_MESSAGE = 'is not a cursor returned by this endpoint; omit it to start from the first page';
+
+/**
+ * The optional `cursor` query parameter of a list endpoint: a value `decode` accepts (the
+ * keyset position it carries), else a 400 naming the parameter. Repeated → 'must be given once'.
+ */
+export const cursorQuerySchema = <T>(decode: (raw: string) => T | undefined) =>
+  z
+    .string({ error: (issue) => (Array.isArray(issue.input) ? 'must be given once' : CURSOR_MESSAGE) })
+    .transform((raw, ctx) => {
+      const cursor = decode(raw);
+      if (cursor === undefined) ctx.issues.push({ code: 'custom', message: CURSOR_MESSAGE, input: raw });
+      return cursor ?? z.NEVER;
+    })
+    .optional()
+    .meta({ description: 'The `nextCursor` of the previous page.' });
