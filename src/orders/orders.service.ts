@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
 import { PaymentsProviderClient } from '../payments/payments-provider.client';
-import { PaymentsError } from '../payments/payments.errors';
+import { PaymentDeclinedError, PaymentMethodInvalidError, PaymentsError } from '../payments/payments.errors';
 import { SqlClient } from '../platform/database/sql.client';
 import type { IdempotencyHandle } from '../platform/idempotency/idempotency.interceptor';
 import { ROOT_LOGGER } from '../platform/logging/logging.module';
@@ -86,8 +86,11 @@ export class OrdersService {
       ? await this.orders.findForAccount(accountId, resumed)
       : await this.reserve(accountId, input, context);
     if (!order) throw new OrderNotFoundError(); // a resumed key whose order is gone: cannot happen with FKs, kept safe
-    if (order.status !== 'payment_pending') return toView(order);
-    return this.pay(order, input.paymentToken, context);
+    if (order.status === 'payment_pending') return this.pay(order, input.paymentToken, context);
+    // A resumed order already settled (by its first request or the reconciliation): answer as the first would have.
+    const refusal = refusalOf(order.paymentFailureCode);
+    if (order.status === 'payment_failed' && refusal) throw new OrderPaymentError(refusal, order.id, 'payment_failed');
+    return toView(order);
   }
 
   /** tx1: lock the products (stable order), check, take the stock, insert the order, link the key. */
@@ -190,6 +193,13 @@ export class OrdersService {
       nextCursor: rows.length > limit && last ? encodeOrderCursor(last.createdAtMicros, last.id) : null,
     };
   }
+}
+
+/** The provider's refusal behind a stored failure code, for answering a resumed request. */
+function refusalOf(failureCode: string | null): PaymentsError | undefined {
+  if (failureCode === FAILURE_CODES.PAYMENT_DECLINED) return new PaymentDeclinedError(failureCode);
+  if (failureCode === FAILURE_CODES.PAYMENT_METHOD_INVALID) return new PaymentMethodInvalidError('invalid_token');
+  return undefined;
 }
 
 function toView(order: OrderWithLines): OrderView {

@@ -195,6 +195,25 @@ describe('idempotency keys on POST /v1/orders (F18)', () => {
     expect(await stockOf(t, product)).toBe(0);
   });
 
+  it('a taken-over key whose order was already declined answers 402 again for that order, without charging', async () => {
+    const product = await insertProduct(t, { stock: 1 });
+    const key = randomUUID();
+    const first = await postOrder(t, buyer, orderOf(product, 'tok_declined'), key);
+    expectProblem(first, 402, 'PAYMENT_DECLINED', '/v1/orders');
+    await t.db.query(
+      `UPDATE idempotency_keys SET state = 'in_progress', response_status = NULL, response_headers = NULL,
+              response_body = NULL, locked_until = now() - interval '1 second' WHERE key = $1`,
+      [key],
+    );
+
+    const retry = await postOrder(t, buyer, orderOf(product, 'tok_declined'), key);
+
+    expectProblem(retry, 402, 'PAYMENT_DECLINED', '/v1/orders');
+    expect(retry.body).toMatchObject({ orderId: first.body.orderId, orderStatus: 'payment_failed' });
+    expect(provider.statsFor(keyOf(first.body.orderId))).toEqual({ requests: 1, charges: 1 });
+    expect(await ordersOf(buyer.accountId)).toContainEqual({ id: first.body.orderId, status: 'payment_failed' });
+  });
+
   it('keeps keys for IDEMPOTENCY_TTL_HOURS: an expired key is claimed afresh, and the purge deletes expired rows', async () => {
     const product = await insertProduct(t, { stock: 5 });
     const key = randomUUID();
