@@ -115,9 +115,10 @@ export default defineConfig([
   },
 
   {
-    // The tooling's own JavaScript (this file, the local rules, jest and dependency-cruiser configs).
+    // The tooling's own JavaScript (this file, the local rules, jest and dependency-cruiser configs,
+    // scripts/ such as the rollout gate, and the test helpers that must be ES modules).
     name: 'project/tooling',
-    files: ['*.{js,cjs,mjs}', 'eslint-rules/**/*.cjs'],
+    files: ['*.{js,cjs,mjs}', 'eslint-rules/**/*.cjs', 'scripts/**/*.mjs', 'test/**/*.mjs'],
     extends: [js.configs.recommended],
     languageOptions: { globals: { ...globals.node } },
   },

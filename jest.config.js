@@ -51,7 +51,8 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     { ...common, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.fault-spec.ts'] },
-    // Tests of the repository itself (lint rules, README fix map, pinned versions): no app, no database.
+    // Tests of the repository itself (lint rules, README fix map, pinned versions) and of its delivery
+    // files (Dockerfile replay, compose, workflows, Kubernetes, rollout gate): no in-process app.
     { ...common, displayName: 'meta', testMatch: ['<rootDir>/test/meta/**/*.meta-spec.ts'] },
   ],
 };

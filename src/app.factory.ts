@@ -10,9 +10,14 @@ import type { AppConfig } from './config/config.schemas';
 import { setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
+import { installClientAbortHooks } from './platform/http/client-abort.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
+import { installJsonBodyParser } from './platform/http/json-body.factory';
+import { installProtocolHooks } from './platform/http/protocol.hooks';
 import { installRequestBudgets } from './platform/http/request.deadline';
 import { requestIdOf } from './platform/http/request-id.factory';
+import { HttpMetrics } from './platform/metrics/http-metrics.hooks';
+import { MetricsService } from './platform/metrics/metrics.service';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
 
@@ -28,6 +33,7 @@ export interface CreateAppOptions {
 export interface CreatedApp {
   app: NestFastifyApplication;
   logger: Logger;
+  metrics: MetricsService;
 }
 
 /**
@@ -44,6 +50,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     genReqId: requestIdOf,
     bodyLimit: config.http.bodyLimitBytes,
     return503OnClosing: false,
+    // A missing Host is answered with a problem body by installProtocolHooks, not Node's bare 400.
+    http: { requireHostHeader: false },
     // Errors Fastify raises before routing (a malformed URL) get the same problem body.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) =>
       replyWithProblem(request, reply, error),
@@ -59,11 +67,20 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const fastify = adapter.getInstance();
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
   fastify.removeContentTypeParser(['text/plain']);
-  installHttpHooks(fastify, createRequestLogger(logger, config));
+  // One registry per app instance (tests boot many apps in one process). Made before Nest
+  // because the HTTP hooks record into it from the first request; the core provides it.
+  const metrics = new MetricsService();
+  const httpMetrics = new HttpMetrics(metrics);
+  // UTF-8 only, byte for byte: invalid UTF-8 is a 400, another charset a 415.
+  installJsonBodyParser(fastify);
+  installHttpHooks(fastify, createRequestLogger(logger, config), httpMetrics);
+  // A client that hangs up: one info line and http_server_requests_aborted_total, never an outage.
+  installClientAbortHooks(fastify, () => httpMetrics.countAbort());
+  installProtocolHooks(fastify, logger);
   installRequestBudgets(fastify, config);
 
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, logger, options.extraModules),
+    AppModule.forRoot(config, logger, metrics, options.extraModules),
     adapter,
     // abortOnError: false makes a wiring error reject here (and reach main's handler) instead of process.exit(1).
     { bufferLogs: true, bodyParser: false, abortOnError: false },
@@ -72,5 +89,5 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.useGlobalPipes(new SchemaValidationPipe());
   setupOpenApi(app);
   await app.init();
-  return { app, logger };
+  return { app, logger, metrics };
 }

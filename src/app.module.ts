@@ -6,26 +6,32 @@ import type { AppConfig } from './config/config.schemas';
 import { CoreModule } from './core.module';
 import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
+import { MetricsHttpModule } from './platform/metrics/metrics-http.module';
+import type { MetricsService } from './platform/metrics/metrics.service';
 import { OrdersHttpModule } from './orders/orders-http.module';
 import { ProductsHttpModule } from './products/products-http.module';
+import { ReportsHttpModule } from './reports/reports-http.module';
 
-/** The HTTP API: the core plus controllers, the global problem filter, /problems and health. */
+/** The HTTP API: the core plus controllers, the global problem filter, /problems, health and /metrics. */
 @Module({})
 export class AppModule {
   /**
+   * @param metrics the instance's metrics, made by createApp (its HTTP hooks record into it).
    * @param extraModules test-only modules (the fault fixtures that throw from every layer).
    */
-  static forRoot(config: AppConfig, logger: Logger, extraModules: Type[] = []): DynamicModule {
+  static forRoot(config: AppConfig, logger: Logger, metrics: MetricsService, extraModules: Type[] = []): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        CoreModule.forRoot(config, logger),
+        CoreModule.forRoot(config, logger, metrics),
         ErrorsModule,
         HealthModule,
+        MetricsHttpModule,
         AccountsHttpModule,
         AuthHttpModule,
         ProductsHttpModule,
         OrdersHttpModule,
+        ReportsHttpModule,
         ...extraModules,
       ],
     };

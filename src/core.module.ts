@@ -9,35 +9,47 @@ import { CacheModule } from './platform/cache/cache.module';
 import { DatabaseModule } from './platform/database/database.module';
 import { LifecycleModule } from './platform/lifecycle/lifecycle.module';
 import { LoggingModule } from './platform/logging/logging.module';
+import { MetricsModule } from './platform/metrics/metrics.module';
+import { MetricsService } from './platform/metrics/metrics.service';
+import { QueueModule } from './platform/queue/queue.module';
 import { RedisModule } from './platform/redis/redis.module';
 import { OrdersModule } from './orders/orders.module';
 import { IdempotencyModule } from './platform/idempotency/idempotency.module';
 import { ProductsModule } from './products/products.module';
+import { ReportsModule } from './reports/reports.module';
 
 /**
- * What every process boots: config, logging, lifecycle, Postgres (the SQL seam), the named
- * Redis connections, the cache, and each feature's domain module (services, repositories;
+ * What every process boots: config, logging, metrics, lifecycle, Postgres (the SQL seam), the named
+ * Redis connections, the job queue (producer side), the cache, and each feature's domain module (services, repositories;
  * no controllers). The HTTP API (app.module.ts) adds controllers, the error filter and
  * health on top; the worker (src/worker.ts) adds its processors, without Fastify.
  * It is also where ports between features are wired (accounts → auth's CredentialsVerifier).
  */
 @Module({})
 export class CoreModule {
-  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+  /**
+   * @param metrics the process's registry; the HTTP entry point passes the one its hooks record
+   *   into, a process without HTTP (the worker) can let the core make it and serve
+   *   `app.get(MetricsService).render()` itself.
+   */
+  static forRoot(config: AppConfig, logger: Logger, metrics = new MetricsService()): DynamicModule {
     return {
       module: CoreModule,
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(logger),
+        MetricsModule.forRoot(metrics),
         LifecycleModule,
         DatabaseModule,
         RedisModule,
+        QueueModule,
         CacheModule,
         AccountsModule,
         AuthModule.forRoot({ imports: [AccountsModule], credentialsVerifier: AccountsService }),
         ProductsModule,
         IdempotencyModule,
         OrdersModule,
+        ReportsModule,
       ],
     };
   }

@@ -3,6 +3,7 @@ import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestj
 import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
+import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
 import { accountSchema, createAccountSchema, type AccountView, type CreateAccountInput } from './accounts.schemas';
 import { AccountsService } from './accounts.service';
 
@@ -12,6 +13,7 @@ export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
 
   @Post()
+  @BusinessFlow('signup')
   @ApiOperation({
     summary: 'Sign up',
     description:

@@ -4,6 +4,7 @@ import type { CredentialsVerifier } from '../auth/auth.types';
 import { AccountNotFoundError } from './accounts.errors';
 import { AccountsRepository } from './accounts.repository';
 import { toAccountView, type AccountView, type CreateAccountInput } from './accounts.schemas';
+import { normalizeEmail } from '../platform/validation/text.schemas';
 import { PasswordService } from './password.service';
 
 /** Sign-up, the caller's own account, and the password check that login builds on. */
@@ -37,6 +38,7 @@ export class AccountsService implements CredentialsVerifier {
 
   /** {@inheritDoc CredentialsVerifier.verifyCredentials} */
   async verifyCredentials(email: string, password: string): Promise<string | undefined> {
+    // The shared normalisation (as emailSchema stores it): callers of verifyCredentials may not have run the schema.
     const found = await this.repository.findCredentialsByEmail(normalizeEmail(email));
     if (!found) {
       // Same scrypt work as a real check: an unknown email must not answer faster.
@@ -51,6 +53,3 @@ export class AccountsService implements CredentialsVerifier {
     return found.id;
   }
 }
-
-/** As `emailSchema` stores it; repeated here because callers of verifyCredentials may not have run the schema. */
-const normalizeEmail = (email: string): string => email.trim().toLowerCase();

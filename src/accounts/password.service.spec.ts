@@ -72,3 +72,16 @@ describe('PasswordService', () => {
     expect(Math.min(...dummy)).toBeGreaterThan(Math.min(...real) * 0.5);
   });
 });
+
+describe('PasswordService: two different passwords never verify as equal', () => {
+  const passwords = new PasswordService();
+
+  it('does not accept trailing NULs (which scrypt’s HMAC key padding would ignore) or a lone surrogate for U+FFFD', async () => {
+    const stored = await passwords.hash('correct horse');
+    await expect(passwords.verify('correct horse\u0000\u0000', stored)).resolves.toBe(false);
+    await expect(passwords.verify('correct horse', stored)).resolves.toBe(true);
+    const replacement = await passwords.hash('pass\uFFFDword');
+    await expect(passwords.verify('pass\uD800word', replacement)).resolves.toBe(false);
+    await expect(passwords.hash('pw\u0000')).rejects.toThrow(/NUL/);
+  });
+});

@@ -40,7 +40,9 @@ const STORED_FORMAT = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/]+={0,2})\$([A
 export class PasswordService {
   private readonly params = DEFAULT_SCRYPT_PARAMS;
 
+  /** @throws Error for a password {@link hashable} refuses: the sign-up schema should have rejected it. */
   async hash(password: string): Promise<string> {
+    if (!hashable(password)) throw new Error('refusing to hash a password with a NUL or a lone surrogate');
     const salt = randomBytes(SALT_BYTES);
     const key = await derive(password, salt, KEY_BYTES, this.params);
     const { N, r, p } = this.params;
@@ -53,6 +55,8 @@ export class PasswordService {
    */
   async verify(password: string, stored: string): Promise<boolean> {
     const { params, salt, key } = parse(stored);
+    // Such a password was never hashed (see hashable), so it cannot be right; the same scrypt work keeps the timing.
+    if (!hashable(password)) return this.verifyNothing(password);
     const candidate = await derive(password, salt, key.length, params);
     return timingSafeEqual(candidate, key);
   }
@@ -68,6 +72,14 @@ export class PasswordService {
 }
 
 const DUMMY_SALT = Buffer.alloc(SALT_BYTES);
+
+/**
+ * Whether a password has exactly one byte form, so no other password shares its hash:
+ * scrypt's PBKDF2-HMAC pads short keys with zero bytes, so `pw` and `pw\u0000\u0000` derive
+ * the same key, and a lone surrogate is encoded as U+FFFD like the real U+FFFD. Sign-up
+ * refuses control characters and lone surrogates; verify() treats such a candidate as wrong.
+ */
+const hashable = (password: string): boolean => !password.includes('\u0000') && !/\p{Cs}/u.test(password);
 
 function derive(password: string, salt: Buffer, keyLength: number, { N, r, p }: ScryptParams): Promise<Buffer> {
   // NFC, so the same password typed on two keyboards (composed or decomposed accents) matches.

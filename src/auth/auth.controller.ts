@@ -1,6 +1,7 @@
 import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
+import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
 import { tokenRequestSchema, tokenResponseSchema, type TokenRequest, type TokenResponse } from './auth.schemas';
 import { AuthService } from './auth.service';
 
@@ -10,6 +11,7 @@ export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @Post('token')
+  @BusinessFlow('login')
   @HttpCode(200)
   // A token must not sit in a shared or browser cache (RFC 6749 §5.1).
   @Header('Cache-Control', 'no-store')

@@ -1,7 +1,8 @@
 import { JwtService } from '@nestjs/jwt';
 import type { AppConfig } from '../config/config.schemas';
+import fc from 'fast-check';
 import { toProblem } from '../platform/errors/problem.factory';
-import { InvalidCredentialsError } from './auth.errors';
+import { InvalidBearerTokenError, InvalidCredentialsError } from './auth.errors';
 import { AuthService } from './auth.service';
 import type { CredentialsVerifier } from './auth.types';
 
@@ -51,5 +52,34 @@ describe('AuthService', () => {
     const after = new AuthService(jwt, verifier(ACCOUNT_ID), rotated);
 
     await expect(after.verifyToken(accessToken)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});
+
+describe('AuthService.verifyToken under arbitrary input (fast-check)', () => {
+  const auth = new AuthService(new JwtService(), { verifyCredentials: async () => undefined }, config);
+  const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64url');
+  /** A segment: raw bytes, arbitrary text, or JSON-ish text (almost-objects, scalars, arrays), base64url-encoded or not. */
+  const segment = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }).map(b64),
+    fc.string({ maxLength: 40 }).map(b64),
+    fc.json().map(b64),
+    fc.constantFrom('{not json', '{"alg":"HS256"', 'null', '"x"', '[]', '123', '{"alg":"HS256","typ":"JWT"}').map(b64),
+    fc.string({ maxLength: 20 }),
+  );
+
+  it('refuses every malformed token with InvalidBearerTokenError, never another error', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 4 }), async (parts) => {
+        const error = await auth.verifyToken(parts.join('.')).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(InvalidBearerTokenError);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses the token whose payload is `{not json` (issue 5, defect 3)', async () => {
+    await expect(auth.verifyToken('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e25vdCBqc29u.AAAA')).rejects.toBeInstanceOf(
+      InvalidBearerTokenError,
+    );
   });
 });

@@ -14,8 +14,13 @@ export const TOKEN_ALGORITHM = 'HS256';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** jsonwebtoken's rejections (bad signature, malformed, expired, not yet valid, wrong alg/iss/aud). */
-const JWT_REJECTIONS = new Set(['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError']);
+/**
+ * jsonwebtoken's rejections (bad signature, malformed, expired, not yet valid, wrong alg/iss/aud),
+ * plus the SyntaxError its decoder lets escape when a segment is base64 of something that is
+ * not JSON (`eyJ….e25vdCBqc29u.…`, payload `{not json`): that is caller input, a refused
+ * credential, not a bug. Anything else still propagates as one.
+ */
+const JWT_REJECTIONS = new Set(['JsonWebTokenError', 'TokenExpiredError', 'NotBeforeError', 'SyntaxError']);
 
 /**
  * Access tokens: short-lived JWTs (HS256, `sub` = account id, `iss`/`aud` pinned), issued

@@ -94,6 +94,25 @@ export const envSchema = z.object({
     .min(0, { error: 'must be a whole number from 0 to 120000' })
     .max(120_000, { error: 'must be a whole number from 0 to 120000' })
     .optional(),
+  // The job queue and the worker process (src/platform/queue, src/worker.ts).
+  WORKER_CONCURRENCY: intInRange(4, 1, 100),
+  WORKER_SHUTDOWN_TIMEOUT_MS: intInRange(20_000, 100, 600_000),
+  QUEUE_LOCK_DURATION_MS: intInRange(30_000, 500, 600_000),
+  QUEUE_STALLED_INTERVAL_MS: intInRange(5_000, 200, 600_000),
+  QUEUE_MAX_STALLED_COUNT: intInRange(2, 0, 100),
+  QUEUE_KEEP_COMPLETED: intInRange(1_000, 0, 1_000_000),
+  QUEUE_KEEP_FAILED: intInRange(5_000, 0, 1_000_000),
+  QUEUE_ENQUEUE_TIMEOUT_MS: intInRange(1_000, 50, 30_000),
+  // Reports (src/reports).
+  REPORTS_MAX_BACKLOG: intInRange(1_000, 1, 1_000_000),
+  REPORTS_JOB_ATTEMPTS: intInRange(5, 1, 50),
+  REPORTS_RETRY_BASE_MS: intInRange(2_000, 10, 600_000),
+  REPORTS_STATEMENT_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000),
+  REPORTS_SWEEP_INTERVAL_MS: intInRange(30_000, 100, 3_600_000),
+  REPORTS_STALE_AFTER_MS: intInRange(120_000, 100, 86_400_000),
+  REPORTS_MAX_REQUEUES: intInRange(3, 0, 100),
+  // Payments reconciliation, scheduled in the worker.
+  RECONCILIATION_INTERVAL_MS: intInRange(60_000, 100, 86_400_000),
 });
 
 /**
@@ -129,7 +148,28 @@ export interface AppConfig {
   orders: OrdersConfig;
   /** How long an idempotency key and its stored response are kept (hours, at least 24). */
   idempotency: { ttlHours: number };
-  worker: { port: number };
+  worker: { port: number; concurrency: number; shutdownTimeoutMs: number };
+  /** BullMQ settings shared by every queue (src/platform/queue). */
+  queue: {
+    /** BullMQ key prefix: under REDIS_KEY_PREFIX, so instances and tests sharing a Redis never meet. */
+    prefix: string;
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+    maxStalledCount: number;
+    keepCompleted: number;
+    keepFailed: number;
+    enqueueTimeoutMs: number;
+  };
+  reports: {
+    maxBacklog: number;
+    attempts: number;
+    retryBaseMs: number;
+    statementTimeoutMs: number;
+    sweepIntervalMs: number;
+    staleAfterMs: number;
+    maxRequeues: number;
+  };
+  reconciliation: { intervalMs: number };
   auth: { jwtSecret: string; jwtTtlSeconds: number };
   log: { level: Env['LOG_LEVEL'] };
   health: { checkTimeoutMs: number };
@@ -244,7 +284,30 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       reconcileBatchSize: env.RECONCILE_BATCH_SIZE,
     },
     idempotency: { ttlHours: env.IDEMPOTENCY_TTL_HOURS },
-    worker: { port: env.WORKER_PORT },
+    worker: {
+      port: env.WORKER_PORT,
+      concurrency: env.WORKER_CONCURRENCY,
+      shutdownTimeoutMs: env.WORKER_SHUTDOWN_TIMEOUT_MS,
+    },
+    queue: {
+      prefix: `${env.REDIS_KEY_PREFIX}bull`,
+      lockDurationMs: env.QUEUE_LOCK_DURATION_MS,
+      stalledIntervalMs: env.QUEUE_STALLED_INTERVAL_MS,
+      maxStalledCount: env.QUEUE_MAX_STALLED_COUNT,
+      keepCompleted: env.QUEUE_KEEP_COMPLETED,
+      keepFailed: env.QUEUE_KEEP_FAILED,
+      enqueueTimeoutMs: env.QUEUE_ENQUEUE_TIMEOUT_MS,
+    },
+    reports: {
+      maxBacklog: env.REPORTS_MAX_BACKLOG,
+      attempts: env.REPORTS_JOB_ATTEMPTS,
+      retryBaseMs: env.REPORTS_RETRY_BASE_MS,
+      statementTimeoutMs: env.REPORTS_STATEMENT_TIMEOUT_MS,
+      sweepIntervalMs: env.REPORTS_SWEEP_INTERVAL_MS,
+      staleAfterMs: env.REPORTS_STALE_AFTER_MS,
+      maxRequeues: env.REPORTS_MAX_REQUEUES,
+    },
+    reconciliation: { intervalMs: env.RECONCILIATION_INTERVAL_MS },
     auth: { jwtSecret: env.JWT_SECRET ?? DEV_JWT_SECRET, jwtTtlSeconds: env.JWT_TTL_SECONDS },
     log: { level: env.LOG_LEVEL },
     health: { checkTimeoutMs: env.HEALTH_CHECK_TIMEOUT_MS },

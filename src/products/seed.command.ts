@@ -6,6 +6,7 @@ import { prepareDatabase } from '../platform/database/database.bootstrap';
 import { dataSourceOptions } from '../platform/database/data-source.factory';
 import { SqlClient } from '../platform/database/sql.client';
 import { runEntrypoint } from '../platform/lifecycle/entrypoint.bootstrap';
+import { MetricsService } from '../platform/metrics/metrics.service';
 import { Product } from './product.entity';
 import { DEMO_PRODUCTS } from './products.fixtures';
 import { ProductsRepository } from './products.repository';
@@ -22,7 +23,7 @@ export async function seedProducts(config: AppConfig, logger: Logger): Promise<{
   const dataSource = new DataSource({ ...dataSourceOptions(config, logger), entities: [Product], poolSize: 1 });
   await dataSource.initialize();
   try {
-    const repository = new ProductsRepository(new SqlClient(dataSource));
+    const repository = new ProductsRepository(new SqlClient(dataSource, new MetricsService()));
     return await repository.upsertMany([...DEMO_PRODUCTS]);
   } finally {
     await dataSource.destroy();

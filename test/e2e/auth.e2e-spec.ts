@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { createHmac } from 'node:crypto';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
@@ -292,6 +293,33 @@ describe('auth', () => {
       await t.logs.completion(res.headers.get('x-request-id')!);
 
       expect(JSON.stringify(t.logs.lines)).not.toContain(forged);
+    });
+
+    it('refuses a token whose payload is not JSON with 401 logged as a refused credential, not a 500 (issue 5, defect 3)', async () => {
+      const res = await t.http.get(ME, { token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e25vdCBqc29u.AAAA' });
+      expectProblem(res, 401, 'UNAUTHENTICATED', ME);
+      expect(res.headers.get('www-authenticate')).toBe(INVALID);
+      const requestId = res.headers.get('x-request-id')!;
+      await t.logs.completion(requestId);
+      expect(t.logs.forRequest(requestId).map((l) => [l.level, l.msg])).toContainEqual(['warn', 'request rejected']);
+      expect(t.logs.forRequest(requestId).filter((l) => l.level === 'error')).toEqual([]);
+    });
+
+    it('never answers a 5xx to an arbitrary bearer token (fast-check over token segments)', async () => {
+      const b64 = (s: string | Uint8Array) => Buffer.from(s).toString('base64url');
+      const segment = fc.oneof(
+        fc.uint8Array({ maxLength: 48 }).map(b64),
+        fc.json().map(b64),
+        fc.constantFrom('{not json', 'null', '[]', '"x"', '{"alg":"HS256","typ":"JWT"}').map(b64),
+        fc.stringMatching(/^[A-Za-z0-9\-._~+/]{0,20}$/),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 4 }), async (parts) => {
+          const res = await t.http.get(ME, { headers: { authorization: `Bearer ${parts.join('.')}` } });
+          expect(res.status).toBe(401);
+        }),
+        { numRuns: 150 },
+      );
     });
   });
 });

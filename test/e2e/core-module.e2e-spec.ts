@@ -6,9 +6,11 @@ import { loadConfig } from '../../src/config/config.schemas';
 import { CoreModule } from '../../src/core.module';
 import { SqlClient } from '../../src/platform/database/sql.client';
 import { createRootLogger } from '../../src/platform/logging/root.logger';
+import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { RedisConnectionsService } from '../../src/platform/redis/redis-connections.service';
 import { ProductsService } from '../../src/products/products.service';
 import { LogCapture } from '../support/log-capture.support';
+import { parseMetrics } from '../support/metrics.support';
 import { pollUntil } from '../support/poll.support';
 import { createTestDatabase } from '../support/test-database.support';
 import { REDIS_URL } from '../support/test-env.support';
@@ -47,7 +49,13 @@ describe('the core module, as a worker boots it (no HTTP)', () => {
         () => Object.values(redis.states()).every((state) => state === 'ready') && redis.states(),
         { what: 'every opened Redis connection to be ready' },
       );
-      expect(states).toEqual({ cache: 'ready', 'queue-worker': 'ready' });
+      // queue-producer: the job queue (platform/queue) is part of the core, so any process can enqueue.
+      expect(states).toEqual({ cache: 'ready', 'queue-producer': 'ready', 'queue-worker': 'ready' });
+      // Metrics are part of the core: the worker serves its own registry (pool gauges, SQL errors included).
+      await expect(core.get(SqlClient).query('SELECT * FROM no_such_table')).rejects.toMatchObject({ code: '42P01' });
+      const metrics = parseMetrics(await core.get(MetricsService).render());
+      expect(metrics.value('db_client_connection_max')).toBe(config.database.poolMax);
+      expect(metrics.value('db_client_errors_total', { sqlstate_class: '42' })).toBe(1);
     } finally {
       await core.close();
       await db.drop();

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { rawHttp } from '../support/http-client.support';
 import { FaultFixturesModule, SECRET_MESSAGE } from '../support/fault-fixtures.module';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
@@ -112,15 +112,7 @@ describe('one problem format for every failure, from every layer (F3, F20, F29)'
   });
 
   describe('requests Node cannot parse', () => {
-    const raw = (payload: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect(Number(new URL(t.baseUrl).port), '127.0.0.1');
-        let data = '';
-        socket.on('data', (chunk) => (data += chunk.toString()));
-        socket.on('close', () => resolve(data));
-        socket.on('error', reject);
-        socket.write(payload);
-      });
+    const raw = (payload: string) => rawHttp(t.baseUrl, payload);
 
     it('answers garbage with a 400 MALFORMED_REQUEST problem', async () => {
       const response = await raw('NOT HTTP AT ALL\r\n\r\n');

@@ -4,19 +4,23 @@ import { dataSourceOptions } from '../../src/platform/database/data-source.facto
 import { SqlClient, isIdempotent } from '../../src/platform/database/sql.client';
 import { classifyFailure } from '../../src/platform/errors/failure.classifier';
 import { Deadline, DeadlineExceededError } from '../../src/platform/resilience/deadline.policy';
+import { MetricsService } from '../../src/platform/metrics/metrics.service';
+import { parseMetrics } from '../support/metrics.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 
 describe('the SQL seam (SqlClient) on real Postgres', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
   let sql: SqlClient;
+  let metrics: MetricsService;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url });
     dataSource = new DataSource({ ...dataSourceOptions(config), poolSize: 3 });
     await dataSource.initialize();
-    sql = new SqlClient(dataSource);
+    metrics = new MetricsService();
+    sql = new SqlClient(dataSource, metrics);
     await sql.query('CREATE TABLE seam_probe (id int PRIMARY KEY, n int NOT NULL)', [], { queryClass: 'admin' });
     await sql.query('INSERT INTO seam_probe VALUES (1, 0)', [], { queryClass: 'write' });
   });
@@ -130,5 +134,21 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     expect(isIdempotent({ queryClass: 'write' })).toBe(false);
     expect(isIdempotent({ queryClass: 'write', idempotent: true })).toBe(true);
     expect(isIdempotent({ queryClass: 'read', idempotent: false })).toBe(false);
+  });
+
+  it('counts every failed statement, in or out of a transaction, by SQLSTATE class (F4)', async () => {
+    const errors = async (sqlClass: string) =>
+      parseMetrics(await metrics.render()).value('db_client_errors_total', { sqlstate_class: sqlClass }) ?? 0;
+    const [syntax, integrity] = [await errors('42'), await errors('23')];
+    await expect(sql.query('SELECT * FROM no_such_table')).rejects.toMatchObject({ code: '42P01' });
+    await expect(
+      sql.transaction((tx) => tx.query('INSERT INTO seam_probe VALUES (1, 0)', [], { queryClass: 'write' })),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect(await errors('42')).toBe(syntax + 1);
+    expect(await errors('23')).toBe(integrity + 1);
+    // Aborted before it ran: no statement failed, nothing is counted.
+    const before = parseMetrics(await metrics.render()).find('db_client_errors_total');
+    await expect(sql.query('SELECT 1', [], { signal: AbortSignal.abort() })).rejects.toThrow();
+    expect(parseMetrics(await metrics.render()).find('db_client_errors_total')).toEqual(before);
   });
 });

@@ -170,8 +170,10 @@ describe('booting the real entry point (F8, F10, F32)', () => {
         .stdout()
         .split('\n')
         .filter((l) => l.includes('redis connection error'));
-      expect(redisLines).toHaveLength(1); // one line per kind of failure, not one per reconnect attempt
-      expect(JSON.parse(redisLines[0])).toMatchObject({ level: 'warn', reason: 'ECONNREFUSED' });
+      // One line per connection (the cache, the job queue's producer) and kind of failure, not one per reconnect attempt.
+      const logged = redisLines.map((l) => JSON.parse(l) as { connection: string; level: string; reason: string });
+      expect(logged.map((l) => l.connection).sort()).toEqual(['cache', 'queue-producer']);
+      for (const line of logged) expect(line).toMatchObject({ level: 'warn', reason: 'ECONNREFUSED' });
       expect(app.stdout() + app.stderr()).not.toMatch(STACK);
     } finally {
       app.kill();

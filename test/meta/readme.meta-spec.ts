@@ -27,7 +27,7 @@ describe('the README fix map (F29: documented, and kept honest by a test)', () =
     const missing = rows.flatMap(({ id, where, proof }) =>
       [
         ...`${where} ${proof}`.matchAll(
-          /`((?:src|test|bench|\.github|\.ci)\/[^`*]+?|[\w.-]+\.(?:json|yml|ya?ml)|Dockerfile|\.nvmrc)`/g,
+          /`((?:src|test|bench|deploy|docs|\.github|\.ci)\/[^`*]+?|[\w.-]+\.(?:json|yml|ya?ml)|Dockerfile|\.nvmrc)`/g,
         ),
       ]
         .map((m) => m[1])

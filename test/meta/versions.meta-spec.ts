@@ -70,13 +70,15 @@ describe('one Node version and pinned dependencies everywhere (F11)', () => {
 
   it('compiles nothing natively on install, so no build can pick up the headers of another Node', () => {
     // Reviewed: @parcel/watcher builds from source only with npm_config_build_from_source=true,
-    // @swc/core only checks its prebuilt N-API binding, @scarf/scarf reports an install. A new
+    // @swc/core only checks its prebuilt N-API binding, @scarf/scarf reports an install,
+    // msgpackr-extract (BullMQ's optional fast msgpack) loads its prebuilt binary from the
+    // per-platform @msgpackr-extract/* package and compiles only where none exists. A new
     // entry here: if it runs node-gyp, see README "Runtime" (npm_config_nodedir).
     const withScripts = Object.entries(lock.packages)
       .filter(([path, entry]) => path && entry.hasInstallScript)
       .map(([path]) => path.replace(/^.*node_modules\//, ''))
       .sort();
-    expect(withScripts).toEqual(['@parcel/watcher', '@scarf/scarf', '@swc/core']);
+    expect(withScripts).toEqual(['@parcel/watcher', '@scarf/scarf', '@swc/core', 'msgpackr-extract']);
   });
 
   it('builds and runs the Docker image on exactly that Node version', () => {

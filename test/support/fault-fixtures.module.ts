@@ -18,11 +18,10 @@ import {
   Body,
   Headers,
 } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { PinoLogger } from 'nestjs-pino';
 import { Observable, map, throwError } from 'rxjs';
-import { DataSource } from 'typeorm';
 import { z } from 'zod';
+import { SqlClient } from '../../src/platform/database/sql.client';
 import { AppError } from '../../src/platform/errors/app.errors';
 
 /**
@@ -81,8 +80,9 @@ class ThrowingMiddleware implements NestMiddleware {
 
 @Controller('__test__')
 class FaultFixturesController {
+  // Statements go through the SQL seam, as every repository's do.
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly db: SqlClient,
     private readonly logger: PinoLogger,
   ) {}
 
@@ -159,19 +159,19 @@ class FaultFixturesController {
 
   @Get('sql')
   async sql(): Promise<unknown> {
-    return this.dataSource.query('SELECT * FROM no_such_table WHERE secret = $1', ['hunter2']);
+    return this.db.query('SELECT * FROM no_such_table WHERE secret = $1', ['hunter2']);
   }
 
   /** A query that takes a while, so a test can kill its backend mid-flight. */
   @Get('slow-query')
   async slowQuery(): Promise<unknown> {
-    return this.dataSource.query("SELECT pg_sleep(3), 'slow-query-marker' AS marker");
+    return this.db.query("SELECT pg_sleep(3), 'slow-query-marker' AS marker");
   }
 
   /** A query the statement_timeout cancels. */
   @Get('runaway-query')
   async runawayQuery(): Promise<unknown> {
-    return this.dataSource.query('SELECT pg_sleep(60)');
+    return this.db.query('SELECT pg_sleep(60)');
   }
 
   @Get('app-error')

@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+
 export interface HttpResponse<T = any> {
   status: number;
   headers: Headers;
@@ -44,4 +46,26 @@ export class HttpClient {
   post<T = any>(path: string, body?: unknown, options?: RequestOptions) {
     return this.request<T>('POST', path, { ...options, body });
   }
+}
+
+/**
+ * Writes `payload` to a fresh TCP connection and resolves with everything the server sent
+ * until it closed: for requests fetch() cannot make (garbage, no Host, CONNECT, odd Expect).
+ * `closeAfterWrite` hangs up right after writing, as a client that gives up mid-body.
+ */
+export function rawHttp(
+  baseUrl: string,
+  payload: string,
+  options: { closeAfterWrite?: boolean } = {},
+): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(new URL(baseUrl).port), '127.0.0.1');
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString()));
+    socket.on('close', () => resolve(data));
+    socket.on('error', reject);
+    socket.write(payload, () => {
+      if (options.closeAfterWrite) socket.destroy();
+    });
+  });
 }

@@ -12,13 +12,22 @@ export interface RunningProcess {
   kill: (signal?: NodeJS.Signals) => void;
 }
 
+export interface RunOptions {
+  /** Working directory, and where a relative script is found (default: the repo root). */
+  cwd?: string;
+  /** A command that runs Node for us, such as ['setpriv', '--reuid=65534', '--'] (default: none). */
+  wrapper?: string[];
+}
+
 /**
  * Runs a built entry point (dist/, built by the global setup) as its own process,
  * with exactly the environment given (plus PATH), as an operator would start it.
  */
-export function runNode(script: string, env: Record<string, string>): RunningProcess {
-  const proc = spawn(process.execPath, [resolve(ROOT, script)], {
-    cwd: ROOT,
+export function runNode(script: string, env: Record<string, string>, options: RunOptions = {}): RunningProcess {
+  const cwd = options.cwd ?? ROOT;
+  const [command, ...args] = [...(options.wrapper ?? []), process.execPath, resolve(cwd, script)];
+  const proc = spawn(command, args, {
+    cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
   });
   let out = '';
@@ -45,3 +54,9 @@ export function runNode(script: string, env: Record<string, string>): RunningPro
     },
   };
 }
+
+/** The PATH of the test process, for child processes that need system tools. */
+export const HOST_PATH = process.env.PATH ?? '';
+
+/** The test process's whole environment, for tools that need it (npm: HOME, cache, config). */
+export const hostEnvironment = (): NodeJS.ProcessEnv => ({ ...process.env });

@@ -14,6 +14,7 @@ export interface TestApp {
   http: HttpClient;
   baseUrl: string;
   logs: LogCapture;
+  /** Requests the client hung up on, as the app counts them. */
   db: TestDatabase;
   config: AppConfig;
   close(): Promise<void>;

@@ -10,8 +10,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: ADMIN_DATABASE_URL });
+/** Runs `fn` on a fresh connection to `url`, closed afterwards (setup, fault injection, assertions). */
+export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
   await client.connect();
   try {
     return await fn(client);
@@ -19,6 +20,8 @@ async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
     await client.end();
   }
 }
+
+const admin = <T>(fn: (client: Client) => Promise<T>): Promise<T> => withClient(ADMIN_DATABASE_URL, fn);
 
 /** A fresh, migrated database of its own for one test file: no test sees another's rows. */
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
@@ -32,15 +35,7 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   return {
     name,
     url,
-    async query(sql, params) {
-      const client = new Client({ connectionString: url });
-      await client.connect();
-      try {
-        return (await client.query(sql, params)).rows;
-      } finally {
-        await client.end();
-      }
-    },
+    query: (sql, params) => withClient(url, async (c) => (await c.query(sql, params)).rows),
     drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }

@@ -5,9 +5,13 @@ import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { ROOT_LOGGER } from '../logging/logging.module';
 import { dataSourceOptions } from './data-source.factory';
+import { PoolMetricsService } from './pool-metrics.service';
 import { SqlClient } from './sql.client';
 
-/** The pool (through TypeORM, which also runs the migrations) and the one SQL seam every repository uses. */
+/**
+ * The pool (through TypeORM, which also runs the migrations), the one SQL seam every repository
+ * uses (it also counts failed statements by SQLSTATE class), and the pool gauges.
+ */
 @Global()
 @Module({
   imports: [
@@ -24,7 +28,7 @@ import { SqlClient } from './sql.client';
       }),
     }),
   ],
-  providers: [SqlClient],
+  providers: [SqlClient, PoolMetricsService],
   exports: [SqlClient],
 })
 export class DatabaseModule {}

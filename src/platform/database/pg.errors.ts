@@ -30,3 +30,18 @@ export function constraintOf(error: unknown): string | undefined {
 
 export const isUniqueViolation = (error: unknown, constraint?: string): boolean =>
   sqlStateOf(error) === PG.UNIQUE_VIOLATION && (constraint === undefined || constraintOf(error) === constraint);
+/**
+ * A COMMIT that failed because the connection broke: the server may or may not have
+ * committed. Never retried (the work may have happened); callers reconcile instead.
+ * Keeps the driver error as `driverError` so SQLSTATE helpers still see it.
+ */
+export class CommitOutcomeUnknownError extends Error {
+  readonly code?: string;
+  constructor(readonly driverError: unknown) {
+    super(`COMMIT outcome unknown: ${(driverError as Error)?.message ?? String(driverError)}`, {
+      cause: driverError,
+    });
+    this.name = 'CommitOutcomeUnknownError';
+    this.code = (driverError as { code?: string })?.code;
+  }
+}

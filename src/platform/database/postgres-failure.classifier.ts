@@ -1,7 +1,6 @@
 import { DatabaseError } from 'pg';
 import type { Failure } from '../errors/failure.types';
-import { PG, sqlStateOf } from './pg.errors';
-import { CommitOutcomeUnknownError } from './sql.client';
+import { CommitOutcomeUnknownError, PG, sqlStateOf } from './pg.errors';
 
 /**
  * SQLSTATEs where repeating the same work can succeed (the retry policy's set):
@@ -78,4 +77,16 @@ export function classifyPostgresFailure(error: unknown): Failure | undefined {
     return { ...base, kind: 'unavailable', transient: true, outcome: 'unknown', code: 'connection_lost' };
   }
   return undefined;
+}
+
+/**
+ * The label of `db_client_errors_total`: the two-character SQLSTATE class the server sent
+ * (23 integrity, 40 serialization/deadlock, 42 a wrong statement, 53 resources, 57 cancelled
+ * or shut down); `08` (connection exception) for a connection that failed or broke without
+ * a SQLSTATE, as the classifier sees it; `other` for anything else (a bad parameter value).
+ */
+export function sqlStateClassOf(error: unknown): string {
+  const state = serverSqlState(error);
+  if (state !== undefined) return state.slice(0, 2);
+  return classifyPostgresFailure(error)?.kind === 'unavailable' ? '08' : 'other';
 }

@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DatabaseError, type Pool, type PoolClient, type QueryResultRow } from 'pg';
+import type { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { MetricsService } from '../metrics/metrics.service';
+import { CommitOutcomeUnknownError } from './pg.errors';
+import { sqlStateClassOf } from './postgres-failure.classifier';
 import { DeadlineExceededError } from '../resilience/deadline.policy';
 
 /**
@@ -61,24 +65,11 @@ export interface SqlExecutor {
   ): Promise<T[]>;
 }
 
-/**
- * A COMMIT that failed because the connection broke: the server may or may not have
- * committed. Never retried (the work may have happened); callers reconcile instead.
- * Keeps the driver error as `driverError` so SQLSTATE helpers still see it.
- */
-export class CommitOutcomeUnknownError extends Error {
-  readonly code?: string;
-  constructor(readonly driverError: unknown) {
-    super(`COMMIT outcome unknown: ${(driverError as Error)?.message ?? String(driverError)}`, {
-      cause: driverError,
-    });
-    this.name = 'CommitOutcomeUnknownError';
-    this.code = (driverError as { code?: string })?.code;
-  }
-}
+// Defined with the other pg error helpers (the failure classifier reads it without importing the seam).
+export { CommitOutcomeUnknownError };
 
-/** The pg pool behind a TypeORM DataSource (for the seam and the readiness probe). */
-export const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown as { master: Pool }).master;
+/** The pg pool behind a TypeORM DataSource: the one cast to reach it (TypeORM does not type `master`). */
+const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown as { master: Pool }).master;
 
 /**
  * The one SQL seam: every repository runs its statements through `query()` or
@@ -97,9 +88,22 @@ export const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as un
  */
 @Injectable()
 export class SqlClient implements SqlExecutor {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  /** `db_client_errors_total`, one bound child per SQLSTATE class seen. */
+  private readonly errors: Counter<'sqlstate_class'>;
+  private readonly errorsByClass = new Map<string, Counter.Internal>();
 
-  private get pool(): Pool {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    metrics: MetricsService,
+  ) {
+    this.errors = metrics.counter('db_client_errors_total');
+  }
+
+  /**
+   * The pg pool behind the seam, for what observes it (pool gauges, the readiness probe).
+   * Statements never go to it directly: they go through `query()`/`transaction()`.
+   */
+  get pool(): Pool {
     return poolOf(this.dataSource);
   }
 
@@ -123,13 +127,13 @@ export class SqlClient implements SqlExecutor {
     const remainingMs = options.deadline?.remainingMs();
     const statementTimeoutMs = capped(options.statementTimeoutMs, remainingMs);
     const lockTimeoutMs = options.lockTimeoutMs;
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: unknown) => this.failed(error));
     // A connection that failed at the protocol level is discarded, never handed to the next caller.
     let broken: Error | undefined;
     const control = (text: string) =>
       client.query(text).catch((error: unknown) => {
         if (!(error instanceof DatabaseError)) broken = error instanceof Error ? error : new Error(String(error));
-        throw error;
+        return this.failed(error);
       });
     try {
       await control(options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation.toUpperCase()}` : 'BEGIN');
@@ -168,14 +172,20 @@ export class SqlClient implements SqlExecutor {
     options: QueryOptions,
   ): Promise<T[]> {
     throwIfAborted(options.signal);
-    if (!options.signal) return (await executor.query<T>(text, params as unknown[])).rows;
+    if (!options.signal) {
+      const result = await executor.query<T>(text, params as unknown[]).catch((error: unknown) => this.failed(error));
+      return result.rows;
+    }
     // With a signal (the request's deadline), the statement is cancelled on the server when it
     // fires: answering the caller while the query keeps running would only move the load.
-    const client = isPoolClient(executor) ? executor : await executor.connect();
+    const client = isPoolClient(executor)
+      ? executor
+      : await executor.connect().catch((error: unknown) => this.failed(error));
     const cancel = () => void this.cancelBackend(client);
     options.signal.addEventListener('abort', cancel, { once: true });
     try {
-      return (await client.query<T>(text, params as unknown[])).rows;
+      const result = await client.query<T>(text, params as unknown[]).catch((error: unknown) => this.failed(error));
+      return result.rows;
     } finally {
       options.signal.removeEventListener('abort', cancel);
       if (client !== executor) client.release();
@@ -191,6 +201,19 @@ export class SqlClient implements SqlExecutor {
     const pid = (client as PoolClient & { processID?: number }).processID;
     if (pid === undefined) return;
     await this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  }
+
+  /**
+   * Counts a failed statement (or connection) in `db_client_errors_total{sqlstate_class}` and
+   * rethrows it. Nothing is logged here: the failure is logged once, where it is handled.
+   */
+  private failed(error: unknown): never {
+    const sqlClass = sqlStateClassOf(error);
+    let child = this.errorsByClass.get(sqlClass);
+    if (child === undefined)
+      this.errorsByClass.set(sqlClass, (child = this.errors.labels({ sqlstate_class: sqlClass })));
+    child.inc();
+    throw error;
   }
 }
 

@@ -155,6 +155,17 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     defaultDetail: `A service this request depends on is temporarily unavailable. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 5,
   },
+  OVERLOADED: {
+    status: 503,
+    title: 'Overloaded',
+    meaning: 'The service is shedding load to stay responsive: too much work in flight, or a job backlog at its cap.',
+    cause: 'More concurrent work than the service is sized for, or more queued background jobs than it accepts.',
+    action: `Retry after the number of seconds in \`Retry-After\`, with backoff. ${QUOTE_ID}`,
+    retryable: true,
+    logLevel: 'error',
+    defaultDetail: `The service is overloaded. Retry after the Retry-After interval. ${QUOTE_ID}`,
+    retryAfterSeconds: 2,
+  },
   SHUTTING_DOWN: {
     status: 503,
     title: 'Shutting down',
@@ -238,11 +249,25 @@ export class AppError extends Error {
   }
 }
 
+/** At most this many entries in a VALIDATION_FAILED `errors` list; `detail` gives the total. */
+export const MAX_LISTED_FIELD_ERRORS = 20;
+
+/**
+ * A hostile body can break thousands of rules at once (125,000 unknown keys): the list is cut
+ * to the first {@link MAX_LISTED_FIELD_ERRORS}, so the answer stays small, and `detail` says how many there were.
+ * @param total how many fields failed, when the caller stopped collecting early.
+ */
 export class ValidationFailedError extends AppError {
-  constructor(readonly errors: FieldError[]) {
+  constructor(
+    readonly errors: FieldError[],
+    total = errors.length,
+  ) {
+    const listed = errors.slice(0, MAX_LISTED_FIELD_ERRORS);
+    const count = Math.max(total, errors.length);
+    const head = count === 1 ? '1 field is invalid.' : `${count} fields are invalid.`;
     super('VALIDATION_FAILED', {
-      detail: errors.length === 1 ? '1 field is invalid.' : `${errors.length} fields are invalid.`,
-      extensions: { errors },
+      detail: count > listed.length ? `${head} The first ${listed.length} are listed.` : head,
+      extensions: { errors: listed },
     });
   }
 }
@@ -251,6 +276,13 @@ export class ValidationFailedError extends AppError {
 export class UnauthenticatedError extends AppError {
   constructor(detail = 'A valid bearer token is required.', reason?: 'invalid_token') {
     super('UNAUTHENTICATED', { detail, reason });
+  }
+}
+
+/** Load shed: too much work in flight or a backlog at its cap (503 with Retry-After). */
+export class OverloadedError extends AppError {
+  constructor(extensions: Record<string, unknown> = {}, retryAfterSeconds?: number) {
+    super('OVERLOADED', { extensions, retryAfterSeconds });
   }
 }
 

@@ -1,5 +1,5 @@
 import { DatabaseError } from 'pg';
-import { CommitOutcomeUnknownError } from '../database/sql.client';
+import { CommitOutcomeUnknownError } from '../database/pg.errors';
 import { classifyFailure, isRetryable, type Failure } from './failure.classifier';
 
 const pgError = (code: string) => Object.assign(new DatabaseError('server said no', 0, 'error'), { code });
@@ -15,15 +15,30 @@ describe('classifyFailure', () => {
     ['57P02', 'unavailable', true],
     ['57P03', 'unavailable', true],
     ['53300', 'unavailable', true],
+    ['08000', 'unavailable', true],
+    ['08001', 'unavailable', true],
     ['08006', 'unavailable', true],
     ['08P01', 'unavailable', true],
+    // Issue 5, defect 2: the rest of classes 53, 55, 57 and 58 describe the server's state, not the request.
     ['53100', 'unavailable', false],
+    ['53200', 'unavailable', false],
+    ['53400', 'unavailable', false],
+    ['55000', 'unavailable', false],
     ['55006', 'unavailable', false],
+    ['57000', 'unavailable', false],
+    ['57P04', 'unavailable', false],
+    ['58000', 'unavailable', false],
     ['58030', 'unavailable', false],
     ['57014', 'timeout', false],
     ['23505', 'rejected', false],
+    ['23503', 'rejected', false],
     ['22P02', 'rejected', false],
+    ['22001', 'rejected', false],
     ['42P01', 'rejected', false],
+    ['42703', 'rejected', false],
+    ['42601', 'rejected', false],
+    ['25P02', 'rejected', false],
+    ['0A000', 'rejected', false],
   ])('Postgres SQLSTATE %s is %s (transient: %s)', (code, kind, transient) => {
     const expected: Failure = {
       dependency: 'database',

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { inspect } from 'node:util';
+import { clientGone } from '../http/client-abort.hooks';
 import '../http/fastify.types';
 import { toProblem } from './problem.factory';
 
@@ -20,6 +21,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 
 /** Also used by the Fastify-level handlers that run before Nest sees the request. */
 export function replyWithProblem(request: FastifyRequest, reply: FastifyReply, thrown: unknown): void {
+  // The client hung up (the body parser's `aborted` ECONNRESET, or anything failing after):
+  // nobody is waiting for an answer, and it is not our failure. The abort hook logs and counts it once.
+  if (clientGone(request)) return;
   const problem = toProblem(thrown, { id: String(request.id), url: request.url, method: request.method });
   const { body } = problem;
   request.problemCode = body.code;

@@ -107,6 +107,16 @@ describe('toProblem', () => {
     const cancelled = { message: 'canceling statement due to statement timeout', driverError: { code: '57014' } };
     expect(toProblem(cancelled, request).body).toMatchObject({ status: 504, code: 'DEADLINE_EXCEEDED' });
   });
+
+  // Issue 5, defect 2: a lock wait (55P03) was a 500; so was every class that describes the server's state.
+  it.each(['55P03', '40001', '40P01', '53300', '53100', '55006', '57P04', '57000', '58030', '08001'])(
+    'answers SQLSTATE %s with 503 DEPENDENCY_UNAVAILABLE and Retry-After, never 500',
+    (code) => {
+      const problem = toProblem({ message: 'query failed', driverError: { code } }, request);
+      expect(problem.body).toMatchObject({ status: 503, code: 'DEPENDENCY_UNAVAILABLE', dependency: 'database' });
+      expect(problem.headers['retry-after']).toBe('5');
+    },
+  );
 });
 
 describe('clientErrorResponse', () => {

@@ -177,9 +177,17 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
  * Still a problem body with a fresh request id, never Fastify's own JSON.
  */
 export function clientErrorResponse(error: Error & { code?: string }, requestId: string): string {
-  const mapped = (error.code && FRAMEWORK_CODES[error.code]) || 'MALFORMED_REQUEST';
-  const entry = problemTypeOf(mapped);
-  const body = JSON.stringify(buildProblemBody(mapped, { requestId, instance: '/' }));
+  return rawProblemResponse((error.code && FRAMEWORK_CODES[error.code]) || 'MALFORMED_REQUEST', requestId);
+}
+
+/**
+ * A complete HTTP/1.1 response carrying a problem body (built by {@link buildProblemBody}),
+ * written straight to a socket that no Fastify request owns (an unparseable request, a
+ * `CONNECT`); the connection is closed after it.
+ */
+export function rawProblemResponse(code: ErrorCode, requestId: string, detail?: string, instance = '/'): string {
+  const entry = problemTypeOf(code);
+  const body = JSON.stringify(buildProblemBody(code, { requestId, instance, detail }));
   return (
     `HTTP/1.1 ${entry.status} ${entry.title}\r\nConnection: close\r\nContent-Type: application/problem+json\r\n` +
     `X-Request-Id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`

@@ -7,7 +7,7 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { MIGRATIONS_TABLE } from '../database/data-source.factory';
 import { PG, sqlStateOf } from '../database/pg.errors';
-import { poolOf } from '../database/sql.client';
+import { SqlClient } from '../database/sql.client';
 import type { RedisConnectionName } from '../redis/redis-connection.factory';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 
@@ -23,12 +23,14 @@ export class DependenciesHealth {
   constructor(
     private readonly health: HealthIndicatorService,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly sql: SqlClient,
     private readonly redis: RedisConnectionsService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
+  /** Probes read the pool directly (a per-probe query_timeout the seam does not offer). */
   private get pool(): Pool {
-    return poolOf(this.dataSource);
+    return this.sql.pool;
   }
 
   postgres() {

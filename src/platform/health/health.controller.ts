@@ -4,8 +4,10 @@ import { z } from 'zod';
 import { ApiProblems } from '../docs/api-problems.decorator';
 import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { PinoLogger } from 'nestjs-pino';
+import type { Gauge } from 'prom-client';
 import { AppError, DependencyUnavailableError } from '../errors/app.errors';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { DependenciesHealth, MIGRATIONS_OUT_OF_SYNC } from './dependencies.health';
 
 const checkSchema = z.object({
@@ -24,13 +26,18 @@ type CheckSummary = Record<string, z.infer<typeof checkSchema>>;
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
+  /** 1 after a passing readiness check, 0 after a failing one: the readiness-flapping alert counts its changes. */
+  private readonly readiness: Gauge;
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly checks: DependenciesHealth,
     private readonly lifecycle: LifecycleService,
     private readonly logger: PinoLogger,
+    metrics: MetricsService,
   ) {
     this.logger.setContext(HealthController.name);
+    this.readiness = metrics.gauge('health_readiness_status');
   }
 
   @Get('live')
@@ -50,15 +57,20 @@ export class HealthController {
   @ApiProblems('DEPENDENCY_UNAVAILABLE', 'SHUTTING_DOWN')
   async ready(): Promise<{ status: 'ok'; checks: CheckSummary }> {
     // 503, not 500: readiness failure must take the pod out of rotation, not restart it.
-    if (this.lifecycle.isShuttingDown) throw new AppError('SHUTTING_DOWN');
+    if (this.lifecycle.isShuttingDown) {
+      this.readiness.set(0);
+      throw new AppError('SHUTTING_DOWN');
+    }
     try {
       const result = await this.health.check([
         () => this.checks.postgres(),
         () => this.checks.redisPing(),
         () => this.checks.migrations(),
       ]);
+      this.readiness.set(1);
       return { status: 'ok', checks: summarize(result) };
     } catch (error) {
+      this.readiness.set(0);
       if (!(error instanceof ServiceUnavailableException)) throw error;
       const result = error.getResponse() as HealthCheckResult;
       this.logger.warn({ checks: result.details }, 'not ready');

@@ -1,5 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { AppConfig } from '../../config/config.schemas';
+import { redactErrorFields, serializeError } from './log-redaction.logger';
 
 /**
  * Paths pino replaces with [REDACTED] wherever they appear in a log object.
@@ -34,7 +35,9 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
     {
       ...baseOptions(config),
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
-      serializers: { err: pino.stdSerializers.errWithCause },
+      // Errors keep their type, message, stack and codes, never query parameters or values (see log-redaction.logger.ts).
+      serializers: { err: serializeError },
+      formatters: { ...baseOptions(config).formatters, log: redactErrorFields },
     },
     destination ?? pino.destination({ dest: 1, sync: false, minLength: 0 }),
   );

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The system tools `npm test` needs beyond Node, Postgres and Redis, made present before the
+# suite starts (npm runs this as `pretest`; .ci/run runs it too):
+#   - promtool, for the alert-rule tests: extracted from Debian's `prometheus` package into the
+#     project-local .tools/bin (gitignored); no Prometheus server is installed or run;
+#   - docker-compose (a compose parser; no Docker engine needed), shellcheck, and util-linux's
+#     unshare and setpriv, for the delivery tests (test/meta/deploy-*, docker-image).
+# Present tools cost one `command -v` each. Missing ones are installed with apt-get as root (or
+# with passwordless sudo); without either it stops with one line that says what to install.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+TOOLS_BIN="$PWD/.tools/bin"
+
+say() { printf 'ensure-test-tools: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    say "need root (or passwordless sudo) to run: $*"
+    say "install them yourself (Debian/Ubuntu: apt-get install --no-install-recommends docker-compose shellcheck util-linux; promtool: see README, Tests)"
+    exit 1
+  fi
+}
+
+apt_updated=false
+apt_update_once() {
+  if [ "$apt_updated" = false ]; then
+    as_root apt-get update -qq
+    apt_updated=true
+  fi
+}
+
+have_promtool() { command -v promtool >/dev/null 2>&1 || [ -x "$TOOLS_BIN/promtool" ]; }
+
+missing=()
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+{ command -v unshare && command -v setpriv; } >/dev/null 2>&1 || missing+=(util-linux)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]} (Debian packages)"
+  apt_update_once
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! have_promtool; then
+  say "fetching promtool from Debian's prometheus package into .tools/bin"
+  apt_update_once
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  # apt-get download runs as the calling user and needs a directory it may write.
+  (cd "$tmp" && apt-get download -qq prometheus) || {
+    say "apt-get download prometheus failed"
+    exit 1
+  }
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+  mkdir -p "$TOOLS_BIN"
+  cp "$tmp/root/usr/bin/promtool" "$TOOLS_BIN/promtool"
+fi

@@ -1,0 +1,71 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { JobsOptions, Queue } from 'bullmq';
+import { APP_CONFIG } from '../../config/config.module';
+import type { AppConfig } from '../../config/config.schemas';
+import { RedisConnectionsService } from '../redis/redis-connections.service';
+import { QueueUnavailableError, type JobEnvelope } from './queue.types';
+
+/** Job states that are still to run: what counts towards a queue's backlog. */
+const BACKLOG_STATES = ['waiting', 'delayed', 'prioritized', 'active', 'waiting-children'] as const;
+
+/**
+ * The one way a request puts work on a queue. BullMQ itself waits for a connection that is
+ * down (its init waits for `ready`), so a request would hang for as long as Redis is away;
+ * here an enqueue fails fast instead:
+ * - the `queue-producer` connection is not ready → QueueUnavailableError at once (no round trip);
+ * - Redis hangs → QueueUnavailableError after `QUEUE_ENQUEUE_TIMEOUT_MS`.
+ * Both classify as `redis`/`unavailable`, which the HTTP mapping answers with
+ * 503 DEPENDENCY_UNAVAILABLE and `Retry-After`.
+ *
+ * @example
+ * await producer.enqueue(this.queue, 'sales-summary', { reportId, requestId }, { jobId: jobIdOf('report', reportId) });
+ */
+@Injectable()
+export class QueueProducerService {
+  constructor(
+    private readonly redis: RedisConnectionsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Adds a job. `jobId` is required: derive it from a business key ({@link jobIdOf}) so a
+   * repeated enqueue of the same work is a no-op while the job exists.
+   */
+  async enqueue<T extends JobEnvelope>(
+    queue: Queue,
+    name: string,
+    data: T,
+    options: JobsOptions & { jobId: string },
+  ): Promise<void> {
+    await this.withinBudget(queue.name, () => queue.add(name, data, options));
+  }
+
+  /** Jobs of the queue still to run (waiting, delayed, active, …): what a backlog cap compares. */
+  async backlog(queue: Queue): Promise<number> {
+    const counts = await this.withinBudget(queue.name, () => queue.getJobCounts(...BACKLOG_STATES));
+    return Object.values(counts).reduce((sum, n) => sum + n, 0);
+  }
+
+  private async withinBudget<R>(queueName: string, work: () => Promise<R>): Promise<R> {
+    if (this.redis.get('queue-producer').status !== 'ready')
+      throw new QueueUnavailableError(queueName, 'not_connected');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new QueueUnavailableError(queueName, 'enqueue_timeout')),
+        this.config.queue.enqueueTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([work(), timeout]);
+    } catch (error) {
+      // A connection that dropped mid-command: still an outage of the queue, never a 500.
+      if (error instanceof QueueUnavailableError) throw error;
+      if (this.redis.get('queue-producer').status !== 'ready')
+        throw new QueueUnavailableError(queueName, 'not_connected', error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

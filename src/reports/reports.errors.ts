@@ -1,0 +1,53 @@
+import { AppError } from '../platform/errors/app.errors';
+import { classifyFailure } from '../platform/errors/failure.classifier';
+import { registerProblemTypes } from '../platform/errors/problem-type.registry';
+
+/**
+ * The reports feature's problem types (see platform/errors/problem-type.registry.ts). The
+ * backlog cap answers with the platform's OVERLOADED (platform/errors/app.errors.ts), shared
+ * with load shedding.
+ */
+export const REPORTS_PROBLEM_TYPES = registerProblemTypes({
+  REPORT_NOT_FOUND: {
+    status: 404,
+    title: 'Report not found',
+    meaning: 'No report with this id belongs to the caller.',
+    cause: 'A wrong id, or a report of another account.',
+    action: 'Request a new report with `POST /v1/reports`. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'No report with this id belongs to you.',
+  },
+});
+
+declare module '../platform/errors/problem-type.registry' {
+  interface ProblemCodes extends Record<keyof typeof REPORTS_PROBLEM_TYPES, true> {}
+}
+
+/** 404 for a missing report and for another account's: the answer must not reveal which. */
+export class ReportNotFoundError extends AppError {
+  constructor(reportId: string) {
+    super('REPORT_NOT_FOUND', { extensions: { reportId } });
+  }
+}
+
+/**
+ * The safe reasons a report fails with (stored in `reports.error`, shown to its owner).
+ * Fixed sentences: never an exception message, which may carry SQL, hosts or data.
+ */
+export const REPORT_FAILURE_REASONS = {
+  timeout: 'The report took longer than its time limit. Request a shorter date range.',
+  unavailable: 'A service the report needs stayed unavailable through every retry. Request the report again later.',
+  lost: 'The report was lost by the job queue too many times. Request the report again.',
+  internal: 'The report failed because of an internal error. Contact support and quote the report id.',
+} as const;
+
+export type ReportFailureReason = keyof typeof REPORT_FAILURE_REASONS;
+
+/** The safe reason of a failed report, from the shared classification; never the error's own text. */
+export function failureReasonOf(error: unknown): ReportFailureReason {
+  const failure = classifyFailure(error);
+  if (failure?.kind === 'timeout') return 'timeout';
+  if (failure?.kind === 'unavailable') return 'unavailable';
+  return 'internal';
+}

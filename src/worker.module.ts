@@ -1,0 +1,39 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import type { Logger } from 'pino';
+import type { AppConfig } from './config/config.schemas';
+import { CoreModule } from './core.module';
+import { QueueWorkerModule } from './platform/queue/queue-worker.module';
+import {
+  ReconciliationWorkerModule,
+  type ReconciliationWorkerOptions,
+} from './reconciliation/reconciliation-worker.module';
+import { ReportsWorkerModule } from './reports/reports-worker.module';
+
+export interface WorkerModuleOptions {
+  /**
+   * The payments reconciliation port. INTEGRATION POINT (orders feature): once src/orders/
+   * has its reconciliation service, wire it here by default:
+   * `{ imports: [OrdersModule], reconciler: PaymentsReconciliationService }`.
+   */
+  reconciliation?: ReconciliationWorkerOptions;
+}
+
+/**
+ * The worker process: the core (config, logging, Postgres, Redis, domain modules) plus the
+ * queue workers and each feature's processors. No controllers, no Fastify: its probes and
+ * metrics are served by platform/queue/worker-http.server.ts.
+ */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig, logger: Logger, options: WorkerModuleOptions = {}): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        CoreModule.forRoot(config, logger),
+        QueueWorkerModule,
+        ReportsWorkerModule,
+        ReconciliationWorkerModule.forRoot(options.reconciliation),
+      ],
+    };
+  }
+}

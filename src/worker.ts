@@ -1,0 +1,46 @@
+import 'reflect-metadata';
+import { prepareDatabase } from './platform/database/database.bootstrap';
+import { runEntrypoint } from './platform/lifecycle/entrypoint.bootstrap';
+import { createWorker } from './worker.factory';
+
+/**
+ * The background worker: config → Postgres (wait, create outside production, migrate under the
+ * advisory lock, as the API does: whichever starts first migrates) → queue workers, scheduler
+ * and sweeper → probes and metrics on WORKER_PORT. SIGTERM drains within WORKER_SHUTDOWN_TIMEOUT_MS.
+ */
+/** Beyond WORKER_SHUTDOWN_TIMEOUT_MS: the hand-back grace plus closing the connections. */
+const HARD_EXIT_MARGIN_MS = 4_000;
+
+void runEntrypoint({
+  failurePrefix: 'resilient-api worker cannot start',
+  failureLog: 'worker boot failed',
+  forceExitAfterFailureMs: 200,
+  async run({ config, logger }) {
+    await prepareDatabase(config, logger);
+    const worker = await createWorker(config, { logger });
+    logger.info(
+      { port: config.worker.port, concurrency: config.worker.concurrency, nodeVersion: process.version },
+      'worker listening',
+    );
+    return {
+      async stop(reason: string) {
+        // The whole stop is bounded: a job stuck in a query must not keep a stopping worker (and
+        // its pool) alive past the pod's grace period. Its lock expires and another worker runs it.
+        setTimeout(() => {
+          logger.warn('worker shutdown over its bound; exiting');
+          logger.flush();
+          process.exit();
+        }, config.worker.shutdownTimeoutMs + HARD_EXIT_MARGIN_MS).unref();
+        try {
+          await worker.stop(reason);
+        } catch (error) {
+          logger.error({ err: error }, 'worker shutdown failed');
+          process.exitCode = 1;
+        }
+        logger.flush();
+        // Timers or sockets someone forgot must not keep a stopped worker alive.
+        setTimeout(() => process.exit(), 1_000).unref();
+      },
+    };
+  },
+});

@@ -1,0 +1,184 @@
+import Redis from 'ioredis';
+import { PaymentsReconciler, type ReconciliationOutcome } from '../../src/reconciliation/reconciliation.types';
+import { REPORT_FAILURE_REASONS } from '../../src/reports/reports.errors';
+import { freePort, pollUntil } from '../support/poll.support';
+import { expectProblem } from '../support/problem.support';
+import { startTestApp, type TestApp } from '../support/test-app.support';
+import {
+  holdLock,
+  reportFinished,
+  seedOrders,
+  signUpWithToken,
+  startInProcessWorker,
+  workerEnvFor,
+  type InProcessWorker,
+} from '../support/worker.support';
+
+const JANUARY = { type: 'sales-summary', from: '2026-01-01', to: '2026-01-31' };
+
+describe('reports queue under faults (F28, F27, F30)', () => {
+  const workers: InProcessWorker[] = [];
+  const apps: TestApp[] = [];
+  const start = async (env: Record<string, string> = {}) => {
+    const t = await startTestApp({ env });
+    apps.push(t);
+    return t;
+  };
+  const startWorker = async (t: TestApp, env: Record<string, string> = {}, options = {}) => {
+    const worker = await startInProcessWorker(workerEnvFor(t, env), options);
+    workers.push(worker);
+    return worker;
+  };
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop('test end')));
+    await Promise.all(apps.splice(0).map((t) => t.close()));
+  });
+
+  it('answers 503 DEPENDENCY_UNAVAILABLE with Retry-After within 1 s when the queue Redis is down, and keeps no report', async () => {
+    const t = await start({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const { accountId, token } = await signUpWithToken(t.http);
+    const started = Date.now();
+    const res = await t.http.post('/v1/reports', JANUARY, { token });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE', '/v1/reports');
+    expect(res.body.dependency).toBe('redis');
+    const rows = await t.db.query('SELECT id FROM reports WHERE account_id = $1', [accountId]);
+    expect(rows).toEqual([]);
+  });
+
+  it('answers 503 OVERLOADED with Retry-After once the backlog reaches REPORTS_MAX_BACKLOG', async () => {
+    const t = await start({ REPORTS_MAX_BACKLOG: '2' });
+    const { token } = await signUpWithToken(t.http);
+    for (const month of ['01', '02']) {
+      const res = await t.http.post(
+        '/v1/reports',
+        { ...JANUARY, from: `2026-${month}-01`, to: `2026-${month}-20` },
+        { token },
+      );
+      expect(res.status).toBe(202);
+    }
+    const res = await t.http.post('/v1/reports', { ...JANUARY, from: '2026-03-01', to: '2026-03-20' }, { token });
+    expectProblem(res, 503, 'OVERLOADED', '/v1/reports');
+    expect(res.headers.get('retry-after')).toBe('5');
+  });
+
+  it('retries a transient failure (a lock timeout) with backoff and completes the report', async () => {
+    const t = await start();
+    const { token } = await signUpWithToken(t.http);
+    const res = await t.http.post('/v1/reports', JANUARY, { token, headers: { 'x-request-id': 'transient-1' } });
+    // The report row is locked: claiming it times out (55P03, transient) until the lock goes.
+    const lock = await holdLock(t.db, 'SELECT id FROM reports WHERE id = $1 FOR UPDATE', [res.body.id]);
+    const worker = await startWorker(t);
+    try {
+      const retry = await worker.logs.waitFor(
+        (line) => line.msg === 'job failed on a transient fault; retrying with backoff',
+        10_000,
+      );
+      expect(retry).toMatchObject({ requestId: 'transient-1', failure: { dependency: 'database', code: '55P03' } });
+    } finally {
+      await lock.release();
+    }
+    const done = await reportFinished(t.http, token, res.body.id);
+    expect(done.body.status).toBe('completed');
+  });
+
+  it('fails a report for good on a permanent failure (its statement timed out), with a safe reason', async () => {
+    const t = await start();
+    const { token } = await signUpWithToken(t.http);
+    const res = await t.http.post('/v1/reports', JANUARY, { token });
+    const lock = await holdLock(t.db, 'LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
+    try {
+      await startWorker(t, { REPORTS_STATEMENT_TIMEOUT_MS: '300' });
+      const done = await reportFinished(t.http, token, res.body.id);
+      expect(done.body).toMatchObject({ status: 'failed', error: REPORT_FAILURE_REASONS.timeout });
+      expect(done.body.result).toBeUndefined();
+      const [row] = await t.db.query<{ attempts: number }>('SELECT attempts FROM reports WHERE id = $1', [res.body.id]);
+      expect(row.attempts).toBe(1); // not retried
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('processes each job once with two workers', async () => {
+    const t = await start();
+    const { accountId, token } = await signUpWithToken(t.http);
+    await seedOrders(t.db, accountId, [{ status: 'paid', totalCents: 100, createdAt: '2026-01-05T00:00:00Z' }]);
+    const [a, b] = [
+      await startWorker(t, { WORKER_CONCURRENCY: '2' }),
+      await startWorker(t, { WORKER_CONCURRENCY: '2' }),
+    ];
+    const ids: string[] = [];
+    for (let day = 1; day <= 8; day++) {
+      const res = await t.http.post('/v1/reports', { ...JANUARY, to: `2026-01-${String(day + 10)}` }, { token });
+      expect(res.status).toBe(202);
+      ids.push(res.body.id);
+    }
+    for (const id of ids) {
+      const done = await reportFinished(t.http, token, id);
+      expect(done.body).toMatchObject({ status: 'completed', result: { orders: 1 } });
+    }
+    const rows = await t.db.query<{ attempts: number }>('SELECT attempts FROM reports WHERE id = ANY($1)', [ids]);
+    expect(rows.map((r) => r.attempts)).toEqual(ids.map(() => 1));
+    const completions = [...a.logs.lines, ...b.logs.lines].filter((line) => line.msg === 'report completed');
+    expect(completions.map((line) => line.reportId).sort()).toEqual([...ids].sort());
+  });
+
+  it('runs the scheduled reconciliation without anyone calling it, one run at a time across two workers', async () => {
+    const t = await start();
+    const runs = { started: 0, active: 0, maxActive: 0 };
+    class SlowReconciler extends PaymentsReconciler {
+      async reconcile(): Promise<ReconciliationOutcome> {
+        runs.started++;
+        runs.active++;
+        runs.maxActive = Math.max(runs.maxActive, runs.active);
+        await new Promise((resolve) => setTimeout(resolve, 250)); // a run longer than the interval
+        runs.active--;
+        return { settled: 1, flagged: 0 };
+      }
+    }
+    const env = { RECONCILIATION_INTERVAL_MS: '100' };
+    const a = await startWorker(t, env, { reconciler: SlowReconciler });
+    await startWorker(t, env, { reconciler: SlowReconciler });
+    await pollUntil(() => runs.started >= 4, { timeoutMs: 10_000, what: 'four reconciliation runs' });
+    expect(runs.maxActive).toBe(1);
+    const line = await a.logs.waitFor((l) => l.msg === 'payments reconciliation run');
+    expect(line).toMatchObject({ settled: 1, flagged: 0, requestId: 'scheduler-payments-reconciliation-every' });
+  });
+
+  it('serves worker probes and queue metrics on its own port', async () => {
+    const t = await start();
+    const worker = await startWorker(t);
+    const live = await fetch(`${worker.baseUrl}/health/live`);
+    expect(live.status).toBe(200);
+    const ready = await fetch(`${worker.baseUrl}/health/ready`);
+    expect(await ready.json()).toMatchObject({
+      status: 'ok',
+      checks: { postgres: { status: 'up' }, redis: { status: 'up' } },
+    });
+    const metrics = await (await fetch(`${worker.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^queue_jobs_waiting\{queue="reports"\} \d+$/m);
+    expect(metrics).toMatch(/^queue_oldest_job_age_seconds\{queue="reports"\} [\d.]+$/m);
+    const missing = await fetch(`${worker.baseUrl}/nope`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toBe('application/problem+json');
+    // Readiness goes 503 SHUTTING_DOWN the moment shutdown starts.
+    const stopping = worker.stop('test');
+    const draining = await fetch(`${worker.baseUrl}/health/ready`).catch(() => undefined);
+    if (draining) expect(draining.status).toBe(503);
+    await stopping;
+    workers.splice(workers.indexOf(worker), 1);
+  });
+
+  it('keeps its BullMQ keys under REDIS_KEY_PREFIX', async () => {
+    const t = await start();
+    const { token } = await signUpWithToken(t.http);
+    await t.http.post('/v1/reports', JANUARY, { token });
+    const redis = new Redis(t.config.redis.url);
+    try {
+      const keys = await redis.keys(`${t.config.redis.keyPrefix}bull:reports:*`);
+      expect(keys.length).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

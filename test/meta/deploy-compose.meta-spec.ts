@@ -1,0 +1,194 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { APP_VARIABLES, CLOSE_BOUND_MS, ENTRY_POINTS, healthPaths, productionConfig } from '../support/deploy.support';
+import { HOST_PATH, ROOT } from '../support/process.support';
+
+/**
+ * docker-compose.yml, checked by Debian's docker-compose 1.29 (`config` parses, merges anchors
+ * and validates against the Compose schema without a Docker engine; .ci/run installs it), then
+ * the resolved file is compared with the app: ports, health routes, commands, variables, order.
+ */
+const COMPOSE = resolve(ROOT, 'docker-compose.yml');
+
+function compose(file: string, ...args: string[]) {
+  const run = spawnSync('docker-compose', ['-f', file, '--project-directory', ROOT, ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { PATH: HOST_PATH, HOME: tmpdir() },
+  });
+  if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    throw new Error(
+      'docker-compose is not installed: this test needs the real compose parser. Run .ci/run, or apt-get install --no-install-recommends docker-compose',
+    );
+  }
+  return run;
+}
+
+/** Every disagreement between the resolved compose file and the app; empty when consistent. */
+function consistencyProblems(resolved: any): string[] {
+  const problems: string[] = [];
+  const services = resolved.services;
+  const paths = healthPaths();
+  const app = {
+    api: {
+      command: ENTRY_POINTS.api,
+      health: paths.live,
+      port: (c: ReturnType<typeof productionConfig>) => c.http.port,
+    },
+    worker: {
+      command: ENTRY_POINTS.worker,
+      health: paths.live,
+      port: (c: ReturnType<typeof productionConfig>) => c.worker.port,
+    },
+    'fake-payments': {
+      command: ENTRY_POINTS.fakePayments,
+      health: '/health',
+      port: (c: ReturnType<typeof productionConfig>) => c.payments.fakePort,
+    },
+    migrate: { command: ENTRY_POINTS.migrate, health: undefined, port: undefined },
+  };
+  const images = new Set<string>();
+  for (const [name, expected] of Object.entries(app)) {
+    const service = services[name];
+    if (!service) {
+      problems.push(`no ${name} service`);
+      continue;
+    }
+    images.add(service.image);
+    const env: Record<string, string> = { ...service.environment };
+    for (const variable of Object.keys(env)) {
+      if (!APP_VARIABLES.has(variable) && variable !== 'HEALTHCHECK_URL')
+        problems.push(`${name} sets ${variable}, which the app does not read`);
+    }
+    let config;
+    try {
+      config = productionConfig(env);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+      continue;
+    }
+    if (service.command?.join(' ') !== `node ${expected.command}`)
+      problems.push(`${name} runs ${service.command?.join(' ')}`);
+    const graceMs = parseInt(service.stop_grace_period, 10) * 1000;
+    if (!(graceMs > config.shutdown.drainMs + CLOSE_BOUND_MS)) {
+      problems.push(
+        `${name} stop_grace_period ${service.stop_grace_period} is not more than drain ${config.shutdown.drainMs} + close ${CLOSE_BOUND_MS} ms`,
+      );
+    }
+    if (!expected.port) continue;
+    const port = expected.port(config);
+    if (!service.ports?.some((p: { target: number }) => p.target === port))
+      problems.push(`${name} publishes ${JSON.stringify(service.ports)}, the app listens on ${port}`);
+    if (env.HEALTHCHECK_URL !== `http://127.0.0.1:${port}${expected.health}`) {
+      problems.push(
+        `${name} HEALTHCHECK_URL ${env.HEALTHCHECK_URL}, the app answers http://127.0.0.1:${port}${expected.health}`,
+      );
+    }
+  }
+  if (images.size !== 1) problems.push(`one image for every command, got ${[...images].join(', ')}`);
+  const payments = new URL(productionConfig(services.api.environment).payments.baseUrl);
+  const fakePort = productionConfig(services['fake-payments'].environment).payments.fakePort;
+  if (payments.hostname !== 'fake-payments' || Number(payments.port) !== fakePort) {
+    problems.push(`api PAYMENTS_BASE_URL ${payments} does not reach fake-payments:${fakePort}`);
+  }
+  return problems;
+}
+
+describe('docker-compose.yml (docker-compose config)', () => {
+  let resolved: any;
+  beforeAll(() => {
+    const run = compose(COMPOSE, 'config');
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
+    resolved = parse(run.stdout);
+  });
+
+  it('is accepted by the real compose parser', () => {
+    const run = compose(COMPOSE, 'config', '-q');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  });
+
+  it('has a parser that rejects what Docker would reject', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ra-compose-'));
+    try {
+      const broken = parse(readFileSync(COMPOSE, 'utf8'), { merge: true });
+      broken.services.api.depends_on.migrate.condition = 'service_finished';
+      const file = join(dir, 'docker-compose.yml');
+      writeFileSync(file, stringify(broken));
+      const run = compose(file, 'config', '-q');
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toMatch(/condition/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('comes up in order: stores healthy, migrations completed, provider healthy, then API and worker', () => {
+    const { services } = resolved;
+    expect(services.migrate.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+    expect(services.migrate.restart).toBe('no');
+    for (const name of ['api', 'worker']) {
+      expect(services[name].depends_on).toEqual({
+        migrate: { condition: 'service_completed_successfully' },
+        postgres: { condition: 'service_healthy' },
+        redis: { condition: 'service_healthy' },
+        'fake-payments': { condition: 'service_healthy' },
+      });
+    }
+    for (const name of ['postgres', 'redis', 'api', 'worker', 'fake-payments', 'prometheus']) {
+      expect({ name, healthcheck: Boolean(services[name].healthcheck) }).toEqual({ name, healthcheck: true });
+    }
+  });
+
+  it('never lets Redis evict keys (the queue lives there)', () => {
+    const command: string[] = resolved.services.redis.command;
+    expect(command[command.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
+  });
+
+  it('puts Prometheus and Grafana behind a profile, loading deploy/prometheus and deploy/grafana', () => {
+    const { prometheus, grafana } = resolved.services;
+    expect(prometheus.profiles).toEqual(['observability']);
+    expect(grafana.profiles).toEqual(['observability']);
+    // docker-compose 1.29 prints volumes in the short form: source:target:mode.
+    expect(prometheus.volumes).toEqual([`${resolve(ROOT, 'deploy', 'prometheus')}:/etc/prometheus:ro`]);
+    expect(grafana.volumes).toEqual([
+      `${resolve(ROOT, 'deploy', 'grafana')}:${grafana.environment.GF_PATHS_PROVISIONING.replace(/\/provisioning$/, '')}:ro`,
+    ]);
+    const scrape = parse(readFileSync(resolve(ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8'));
+    const targets = scrape.scrape_configs.flatMap((c: any) => c.static_configs.flatMap((s: any) => s.targets));
+    expect(targets).toEqual([
+      `api:${productionConfig(resolved.services.api.environment).http.port}`,
+      `worker:${productionConfig(resolved.services.worker.environment).worker.port}`,
+    ]);
+  });
+
+  it('agrees with the app: ports, health routes, commands, variables, stop grace', () => {
+    expect(consistencyProblems(resolved)).toEqual([]);
+  });
+
+  it('fails when one side changes alone (proved on mutated copies)', () => {
+    const mutate = (change: (services: any) => void) => {
+      const copy = structuredClone(resolved);
+      change(copy.services);
+      return consistencyProblems(copy);
+    };
+    expect(mutate((s) => (s.api.environment.PORT = '8080'))).toEqual([
+      'api publishes [{"published":3000,"target":3000}], the app listens on 8080',
+      'api HEALTHCHECK_URL http://127.0.0.1:3000/health/live, the app answers http://127.0.0.1:8080/health/live',
+    ]);
+    expect(mutate((s) => (s.worker.environment.HEALTHCHECK_URL = 'http://127.0.0.1:3001/healthz'))).toHaveLength(1);
+    expect(mutate((s) => (s.api.stop_grace_period = '10s'))).toEqual([
+      'api stop_grace_period 10s is not more than drain 5000 + close 10000 ms',
+    ]);
+    expect(mutate((s) => (s.worker.environment.REDIS_URL = 'http://redis'))).toEqual([
+      expect.stringMatching(/^worker: Invalid configuration \(1 variable\):\n {2}- REDIS_URL must be a URL/),
+    ]);
+    expect(mutate((s) => (s.api.environment.WORKERS = '2'))).toEqual(['api sets WORKERS, which the app does not read']);
+    expect(mutate((s) => (s.migrate.command = ['node', 'dist/migrate.js']))).toEqual([
+      'migrate runs node dist/migrate.js',
+    ]);
+  });
+});

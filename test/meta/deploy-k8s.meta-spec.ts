@@ -1,0 +1,266 @@
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import type { AppConfig } from '../../src/config/config.schemas';
+import { APP_VARIABLES, CLOSE_BOUND_MS, ENTRY_POINTS, healthPaths, productionConfig } from '../support/deploy.support';
+import {
+  containersOf,
+  loadYamlDocuments,
+  renderKustomization,
+  validateK8s,
+  type K8sObject,
+} from '../support/kustomize.support';
+import { ROOT } from '../support/process.support';
+
+/**
+ * deploy/k8s (F31, F32, F37): each overlay rendered (test/support/kustomize.support.ts), checked
+ * against the Kubernetes 1.27 and Argo Rollouts schemas, and against the app itself: ports,
+ * probe paths, drain and grace periods, variable names, the gate's queries.
+ */
+const K8S = resolve(ROOT, 'deploy', 'k8s');
+const OVERLAYS = ['staging', 'production'];
+const clone = <T>(value: T): T => structuredClone(value);
+const find = (objects: K8sObject[], kind: string, name: string) => {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name}`);
+  return found;
+};
+
+/** The configuration the containers get: the ConfigMap they load, parsed by the app's own schema. */
+function containerConfig(objects: K8sObject[]): { config: AppConfig; problems: string[] } {
+  const problems: string[] = [];
+  const data = find(objects, 'ConfigMap', 'resilient-api-config').data as Record<string, string>;
+  for (const name of Object.keys(data))
+    if (!APP_VARIABLES.has(name)) problems.push(`ConfigMap sets ${name}, which the app does not read`);
+  return { config: productionConfig(data), problems };
+}
+
+/** Every disagreement between the manifests and the app; empty when consistent. */
+function consistencyProblems(objects: K8sObject[]): string[] {
+  const { config, problems } = containerConfig(objects);
+  const paths = healthPaths();
+  const portOf = (container: Record<string, any>, ref: string | number) =>
+    typeof ref === 'number' ? ref : container.ports?.find((p: { name: string }) => p.name === ref)?.containerPort;
+  const workload = (kind: string, name: string, command: string, port: number, preStopNeeded: boolean) => {
+    const object = find(objects, kind, name);
+    const [container] = containersOf(object);
+    const where = `${kind} ${name}`;
+    if (container.command?.join(' ') !== `node ${command}`)
+      problems.push(`${where} runs ${container.command?.join(' ')}, not node ${command}`);
+    if (!container.ports?.some((p: { containerPort: number }) => p.containerPort === port)) {
+      problems.push(`${where} exposes ${JSON.stringify(container.ports)}, the app listens on ${port}`);
+    }
+    const annotations = object.spec.template.metadata.annotations ?? {};
+    if (annotations['prometheus.io/port'] !== String(port))
+      problems.push(`${where} is scraped on ${annotations['prometheus.io/port']}, not ${port}`);
+    for (const [probe, path] of [
+      ['startupProbe', paths.live],
+      ['livenessProbe', paths.live],
+      ['readinessProbe', paths.ready],
+    ] as const) {
+      const get = container[probe]?.httpGet;
+      if (get?.path !== path) problems.push(`${where} ${probe} path ${get?.path}, the app serves ${path}`);
+      if (portOf(container, get?.port) !== port) problems.push(`${where} ${probe} port ${get?.port} is not ${port}`);
+    }
+    const sleep = container.lifecycle?.preStop?.exec?.command;
+    const preStopMs = sleep?.[0] === 'sleep' ? Number(sleep[1]) * 1000 : 0;
+    if (preStopNeeded && preStopMs < config.shutdown.drainMs) {
+      problems.push(`${where} preStop sleeps ${preStopMs} ms, less than the drain of ${config.shutdown.drainMs} ms`);
+    }
+    const graceMs = object.spec.template.spec.terminationGracePeriodSeconds * 1000;
+    if (!(graceMs > preStopMs + config.shutdown.drainMs + CLOSE_BOUND_MS)) {
+      problems.push(
+        `${where} terminationGracePeriodSeconds ${graceMs / 1000} s is not more than preStop ${preStopMs} + drain ${config.shutdown.drainMs} + close ${CLOSE_BOUND_MS} ms`,
+      );
+    }
+  };
+  workload('Rollout', 'api', ENTRY_POINTS.api, config.http.port, true);
+  workload('Deployment', 'worker', ENTRY_POINTS.worker, config.worker.port, false);
+  const [migrate] = containersOf(find(objects, 'Job', 'db-migrate'));
+  if (migrate.command?.join(' ') !== `node ${ENTRY_POINTS.migrate}`)
+    problems.push(`Job db-migrate runs ${migrate.command}`);
+  for (const name of ['api', 'api-canary']) {
+    const port = find(objects, 'Service', name).spec.ports[0].targetPort;
+    if (portOf(containersOf(find(objects, 'Rollout', 'api'))[0], port) !== config.http.port) {
+      problems.push(`Service ${name} targets ${port}, not the API's port ${config.http.port}`);
+    }
+  }
+  const images = new Set(objects.flatMap(containersOf).map((c) => c.image));
+  if (images.size !== 1) problems.push(`one image for every command, got ${[...images].join(', ')}`);
+  return problems;
+}
+
+describe('Kubernetes manifests (F31, F32, F37)', () => {
+  const rendered = Object.fromEntries(
+    OVERLAYS.map((name) => [name, renderKustomization(resolve(K8S, 'overlays', name))]),
+  );
+
+  it.each(OVERLAYS)('%s renders to valid Kubernetes and Argo Rollouts objects', (overlay) => {
+    const objects = rendered[overlay];
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      [
+        'AnalysisTemplate/api-canary-health',
+        'ConfigMap/resilient-api-config',
+        'Deployment/worker',
+        'HorizontalPodAutoscaler/api',
+        'Job/db-migrate',
+        'PodDisruptionBudget/api',
+        'PodDisruptionBudget/worker',
+        'Rollout/api',
+        'Service/api',
+        'Service/api-canary',
+      ].sort(),
+    );
+    expect(new Set(objects.map((o) => o.metadata.namespace))).toEqual(
+      new Set([overlay === 'production' ? 'resilient-api' : 'resilient-api-staging']),
+    );
+    expect(validateK8s(objects)).toEqual([]);
+  });
+
+  it('applies the overlay patches (merging containers by name) and images', () => {
+    const api = find(rendered.production, 'Rollout', 'api');
+    expect(api.spec.replicas).toBe(4);
+    const [container] = containersOf(api);
+    expect(container.resources.requests).toEqual({ cpu: '500m', memory: '384Mi' });
+    expect(container.readinessProbe.httpGet.path).toBe('/health/ready'); // kept from the base
+    expect(container.image).toBe('ghcr.io/example/resilient-api:latest');
+    expect(find(rendered.staging, 'ConfigMap', 'resilient-api-config').data.LOG_LEVEL).toBe('debug');
+  });
+
+  it('has a validator that rejects what the cluster would reject', () => {
+    const broken = clone(rendered.production);
+    containersOf(find(broken, 'Rollout', 'api'))[0].ports[0].containerPort = 'http';
+    find(broken, 'Deployment', 'worker').spec.replicas = 'three';
+    const errors = validateK8s(broken);
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^Rollout api: .*containerPort/);
+    expect(errors[1]).toMatch(/^Deployment worker: .*replicas/);
+  });
+
+  it('documents a Secret that validates, and every ConfigMap and Secret key is a variable the app reads', () => {
+    const [secret] = loadYamlDocuments(resolve(K8S, 'base', 'secret.example.yaml'));
+    expect(validateK8s([secret])).toEqual([]);
+    const keys = [
+      ...Object.keys(secret.stringData),
+      ...Object.keys(find(rendered.production, 'ConfigMap', 'resilient-api-config').data),
+    ];
+    expect(keys.filter((k) => !APP_VARIABLES.has(k))).toEqual([]);
+    // The contract's variables, except the fake provider's port (not deployed here).
+    for (const name of [
+      'NODE_ENV',
+      'PORT',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'PAYMENTS_BASE_URL',
+      'WORKER_PORT',
+      'JWT_SECRET',
+      'LOG_LEVEL',
+    ]) {
+      expect(keys).toContain(name);
+    }
+    // Every workload loads both.
+    for (const container of rendered.production.flatMap(containersOf)) {
+      expect(container.envFrom).toEqual([
+        { configMapRef: { name: 'resilient-api-config' } },
+        { secretRef: { name: secret.metadata.name } },
+      ]);
+    }
+  });
+
+  it.each(OVERLAYS)('%s agrees with the app: ports, probe paths, drain, grace period, commands', (overlay) => {
+    expect(consistencyProblems(rendered[overlay])).toEqual([]);
+  });
+
+  it('fails when one side changes alone (proved on mutated copies)', () => {
+    const mutate = (change: (objects: K8sObject[]) => void) => {
+      const copy = clone(rendered.production);
+      change(copy);
+      return consistencyProblems(copy);
+    };
+    const api = (o: K8sObject[]) => containersOf(find(o, 'Rollout', 'api'))[0];
+    expect(mutate((o) => (api(o).readinessProbe.httpGet.path = '/healthz'))).toEqual([
+      'Rollout api readinessProbe path /healthz, the app serves /health/ready',
+    ]);
+    expect(mutate((o) => (find(o, 'ConfigMap', 'resilient-api-config').data.PORT = '8080'))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^Rollout api exposes .*, the app listens on 8080$/)]),
+    );
+    expect(mutate((o) => (api(o).ports[0].containerPort = 8080))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^Rollout api livenessProbe port http is not 3000$/)]),
+    );
+    expect(mutate((o) => (find(o, 'ConfigMap', 'resilient-api-config').data.SHUTDOWN_DRAIN_MS = '60000'))).toEqual([
+      'Rollout api preStop sleeps 5000 ms, less than the drain of 60000 ms',
+      'Rollout api terminationGracePeriodSeconds 45 s is not more than preStop 5000 + drain 60000 + close 10000 ms',
+      'Deployment worker terminationGracePeriodSeconds 60 s is not more than preStop 0 + drain 60000 + close 10000 ms',
+    ]);
+    expect(mutate((o) => (api(o).lifecycle.preStop.exec.command = ['sleep', '1']))).toEqual([
+      'Rollout api preStop sleeps 1000 ms, less than the drain of 5000 ms',
+    ]);
+    expect(
+      mutate((o) => (find(o, 'Rollout', 'api').spec.template.spec.terminationGracePeriodSeconds = 20)),
+    ).toHaveLength(1);
+    expect(mutate((o) => (find(o, 'ConfigMap', 'resilient-api-config').data.WORKERS = '2'))).toEqual([
+      'ConfigMap sets WORKERS, which the app does not read',
+    ]);
+    expect(mutate((o) => (containersOf(find(o, 'Deployment', 'worker'))[0].image = 'other'))).toEqual([
+      expect.stringMatching(/^one image for every command/),
+    ]);
+  });
+
+  it('runs the canary 10% -> 50% -> 100% with analysis on the same queries and thresholds as the gate', () => {
+    const rollout = find(rendered.production, 'Rollout', 'api');
+    expect(rollout.spec.strategy.canary.steps).toEqual([
+      { setWeight: 10 },
+      { pause: {} },
+      { setWeight: 50 },
+      { pause: {} },
+      { setWeight: 100 },
+    ]);
+    expect(rollout.spec.strategy.canary.canaryMetadata.labels).toEqual({ track: 'canary' });
+    expect(rollout.spec.strategy.canary.stableMetadata.labels).toEqual({ track: 'stable' });
+    const template = find(rendered.production, 'AnalysisTemplate', 'api-canary-health');
+    expect(rollout.spec.strategy.canary.analysis.templates).toEqual([{ templateName: template.metadata.name }]);
+
+    const gate = resolve(ROOT, 'scripts', 'rollout-gate.mjs');
+    const q = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [gate, '--print-queries', '--app', '{{args.app}}', '--selector', 'namespace="{{args.namespace}}"'],
+        {
+          encoding: 'utf8',
+        },
+      ),
+    );
+    const defaults = Object.fromEntries(
+      [
+        ...execFileSync(process.execPath, [gate, '--help'], { encoding: 'utf8' }).matchAll(
+          /--([\w-]+) .*default ([\d.]+)\)/g,
+        ),
+      ].map(([, name, value]) => [name, value]),
+    );
+    const enough = (e: string) => `(${e}) and on() (${q.canaryRequests} >= ${defaults['min-requests']})`;
+    const expected = [
+      ['canary-5xx-ratio', enough(q.canaryErrorRatio), defaults['max-error-ratio']],
+      [
+        'canary-5xx-ratio-vs-stable',
+        enough(`(${q.canaryErrorRatio}) - ${defaults['error-ratio-factor']} * (${q.stableErrorRatio})`),
+        defaults['error-ratio-slack'],
+      ],
+      ['canary-p99', enough(q.canaryP99), defaults['max-p99-seconds']],
+      [
+        'canary-p99-vs-stable',
+        enough(`(${q.canaryP99}) - ${defaults['p99-factor']} * (${q.stableP99})`),
+        defaults['p99-slack-seconds'],
+      ],
+    ];
+    expect(
+      template.spec.metrics.map((m: any) => [
+        m.name,
+        m.provider.prometheus.query,
+        m.failureCondition.replace(/^.*> /, ''),
+      ]),
+    ).toEqual(expected);
+    for (const metric of template.spec.metrics) {
+      expect(metric.failureCondition).toMatch(/^len\(result\) > 0 && result\[0\] > [\d.]+$/);
+      expect(metric.successCondition).toBeUndefined(); // it never promotes: the pauses wait for the gate
+    }
+  });
+});
