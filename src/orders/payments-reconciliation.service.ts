@@ -6,26 +6,8 @@ import { PaymentsProviderClient, type ChargeLookup } from '../payments/payments-
 import { SqlClient } from '../platform/database/sql.client';
 import { ROOT_LOGGER } from '../platform/logging/logging.module';
 import { Deadline } from '../platform/resilience/deadline.policy';
+import { PaymentsReconciler, type ReconciliationOutcome } from '../reconciliation/reconciliation.types';
 import { OrdersRepository, type OrderRow } from './orders.repository';
-
-/** What one reconciliation pass did. */
-export interface ReconcileResult {
-  /** Pending orders claimed in this pass. */
-  examined: number;
-  /** Settled to `paid`: the provider has the charge. */
-  paid: number;
-  /** Settled to `payment_failed` (stock released): the provider has no charge, or a failed one. */
-  failed: number;
-  /** Flagged `needs_attention`: past RECONCILE_MAX_AGE_MS and still unknown, or the charge does not match the order. */
-  flagged: number;
-  /** Still unknown (the provider could not answer): tried again on a later pass. */
-  unresolved: number;
-}
-
-/** The port the worker's scheduler calls (src/worker.ts): one bounded pass. */
-export interface PaymentsReconciler {
-  reconcile(): Promise<ReconcileResult>;
-}
 
 /** A claimed order is not claimed again by another pass for this long (its provider call is bounded far below). */
 export const CLAIM_LEASE_MS = 30_000;
@@ -49,7 +31,7 @@ const SETTLE_BUDGET_MS = 2_000;
  *   forever). A charge whose amount differs from the order is flagged too.
  */
 @Injectable()
-export class PaymentsReconciliationService implements PaymentsReconciler {
+export class PaymentsReconciliationService extends PaymentsReconciler {
   private readonly logger: Logger;
 
   constructor(
@@ -59,15 +41,25 @@ export class PaymentsReconciliationService implements PaymentsReconciler {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) logger: Logger,
   ) {
+    super();
     this.logger = logger.child({ component: 'payments-reconciliation' });
   }
 
-  async reconcile(): Promise<ReconcileResult> {
+  /**
+   * One pass. `signal` (the worker's shutdown) stops it between orders and cuts the provider
+   * lookup and the settlement short: the orders it did not settle stay `payment_pending`, claimed
+   * for CLAIM_LEASE_MS, and the next pass (on any worker) takes them.
+   */
+  async reconcile(signal?: AbortSignal): Promise<ReconciliationOutcome> {
     const { reconcileGraceMs, reconcileBatchSize } = this.config.orders;
     const claimed = await this.orders.claimPending(reconcileGraceMs, CLAIM_LEASE_MS, reconcileBatchSize);
-    const result: ReconcileResult = { examined: claimed.length, paid: 0, failed: 0, flagged: 0, unresolved: 0 };
+    const result: ReconciliationOutcome = { examined: claimed.length, paid: 0, failed: 0, flagged: 0, unresolved: 0 };
     for (const order of claimed) {
-      const outcome = await this.settle(order).catch((error: unknown) => {
+      if (signal?.aborted) {
+        result.unresolved += 1;
+        continue;
+      }
+      const outcome = await this.settle(order, signal).catch((error: unknown) => {
         this.logger.error({ err: error, orderId: order.id }, 'reconciliation of an order failed; retried next pass');
         return 'unresolved' as const;
       });
@@ -77,12 +69,13 @@ export class PaymentsReconciliationService implements PaymentsReconciler {
     return result;
   }
 
-  private async settle(order: OrderRow): Promise<'paid' | 'failed' | 'flagged' | 'unresolved'> {
+  private async settle(order: OrderRow, signal?: AbortSignal): Promise<'paid' | 'failed' | 'flagged' | 'unresolved'> {
     const key = PaymentsProviderClient.idempotencyKeyFor(order.id);
     let lookup: ChargeLookup;
     try {
-      lookup = await this.payments.getCharge(key, { deadline: Deadline.after(LOOKUP_BUDGET_MS) });
+      lookup = await this.payments.getCharge(key, { deadline: Deadline.after(LOOKUP_BUDGET_MS, signal) });
     } catch (error) {
+      if (signal?.aborted) return 'unresolved';
       const ageMs = Date.now() - order.createdAt.getTime();
       if (ageMs > this.config.orders.reconcileMaxAgeMs) {
         await this.orders.flag(order.id);
@@ -106,14 +99,14 @@ export class PaymentsReconciliationService implements PaymentsReconciler {
       }
       await this.sql.transaction((tx) => this.orders.markPaid(tx, order.id), {
         name: 'reconcile.paid',
-        deadline: Deadline.after(SETTLE_BUDGET_MS),
+        deadline: Deadline.after(SETTLE_BUDGET_MS, signal),
       });
       return 'paid';
     }
     const failureCode = lookup.status === 'failed' ? lookup.failureCode : 'not_charged';
     await this.sql.transaction((tx) => this.orders.markFailedAndRelease(tx, order.id, failureCode), {
       name: 'reconcile.failed',
-      deadline: Deadline.after(SETTLE_BUDGET_MS),
+      deadline: Deadline.after(SETTLE_BUDGET_MS, signal),
     });
     return 'failed';
   }

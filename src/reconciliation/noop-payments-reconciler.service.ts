@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { PaymentsReconciler, type ReconciliationOutcome } from './reconciliation.types';
 
-/** The default PaymentsReconciler until the orders feature provides the real one: settles nothing. */
+/** A PaymentsReconciler that settles nothing: for a worker built without the orders feature (tests of the scheduler). */
 @Injectable()
 export class NoopPaymentsReconciler extends PaymentsReconciler {
   reconcile(): Promise<ReconciliationOutcome> {
-    return Promise.resolve({ settled: 0, flagged: 0 });
+    return Promise.resolve({ examined: 0, paid: 0, failed: 0, flagged: 0, unresolved: 0 });
   }
 }

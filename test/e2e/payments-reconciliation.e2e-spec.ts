@@ -6,6 +6,7 @@ import { runNode } from '../support/process.support';
 import { expectProblem } from '../support/problem.support';
 import { insertProduct, newBuyer, orderOf, orderRow, postOrder, stockOf, type Buyer } from '../support/orders.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
+import { startWorkerProcess, workerEnvFor, type WorkerProcess } from '../support/worker.support';
 
 const keyOf = (orderId: string) => PaymentsProviderClient.idempotencyKeyFor(orderId);
 
@@ -142,5 +143,29 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
     expect(await proc.exited(20_000)).toBe(0);
     expect(proc.stdout()).toMatch(/1 pending examined, 1 paid, 0 failed, 0 flagged, 0 unresolved/);
     expect(await orderRow(t, res.body.orderId)).toMatchObject({ status: 'paid' });
+  });
+
+  it('is scheduled by the worker process: a pending order is settled with nobody calling the reconciliation', async () => {
+    await drain();
+    const product = await insertProduct(t, { stock: 1 });
+    const res = await postOrder(t, buyer, orderOf(product, 'tok_slow'));
+    expectProblem(res, 504, 'PAYMENT_PROVIDER_TIMEOUT', '/v1/orders');
+    await pollUntil(() => provider.statsFor(keyOf(res.body.orderId)).charges === 1, { what: 'the slow charge' });
+
+    let worker: WorkerProcess | undefined;
+    try {
+      // The built worker (dist/worker.js) with its default wiring: nothing but its scheduler runs a pass.
+      worker = await startWorkerProcess(
+        workerEnvFor(t, { PAYMENTS_BASE_URL: provider.url, RECONCILIATION_INTERVAL_MS: '200', RECONCILE_GRACE_MS: '0' }),
+      );
+      const run = await worker.waitForLine((line) => line.msg === 'payments reconciliation run' && line.paid === 1);
+      expect(run).toMatchObject({ examined: 1, paid: 1, failed: 0, flagged: 0, unresolved: 0 });
+    } finally {
+      worker?.kill('SIGKILL');
+    }
+    const read = await t.http.get(`/v1/orders/${res.body.orderId}`, { token: buyer.token });
+    expect(read.body.status).toBe('paid');
+    expect(await stockOf(t, product)).toBe(0);
+    expect(provider.statsFor(keyOf(res.body.orderId)).charges).toBe(1);
   });
 });

@@ -133,7 +133,7 @@ describe('reports queue under faults (F28, F27, F30)', () => {
         runs.maxActive = Math.max(runs.maxActive, runs.active);
         await new Promise((resolve) => setTimeout(resolve, 250)); // a run longer than the interval
         runs.active--;
-        return { settled: 1, flagged: 0 };
+        return { examined: 1, paid: 1, failed: 0, flagged: 0, unresolved: 0 };
       }
     }
     const env = { RECONCILIATION_INTERVAL_MS: '100' };
@@ -142,7 +142,7 @@ describe('reports queue under faults (F28, F27, F30)', () => {
     await pollUntil(() => runs.started >= 4, { timeoutMs: 10_000, what: 'four reconciliation runs' });
     expect(runs.maxActive).toBe(1);
     const line = await a.logs.waitFor((l) => l.msg === 'payments reconciliation run');
-    expect(line).toMatchObject({ settled: 1, flagged: 0, requestId: 'scheduler-payments-reconciliation-every' });
+    expect(line).toMatchObject({ examined: 1, paid: 1, flagged: 0, requestId: 'scheduler-payments-reconciliation-every' });
   });
 
   it('serves worker probes and queue metrics on its own port', async () => {
