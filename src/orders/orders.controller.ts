@@ -5,6 +5,7 @@ import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
 import { RequestBudget, RequestDeadline } from '../platform/http/request.deadline';
+import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
 import { Idempotent, IdempotencyKey } from '../platform/idempotency/idempotency.decorator';
 import type { IdempotencyHandle } from '../platform/idempotency/idempotency.interceptor';
 import type { Deadline } from '../platform/resilience/deadline.policy';
@@ -30,6 +31,7 @@ export class OrdersController {
 
   @Post()
   @HttpCode(201)
+  @BusinessFlow('order')
   @Idempotent()
   @RequestBudget((config) => config.orders.requestDeadlineMs)
   @ApiOperation({

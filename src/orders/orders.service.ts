@@ -6,7 +6,9 @@ import { PaymentsProviderClient } from '../payments/payments-provider.client';
 import { PaymentDeclinedError, PaymentMethodInvalidError, PaymentsError } from '../payments/payments.errors';
 import { SqlClient } from '../platform/database/sql.client';
 import type { IdempotencyHandle } from '../platform/idempotency/idempotency.interceptor';
+import { AppError } from '../platform/errors/app.errors';
 import { ROOT_LOGGER } from '../platform/logging/logging.module';
+import { MetricsService } from '../platform/metrics/metrics.service';
 import { Deadline, DeadlineExceededError } from '../platform/resilience/deadline.policy';
 import { ProductDiscontinuedError, ProductNotFoundError } from '../products/products.errors';
 import { OrderCurrencyMismatchError, OrderNotFoundError, OrderPaymentError, OutOfStockError } from './orders.errors';
@@ -59,6 +61,10 @@ const FAILURE_CODES: Record<string, string> = {
 @Injectable()
 export class OrdersService {
   private readonly logger: Logger;
+  /** `business_flow_attempts_total{flow="payment"}`: one per charge asked of the provider (or refused by its open circuit). */
+  private readonly paymentAttempts: { inc(): void };
+  /** `business_flow_failures_total{flow="payment",code}`: the problem code the payment failed with. */
+  private readonly countPaymentFailure: (code: string) => void;
 
   constructor(
     private readonly orders: OrdersRepository,
@@ -66,8 +72,12 @@ export class OrdersService {
     private readonly payments: PaymentsProviderClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) logger: Logger,
+    metrics: MetricsService,
   ) {
     this.logger = logger.child({ component: 'orders' });
+    this.paymentAttempts = metrics.counter('business_flow_attempts_total').labels({ flow: 'payment' });
+    const failures = metrics.counter('business_flow_failures_total');
+    this.countPaymentFailure = (code) => failures.inc({ flow: 'payment', code });
   }
 
   /**
@@ -80,7 +90,11 @@ export class OrdersService {
     // An open payments circuit refuses before any stock is reserved or any order created: a fast
     // 503 with Retry-After, nothing to undo, and the idempotency key is released for the retry.
     const unavailable = this.payments.unavailableNow();
-    if (unavailable) throw unavailable;
+    if (unavailable) {
+      this.paymentAttempts.inc();
+      this.countPaymentFailure(unavailable.code);
+      throw unavailable;
+    }
     const resumed = context.idempotency?.resumedResourceId;
     const order = resumed
       ? await this.orders.findForAccount(accountId, resumed)
@@ -133,12 +147,15 @@ export class OrdersService {
   /** The charge, outside any transaction, then tx2 (settle). */
   private async pay(order: OrderWithLines, token: string, context: CreateOrderContext): Promise<OrderView> {
     const chargeDeadline = context.deadline.within(context.deadline.remainingMs() - SETTLE_RESERVE_MS);
+    this.paymentAttempts.inc();
     try {
       await this.payments.charge(
         { orderId: order.id, amountCents: order.totalCents, currency: order.currency, token },
         { deadline: chargeDeadline, requestId: context.requestId },
       );
     } catch (error) {
+      // Codes come from the problem registry (a bounded set), never from the provider's text.
+      this.countPaymentFailure(error instanceof AppError ? error.code : 'INTERNAL_ERROR');
       const notCharged =
         error instanceof DeadlineExceededError ||
         (error instanceof PaymentsError && error.chargeOutcome === 'not_charged');

@@ -6,7 +6,11 @@ import { PaymentsProviderClient, type ChargeLookup } from '../payments/payments-
 import { SqlClient } from '../platform/database/sql.client';
 import { ROOT_LOGGER } from '../platform/logging/logging.module';
 import { Deadline } from '../platform/resilience/deadline.policy';
-import { PaymentsReconciler, type ReconciliationOutcome } from '../reconciliation/reconciliation.types';
+import {
+  PaymentsReconciler,
+  type ReconciliationBacklog,
+  type ReconciliationOutcome,
+} from '../reconciliation/reconciliation.types';
 import { OrdersRepository, type OrderRow } from './orders.repository';
 
 /** A claimed order is not claimed again by another pass for this long (its provider call is bounded far below). */
@@ -67,6 +71,11 @@ export class PaymentsReconciliationService extends PaymentsReconciler {
     }
     if (claimed.length > 0) this.logger.info({ ...result }, 'payments reconciliation pass done');
     return result;
+  }
+
+  /** `payments_pending_orders` and `payments_oldest_pending_age_seconds`, from one query. */
+  backlog(): Promise<ReconciliationBacklog> {
+    return this.orders.pendingBacklog();
   }
 
   private async settle(order: OrderRow, signal?: AbortSignal): Promise<'paid' | 'failed' | 'flagged' | 'unresolved'> {

@@ -12,6 +12,14 @@ export interface ReconciliationOutcome {
   unresolved: number;
 }
 
+/** What is waiting for reconciliation now: `payments_pending_orders`, `payments_oldest_pending_age_seconds`. */
+export interface ReconciliationBacklog {
+  /** Orders whose payment outcome is not known yet. */
+  pending: number;
+  /** Age of the oldest of them, in seconds (0 when none). */
+  oldestAgeSeconds: number;
+}
+
 /**
  * The port the scheduled reconciliation calls (the worker runs it every
  * `RECONCILIATION_INTERVAL_MS`, one run at a time across every worker process).
@@ -26,4 +34,7 @@ export abstract class PaymentsReconciler {
    * is shutting down): what was not settled is left for the next run.
    */
   abstract reconcile(signal?: AbortSignal): Promise<ReconciliationOutcome>;
+
+  /** The current backlog, read at every scrape of the worker's /metrics (one cheap query). */
+  abstract backlog(): Promise<ReconciliationBacklog>;
 }

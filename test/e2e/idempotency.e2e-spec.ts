@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
-import { PaymentsProviderClient } from '../../src/payments/payments-provider.client';
+import { type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { IdempotencyRepository } from '../../src/platform/idempotency/idempotency.repository';
 import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
-import { insertProduct, newBuyer, orderOf, postOrder, stockOf, type Buyer } from '../support/orders.support';
+import {
+  type Buyer,
+  insertProduct,
+  newBuyer,
+  orderOf,
+  postOrder,
+  startOrdersApp,
+  stockOf,
+  keyOf,
+} from '../support/orders.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
-
-const keyOf = (orderId: string) => PaymentsProviderClient.idempotencyKeyFor(orderId);
 
 /**
  * Idempotency keys of POST /v1/orders (F18), on real Postgres with the real fake provider:
@@ -20,18 +26,10 @@ describe('idempotency keys on POST /v1/orders (F18)', () => {
   let buyer: Buyer;
 
   beforeAll(async () => {
-    provider = await startFakeProvider({ slowTokenDelayMs: 1_500, log: () => undefined });
-    t = await startTestApp({
-      env: {
-        PAYMENTS_BASE_URL: provider.url,
-        PAYMENTS_TIMEOUT_MS: '3000',
-        PAYMENTS_BACKOFF_BASE_MS: '10',
-        PAYMENTS_BACKOFF_MAX_MS: '50',
-        PAYMENTS_BREAKER_FAILURES: '1000',
-        DB_POOL_MAX: '20',
-      },
-    });
-    buyer = await newBuyer(t);
+    ({ provider, t, buyer } = await startOrdersApp(1_500, {
+      PAYMENTS_TIMEOUT_MS: '3000',
+      DB_POOL_MAX: '20',
+    }));
   });
   afterAll(async () => {
     await t?.close();

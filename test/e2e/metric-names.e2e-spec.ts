@@ -18,10 +18,6 @@ import { startInProcessWorker, workerEnvFor, type InProcessWorker } from '../sup
 const PLANNED: Partial<Record<MetricName, string>> = {
   http_server_requests_shed_total: 'load shedding (F27)',
   http_server_requests_rate_limited_total: 'rate limits (F24)',
-  resilience_retries_total: 'retries of outside calls (F17)',
-  resilience_circuit_state: 'circuit breakers (F26)',
-  payments_pending_orders: 'payments reconciliation',
-  payments_oldest_pending_age_seconds: 'payments reconciliation',
   db_client_connection_acquire_seconds: 'connection acquire time, with the SQL seam (F4)',
 };
 
@@ -108,8 +104,8 @@ describe('metric names: the dashboard and the alert rules use only what the app 
     await t.http.get('/__test__/sql');
     await t.http.get('/health/ready');
     const api = await scrape(t.http);
-    // The worker exports the queue metrics (Prometheus scrapes it as its own job): a scheduled job
-    // finishing makes queue_jobs_completed_total appear.
+    // The worker exports the queue metrics and the payments reconciliation backlog (Prometheus
+    // scrapes it as its own job): a scheduled job finishing makes queue_jobs_completed_total appear.
     worker = await startInProcessWorker(workerEnvFor(t, { RECONCILIATION_INTERVAL_MS: '100' }));
     const fromWorker = await pollUntil(
       async () => {

@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
-import { PaymentsProviderClient } from '../../src/payments/payments-provider.client';
+import { type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { expectProblem } from '../support/problem.support';
-import { insertProduct, newBuyer, orderOf, orderRow, postOrder, stockOf, type Buyer } from '../support/orders.support';
-import { startTestApp, type TestApp } from '../support/test-app.support';
-
-const keyOf = (orderId: string) => PaymentsProviderClient.idempotencyKeyFor(orderId);
+import {
+  type Buyer,
+  insertProduct,
+  newBuyer,
+  orderOf,
+  orderRow,
+  postOrder,
+  startOrdersApp,
+  stockOf,
+  keyOf,
+} from '../support/orders.support';
+import { type TestApp } from '../support/test-app.support';
 
 /**
  * The orders endpoints against real Postgres and the real fake provider over HTTP: one test
@@ -18,18 +25,10 @@ describe('orders (POST/GET /v1/orders)', () => {
   let buyer: Buyer;
 
   beforeAll(async () => {
-    provider = await startFakeProvider({ slowTokenDelayMs: 3_000, log: () => undefined });
-    t = await startTestApp({
-      env: {
-        PAYMENTS_BASE_URL: provider.url,
-        PAYMENTS_TIMEOUT_MS: '400',
-        PAYMENTS_BACKOFF_BASE_MS: '10',
-        PAYMENTS_BACKOFF_MAX_MS: '50',
-        PAYMENTS_BREAKER_FAILURES: '1000',
-        ORDERS_REQUEST_DEADLINE_MS: '3000',
-      },
-    });
-    buyer = await newBuyer(t);
+    ({ provider, t, buyer } = await startOrdersApp(3_000, {
+      PAYMENTS_TIMEOUT_MS: '400',
+      ORDERS_REQUEST_DEADLINE_MS: '3000',
+    }));
   });
   afterAll(async () => {
     await t?.close();

@@ -1,14 +1,20 @@
 import { PaymentsReconciliationService } from '../../src/orders/payments-reconciliation.service';
-import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
-import { PaymentsProviderClient } from '../../src/payments/payments-provider.client';
+import { type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { pollUntil } from '../support/poll.support';
 import { runNode } from '../support/process.support';
 import { expectProblem } from '../support/problem.support';
-import { insertProduct, newBuyer, orderOf, orderRow, postOrder, stockOf, type Buyer } from '../support/orders.support';
-import { startTestApp, type TestApp } from '../support/test-app.support';
+import {
+  type Buyer,
+  insertProduct,
+  orderOf,
+  orderRow,
+  postOrder,
+  startOrdersApp,
+  stockOf,
+  keyOf,
+} from '../support/orders.support';
+import { type TestApp } from '../support/test-app.support';
 import { startWorkerProcess, workerEnvFor, type WorkerProcess } from '../support/worker.support';
-
-const keyOf = (orderId: string) => PaymentsProviderClient.idempotencyKeyFor(orderId);
 
 /**
  * The reconciliation of unknown payment outcomes, against real Postgres and the fake provider:
@@ -23,19 +29,13 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
   let reconciler: PaymentsReconciliationService;
 
   beforeAll(async () => {
-    provider = await startFakeProvider({ slowTokenDelayMs: 2_000, log: () => undefined });
-    t = await startTestApp({
-      env: {
-        PAYMENTS_BASE_URL: provider.url,
-        PAYMENTS_TIMEOUT_MS: '300',
-        PAYMENTS_MAX_ATTEMPTS: '1',
-        PAYMENTS_BREAKER_FAILURES: '1000',
-        ORDERS_REQUEST_DEADLINE_MS: '1000',
-        RECONCILE_GRACE_MS: '0',
-        RECONCILE_MAX_AGE_MS: '3600000',
-      },
-    });
-    buyer = await newBuyer(t);
+    ({ provider, t, buyer } = await startOrdersApp(2_000, {
+      PAYMENTS_TIMEOUT_MS: '300',
+      PAYMENTS_MAX_ATTEMPTS: '1',
+      ORDERS_REQUEST_DEADLINE_MS: '1000',
+      RECONCILE_GRACE_MS: '0',
+      RECONCILE_MAX_AGE_MS: '3600000',
+    }));
     reconciler = t.app.get(PaymentsReconciliationService);
   });
   afterAll(async () => {
@@ -156,7 +156,11 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
     try {
       // The built worker (dist/worker.js) with its default wiring: nothing but its scheduler runs a pass.
       worker = await startWorkerProcess(
-        workerEnvFor(t, { PAYMENTS_BASE_URL: provider.url, RECONCILIATION_INTERVAL_MS: '200', RECONCILE_GRACE_MS: '0' }),
+        workerEnvFor(t, {
+          PAYMENTS_BASE_URL: provider.url,
+          RECONCILIATION_INTERVAL_MS: '200',
+          RECONCILE_GRACE_MS: '0',
+        }),
       );
       const run = await worker.waitForLine((line) => line.msg === 'payments reconciliation run' && line.paid === 1);
       expect(run).toMatchObject({ examined: 1, paid: 1, failed: 0, flagged: 0, unresolved: 0 });

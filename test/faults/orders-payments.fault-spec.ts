@@ -1,15 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
-import { PaymentsProviderClient } from '../../src/payments/payments-provider.client';
 import { FaultProxy } from '../support/fault-proxy.support';
 import { startFakeProviderProcess, type FakeProviderProcess } from '../support/fake-provider.support';
-import { insertProduct, newBuyer, orderOf, orderRow, postOrder, stockOf, type Buyer } from '../support/orders.support';
+import {
+  insertProduct,
+  newBuyer,
+  orderOf,
+  orderRow,
+  postOrder,
+  stockOf,
+  type Buyer,
+  keyOf,
+} from '../support/orders.support';
 import { freePort, pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
-
-const keyOf = (orderId: string) => PaymentsProviderClient.idempotencyKeyFor(orderId);
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number }> {
   const started = performance.now();

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
+import { PaymentsProviderClient } from '../../src/payments/payments-provider.client';
 import type { HttpResponse } from './http-client.support';
-import type { TestApp } from './test-app.support';
+import { startTestApp, type TestApp } from './test-app.support';
 
 /** Test fixtures of the orders feature: a signed-in account, products with chosen stock, a POST helper. */
 
@@ -61,8 +63,50 @@ export function postOrder(
   });
 }
 
+/** The provider idempotency key of an order's charge (what the fake provider's stats are keyed by). */
+export const keyOf = (orderId: string): string => PaymentsProviderClient.idempotencyKeyFor(orderId);
+
 /** A one-line order body. */
 export const orderOf = (productId: string, paymentToken = 'tok_ok', quantity = 1) => ({
   items: [{ productId, quantity }],
   paymentToken,
 });
+
+/** Fast provider settings for tests: short backoff, a breaker that never opens unless a test says so. */
+const PAYMENTS_TEST_ENV = {
+  PAYMENTS_BACKOFF_BASE_MS: '10',
+  PAYMENTS_BACKOFF_MAX_MS: '50',
+  PAYMENTS_BREAKER_FAILURES: '1000',
+};
+
+export interface OrdersTestApp {
+  provider: FakeProviderHandle;
+  t: TestApp;
+  buyer: Buyer;
+  /** Closes the app, then the provider. */
+  close(): Promise<void>;
+}
+
+/**
+ * The app with its payments pointed at an in-process fake provider (`tok_slow` held
+ * `slowTokenDelayMs`), fast retries, and a signed-in buyer. `env` overrides any setting.
+ */
+export async function startOrdersApp(slowTokenDelayMs: number, env: Record<string, string>): Promise<OrdersTestApp> {
+  const provider = await startFakeProvider({ slowTokenDelayMs, log: () => undefined });
+  const t = await startTestApp({ env: { PAYMENTS_BASE_URL: provider.url, ...PAYMENTS_TEST_ENV, ...env } }).catch(
+    async (error: unknown) => {
+      await provider.close();
+      throw error;
+    },
+  );
+  const buyer = await newBuyer(t);
+  return {
+    provider,
+    t,
+    buyer,
+    close: async () => {
+      await t.close();
+      await provider.close();
+    },
+  };
+}

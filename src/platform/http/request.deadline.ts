@@ -1,8 +1,8 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/config.schemas';
 import { Deadline } from '../resilience/deadline.policy';
+import { AddRouteConfig } from './route-config.decorator';
 import './fastify.types';
 
 /** A route's own budget: a fixed number of ms, or read from the configuration. */
@@ -15,7 +15,7 @@ const BUDGET_KEY = 'requestBudgetMs';
  * Gives a route its own time budget instead of `REQUEST_DEADLINE_MS`.
  * @example @Post() @RequestBudget((config) => config.orders.requestDeadlineMs) create(...) {}
  */
-export const RequestBudget = (budget: RequestBudgetMs): MethodDecorator => RouteConfig({ [BUDGET_KEY]: budget });
+export const RequestBudget = (budget: RequestBudgetMs): MethodDecorator => AddRouteConfig({ [BUDGET_KEY]: budget });
 
 /**
  * Resolves every route's budget once, when the route is registered (an `onRoute` hook):
