@@ -3,14 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { OpenAPIObject } from '@nestjs/swagger';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.schemas';
-import { setupOpenApi } from './platform/docs/openapi.factory';
+import { buildOpenApiDocument, setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
 import { installClientAbortHooks } from './platform/http/client-abort.hooks';
+import { installCorrelationHooks } from './platform/http/correlation.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { installJsonBodyParser } from './platform/http/json-body.factory';
 import { installProtocolHooks } from './platform/http/protocol.hooks';
@@ -74,6 +76,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // UTF-8 only, byte for byte: invalid UTF-8 is a 400, another charset a 415.
   installJsonBodyParser(fastify);
   installHttpHooks(fastify, createRequestLogger(logger, config), httpMetrics);
+  // Before Nest adds its middleware hook: nestjs-pino must bind the logger that carries the traceparent.
+  installCorrelationHooks(fastify);
   // A client that hangs up: one info line and http_server_requests_aborted_total, never an outage.
   installClientAbortHooks(fastify, () => httpMetrics.countAbort());
   installProtocolHooks(fastify, logger);
@@ -90,4 +94,27 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   setupOpenApi(app);
   await app.init();
   return { app, logger, metrics };
+}
+
+/**
+ * The OpenAPI document of exactly the app `createApp()` serves, without listening or
+ * connecting to anything: Nest's preview mode scans the modules and routes but creates no
+ * provider (no pool, no Redis). `npm run docs:openapi` and `npm run lint:openapi` use it.
+ */
+export async function createOpenApiDocument(config: AppConfig): Promise<OpenAPIObject> {
+  const logger = createRootLogger(config);
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, logger, new MetricsService()),
+    new FastifyAdapter(),
+    {
+      preview: true,
+      logger: false,
+      abortOnError: false,
+    },
+  );
+  try {
+    return buildOpenApiDocument(app);
+  } finally {
+    await app.close();
+  }
 }

@@ -28,7 +28,10 @@ export class AccountsController {
 
   @Get('me')
   @Authenticated()
-  @ApiOperation({ summary: 'The account the bearer token was issued for' })
+  @ApiOperation({
+    summary: 'The account the bearer token was issued for',
+    description: 'Needs `Authorization: Bearer <accessToken>` from `POST /v1/auth/token`.',
+  })
   @ApiOkResponse({ standardSchema: accountSchema, description: "The caller's account." })
   @ApiProblems('ACCOUNT_NOT_FOUND')
   me(@CurrentAccount() accountId: string): Promise<AccountView> {

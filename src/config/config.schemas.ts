@@ -85,6 +85,13 @@ export const envSchema = z.object({
   DB_POOL_MAX: intInRange(10, 1, 200),
   DB_CONNECT_TIMEOUT_MS: intInRange(2_000, 100, 60_000),
   DB_STATEMENT_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
+  DB_ACQUIRE_TIMEOUT_MS: intInRange(1_000, 50, 60_000),
+  DB_LOCK_TIMEOUT_MS: intInRange(1_000, 10, 600_000),
+  DB_REPORT_STATEMENT_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000),
+  DB_CLIENT_TIMEOUT_MARGIN_MS: intInRange(1_000, 100, 60_000),
+  DB_RETRY_MAX_ATTEMPTS: intInRange(3, 1, 5),
+  DB_RETRY_BUDGET_PERCENT: intInRange(10, 0, 100),
+  DB_CLOSE_TIMEOUT_MS: intInRange(2_000, 0, 60_000),
   REDIS_COMMAND_TIMEOUT_MS: intInRange(500, 50, 60_000),
   HEALTH_CHECK_TIMEOUT_MS: intInRange(500, 50, 900),
   BOOT_RETRY_WINDOW_MS: intInRange(30_000, 0, 600_000),
@@ -142,7 +149,25 @@ export interface AppConfig {
     /** Every request's time budget unless its route sets its own (ms). */
     requestDeadlineMs: number;
   };
-  database: { url: string; poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
+  database: {
+    url: string;
+    poolMax: number;
+    /** Opening a connection at boot and in the commands (the probe, migrations). */
+    connectTimeoutMs: number;
+    /** Waiting for a pooled connection, opening one included: pool exhaustion answers 503 after this. */
+    acquireTimeoutMs: number;
+    /** `statement_timeout` of request paths (every class but `report` and `admin`). */
+    statementTimeoutMs: number;
+    /** `lock_timeout` of request paths. */
+    lockTimeoutMs: number;
+    /** `statement_timeout` of the `report` and `admin` classes (the worker, maintenance). */
+    reportStatementTimeoutMs: number;
+    /** The client gives up this long after the server should have cancelled: a black-holed network. */
+    clientTimeoutMarginMs: number;
+    retry: { maxAttempts: number; budgetPercent: number };
+    /** At shutdown, connections still busy after this are destroyed so the process can exit. */
+    closeTimeoutMs: number;
+  };
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
   payments: PaymentsConfig;
   orders: OrdersConfig;
@@ -259,7 +284,13 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       url: env.DATABASE_URL,
       poolMax: env.DB_POOL_MAX,
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
+      acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: env.DB_LOCK_TIMEOUT_MS,
+      reportStatementTimeoutMs: env.DB_REPORT_STATEMENT_TIMEOUT_MS,
+      clientTimeoutMarginMs: env.DB_CLIENT_TIMEOUT_MARGIN_MS,
+      retry: { maxAttempts: env.DB_RETRY_MAX_ATTEMPTS, budgetPercent: env.DB_RETRY_BUDGET_PERCENT },
+      closeTimeoutMs: env.DB_CLOSE_TIMEOUT_MS,
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
     payments: {

@@ -64,7 +64,12 @@ export class OrdersController {
   }
 
   @Get()
-  @ApiOperation({ summary: "The caller's orders, newest first, one page at a time (keyset: follow `nextCursor`)" })
+  @ApiOperation({
+    summary: "The caller's orders, newest first, one page at a time (keyset: follow `nextCursor`)",
+    description:
+      'Keyset pages of at most `limit` orders (1–100); pass the previous page’s `nextCursor` as `cursor`. ' +
+      'Only the caller’s own orders are listed.',
+  })
   @ApiOkResponse({ description: 'One page; `nextCursor` is null on the last.', standardSchema: orderPageSchema })
   @ApiProblems('VALIDATION_FAILED')
   list(
@@ -76,7 +81,12 @@ export class OrdersController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: "One of the caller's orders (another account's is a 404)" })
+  @ApiOperation({
+    summary: "One of the caller's orders (another account's is a 404)",
+    description:
+      'The order with its lines and payment status (`payment_pending` until the reconciliation settles it). ' +
+      'Another account’s order answers 404, exactly like a missing one.',
+  })
   @ApiOkResponse({ description: 'The order.', standardSchema: orderSchema })
   @ApiProblems('VALIDATION_FAILED', 'ORDER_NOT_FOUND')
   get(

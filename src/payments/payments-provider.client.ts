@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PaymentsConfig } from '../config/config.schemas';
 import { AppError } from '../platform/errors/app.errors';
+import { correlationHeaders, currentCorrelation } from '../platform/http/correlation.hooks';
 import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/resilience/circuit.breaker';
 import { Deadline } from '../platform/resilience/deadline.policy';
 import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/resilience/retry.policy';
@@ -41,7 +42,10 @@ export interface ChargeRequest {
 export interface CallOptions {
   /** The request's remaining budget. Without one, a fresh budget of PAYMENTS_DEADLINE_MS is used. */
   deadline?: Deadline;
-  /** Our request id, sent as `X-Request-Id` (a fresh UUID when absent). */
+  /**
+   * Our request id, sent as `X-Request-Id`. Default: the current request's or job's
+   * (`currentCorrelation()`, which also passes a `traceparent` on), else a fresh UUID.
+   */
   requestId?: string;
 }
 
@@ -227,8 +231,14 @@ export class PaymentsProviderClient {
     attempt: (signal: AbortSignal, headers: Record<string, string>) => Promise<T>,
   ): Promise<T> {
     const deadline = options.deadline ?? Deadline.after(this.settings.deadlineMs);
-    const requestId = options.requestId ?? randomUUID();
-    const headers = { 'x-request-id': requestId, accept: 'application/json' };
+    // The request (or job) being served passes its request id and traceparent on to the provider.
+    const correlation = currentCorrelation();
+    const requestId = options.requestId ?? correlation?.requestId ?? randomUUID();
+    const headers = {
+      ...correlationHeaders(correlation),
+      'x-request-id': requestId,
+      accept: 'application/json',
+    };
     let attempts = 0;
     let mayHaveCharged = false;
     const context = { dependency: PAYMENTS_DEPENDENCY, operation, requestId, idempotencyKey };

@@ -42,6 +42,8 @@ export const PAYMENTS_PROBLEM_TYPES = registerProblemTypes({
     retryable: true,
     logLevel: 'error',
     defaultDetail: `The payments provider failed; the payment outcome will be settled. ${QUOTE_ID}`,
+    firstCheck:
+      'Only with a partner → timeouts, provider status, error mapping: `resilience_circuit_state{dependency="payments"}`, the provider’s status page, the `payments` log lines with this requestId (attempts, status, duration).',
   },
   PAYMENT_PROVIDER_TIMEOUT: {
     status: 504,
@@ -53,6 +55,8 @@ export const PAYMENTS_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'error',
     defaultDetail: `The payments provider did not answer in time; the order is pending and will be settled. ${QUOTE_ID}`,
+    firstCheck:
+      'Only with a partner → timeouts, provider status, error mapping: `resilience_circuit_state{dependency="payments"}`, the provider’s status page, the `payments` log lines with this requestId (attempts, status, duration).',
   },
 });
 

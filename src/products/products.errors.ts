@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { AppError } from '../platform/errors/app.errors';
 import { registerProblemTypes } from '../platform/errors/problem-type.registry';
 
@@ -12,6 +13,7 @@ export const PRODUCTS_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'No product has this id.',
+    extensions: { productId: z.guid().meta({ description: 'The id asked for.' }) },
   },
   PRODUCT_DISCONTINUED: {
     status: 410,
@@ -22,6 +24,7 @@ export const PRODUCTS_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'This product is discontinued.',
+    extensions: { productId: z.guid().meta({ description: 'The discontinued product.' }) },
   },
 });
 

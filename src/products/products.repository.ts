@@ -49,8 +49,8 @@ export class ProductsRepository {
    * Inserts or updates (by sku) every product in one statement, so running it twice
    * leaves the same rows: ids and `created_at` are kept, `updated_at` moves.
    */
-  async upsertMany(rows: ProductInput[]): Promise<{ inserted: number; updated: number }> {
-    const result = await this.sql.query<{ inserted: boolean }>(
+  async upsertMany(rows: ProductInput[]): Promise<{ inserted: number; updated: number; ids: string[] }> {
+    const result = await this.sql.query<{ id: string; inserted: boolean }>(
       `INSERT INTO products (sku, name, price_cents, currency, stock, status)
        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[])
        ON CONFLICT (sku) DO UPDATE SET
@@ -60,7 +60,7 @@ export class ProductsRepository {
          stock = EXCLUDED.stock,
          status = EXCLUDED.status,
          updated_at = now()
-       RETURNING (xmax = 0) AS inserted`,
+       RETURNING id, (xmax = 0) AS inserted`,
       [
         rows.map((r) => r.sku),
         rows.map((r) => r.name),
@@ -74,6 +74,6 @@ export class ProductsRepository {
     );
     // xmax is 0 on a freshly inserted row version and set on one written by DO UPDATE.
     const inserted = result.filter((row) => row.inserted).length;
-    return { inserted, updated: result.length - inserted };
+    return { inserted, updated: result.length - inserted, ids: result.map((row) => row.id) };
   }
 }

@@ -1,4 +1,6 @@
-import type { CacheService } from '../platform/cache/cache.service';
+import type { PinoLogger } from 'nestjs-pino';
+import { CacheService } from '../platform/cache/cache.service';
+import type { RedisConnectionsService } from '../platform/redis/redis-connections.service';
 import { toProblem } from '../platform/errors/problem.factory';
 import type { Product } from './product.entity';
 import { ProductDiscontinuedError, ProductNotFoundError } from './products.errors';
@@ -26,16 +28,28 @@ const row = (overrides: Partial<Product> = {}): Product => ({
   ...overrides,
 });
 
-/** An in-memory stand-in with CacheService's contract: get never throws, set never rejects. */
-class FakeCache {
+/** An in-memory stand-in for the `cache` Redis connection, under the real CacheService (single flight included). */
+class FakeRedis {
   readonly entries = new Map<string, { value: unknown; ttl: number }>();
-  async get<T>(key: string): Promise<T | undefined> {
-    return this.entries.get(key)?.value as T | undefined;
+  async get(key: string): Promise<string | null> {
+    const entry = this.entries.get(key);
+    return entry === undefined ? null : JSON.stringify(entry.value);
   }
-  async set(key: string, value: unknown, ttl: number): Promise<void> {
-    this.entries.set(key, { value: JSON.parse(JSON.stringify(value)), ttl });
+  async set(key: string, raw: string, _ex: 'EX', ttl: number): Promise<'OK'> {
+    this.entries.set(key, { value: JSON.parse(raw), ttl });
+    return 'OK';
+  }
+  async del(...keys: string[]): Promise<number> {
+    return keys.filter((key) => this.entries.delete(key)).length;
   }
 }
+
+const quietLogger = {
+  setContext: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+};
 
 function setup(rows: Product[] = []) {
   const repository = {
@@ -47,9 +61,13 @@ function setup(rows: Product[] = []) {
         .slice(0, limit),
     ),
   };
-  const cache = new FakeCache();
-  const service = new ProductsService(repository as unknown as ProductsRepository, cache as unknown as CacheService);
-  return { service, repository, cache };
+  const redis = new FakeRedis();
+  const cache = new CacheService(
+    { get: () => redis } as unknown as RedisConnectionsService,
+    quietLogger as unknown as PinoLogger,
+  );
+  const service = new ProductsService(repository as unknown as ProductsRepository, cache);
+  return { service, repository, cache: redis };
 }
 
 describe('ProductsService.list', () => {
@@ -97,7 +115,7 @@ describe('ProductsService.get', () => {
 
   it('treats an entry of another shape (older release, corruption) as a miss', async () => {
     const { service, repository, cache } = setup([row()]);
-    await cache.set(productCacheKey(ID), { id: ID, price: 'ten' }, 60);
+    await cache.set(productCacheKey(ID), JSON.stringify({ id: ID, price: 'ten' }), 'EX', 60);
     await expect(service.get(ID)).resolves.toMatchObject({ id: ID, priceCents: 2500 });
     expect(repository.findById).toHaveBeenCalledTimes(1);
   });
@@ -120,5 +138,25 @@ describe('ProductsService.get', () => {
       code: 'PRODUCT_DISCONTINUED',
     });
     expect(repository.findById).toHaveBeenCalledTimes(1);
+  });
+
+  it('loads a product once for many concurrent misses of it (single flight), and again after invalidation', async () => {
+    const { service, repository, cache } = setup([row()]);
+    const views = await Promise.all(Array.from({ length: 50 }, () => service.get(ID)));
+    expect(views.every((v) => v.id === ID)).toBe(true);
+    expect(repository.findById).toHaveBeenCalledTimes(1);
+    await service.invalidate([ID]);
+    expect(cache.entries.has(productCacheKey(ID))).toBe(false);
+    await service.get(ID);
+    expect(repository.findById).toHaveBeenCalledTimes(2);
+  });
+
+  it('shares a failed load with the callers that joined it, and the next miss tries again', async () => {
+    const { service, repository } = setup([row()]);
+    repository.findById.mockRejectedValueOnce(new Error('boom'));
+    const results = await Promise.allSettled([service.get(ID), service.get(ID)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(repository.findById).toHaveBeenCalledTimes(1);
+    await expect(service.get(ID)).resolves.toMatchObject({ id: ID });
   });
 });

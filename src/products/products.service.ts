@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { CacheService } from '../platform/cache/cache.service';
+import { CacheService, type ReadThroughOptions } from '../platform/cache/cache.service';
 import { ProductDiscontinuedError, ProductNotFoundError } from './products.errors';
 import { ProductsRepository, type ProductRow } from './products.repository';
 import { encodeProductCursor, productSchema, type ProductPage, type ProductView } from './products.schemas';
@@ -22,6 +22,15 @@ export const productCacheKey = (id: string): string => `products:${id}`;
  */
 const productCacheEntrySchema = z.object({ v: z.literal(1), product: productSchema.nullable() });
 type ProductCacheEntry = z.infer<typeof productCacheEntrySchema>;
+
+/** How entries are read and kept; one object for every read (the hot path allocates no options). */
+const PRODUCT_CACHE_OPTIONS: ReadThroughOptions<ProductCacheEntry> = {
+  parse: (raw) => {
+    const parsed = productCacheEntrySchema.safeParse(raw);
+    return parsed.success ? parsed.data : undefined;
+  },
+  ttlSeconds: ({ product }) => (product ? PRODUCT_CACHE_TTL_SECONDS : PRODUCT_MISS_CACHE_TTL_SECONDS),
+};
 
 @Injectable()
 export class ProductsService {
@@ -57,17 +66,19 @@ export class ProductsService {
   }
 
   private async find(id: string): Promise<ProductView | null> {
-    const key = productCacheKey(id);
-    const cached = productCacheEntrySchema.safeParse(await this.cache.get(key));
-    if (cached.success) return cached.data.product;
+    // Single flight per id: 200 concurrent reads of one uncached product cost one query.
+    const entry = await this.cache.readThrough(productCacheKey(id), () => this.load(id), PRODUCT_CACHE_OPTIONS);
+    return entry.product;
+  }
 
+  private async load(id: string): Promise<ProductCacheEntry> {
     const row = await this.repository.findById(id);
-    const product = row ? toView(row) : null;
-    const entry: ProductCacheEntry = { v: 1, product };
-    // Not awaited: the reply never waits for the cache write, so a hung Redis adds one
-    // read timeout to a request, not two. CacheService.set never rejects.
-    void this.cache.set(key, entry, product ? PRODUCT_CACHE_TTL_SECONDS : PRODUCT_MISS_CACHE_TTL_SECONDS);
-    return product;
+    return { v: 1, product: row ? toView(row) : null };
+  }
+
+  /** Forgets the cached entries of products that changed, so the next read sees the change. */
+  invalidate(ids: readonly string[]): Promise<void> {
+    return this.cache.delete(...ids.map(productCacheKey));
   }
 }
 

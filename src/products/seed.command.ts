@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
+import { once } from 'node:events';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/config.schemas';
 import { prepareDatabase } from '../platform/database/database.bootstrap';
@@ -7,28 +8,60 @@ import { dataSourceOptions } from '../platform/database/data-source.factory';
 import { SqlClient } from '../platform/database/sql.client';
 import { runEntrypoint } from '../platform/lifecycle/entrypoint.bootstrap';
 import { MetricsService } from '../platform/metrics/metrics.service';
+import { createRedisConnection } from '../platform/redis/redis-connection.factory';
+import { sleep } from '../platform/resilience/backoff.policy';
 import { Product } from './product.entity';
 import { DEMO_PRODUCTS } from './products.fixtures';
 import { ProductsRepository } from './products.repository';
+import { productCacheKey } from './products.service';
 
 /**
  * `npm run db:seed`: loads the demo catalog. Safe to run any number of times: products
  * are upserted by sku. Like `npm start`, it first waits for Postgres, creates the
  * database outside production and applies pending migrations, so it works on a fresh clone.
  *
- * Cached products (60 s TTL) may show the old values until their entry expires.
+ * The cached entries of the products it wrote are deleted, so the API serves the new values
+ * at once; with Redis unreachable it says so and they expire within their 60 s TTL.
  */
 export async function seedProducts(config: AppConfig, logger: Logger): Promise<{ inserted: number; updated: number }> {
   await prepareDatabase(config, logger);
-  const dataSource = new DataSource({ ...dataSourceOptions(config, logger), entities: [Product], poolSize: 1 });
+  const dataSource = new DataSource({
+    ...dataSourceOptions(config, logger, 'maintenance'),
+    entities: [Product],
+    poolSize: 1,
+  });
   await dataSource.initialize();
   try {
-    const repository = new ProductsRepository(new SqlClient(dataSource, new MetricsService()));
-    return await repository.upsertMany([...DEMO_PRODUCTS]);
+    const repository = new ProductsRepository(new SqlClient(dataSource, config, new MetricsService()));
+    const { inserted, updated, ids } = await repository.upsertMany([...DEMO_PRODUCTS]);
+    await forgetCachedProducts(config, logger, ids);
+    return { inserted, updated };
   } finally {
     await dataSource.destroy();
   }
 }
+
+/** Deletes the product cache entries of `ids` (the changed products), on the API's `cache` connection settings. */
+async function forgetCachedProducts(config: AppConfig, logger: Logger, ids: string[]): Promise<void> {
+  const redis = createRedisConnection('cache', config, logger);
+  try {
+    // The cache connection has no offline queue: wait until it is ready (bounded) before the command.
+    await Promise.race([
+      once(redis, 'ready'),
+      sleep(REDIS_READY_TIMEOUT_MS).then(() => Promise.reject(new Error('Redis not ready'))),
+    ]);
+    if (ids.length > 0) await redis.del(...ids.map(productCacheKey));
+  } catch (error) {
+    logger.warn(
+      { reason: (error as Error).message },
+      'could not invalidate cached products; they expire within their TTL',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+const REDIS_READY_TIMEOUT_MS = 2_000;
 
 if (require.main === module) {
   void runEntrypoint({

@@ -46,7 +46,11 @@ export class ReportsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'A report: status, progress, result or a safe error' })
+  @ApiOperation({
+    summary: 'A report: status, progress, result or a safe error',
+    description:
+      'Poll until `status` is `completed` (with `result`) or `failed` (with a safe `error`). Only the account that asked for the report sees it; anyone else gets 404.',
+  })
   @ApiOkResponse({ standardSchema: reportSchema, description: 'The report.' })
   @ApiProblems('VALIDATION_FAILED', 'REPORT_NOT_FOUND')
   get(@Param('id', { schema: reportIdSchema }) id: string, @CurrentAccount() accountId: string): Promise<ReportView> {

@@ -18,7 +18,6 @@ import { startInProcessWorker, workerEnvFor, type InProcessWorker } from '../sup
 const PLANNED: Partial<Record<MetricName, string>> = {
   http_server_requests_shed_total: 'load shedding (F27)',
   http_server_requests_rate_limited_total: 'rate limits (F24)',
-  db_client_connection_acquire_seconds: 'connection acquire time, with the SQL seam (F4)',
 };
 
 /** Made by Prometheus, not by the app: `up` per target, and the target labels on every series. */

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createOpenApiDocument } from '../../src/app.factory';
+import { problemComponentName } from '../../src/platform/docs/openapi.factory';
+import { problemDocOf, renderErrorsDocument, retryAdvice, SYMPTOMS } from '../../src/platform/docs/problem-doc.factory';
 import { errorTableIn, renderErrorTable } from '../../src/platform/docs/error-table.factory';
 import {
   problemCodes,
@@ -60,6 +63,7 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
     for (const code of ERROR_CODES) {
       const res = await t.http.get(typeUriOf(code));
       expect(res.status).toBe(200);
+      const { retryAfterSeconds, extensions = {} } = problemTypeOf(code);
       expect(res.body).toEqual({
         type: `/problems/${slugOf(code)}`,
         code,
@@ -67,10 +71,38 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
         title: problemTypeOf(code).title,
         meaning: expect.stringMatching(/\S{3}/),
         cause: expect.stringMatching(/\S{3}/),
+        firstCheck: expect.stringMatching(/\S{3}/),
         action: expect.stringMatching(/\S{3}/),
         retryable: expect.any(Boolean),
+        ...(retryAfterSeconds !== undefined && { retryAfterSeconds }),
+        extensions: Object.fromEntries(
+          Object.keys(extensions).map((member) => [member, expect.stringMatching(/\S{3}/)]),
+        ),
       });
     }
+  });
+
+  it('serves each page as HTML to a browser, with what to do and where to look first', async () => {
+    const res = await t.http.get('/problems/dependency-unavailable', {
+      headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html; charset=utf-8/);
+    const doc = problemDocOf('DEPENDENCY_UNAVAILABLE');
+    expect(res.text).toContain('<h1>Dependency unavailable</h1>');
+    expect(res.text).toContain(retryAdvice(doc).replace(/`([^`]+)`/g, '<code>$1</code>'));
+    expect(res.text).toContain('Where to look first, by symptom');
+    for (const { area } of SYMPTOMS) expect(res.text).toContain(area);
+    // curl and API clients (`*/*`, or no Accept) keep getting JSON.
+    expect((await t.http.get('/problems/dependency-unavailable', { headers: { accept: '*/*' } })).body.code).toBe(
+      'DEPENDENCY_UNAVAILABLE',
+    );
+  });
+
+  it('has docs/errors.md exactly as the registry generates it (npm run docs:errors rewrites it)', () => {
+    const written = readFileSync(resolve(__dirname, '..', '..', 'docs', 'errors.md'), 'utf8');
+    expect(written).toBe(renderErrorsDocument(ERROR_CODES));
+    for (const code of ERROR_CODES) expect(written).toContain(`\`${code}\``);
   });
 
   it('answers an unknown problem slug with 404 PROBLEM_TYPE_NOT_FOUND', async () => {
@@ -95,6 +127,16 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
       expect(doc.components.schemas.Problem.required).toEqual(
         expect.arrayContaining(['type', 'title', 'status', 'detail', 'instance', 'code', 'requestId']),
       );
+      for (const code of ERROR_CODES.filter((c) => c !== 'ROUTE_NOT_FOUND' && c !== 'FORBIDDEN')) {
+        const schema = doc.components.schemas[problemComponentName(code)];
+        expect({ code, documented: schema?.properties.code }).toEqual({ code, documented: { const: code } });
+        for (const member of Object.keys(problemTypeOf(code).extensions ?? {}))
+          expect({ code, member, documented: member in schema.properties }).toEqual({ code, member, documented: true });
+      }
+    });
+
+    it('is the document npm run docs:openapi writes (built without a server)', async () => {
+      expect(await createOpenApiDocument(t.config)).toEqual(doc);
     });
 
     it('documents a success response and problem responses for every operation', () => {
@@ -108,25 +150,25 @@ describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
       for (const { id, op } of operations) {
         const statuses = Object.keys(op.responses);
         expect({ id, success: statuses.some((s) => /^2\d\d$/.test(s)) }).toEqual({ id, success: true });
-        for (const status of statuses.filter((s) => Number(s) >= 400)) {
-          const response = op.responses[status];
-          expect({ id, status, schema: response.content?.['application/problem+json']?.schema?.$ref }).toEqual({
+        // Every declared code is a registered one, answered under its own status with its own schema.
+        const codes = op['x-problem-codes'] as string[];
+        const errorStatuses = statuses.filter((s) => Number(s) >= 400).sort();
+        expect({
+          id,
+          statuses: [...new Set(codes.map((c) => String(problemTypeOf(c as ErrorCode).status)))].sort(),
+        }).toEqual({
+          id,
+          statuses: errorStatuses,
+        });
+        for (const status of errorStatuses) {
+          const schema = op.responses[status].content['application/problem+json'].schema;
+          const refs: string[] = schema.oneOf ? schema.oneOf.map((s: { $ref: string }) => s.$ref) : [schema.$ref];
+          const expected = codes.filter((c) => problemTypeOf(c as ErrorCode).status === Number(status));
+          expect({ id, status, refs: refs.sort() }).toEqual({
             id,
             status,
-            schema: '#/components/schemas/Problem',
+            refs: expected.map((c) => `#/components/schemas/${problemComponentName(c as ErrorCode)}`).sort(),
           });
-          // Every code named in a description exists in the catalog with that status.
-          for (const [, code] of (response.description as string).matchAll(/`([A-Z_]+)`/g)) {
-            expect({
-              id,
-              code,
-              status: problemCodes().includes(code as ErrorCode) && problemTypeOf(code as ErrorCode).status,
-            }).toEqual({
-              id,
-              code,
-              status: Number(status),
-            });
-          }
         }
         expect({ id, has500: statuses.includes('500') }).toEqual({ id, has500: true });
       }

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config/config.schemas';
 import { dataSourceOptions } from '../../src/platform/database/data-source.factory';
+import { isForeignKeyViolation } from '../../src/platform/database/pg.errors';
 import { SqlClient, isIdempotent } from '../../src/platform/database/sql.client';
 import { classifyFailure } from '../../src/platform/errors/failure.classifier';
 import { Deadline, DeadlineExceededError } from '../../src/platform/resilience/deadline.policy';
@@ -16,11 +17,17 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: db.url,
+      DB_STATEMENT_TIMEOUT_MS: '4000',
+      DB_LOCK_TIMEOUT_MS: '700',
+      DB_REPORT_STATEMENT_TIMEOUT_MS: '90000',
+    });
     dataSource = new DataSource({ ...dataSourceOptions(config), poolSize: 3 });
     await dataSource.initialize();
     metrics = new MetricsService();
-    sql = new SqlClient(dataSource, metrics);
+    sql = new SqlClient(dataSource, config, metrics);
     await sql.query('CREATE TABLE seam_probe (id int PRIMARY KEY, n int NOT NULL)', [], { queryClass: 'admin' });
     await sql.query('INSERT INTO seam_probe VALUES (1, 0)', [], { queryClass: 'write' });
   });
@@ -136,6 +143,59 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     expect(isIdempotent({ queryClass: 'read', idempotent: false })).toBe(false);
   });
 
+  it('gives each query class its timeouts: request classes the session defaults, report its own in a transaction', async () => {
+    const show = (executor: { query: SqlClient['query'] }, options = {}) =>
+      executor.query<{ s: string; l: string }>(
+        "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l",
+        [],
+        options,
+      );
+    // A plain statement uses the pool's session settings (sent at connect, no extra round trip).
+    await expect(show(sql)).resolves.toEqual([{ s: '4s', l: '700ms' }]);
+    // A report statement runs in its own transaction with SET LOCAL (a worker's long query).
+    await expect(show(sql, { queryClass: 'report' })).resolves.toEqual([{ s: '90s', l: '700ms' }]);
+    await expect(sql.transaction((tx) => show(tx), { queryClass: 'lock' })).resolves.toEqual([{ s: '4s', l: '700ms' }]);
+    // A deadline shortens the transaction's statement timeout to the time left.
+    const [{ s }] = await sql.transaction((tx) => show(tx), { deadline: Date.now() + 1_500 });
+    expect(parseInt(s, 10)).toBeLessThanOrEqual(1_500);
+    // Nothing leaks into the pooled session.
+    await expect(show(sql)).resolves.toEqual([{ s: '4s', l: '700ms' }]);
+  });
+
+  it('retries a lock timeout, but never past the deadline: an attempt that cannot finish in time is not started', async () => {
+    let retries = 0;
+    sql.setObserver({ retried: () => retries++ });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = sql.transaction(async (tx) => {
+      await tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE', [], { queryClass: 'lock' });
+      locked();
+      await held;
+    });
+    await isLocked;
+    const blocked = (options: { deadline?: number }) =>
+      sql.transaction((tx) => tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE'), {
+        lockTimeoutMs: 100,
+        ...options,
+      });
+    try {
+      // No deadline: 55P03 is transient, the whole transaction runs 3 times.
+      await expect(blocked({})).rejects.toMatchObject({ code: '55P03' });
+      expect(retries).toBe(2);
+      // 150 ms left after a 100 ms attempt is not enough for another: surfaced after one.
+      const started = Date.now();
+      await expect(blocked({ deadline: Date.now() + 150 })).rejects.toMatchObject({ code: '55P03' });
+      expect(retries).toBe(2);
+      expect(Date.now() - started).toBeLessThan(300);
+    } finally {
+      release();
+      await holder;
+      sql.setObserver(undefined);
+    }
+  });
+
   it('counts every failed statement, in or out of a transaction, by SQLSTATE class (F4)', async () => {
     const errors = async (sqlClass: string) =>
       parseMetrics(await metrics.render()).value('db_client_errors_total', { sqlstate_class: sqlClass }) ?? 0;
@@ -150,5 +210,18 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     const before = parseMetrics(await metrics.render()).find('db_client_errors_total');
     await expect(sql.query('SELECT 1', [], { signal: AbortSignal.abort() })).rejects.toThrow();
     expect(parseMetrics(await metrics.render()).find('db_client_errors_total')).toEqual(before);
+  });
+
+  it('surfaces a foreign-key violation once, unretried, with the constraint a repository maps to 404/409', async () => {
+    await sql.query('CREATE TABLE fk_parent (id int PRIMARY KEY)', [], { queryClass: 'admin' });
+    await sql.query('CREATE TABLE fk_child (parent_id int NOT NULL REFERENCES fk_parent (id))', [], {
+      queryClass: 'admin',
+    });
+    const missing = await sql
+      .query('INSERT INTO fk_child VALUES (42)', [], { queryClass: 'write', idempotent: true })
+      .catch((error: unknown) => error);
+    expect(isForeignKeyViolation(missing, 'fk_child_parent_id_fkey')).toBe(true);
+    expect(isForeignKeyViolation(missing, 'another_fkey')).toBe(false);
+    expect(isForeignKeyViolation(new Error('x'))).toBe(false);
   });
 });

@@ -4,6 +4,7 @@ import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/f
 import { PaymentsProviderClient, type PaymentsClientSettings } from '../../src/payments/payments-provider.client';
 import { classifyFailure, isRetryable } from '../../src/platform/errors/failure.classifier';
 import { toProblem } from '../../src/platform/errors/problem.factory';
+import { runWithCorrelation } from '../../src/platform/http/correlation.hooks';
 import { Deadline } from '../../src/platform/resilience/deadline.policy';
 import { FaultProxy } from '../support/fault-proxy.support';
 import { startFakeProviderProcess, type FakeProviderProcess } from '../support/fake-provider.support';
@@ -314,6 +315,17 @@ describe('payments provider client against the fake provider', () => {
     const seen = logLines.filter((line) => line.idempotencyKey === keyOf(request.orderId));
     expect(seen).toHaveLength(2);
     expect(seen.map((line) => line.requestId)).toEqual([requestId, requestId]);
+  });
+
+  it('passes the current request id and traceparent on to every attempt (F15)', async () => {
+    const request = order('tok_flaky');
+    const correlation = {
+      requestId: `req-${randomUUID()}`,
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    };
+    await runWithCorrelation(correlation, () => client().charge(request));
+    const seen = logLines.filter((line) => line.idempotencyKey === keyOf(request.orderId));
+    expect(seen.map(({ requestId, traceparent }) => ({ requestId, traceparent }))).toEqual([correlation, correlation]);
   });
 });
 

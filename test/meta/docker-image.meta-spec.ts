@@ -96,7 +96,14 @@ function sh(command: string, cwd: string): Promise<void> {
       'nice',
       ['-n', '19', 'sh', '-c', command],
       { cwd, timeout: 180_000, env: { ...hostEnvironment(), npm_config_prefer_offline: 'true' } },
-      (error, _out, stderr) => (error ? fail(new Error(`${command} failed: ${stderr}`)) : done()),
+      (error, _out, stderr) =>
+        error
+          ? fail(
+              new Error(
+                `${command} failed (${error.killed ? `killed after the 180 s bound, ${error.signal}` : `exit ${error.code}`}): ${stderr.replace(/^npm warn Unknown (env|user) config "nodedir".*\n/gm, '')}`,
+              ),
+            )
+          : done(),
     );
   });
 }

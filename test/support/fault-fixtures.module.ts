@@ -18,6 +18,7 @@ import {
   Body,
   Headers,
 } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 import { PinoLogger } from 'nestjs-pino';
 import { Observable, map, throwError } from 'rxjs';
 import { z } from 'zod';
@@ -78,6 +79,8 @@ class ThrowingMiddleware implements NestMiddleware {
   }
 }
 
+// Test-only routes are no part of the API: kept out of the served document (their errors are still checked as problems).
+@ApiExcludeController()
 @Controller('__test__')
 class FaultFixturesController {
   // Statements go through the SQL seam, as every repository's do.

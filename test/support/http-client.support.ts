@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { expectDocumented, OpenApiValidator } from './openapi-validator.support';
 
 export interface HttpResponse<T = any> {
   status: number;
@@ -12,10 +13,22 @@ export interface RequestOptions {
   /** A value to send as JSON, or a raw string/Buffer sent as is. */
   body?: unknown;
   token?: string;
+  /**
+   * Skip the check against the OpenAPI document, for a test that provokes a response on purpose
+   * outside any contract. Say why where you use it.
+   */
+  skipDocumentCheck?: boolean;
 }
 
-/** Real HTTP over loopback (undici), so the tests see exactly what a caller sees. */
+/**
+ * Real HTTP over loopback (undici), so the tests see exactly what a caller sees. Every
+ * response is checked against the OpenAPI document the server serves at /openapi.json
+ * (status documented for the operation, body schema, required headers): a drift between
+ * the code and the document fails whichever test saw it (F33).
+ */
 export class HttpClient {
+  private validator?: Promise<OpenApiValidator | undefined>;
+
   constructor(readonly baseUrl: string) {}
 
   async request<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<HttpResponse<T>> {
@@ -31,12 +44,26 @@ export class HttpClient {
     const res = await fetch(this.baseUrl + path, { method, headers, body });
     const text = await res.text();
     const type = res.headers.get('content-type') ?? '';
-    return {
+    const response = {
       status: res.status,
       headers: res.headers,
       text,
       body: type.includes('json') && text ? JSON.parse(text) : text,
     };
+    if (!options.skipDocumentCheck) {
+      const validator = await this.documentValidator();
+      if (validator) expectDocumented(validator, { method, path, ...response });
+    }
+    return response;
+  }
+
+  /** The served document, fetched once per client; none when the server serves no OpenAPI document. */
+  private documentValidator(): Promise<OpenApiValidator | undefined> {
+    this.validator ??= fetch(`${this.baseUrl}/openapi.json`).then(async (res) => {
+      const document = res.ok ? ((await res.json()) as { openapi?: string }) : undefined;
+      return document?.openapi ? OpenApiValidator.for(document) : undefined;
+    });
+    return this.validator;
   }
 
   get<T = any>(path: string, options?: RequestOptions) {

@@ -31,11 +31,17 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   await admin((c) =>
     c.query(options.migrated === false ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`),
   );
-  const url = databaseUrl(name);
+  return databaseHandle(databaseUrl(name), () =>
+    admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  );
+}
+
+/** A {@link TestDatabase} for a database at `url` (the shared server's, or a private server's). */
+export function databaseHandle(url: string, drop: () => Promise<void>): TestDatabase {
   return {
-    name,
+    name: decodeURIComponent(new URL(url).pathname.slice(1)),
     url,
     query: (sql, params) => withClient(url, async (c) => (await c.query(sql, params)).rows),
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop,
   };
 }

@@ -309,6 +309,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       time: Date.now(),
       msg: 'fake provider request',
       requestId: req.headers['x-request-id'],
+      traceparent: req.headers.traceparent,
       method: req.method,
       path: url.pathname,
     };

@@ -3,13 +3,41 @@ import type Redis from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 
+/** `healthy`: Redis answers. `degraded`: its last command failed; reads go to the source. */
+export type CacheState = 'healthy' | 'degraded';
+
 /**
- * A fail-open JSON cache: Redis being down, slow or full is never the caller's
- * problem. A failed read is a miss, a failed write is skipped; both are logged.
+ * Hook for the metrics module (wired by it; the platform cache never imports metrics): called
+ * once per state change, never per request, e.g. for a `cache_degraded` gauge (1 degraded, 0 healthy).
+ */
+export interface CacheObserver {
+  stateChanged?(state: CacheState): void;
+}
+
+export interface ReadThroughOptions<T> {
+  /** Turns what Redis held into a value, or `undefined` to treat it as a miss (old or corrupt entry). */
+  parse: (raw: unknown) => T | undefined;
+  /** How long to keep a loaded value (a found product longer than a remembered miss, say). */
+  ttlSeconds: (value: T) => number;
+}
+
+/**
+ * A fail-open JSON cache: Redis being down, slow, paused or black-holed is never the caller's
+ * problem. A failed read is a miss (within the `cache` connection's command timeout,
+ * REDIS_COMMAND_TIMEOUT_MS: it has no offline queue, so a disconnected Redis fails in about
+ * a millisecond), a failed write is skipped.
+ *
+ * Degraded mode is logged and reported once per change of state (`cache degraded` at warn
+ * with the reason, `cache recovered` at info), never once per request: an outage at 1,000
+ * requests a second must not write 1,000 log lines a second.
  */
 @Injectable()
 export class CacheService {
   private readonly redis: Redis;
+  private current: CacheState = 'healthy';
+  private observer: CacheObserver | undefined;
+  /** Loads in flight by key: concurrent misses of one key share one load (single flight). */
+  private readonly loading = new Map<string, Promise<unknown>>();
 
   constructor(
     connections: RedisConnectionsService,
@@ -19,12 +47,22 @@ export class CacheService {
     this.logger.setContext(CacheService.name);
   }
 
+  get state(): CacheState {
+    return this.current;
+  }
+
+  /** Wires the metrics hook (see {@link CacheObserver}). */
+  setObserver(observer: CacheObserver | undefined): void {
+    this.observer = observer;
+  }
+
   async get<T>(key: string): Promise<T | undefined> {
     try {
       const raw = await this.redis.get(key);
+      this.healthy();
       return raw === null ? undefined : (JSON.parse(raw) as T);
     } catch (error) {
-      this.logger.warn({ key, reason: reasonOf(error) }, 'cache read failed; falling back to the source');
+      this.degraded(error, 'read');
       return undefined;
     }
   }
@@ -32,17 +70,69 @@ export class CacheService {
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
     try {
       await this.redis.set(key, JSON.stringify(value), 'EX', ttlSeconds);
+      this.healthy();
     } catch (error) {
-      this.logger.warn({ key, reason: reasonOf(error) }, 'cache write failed; skipped');
+      this.degraded(error, 'write');
     }
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(...keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
     try {
-      await this.redis.del(key);
+      await this.redis.del(...keys);
+      this.healthy();
     } catch (error) {
-      this.logger.warn({ key, reason: reasonOf(error) }, 'cache delete failed');
+      this.degraded(error, 'delete');
     }
+  }
+
+  /**
+   * Cache-aside read with single flight: Redis first; on a miss (or with Redis down) the
+   * value is loaded once however many callers ask for the same key at the same time (a
+   * cold cache or a Redis outage does not stampede the source), then written back without
+   * making the caller wait for the write.
+   *
+   * @example
+   * const product = await cache.readThrough(`products:${id}`, () => repository.findById(id), {
+   *   parse: (raw) => entrySchema.safeParse(raw).data?.product, ttlSeconds: (p) => (p ? 60 : 5) });
+   */
+  async readThrough<T>(key: string, load: () => Promise<T>, options: ReadThroughOptions<T>): Promise<T> {
+    const cached = options.parse(await this.get<unknown>(key));
+    if (cached !== undefined) return cached;
+    const pending = this.loading.get(key) as Promise<T> | undefined;
+    if (pending) return pending;
+    const loaded = this.load(key, load, options);
+    this.loading.set(key, loaded);
+    return loaded;
+  }
+
+  private async load<T>(key: string, load: () => Promise<T>, options: ReadThroughOptions<T>): Promise<T> {
+    try {
+      const value = await load();
+      // Not awaited: the reply never waits for the cache write, so a hung Redis adds one
+      // command timeout to a request, not two. set() never rejects.
+      void this.set(key, value, options.ttlSeconds(value));
+      return value;
+    } finally {
+      this.loading.delete(key);
+    }
+  }
+
+  private healthy(): void {
+    if (this.current === 'healthy') return;
+    this.current = 'healthy';
+    this.logger.info('cache recovered: reading from Redis again');
+    this.observer?.stateChanged?.('healthy');
+  }
+
+  private degraded(error: unknown, operation: 'read' | 'write' | 'delete'): void {
+    if (this.current === 'degraded') {
+      this.logger.debug({ operation, reason: reasonOf(error) }, 'cache operation failed (degraded)');
+      return;
+    }
+    this.current = 'degraded';
+    this.logger.warn({ operation, reason: reasonOf(error) }, 'cache degraded: Redis failed, reading from the source');
+    this.observer?.stateChanged?.('degraded');
   }
 }
 

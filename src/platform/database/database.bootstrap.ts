@@ -115,7 +115,7 @@ export async function runMigrations(config: AppConfig, logger: Logger): Promise<
   });
   lock.on('error', () => undefined);
   await lock.connect();
-  const dataSource = new DataSource({ ...dataSourceOptions(config, logger), poolSize: 2 });
+  const dataSource = new DataSource({ ...dataSourceOptions(config, logger, 'maintenance'), poolSize: 2 });
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     await dataSource.initialize();

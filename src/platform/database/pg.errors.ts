@@ -1,6 +1,7 @@
 /** PostgreSQL SQLSTATE codes the app reacts to (https://www.postgresql.org/docs/15/errcodes-appendix.html). */
 export const PG = {
   UNIQUE_VIOLATION: '23505',
+  FOREIGN_KEY_VIOLATION: '23503',
   UNDEFINED_TABLE: '42P01',
   INVALID_TEXT_REPRESENTATION: '22P02',
   QUERY_CANCELED: '57014',
@@ -30,6 +31,21 @@ export function constraintOf(error: unknown): string | undefined {
 
 export const isUniqueViolation = (error: unknown, constraint?: string): boolean =>
   sqlStateOf(error) === PG.UNIQUE_VIOLATION && (constraint === undefined || constraintOf(error) === constraint);
+
+/**
+ * A foreign-key violation (23503), optionally of one constraint. The repository that ran the
+ * statement knows which way it went and maps it to its feature's problem: an INSERT/UPDATE
+ * naming a row that does not exist (or was deleted meanwhile) → that resource's 404; a DELETE
+ * of a row still referenced → 409. Unmapped, it stays a 500: a statement the code should not send.
+ *
+ * @example
+ * .catch((error) => {
+ *   if (isForeignKeyViolation(error, 'order_items_product_id_fkey')) throw new ProductNotFoundError(productId);
+ *   throw error;
+ * });
+ */
+export const isForeignKeyViolation = (error: unknown, constraint?: string): boolean =>
+  sqlStateOf(error) === PG.FOREIGN_KEY_VIOLATION && (constraint === undefined || constraintOf(error) === constraint);
 /**
  * A COMMIT that failed because the connection broke: the server may or may not have
  * committed. Never retried (the work may have happened); callers reconcile instead.

@@ -29,9 +29,21 @@ const NOT_SENT_ERRNOS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOS
 /** Socket errors of a connection that broke mid-flight: the statement may have run. */
 const BROKEN_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
 
-/** node-postgres reports these without a code. */
-const NOT_SENT_MESSAGES = ['timeout exceeded when trying to connect', 'Connection timeout'];
+/** node-postgres reports these without a code. Opening a connection failed: nothing was sent. */
+const NOT_SENT_MESSAGES = [
+  'Connection terminated due to connection timeout',
+  'Connection timeout',
+  'Client has encountered a connection error and is not queryable',
+];
 const BROKEN_MESSAGES = ['Connection terminated', 'Client has encountered a connection error'];
+/**
+ * pg-pool's answer when every connection stayed busy for the whole acquire timeout
+ * (`DB_ACQUIRE_TIMEOUT_MS`; opening a new connection fails with another message). An
+ * overload, not a blip: a 503 at once, never retried (retrying would queue more waiters).
+ */
+const POOL_EXHAUSTED_MESSAGE = 'timeout exceeded when trying to connect';
+/** pg's own `query_timeout` fired: the server did not answer a margin after statement_timeout (a silent network). */
+const CLIENT_TIMEOUT_MESSAGE = 'Query read timeout';
 
 /** A SQLSTATE the server sent (not an errno a socket raised). */
 function serverSqlState(error: unknown): string | undefined {
@@ -70,6 +82,12 @@ export function classifyPostgresFailure(error: unknown): Failure | undefined {
   }
   const message = (error as { message?: unknown } | null | undefined)?.message;
   if (typeof message !== 'string') return undefined;
+  if (message === POOL_EXHAUSTED_MESSAGE) {
+    return { ...base, kind: 'unavailable', transient: false, outcome: 'known', code: 'pool_exhausted' };
+  }
+  if (message === CLIENT_TIMEOUT_MESSAGE) {
+    return { ...base, kind: 'timeout', transient: false, outcome: 'unknown', code: 'client_timeout' };
+  }
   if (NOT_SENT_MESSAGES.some((m) => message.includes(m))) {
     return { ...base, kind: 'unavailable', transient: true, outcome: 'known', code: 'connect_timeout' };
   }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { problemTypeOf, registerProblemTypes, type ErrorCode, type LogLevel } from './problem-type.registry';
 
 const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
@@ -19,6 +20,18 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request has invalid fields.',
+    documentedOn: 'operations-with-input',
+    extensions: {
+      errors: z
+        .array(
+          z.object({
+            pointer: z.string().meta({ description: 'JSON pointer into the part named by `in`.', example: '/email' }),
+            detail: z.string().meta({ example: 'Invalid email address' }),
+            in: z.enum(['body', 'query', 'path', 'header']),
+          }),
+        )
+        .meta({ description: 'Every failing field.' }),
+    },
   },
   MALFORMED_REQUEST: {
     status: 400,
@@ -31,6 +44,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request could not be parsed.',
+    documentedOn: 'every-operation',
   },
   UNAUTHENTICATED: {
     status: 401,
@@ -43,6 +57,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'A valid bearer token is required.',
+    firstCheck:
+      'Many callers at once after a deploy: `JWT_SECRET` differs between instances, or clocks drift. One caller: its token (expired, another environment’s).',
   },
   FORBIDDEN: {
     status: 403,
@@ -63,6 +79,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'No route matches this method and path.',
+    firstCheck:
+      'Only at the proxy, or after a deploy: routing and upstream config (a path prefix added or stripped). Else the caller’s URL against `GET /openapi.json`.',
   },
   PROBLEM_TYPE_NOT_FOUND: {
     status: 404,
@@ -73,6 +91,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'No problem type has this slug.',
+    extensions: {
+      slug: z.string().max(100).meta({ description: 'The slug asked for (at most 100 characters of it).' }),
+    },
   },
   PAYLOAD_TOO_LARGE: {
     status: 413,
@@ -83,6 +104,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'The request body is too large.',
+    documentedOn: 'operations-with-body',
+    firstCheck:
+      '`BODY_LIMIT_BYTES` against what callers legitimately send, and the proxy’s own body limit (which answers before the app).',
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -93,6 +117,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'Request bodies must be sent as application/json.',
+    documentedOn: 'operations-with-body',
   },
   REQUEST_TIMEOUT: {
     status: 408,
@@ -103,6 +128,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: true,
     logLevel: 'info',
     defaultDetail: 'The request was not received in time.',
+    documentedOn: 'every-operation',
+    firstCheck:
+      'Many at once: the network between callers and the proxy, or the proxy buffering; else one slow client.',
   },
   URI_TOO_LONG: {
     status: 414,
@@ -113,6 +141,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'A path parameter is too long.',
+    documentedOn: 'operations-with-path-parameters',
   },
   HEADERS_TOO_LARGE: {
     status: 431,
@@ -123,6 +152,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'warn',
     defaultDetail: 'The request headers are too large.',
+    documentedOn: 'every-operation',
   },
   REQUEST_REJECTED: {
     status: 400,
@@ -133,6 +163,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'The request was rejected.',
+    documentedOn: 'every-operation',
   },
   INTERNAL_ERROR: {
     status: 500,
@@ -143,6 +174,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: false,
     logLevel: 'error',
     defaultDetail: `An unexpected error occurred. ${QUOTE_ID}`,
+    documentedOn: 'every-operation',
+    firstCheck:
+      'The `request failed` line with this requestId: its stack and `route`. One endpoint → that handler and its recent changes; many → a shared dependency or the last deploy.',
   },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,
@@ -154,6 +188,18 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'error',
     defaultDetail: `A service this request depends on is temporarily unavailable. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 5,
+    documentedOn: 'every-operation',
+    extensions: {
+      dependency: z.string().meta({ description: 'Which dependency failed (`postgres`, `redis`, `readiness`, …).' }),
+      checks: z
+        .record(
+          z.string(),
+          z.object({ status: z.string(), reason: z.string().optional(), responseTimeMs: z.number().optional() }),
+        )
+        .meta({ description: '`GET /health/ready` only: the result of each check.' }),
+    },
+    firstCheck:
+      'Many endpoints → database, cache, pool: `GET /health/ready` (which check), the body’s `dependency`, pool gauges `db_client_connection_*`, `db_client_errors_total` by class; with a partner, its circuit state and status page.',
   },
   OVERLOADED: {
     status: 503,
@@ -176,6 +222,8 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'error',
     defaultDetail: `This instance is shutting down. Retry after the Retry-After interval. ${QUOTE_ID}`,
     retryAfterSeconds: 1,
+    firstCheck:
+      'Expected during deploys and scale-in. Outside them: why instances get SIGTERM (OOM kills, node drains, a crash loop).',
   },
   DEADLINE_EXCEEDED: {
     status: 504,
@@ -186,6 +234,9 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     retryable: true,
     logLevel: 'error',
     defaultDetail: `The request did not finish within its time budget. ${QUOTE_ID}`,
+    documentedOn: 'every-operation',
+    firstCheck:
+      'One endpoint → its slow query (`durationMs` on the completion line, statement_timeout cancels in `db_client_errors_total{sqlstate_class="57"}`); many → database load or locks; only with a partner → its timeouts and status.',
   },
 });
 

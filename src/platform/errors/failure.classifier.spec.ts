@@ -58,9 +58,27 @@ describe('classifyFailure', () => {
       kind: 'unavailable',
       outcome: 'unknown',
     });
-    expect(classifyFailure(new Error('timeout exceeded when trying to connect'))).toMatchObject({
+    expect(classifyFailure(new Error('Connection terminated due to connection timeout'))).toMatchObject({
       kind: 'unavailable',
+      transient: true,
       outcome: 'known',
+    });
+  });
+
+  it('answers pool exhaustion with a 503 that is never retried, and a client-side read timeout with a 504', () => {
+    expect(classifyFailure(new Error('timeout exceeded when trying to connect'))).toEqual({
+      dependency: 'database',
+      kind: 'unavailable',
+      transient: false,
+      outcome: 'known',
+      code: 'pool_exhausted',
+    });
+    expect(classifyFailure(new Error('Query read timeout'))).toEqual({
+      dependency: 'database',
+      kind: 'timeout',
+      transient: false,
+      outcome: 'unknown',
+      code: 'client_timeout',
     });
   });
 

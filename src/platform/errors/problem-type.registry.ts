@@ -19,7 +19,18 @@
  * export class OrderNotFoundError extends AppError { constructor() { super('ORDER_NOT_FOUND'); } }
  */
 
+import type { z } from 'zod';
+
 export type LogLevel = 'info' | 'warn' | 'error';
+
+/**
+ * Which operations of the OpenAPI document list a problem type without a per-route
+ * `@ApiProblems(...)`: codes the transport or the infrastructure can answer on any route
+ * (every operation), on any route with a body, with any input (body, path or query), or
+ * with path parameters. Absent: only where a route declares it.
+ */
+export type DocumentedOn =
+  'every-operation' | 'operations-with-body' | 'operations-with-input' | 'operations-with-path-parameters';
 
 export interface ProblemType {
   status: number;
@@ -30,6 +41,12 @@ export interface ProblemType {
   cause: string;
   /** What the caller should do, including whether and when to retry. */
   action: string;
+  /**
+   * For operators: where to look first when this problem shows up (a log line, a metric, a
+   * setting). Default: the caller's request for a 4xx, the symptom table for a 5xx
+   * (platform/docs/problem-doc.factory.ts).
+   */
+  firstCheck?: string;
   /** Whether repeating the same request unchanged can succeed. */
   retryable: boolean;
   /** Level of the filter's log line. 5xx are always `error` (with the stack). */
@@ -38,6 +55,14 @@ export interface ProblemType {
   defaultDetail: string;
   /** Default `Retry-After` in seconds (429 and 503). */
   retryAfterSeconds?: number;
+  /**
+   * The RFC 9457 extension members this type's bodies may carry besides the standard ones
+   * (`productId`, `errors`), with their schemas: the OpenAPI document and `/problems/{slug}`
+   * list them, and the e2e suite validates every body against them.
+   */
+  extensions?: Record<string, z.ZodType>;
+  /** Where the OpenAPI document lists this type without a route declaring it (see DocumentedOn). */
+  documentedOn?: DocumentedOn;
 }
 
 /**

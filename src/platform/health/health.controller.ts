@@ -2,7 +2,7 @@ import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ApiProblems } from '../docs/api-problems.decorator';
-import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
+import { HealthCheckService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
 import { PinoLogger } from 'nestjs-pino';
 import type { Gauge } from 'prom-client';
 import { AppError, DependencyUnavailableError } from '../errors/app.errors';
@@ -15,13 +15,23 @@ const checkSchema = z.object({
   reason: z.string().optional(),
   responseTimeMs: z.number().optional(),
 });
-const readySchema = z.object({ status: z.literal('ok'), checks: z.record(z.string(), checkSchema) });
+const readySchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  checks: z.record(z.string(), checkSchema),
+});
 type CheckSummary = Record<string, z.infer<typeof checkSchema>>;
 
 /**
  * Liveness restarts a process, readiness takes it out of rotation: mixing them up
  * turns a database blip into a restart storm. So liveness checks nothing outside
  * the process, and readiness checks every dependency (with timeouts).
+ *
+ * Hard and soft dependencies: without Postgres (or with a migration pending) this instance
+ * cannot serve, so readiness answers 503. Redis is soft: product reads fall back to
+ * Postgres and enqueues answer a fast 503 of their own, so a Redis outage shows as
+ * `status: "degraded"` with `checks.redis.status: "degraded"`, still 200. Otherwise one
+ * cache outage would take every instance out of rotation at once: a total outage caused
+ * by an optional component.
  */
 @ApiTags('health')
 @Controller('health')
@@ -41,7 +51,11 @@ export class HealthController {
   }
 
   @Get('live')
-  @ApiOperation({ summary: 'Liveness: 200 while the process can serve. Checks no dependency.' })
+  @ApiOperation({
+    summary: 'Liveness: 200 while the process can serve',
+    description:
+      'Checks no dependency: a database outage must take the instance out of rotation (readiness), not restart it.',
+  })
   @ApiOkResponse({ standardSchema: z.object({ status: z.literal('ok') }) })
   live(): { status: 'ok' } {
     return { status: 'ok' };
@@ -49,34 +63,48 @@ export class HealthController {
 
   @Get('ready')
   @ApiOperation({
-    summary: 'Readiness: 200 when Postgres, Redis and migrations are fine',
+    summary: 'Readiness: 200 when Postgres answers and migrations are applied; Redis down is "degraded", still 200',
     description:
-      'Answers within 1 s even when a dependency hangs; 503 with the failing checks, and from the moment shutdown begins.',
+      'Answers within 1 s even when a dependency hangs; 503 with the failing checks when Postgres is down or a migration is pending or unknown, and from the moment shutdown begins. Redis is a soft dependency: its outage is reported as `degraded` in the body, never as 503.',
   })
   @ApiOkResponse({ standardSchema: readySchema })
   @ApiProblems('DEPENDENCY_UNAVAILABLE', 'SHUTTING_DOWN')
-  async ready(): Promise<{ status: 'ok'; checks: CheckSummary }> {
+  async ready(): Promise<{ status: 'ok' | 'degraded'; checks: CheckSummary }> {
     // 503, not 500: readiness failure must take the pod out of rotation, not restart it.
     if (this.lifecycle.isShuttingDown) {
       this.readiness.set(0);
       throw new AppError('SHUTTING_DOWN');
     }
-    try {
-      const result = await this.health.check([
-        () => this.checks.postgres(),
-        () => this.checks.redisPing(),
-        () => this.checks.migrations(),
-      ]);
-      this.readiness.set(1);
-      return { status: 'ok', checks: summarize(result) };
-    } catch (error) {
+    const [hard, redis] = await Promise.all([
+      this.health.check([() => this.checks.postgres(), () => this.checks.migrations()]).then(
+        (result) => ({ ready: true, result }),
+        (error: unknown) => {
+          if (!(error instanceof ServiceUnavailableException)) throw error;
+          return { ready: false, result: error.getResponse() as HealthCheckResult };
+        },
+      ),
+      this.checks.redisPing(),
+    ]);
+    const checks = summarize(hard.result);
+    const soft = summarizeSoft(redis);
+    Object.assign(checks, soft);
+    if (!hard.ready) {
       this.readiness.set(0);
-      if (!(error instanceof ServiceUnavailableException)) throw error;
-      const result = error.getResponse() as HealthCheckResult;
-      this.logger.warn({ checks: result.details }, 'not ready');
-      throw new DependencyUnavailableError('readiness', undefined, { checks: summarize(result) });
+      this.logger.warn({ checks: hard.result.details }, 'not ready');
+      throw new DependencyUnavailableError('readiness', undefined, { checks });
     }
+    // Degraded is ready: the instance serves (the flapping alert must not count cache outages).
+    this.readiness.set(1);
+    const degraded = Object.values(soft).some((check) => check.status === 'degraded');
+    return { status: degraded ? 'degraded' : 'ok', checks };
   }
+}
+
+/** A soft dependency that is down is `degraded`: reported, never a reason for 503. */
+function summarizeSoft(result: HealthIndicatorResult): CheckSummary {
+  const summary = summarize({ status: 'ok', details: result } as HealthCheckResult);
+  for (const check of Object.values(summary)) if (check.status !== 'up') check.status = 'degraded';
+  return summary;
 }
 
 /** Our words only: driver messages can carry hosts and SQL, so they stay in the log. */

@@ -14,5 +14,7 @@ declare module 'fastify' {
     accountId?: string;
     /** The request's deadline, made on first use by `deadlineOf()` (platform/http/request.deadline.ts). */
     deadline?: Deadline;
+    /** The caller's valid W3C `traceparent` (correlation.hooks.ts), for the completion log line. */
+    traceparent?: string;
   }
 }

@@ -35,6 +35,7 @@ export function installHttpHooks(fastify: FastifyInstance, requestLogger: Logger
       durationMs: Math.round(elapsedMs * 10) / 10,
       code: request.problemCode,
       accountId: request.accountId,
+      traceparent: request.traceparent,
     };
     if (status >= 500) requestLogger.error(line, 'request completed');
     else requestLogger.info(line, 'request completed');

@@ -1,13 +1,7 @@
 import { applyDecorators, createParamDecorator, UseInterceptors, type ExecutionContext } from '@nestjs/common';
-import { ApiHeader } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { ApiProblems } from '../docs/api-problems.decorator';
-import {
-  IDEMPOTENCY_HEADER,
-  IdempotencyInterceptor,
-  MAX_KEY_LENGTH,
-  type IdempotencyHandle,
-} from './idempotency.interceptor';
+import { ApiIdempotencyKey, ApiProblems } from '../docs/api-problems.decorator';
+import { IDEMPOTENCY_HEADER, IdempotencyInterceptor, type IdempotencyHandle } from './idempotency.interceptor';
 
 /**
  * Makes an unsafe route idempotent with a required `Idempotency-Key` header (see
@@ -18,14 +12,8 @@ import {
 export const Idempotent = (): MethodDecorator =>
   applyDecorators(
     UseInterceptors(IdempotencyInterceptor),
-    ApiHeader({
-      name: 'Idempotency-Key',
-      required: true,
-      description:
-        `1–${MAX_KEY_LENGTH} characters, unique per operation (a UUID). A retry with the same key and body gets the first ` +
-        'answer again (`Idempotent-Replayed: true`); keys are kept at least 24 h.',
-      schema: { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH },
-    }),
+    // The shared `Idempotency-Key` parameter component of the OpenAPI document (required).
+    ApiIdempotencyKey(),
     ApiProblems('VALIDATION_FAILED', 'IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED'),
   );
 
