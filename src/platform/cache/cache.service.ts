@@ -7,6 +7,14 @@ import { RedisConnectionsService } from '../redis/redis-connections.service';
 export type CacheState = 'healthy' | 'degraded';
 
 /**
+ * While degraded, one read or write per interval still goes to Redis as a probe; the rest skip
+ * it. Without this a black-holed Redis costs every read a full command timeout, and reads that
+ * wait out their timeouts at different moments stop overlapping, so single flight cannot merge
+ * their loads (a slow stampede on the source).
+ */
+const PROBE_INTERVAL_MS = 1_000;
+
+/**
  * Hook for the metrics module (wired by it; the platform cache never imports metrics): called
  * once per state change, never per request, e.g. for a `cache_degraded` gauge (1 degraded, 0 healthy).
  */
@@ -27,6 +35,8 @@ export interface ReadThroughOptions<T> {
  * REDIS_COMMAND_TIMEOUT_MS: it has no offline queue, so a disconnected Redis fails in about
  * a millisecond), a failed write is skipped.
  *
+ * While degraded, only one command per second goes to Redis (a probe); the others skip it.
+ *
  * Degraded mode is logged and reported once per change of state (`cache degraded` at warn
  * with the reason, `cache recovered` at info), never once per request: an outage at 1,000
  * requests a second must not write 1,000 log lines a second.
@@ -35,6 +45,10 @@ export interface ReadThroughOptions<T> {
 export class CacheService {
   private readonly redis: Redis;
   private current: CacheState = 'healthy';
+  /** While degraded: when the next command may go to Redis as a probe. */
+  private nextProbeAt = 0;
+  /** When a command last succeeded: a failure of a command sent before it is old news. */
+  private lastSuccessAt = 0;
   private observer: CacheObserver | undefined;
   /** Loads in flight by key: concurrent misses of one key share one load (single flight). */
   private readonly loading = new Map<string, Promise<unknown>>();
@@ -57,32 +71,37 @@ export class CacheService {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    if (this.skipWhileDegraded()) return undefined;
+    const sentAt = Date.now();
     try {
       const raw = await this.redis.get(key);
       this.healthy();
       return raw === null ? undefined : (JSON.parse(raw) as T);
     } catch (error) {
-      this.degraded(error, 'read');
+      this.degraded(error, 'read', sentAt);
       return undefined;
     }
   }
 
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    if (this.skipWhileDegraded()) return;
+    const sentAt = Date.now();
     try {
       await this.redis.set(key, JSON.stringify(value), 'EX', ttlSeconds);
       this.healthy();
     } catch (error) {
-      this.degraded(error, 'write');
+      this.degraded(error, 'write', sentAt);
     }
   }
 
   async delete(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
+    const sentAt = Date.now();
     try {
       await this.redis.del(...keys);
       this.healthy();
     } catch (error) {
-      this.degraded(error, 'delete');
+      this.degraded(error, 'delete', sentAt);
     }
   }
 
@@ -118,14 +137,31 @@ export class CacheService {
     }
   }
 
+  /**
+   * True when this command should not go to Redis: the cache is degraded and the probe of this
+   * interval has already been sent. Deletes never skip (an invalidation must be tried).
+   */
+  private skipWhileDegraded(): boolean {
+    if (this.current === 'healthy') return false;
+    const now = Date.now();
+    if (now < this.nextProbeAt) return true;
+    this.nextProbeAt = now + PROBE_INTERVAL_MS;
+    return false;
+  }
+
   private healthy(): void {
+    this.lastSuccessAt = Date.now();
     if (this.current === 'healthy') return;
     this.current = 'healthy';
     this.logger.info('cache recovered: reading from Redis again');
     this.observer?.stateChanged?.('healthy');
   }
 
-  private degraded(error: unknown, operation: 'read' | 'write' | 'delete'): void {
+  private degraded(error: unknown, operation: 'read' | 'write' | 'delete', sentAt: number): void {
+    // A command sent during an outage can time out after Redis is back and answering: the
+    // success seen since then is the newer evidence.
+    if (sentAt < this.lastSuccessAt) return;
+    this.nextProbeAt = Date.now() + PROBE_INTERVAL_MS;
     if (this.current === 'degraded') {
       this.logger.debug({ operation, reason: reasonOf(error) }, 'cache operation failed (degraded)');
       return;

@@ -7,6 +7,7 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { MIGRATIONS_TABLE } from '../database/data-source.factory';
 import { PG, sqlStateOf } from '../database/pg.errors';
+import { classifyFailure } from '../errors/failure.classifier';
 import { SqlClient } from '../database/sql.client';
 import type { RedisConnectionName } from '../redis/redis-connection.factory';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
@@ -40,7 +41,15 @@ export class DependenciesHealth {
       .attempt(async () => {
         // query_timeout makes pg discard the connection if the server hangs, so a
         // hung database cannot pin pool connections probe after probe.
-        await this.pool.query({ text: 'SELECT 1', query_timeout: timeoutMs } as never);
+        const ping = (): Promise<unknown> => this.pool.query({ text: 'SELECT 1', query_timeout: timeoutMs } as never);
+        await ping().catch((error: unknown) => {
+          // A pooled connection the server closed while it sat idle (57P01 after an admin's
+          // kill, a restart) fails once and is discarded by the pool: one immediate second
+          // try on a fresh connection says whether Postgres itself is down. A timeout is
+          // never tried again (the check's own time is spent).
+          if (classifyFailure(error)?.kind !== 'unavailable') throw error;
+          return ping();
+        });
       })
       .withTimeout(timeoutMs);
   }
