@@ -20,6 +20,7 @@ import { LifecycleService } from './platform/lifecycle/lifecycle.service';
 import { LoadSheddingGate } from './platform/resilience/load-shedding.gate';
 import { installJsonBodyParser } from './platform/http/json-body.factory';
 import { installProtocolHooks } from './platform/http/protocol.hooks';
+import { installRequestBudgets } from './platform/http/request.deadline';
 import { requestIdOf } from './platform/http/request-id.factory';
 import { HttpMetrics } from './platform/metrics/http-metrics.hooks';
 import { MetricsService } from './platform/metrics/metrics.service';
@@ -119,6 +120,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // A client that hangs up: one info line and http_server_requests_aborted_total, never an outage.
   installClientAbortHooks(fastify, () => httpMetrics.countAbort());
   installProtocolHooks(fastify, logger);
+  installRequestBudgets(fastify, config);
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, metrics, options.extraModules),

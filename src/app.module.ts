@@ -9,6 +9,7 @@ import { HealthModule } from './platform/health/health.module';
 import { RateLimitModule } from './platform/http/rate-limit.module';
 import { MetricsHttpModule } from './platform/metrics/metrics-http.module';
 import type { MetricsService } from './platform/metrics/metrics.service';
+import { OrdersHttpModule } from './orders/orders-http.module';
 import { ProductsHttpModule } from './products/products-http.module';
 import { ReportsHttpModule } from './reports/reports-http.module';
 
@@ -31,6 +32,7 @@ export class AppModule {
         AccountsHttpModule,
         AuthHttpModule,
         ProductsHttpModule,
+        OrdersHttpModule,
         ReportsHttpModule,
         ...extraModules,
       ],

@@ -13,6 +13,8 @@ import { MetricsModule } from './platform/metrics/metrics.module';
 import { MetricsService } from './platform/metrics/metrics.service';
 import { QueueModule } from './platform/queue/queue.module';
 import { RedisModule } from './platform/redis/redis.module';
+import { OrdersModule } from './orders/orders.module';
+import { IdempotencyModule } from './platform/idempotency/idempotency.module';
 import { ProductsModule } from './products/products.module';
 import { ReportsModule } from './reports/reports.module';
 
@@ -45,6 +47,8 @@ export class CoreModule {
         AccountsModule,
         AuthModule.forRoot({ imports: [AccountsModule], credentialsVerifier: AccountsService }),
         ProductsModule,
+        IdempotencyModule,
+        OrdersModule,
         ReportsModule,
       ],
     };

@@ -2,6 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { AppConfig } from './config/config.schemas';
 import { CoreModule } from './core.module';
+import { OrdersModule } from './orders/orders.module';
+import { PaymentsReconciliationService } from './orders/payments-reconciliation.service';
 import { QueueWorkerModule } from './platform/queue/queue-worker.module';
 import {
   ReconciliationWorkerModule,
@@ -9,11 +11,16 @@ import {
 } from './reconciliation/reconciliation-worker.module';
 import { ReportsWorkerModule } from './reports/reports-worker.module';
 
+/** The scheduled reconciliation settles orders: the orders feature implements the port. */
+const DEFAULT_RECONCILIATION: ReconciliationWorkerOptions = {
+  imports: [OrdersModule],
+  reconciler: PaymentsReconciliationService,
+};
+
 export interface WorkerModuleOptions {
   /**
-   * The payments reconciliation port. INTEGRATION POINT (orders feature): once src/orders/
-   * has its reconciliation service, wire it here by default:
-   * `{ imports: [OrdersModule], reconciler: PaymentsReconciliationService }`.
+   * The payments reconciliation port. Default: the orders feature's
+   * PaymentsReconciliationService (settles `payment_pending` orders with the provider).
    */
   reconciliation?: ReconciliationWorkerOptions;
 }
@@ -32,7 +39,7 @@ export class WorkerModule {
         CoreModule.forRoot(config, logger),
         QueueWorkerModule,
         ReportsWorkerModule,
-        ReconciliationWorkerModule.forRoot(options.reconciliation),
+        ReconciliationWorkerModule.forRoot(options.reconciliation ?? DEFAULT_RECONCILIATION),
       ],
     };
   }

@@ -17,6 +17,7 @@ describe('configuration (F10)', () => {
       http: {
         port: 3000,
         bodyLimitBytes: 1_048_576,
+        requestDeadlineMs: 10_000,
         keepAliveTimeoutMs: 65_000,
         headersTimeoutMs: 66_000,
         requestTimeoutMs: 70_000,
@@ -33,6 +34,14 @@ describe('configuration (F10)', () => {
         maxAttempts: 3,
         breakerFailures: 5,
       },
+      orders: {
+        requestDeadlineMs: 10_000,
+        lockTimeoutMs: 1_000,
+        reconcileGraceMs: 60_000,
+        reconcileMaxAgeMs: 86_400_000,
+        reconcileBatchSize: 50,
+      },
+      idempotency: { ttlHours: 24 },
       worker: { port: 3001 },
       log: { level: 'info' },
       shutdown: { drainMs: 0, inFlightTimeoutMs: 10_000, closeTimeoutMs: 5_000 },
@@ -69,6 +78,13 @@ describe('configuration (F10)', () => {
     expect(error.message).toContain('PORT must be a whole number from 1 to 65535 (got "abc")');
     expect(error.message).toContain('WORKER_PORT must be a whole number from 1 to 65535 (got "70000")');
     expect(error.message).toMatch(/^Invalid configuration \(5 variables\):/);
+  });
+
+  it('keeps idempotency keys at least 24 h and request budgets within bounds', () => {
+    expect(problemsOf({ IDEMPOTENCY_TTL_HOURS: '1', REQUEST_DEADLINE_MS: '10' }).problems).toEqual([
+      { variable: 'REQUEST_DEADLINE_MS', message: 'must be a whole number from 100 to 600000 (got "10")' },
+      { variable: 'IDEMPOTENCY_TTL_HOURS', message: 'must be a whole number from 24 to 720 (got "1")' },
+    ]);
   });
 
   it.each([['1.5'], ['-1'], ['0'], ['3000x']])('rejects PORT=%s', (port) => {

@@ -81,6 +81,13 @@ export const envSchema = z.object({
   PAYMENTS_MIN_ATTEMPT_MS: intInRange(100, 1, 10_000),
   PAYMENTS_BREAKER_FAILURES: intInRange(5, 1, 1_000),
   PAYMENTS_BREAKER_HALF_OPEN_MS: intInRange(10_000, 100, 600_000),
+  REQUEST_DEADLINE_MS: intInRange(10_000, 100, 600_000),
+  ORDERS_REQUEST_DEADLINE_MS: intInRange(10_000, 100, 600_000),
+  ORDERS_LOCK_TIMEOUT_MS: intInRange(1_000, 10, 60_000),
+  IDEMPOTENCY_TTL_HOURS: intInRange(24, 24, 720),
+  RECONCILE_GRACE_MS: intInRange(60_000, 0, 86_400_000),
+  RECONCILE_MAX_AGE_MS: intInRange(86_400_000, 1_000, 2_592_000_000),
+  RECONCILE_BATCH_SIZE: intInRange(50, 1, 1_000),
   WORKER_PORT: port(3001),
   JWT_SECRET: z.string().optional(),
   JWT_TTL_SECONDS: intInRange(900, 60, 86_400),
@@ -205,6 +212,8 @@ export interface AppConfig {
   http: {
     port: number;
     bodyLimitBytes: number;
+    /** Every request's time budget unless its route sets its own (ms). */
+    requestDeadlineMs: number;
     /** Idle keep-alive connections close after this; above the proxy's upstream idle timeout. */
     keepAliveTimeoutMs: number;
     /** A request's headers must arrive within this (slowloris); above keepAliveTimeoutMs. */
@@ -236,6 +245,9 @@ export interface AppConfig {
   };
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
   payments: PaymentsConfig;
+  orders: OrdersConfig;
+  /** How long an idempotency key and its stored response are kept (hours, at least 24). */
+  idempotency: { ttlHours: number };
   worker: { port: number; concurrency: number; shutdownTimeoutMs: number };
   /** BullMQ settings shared by every queue (src/platform/queue). */
   queue: {
@@ -312,6 +324,20 @@ export interface PaymentsConfig {
   fakeSlowMs: number;
 }
 
+/** Orders, their idempotency keys and the payments reconciliation (see README "Orders"). */
+export interface OrdersConfig {
+  /** Time budget of `POST /v1/orders` (ms): stock, charge and settlement all fit in it. */
+  requestDeadlineMs: number;
+  /** `SET LOCAL lock_timeout` of the stock reservation (ms). */
+  lockTimeoutMs: number;
+  /** A pending order younger than this is left to its request (ms). */
+  reconcileGraceMs: number;
+  /** A pending order older than this is flagged `needs_attention` instead of retried (ms). */
+  reconcileMaxAgeMs: number;
+  /** Orders looked at per reconciliation pass. */
+  reconcileBatchSize: number;
+}
+
 /** Variables whose values must never be echoed back in an error message. */
 const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'REDIS_URL']);
 
@@ -352,6 +378,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     http: {
       port: env.PORT,
       bodyLimitBytes: env.BODY_LIMIT_BYTES,
+      requestDeadlineMs: env.REQUEST_DEADLINE_MS,
       keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
       headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
@@ -385,6 +412,14 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       fakePort: env.FAKE_PAYMENTS_PORT,
       fakeSlowMs: env.FAKE_PAYMENTS_SLOW_MS,
     },
+    orders: {
+      requestDeadlineMs: env.ORDERS_REQUEST_DEADLINE_MS,
+      lockTimeoutMs: env.ORDERS_LOCK_TIMEOUT_MS,
+      reconcileGraceMs: env.RECONCILE_GRACE_MS,
+      reconcileMaxAgeMs: env.RECONCILE_MAX_AGE_MS,
+      reconcileBatchSize: env.RECONCILE_BATCH_SIZE,
+    },
+    idempotency: { ttlHours: env.IDEMPOTENCY_TTL_HOURS },
     worker: {
       port: env.WORKER_PORT,
       concurrency: env.WORKER_CONCURRENCY,

@@ -35,21 +35,23 @@ export const PAYMENTS_PROBLEM_TYPES = registerProblemTypes({
   PAYMENT_PROVIDER_ERROR: {
     status: 502,
     title: 'Payment provider error',
-    meaning: 'The payments provider answered with a fault, even after bounded retries.',
+    meaning:
+      'The payments provider answered with a fault, even after bounded retries. For an order, the body names it in `orderId`; its outcome is settled by the reconciliation.',
     cause: 'An outage or a bug at the provider.',
-    action: `Retry later with the same Idempotency-Key; you will not be charged twice. ${QUOTE_ID}`,
+    action: `Do not place a new order: check the one in \`orderId\` with GET /v1/orders/{orderId}; you will not be charged twice. ${QUOTE_ID}`,
     retryable: true,
     logLevel: 'error',
-    defaultDetail: `The payments provider failed. Retry later with the same Idempotency-Key. ${QUOTE_ID}`,
+    defaultDetail: `The payments provider failed; the payment outcome will be settled. ${QUOTE_ID}`,
     firstCheck:
       'Only with a partner → timeouts, provider status, error mapping: `resilience_circuit_state{dependency="payments"}`, the provider’s status page, the `payments` log lines with this requestId (attempts, status, duration).',
   },
   PAYMENT_PROVIDER_TIMEOUT: {
     status: 504,
     title: 'Payment provider timeout',
-    meaning: 'The payments provider did not answer within our time budget; the payment outcome is unknown.',
+    meaning:
+      'The payments provider did not answer within our time budget; the payment outcome is unknown. The body names the order in `orderId` (with `orderStatus: "payment_pending"`).',
     cause: 'A slow or stuck provider.',
-    action: `Do not pay again: the order is kept as payment_pending and settled automatically. Check it with GET /v1/orders/{id}. ${QUOTE_ID}`,
+    action: `Do not pay again and do not place a new order: the order is kept as payment_pending and settled automatically by the reconciliation (paid, or payment_failed with the stock released). Check it with GET /v1/orders/{orderId}. A retry with the same Idempotency-Key replays this answer. ${QUOTE_ID}`,
     retryable: false,
     logLevel: 'error',
     defaultDetail: `The payments provider did not answer in time; the order is pending and will be settled. ${QUOTE_ID}`,

@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  cursorQuerySchema,
+  decodeOpaqueCursor,
+  encodeOpaqueCursor,
+  pageLimitSchema,
+} from '../platform/http/pagination.schemas';
 import { PRODUCT_STATUSES } from './product.entity';
 
 /**
@@ -6,8 +12,7 @@ import { PRODUCT_STATUSES } from './product.entity';
  * global SchemaValidationPipe) and the OpenAPI document of each value.
  */
 
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
+export { DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE } from '../platform/http/pagination.schemas';
 
 // ---------------------------------------------------------------------------------------------
 // Responses
@@ -58,18 +63,12 @@ const cursorPayloadSchema = z.strictObject({
 });
 type CursorPayload = z.infer<typeof cursorPayloadSchema>;
 
-/** Far above the cursor of any realistic sku; bounds the work done on hostile input before decoding. */
-export const MAX_CURSOR_LENGTH = 2_048;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * Encodes the keyset position after `lastSku` as an opaque, URL-safe string.
  * @example encodeProductCursor('RA-TEE-001') // 'eyJ2IjoxLCJrIjoiUkEtVEVFLTAwMSJ9'
  */
 export function encodeProductCursor(lastSku: string): string {
-  const payload: CursorPayload = { v: 1, k: lastSku };
-  return Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+  return encodeOpaqueCursor({ v: 1, k: lastSku } satisfies CursorPayload);
 }
 
 /**
@@ -79,53 +78,17 @@ export function encodeProductCursor(lastSku: string): string {
  * Never throws: a tampered cursor is the caller's mistake (400), not ours.
  */
 export function decodeProductCursor(raw: string): { afterSku: string } | undefined {
-  if (raw.length === 0 || raw.length > MAX_CURSOR_LENGTH || !BASE64URL.test(raw)) return undefined;
-  const bytes = Buffer.from(raw, 'base64url');
-  // Buffer decoding is lenient (it skips what it cannot read); a cursor must round-trip exactly.
-  if (bytes.toString('base64url') !== raw) return undefined;
-  let payload: unknown;
-  try {
-    payload = JSON.parse(STRICT_UTF8.decode(bytes));
-  } catch {
-    return undefined; // not UTF-8, or not JSON
-  }
-  const parsed = cursorPayloadSchema.safeParse(payload);
-  return parsed.success ? { afterSku: parsed.data.k } : undefined;
+  const payload = decodeOpaqueCursor(raw, cursorPayloadSchema);
+  return payload ? { afterSku: payload.k } : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-const LIMIT_MESSAGE = `must be a whole number from 1 to ${MAX_PAGE_SIZE}`;
-
-/**
- * Query values arrive as strings, or as arrays when a key is repeated (`?limit=1&limit=2`).
- * Only plain digits pass: `z.coerce.number()` would accept '' (0), ' 5', '1e1' and '0x10'.
- */
-const limitSchema = z
-  .string({ error: (issue) => (Array.isArray(issue.input) ? 'must be given once' : LIMIT_MESSAGE) })
-  .regex(/^[0-9]+$/, { error: LIMIT_MESSAGE })
-  .transform(Number)
-  .refine((n) => Number.isSafeInteger(n) && n >= 1 && n <= MAX_PAGE_SIZE, { error: LIMIT_MESSAGE })
-  .default(DEFAULT_PAGE_SIZE)
-  .meta({ description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}).`, example: '20' });
-
-const CURSOR_MESSAGE = 'is not a cursor returned by this endpoint; omit it to start from the first page';
-
-const cursorSchema = z
-  .string({ error: (issue) => (Array.isArray(issue.input) ? 'must be given once' : CURSOR_MESSAGE) })
-  .transform((raw, ctx) => {
-    const cursor = decodeProductCursor(raw);
-    if (!cursor) ctx.issues.push({ code: 'custom', message: CURSOR_MESSAGE, input: raw });
-    return cursor ?? z.NEVER;
-  })
-  .optional()
-  .meta({ description: 'The `nextCursor` of the previous page.' });
-
 /** `GET /v1/products`: unknown parameters are rejected, so a typo (`?limt=5`) never goes unnoticed. */
 export const listProductsQuerySchema = z.strictObject({
-  limit: limitSchema,
-  cursor: cursorSchema,
+  limit: pageLimitSchema,
+  cursor: cursorQuerySchema(decodeProductCursor),
 });
 
 export type ListProductsQuery = z.output<typeof listProductsQuerySchema>;

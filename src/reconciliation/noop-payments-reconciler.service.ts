@@ -1,10 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { PaymentsReconciler, type ReconciliationOutcome } from './reconciliation.types';
+import { PaymentsReconciler, type ReconciliationBacklog, type ReconciliationOutcome } from './reconciliation.types';
 
-/** The default PaymentsReconciler until the orders feature provides the real one: settles nothing. */
+/** A PaymentsReconciler that settles nothing: for a worker built without the orders feature (tests of the scheduler). */
 @Injectable()
 export class NoopPaymentsReconciler extends PaymentsReconciler {
   reconcile(): Promise<ReconciliationOutcome> {
-    return Promise.resolve({ settled: 0, flagged: 0 });
+    return Promise.resolve({ examined: 0, paid: 0, failed: 0, flagged: 0, unresolved: 0 });
+  }
+
+  backlog(): Promise<ReconciliationBacklog> {
+    return Promise.resolve({ pending: 0, oldestAgeSeconds: 0 });
   }
 }

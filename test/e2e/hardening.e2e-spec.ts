@@ -123,6 +123,10 @@ describe('hardening (OWASP API Top 10 2023)', () => {
           file: 'test/e2e/reports.e2e-spec.ts',
           test: "answers 404 REPORT_NOT_FOUND for another account's report, as for one that does not exist",
         },
+        '/v1/orders/{id}': {
+          file: 'test/e2e/orders.e2e-spec.ts',
+          test: "answers 404 ORDER_NOT_FOUND for another account's order, exactly as for a missing one",
+        },
       };
       expect(withIds.sort()).toEqual([...PUBLIC, ...Object.keys(OWNED)].sort());
       for (const [path, proof] of Object.entries(OWNED)) {
@@ -130,7 +134,9 @@ describe('hardening (OWASP API Top 10 2023)', () => {
         // The named test exists, is not skipped, and asks for the object with a second account's token.
         const start = source.indexOf(proof.test);
         expect({ path, test: start >= 0 && /\bit\(['"`]$/.test(source.slice(0, start)) }).toEqual({ path, test: true });
-        const body = source.slice(start, source.indexOf('\n  });', start));
+        const lineStart = source.lastIndexOf('\n', start) + 1;
+        const indent = /^\s*/.exec(source.slice(lineStart))![0];
+        const body = source.slice(start, source.indexOf(`\n${indent}});`, start));
         expect(body).toMatch(/token: (stranger|other|intruder|second)\w*\.token/);
         expect(body).toMatch(/expectProblem\([^)]*, 404, '[A-Z_]+_NOT_FOUND'/);
       }

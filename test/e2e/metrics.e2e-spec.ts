@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
+import { PaymentsReconciliationService } from '../../src/orders/payments-reconciliation.service';
+import { type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { SqlClient } from '../../src/platform/database/sql.client';
 import { FaultFixturesModule } from '../support/fault-fixtures.module';
-import { scrape } from '../support/metrics.support';
+import { parseMetrics, scrape } from '../support/metrics.support';
+import { type Buyer, insertProduct, orderOf, postOrder, startOrdersApp } from '../support/orders.support';
 import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
+import { seedOrders, startInProcessWorker, workerEnvFor, type InProcessWorker } from '../support/worker.support';
 
 const DURATION = 'http_server_request_duration_seconds';
 const BUCKETS = [
@@ -172,5 +176,90 @@ describe('GET /metrics', () => {
   it('reports the last readiness result', async () => {
     expect((await t.http.get('/health/ready')).status).toBe(200);
     expect((await scrape(t.http)).value('health_readiness_status')).toBe(1);
+  });
+});
+
+describe('orders and payments metrics (API and worker)', () => {
+  let provider: FakeProviderHandle;
+  let t: TestApp;
+  let buyer: Buyer;
+  let worker: InProcessWorker | undefined;
+  const PAYMENTS = { dependency: 'payments' };
+
+  beforeAll(async () => {
+    ({ provider, t, buyer } = await startOrdersApp(2_000, {
+      PAYMENTS_TIMEOUT_MS: '300',
+      PAYMENTS_BREAKER_FAILURES: '2',
+      PAYMENTS_BREAKER_HALF_OPEN_MS: '60000',
+      ORDERS_REQUEST_DEADLINE_MS: '1000',
+      RECONCILE_GRACE_MS: '0',
+    }));
+  });
+  afterAll(async () => {
+    await worker?.stop('test end');
+    await t?.close();
+    await provider?.close();
+  });
+
+  it('counts order and payment attempts, payment failures by code, and the provider retries', async () => {
+    const product = await insertProduct(t, { stock: 10 });
+    const before = await scrape(t.http);
+    expect(before.value('resilience_retries_total', PAYMENTS)).toBe(0);
+    expect(before.value('resilience_circuit_state', PAYMENTS)).toBe(0);
+
+    expect((await postOrder(t, buyer, orderOf(product, 'tok_ok'))).status).toBe(201);
+    expectProblem(await postOrder(t, buyer, orderOf(product, 'tok_declined')), 402, 'PAYMENT_DECLINED');
+    expect((await postOrder(t, buyer, orderOf(product, 'tok_flaky'))).status).toBe(201); // one 500, then paid
+    expectProblem(await postOrder(t, buyer, { items: [] }), 400, 'VALIDATION_FAILED'); // an order, no payment
+
+    const after = await scrape(t.http);
+    expect(after.value('business_flow_attempts_total', { flow: 'order' })).toBe(4);
+    expect(after.value('business_flow_failures_total', { flow: 'order', code: 'PAYMENT_DECLINED' })).toBe(1);
+    expect(after.value('business_flow_failures_total', { flow: 'order', code: 'VALIDATION_FAILED' })).toBe(1);
+    expect(after.value('business_flow_attempts_total', { flow: 'payment' })).toBe(3);
+    expect(after.value('business_flow_failures_total', { flow: 'payment', code: 'PAYMENT_DECLINED' })).toBe(1);
+    expect(after.find('business_flow_failures_total', { flow: 'payment' })).toHaveLength(1);
+    expect(after.value('resilience_retries_total', PAYMENTS)).toBe(1);
+  });
+
+  it('shows the pending backlog on the worker at scrape time, and empties it once reconciled', async () => {
+    // The worker's own runs claim nothing here (a day's grace): this test settles the order itself.
+    worker = await startInProcessWorker(
+      workerEnvFor(t, { PAYMENTS_BASE_URL: provider.url, RECONCILE_GRACE_MS: '86400000' }),
+    );
+    const workerMetrics = async () => parseMetrics(await (await fetch(`${worker!.baseUrl}/metrics`)).text());
+    await t.db.query(`UPDATE orders SET status = 'paid' WHERE status = 'payment_pending'`);
+    expect((await workerMetrics()).value('payments_pending_orders')).toBe(0);
+    expect((await workerMetrics()).value('payments_oldest_pending_age_seconds')).toBe(0);
+
+    // An order left payment_pending 90 s ago (a provider fault), never charged at the provider.
+    const createdAt = new Date(Date.now() - 90_000).toISOString();
+    await seedOrders(t.db, buyer.accountId, [{ status: 'payment_pending', totalCents: 1_000, createdAt }]);
+
+    const pending = await workerMetrics();
+    expect(pending.value('payments_pending_orders')).toBe(1);
+    expect(pending.value('payments_oldest_pending_age_seconds')).toBeGreaterThanOrEqual(90);
+    expect(pending.value('payments_oldest_pending_age_seconds')).toBeLessThan(120);
+
+    expect(await t.app.get(PaymentsReconciliationService).reconcile()).toMatchObject({ examined: 1, failed: 1 });
+    const settled = await workerMetrics();
+    expect(settled.value('payments_pending_orders')).toBe(0);
+    expect(settled.value('payments_oldest_pending_age_seconds')).toBe(0);
+  });
+
+  it('shows the payments circuit open (2) once the provider is down, and counts the refusals by code', async () => {
+    const product = await insertProduct(t, { stock: 10 });
+    provider.setOutage({ mode: 'down' });
+    try {
+      for (let i = 0; i < 2; i++) await postOrder(t, buyer, orderOf(product));
+      expectProblem(await postOrder(t, buyer, orderOf(product)), 503, 'DEPENDENCY_UNAVAILABLE');
+    } finally {
+      provider.setOutage({ mode: 'none' });
+    }
+    const metrics = await scrape(t.http);
+    expect(metrics.value('resilience_circuit_state', PAYMENTS)).toBe(2);
+    expect(
+      metrics.value('business_flow_failures_total', { flow: 'payment', code: 'DEPENDENCY_UNAVAILABLE' }),
+    ).toBeGreaterThanOrEqual(1);
   });
 });

@@ -3,6 +3,8 @@ import { loadConfig } from '../../src/config/config.schemas';
 import { dataSourceOptions } from '../../src/platform/database/data-source.factory';
 import { isForeignKeyViolation } from '../../src/platform/database/pg.errors';
 import { SqlClient, isIdempotent } from '../../src/platform/database/sql.client';
+import { classifyFailure } from '../../src/platform/errors/failure.classifier';
+import { Deadline, DeadlineExceededError } from '../../src/platform/resilience/deadline.policy';
 import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { parseMetrics } from '../support/metrics.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
@@ -91,11 +93,46 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     for (const [row] of settings) expect(row.lock_timeout).not.toBe('50ms');
   });
 
-  it('does not start a statement once the signal has aborted', async () => {
+  it('does not start a statement once the signal has aborted (504 DEADLINE_EXCEEDED)', async () => {
     const controller = new AbortController();
     controller.abort(new Error('deadline passed'));
-    await expect(sql.query('SELECT 1', [], { signal: controller.signal })).rejects.toThrow('deadline passed');
-    await expect(sql.transaction(async () => 1, { signal: controller.signal })).rejects.toThrow('deadline passed');
+    await expect(sql.query('SELECT 1', [], { signal: controller.signal })).rejects.toBeInstanceOf(
+      DeadlineExceededError,
+    );
+    await expect(sql.transaction(async () => 1, { signal: controller.signal })).rejects.toBeInstanceOf(
+      DeadlineExceededError,
+    );
+  });
+
+  it('cancels a running statement on the server when the deadline fires (F12)', async () => {
+    const deadline = Deadline.after(300);
+    const started = performance.now();
+    const error = await sql
+      .query("SELECT pg_sleep(5), 'deadline-probe'", [], { signal: deadline.signal })
+      .catch((e: unknown) => e);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(error).toMatchObject({ code: '57014' }); // query_canceled
+    expect(classifyFailure(error)).toMatchObject({ kind: 'timeout' }); // → 504 DEADLINE_EXCEEDED
+    const running = await db.query(
+      "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%deadline-probe%' AND pid <> pg_backend_pid()",
+    );
+    expect(running).toEqual([]);
+  });
+
+  it("caps a transaction's statement timeout at what is left of its deadline", async () => {
+    const [settings] = await sql.transaction(
+      (tx) =>
+        tx.query<{ statement_timeout: string; lock_timeout: string }>(
+          "SELECT current_setting('statement_timeout') AS statement_timeout, current_setting('lock_timeout') AS lock_timeout",
+        ),
+      { statementTimeoutMs: 60_000, lockTimeoutMs: 30_000, deadline: Deadline.after(800) },
+    );
+    expect(parseInt(settings.statement_timeout, 10)).toBeLessThanOrEqual(800);
+    expect(settings.lock_timeout).toBe('30s'); // contention keeps its own limit (503), the deadline is 504
+    const error = await sql
+      .transaction((tx) => tx.query('SELECT pg_sleep(5)'), { deadline: Deadline.after(300) })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: '57014' });
   });
 
   it('treats reads as repeatable and writes as not, unless a statement says otherwise', () => {

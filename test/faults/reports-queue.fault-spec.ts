@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { PaymentsReconciler, type ReconciliationOutcome } from '../../src/reconciliation/reconciliation.types';
+import { NoopPaymentsReconciler } from '../../src/reconciliation/noop-payments-reconciler.service';
+import type { ReconciliationOutcome } from '../../src/reconciliation/reconciliation.types';
 import { REPORT_FAILURE_REASONS } from '../../src/reports/reports.errors';
 import { freePort, pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
@@ -126,14 +127,14 @@ describe('reports queue under faults (F28, F27, F30)', () => {
   it('runs the scheduled reconciliation without anyone calling it, one run at a time across two workers', async () => {
     const t = await start();
     const runs = { started: 0, active: 0, maxActive: 0 };
-    class SlowReconciler extends PaymentsReconciler {
-      async reconcile(): Promise<ReconciliationOutcome> {
+    class SlowReconciler extends NoopPaymentsReconciler {
+      override async reconcile(): Promise<ReconciliationOutcome> {
         runs.started++;
         runs.active++;
         runs.maxActive = Math.max(runs.maxActive, runs.active);
         await new Promise((resolve) => setTimeout(resolve, 250)); // a run longer than the interval
         runs.active--;
-        return { settled: 1, flagged: 0 };
+        return { examined: 1, paid: 1, failed: 0, flagged: 0, unresolved: 0 };
       }
     }
     const env = { RECONCILIATION_INTERVAL_MS: '100' };
@@ -142,7 +143,12 @@ describe('reports queue under faults (F28, F27, F30)', () => {
     await pollUntil(() => runs.started >= 4, { timeoutMs: 10_000, what: 'four reconciliation runs' });
     expect(runs.maxActive).toBe(1);
     const line = await a.logs.waitFor((l) => l.msg === 'payments reconciliation run');
-    expect(line).toMatchObject({ settled: 1, flagged: 0, requestId: 'scheduler-payments-reconciliation-every' });
+    expect(line).toMatchObject({
+      examined: 1,
+      paid: 1,
+      flagged: 0,
+      requestId: 'scheduler-payments-reconciliation-every',
+    });
   });
 
   it('serves worker probes and queue metrics on its own port', async () => {

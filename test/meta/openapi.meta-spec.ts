@@ -50,7 +50,8 @@ describe('the OpenAPI document third-party tools accept (F33)', () => {
       if (!error.stdout?.trim().startsWith('[')) throw new Error(`spectral did not run: ${error.stderr}`);
       return { stdout: error.stdout };
     });
-    results = JSON.parse(stdout) as SpectralResult[];
+    // With no result at all spectral writes `[]` and then a sentence on the same stream.
+    results = JSON.parse(stdout.replace(/^\[\](?!\s*[[{]).*$/s, '[]')) as SpectralResult[];
   }, 90_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -60,9 +61,9 @@ describe('the OpenAPI document third-party tools accept (F33)', () => {
     expect(errors).toEqual([]);
   });
 
-  it('has only the warnings we chose (the Idempotency-Key component waits for POST /v1/orders)', () => {
+  it('has no warnings (the Idempotency-Key component is used by POST /v1/orders)', () => {
     const warnings = results.filter((r) => r.severity === 1).map((r) => `${r.code} at ${r.path.join('.')}`);
-    expect(warnings.filter((w) => w !== 'oas3-unused-component at components.parameters.Idempotency-Key')).toEqual([]);
+    expect(warnings).toEqual([]);
   });
 
   it('has no draft-4 boolean bounds and no pattern that needs the regex u flag', () => {

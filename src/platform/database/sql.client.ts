@@ -7,6 +7,7 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { classifyFailure, isRetryable } from '../errors/failure.classifier';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../resilience/backoff.policy';
+import { DeadlineExceededError } from '../resilience/deadline.policy';
 import { MetricsService } from '../metrics/metrics.service';
 import { RetryBudget } from '../resilience/retry.budget';
 import { CommitOutcomeUnknownError } from './pg.errors';
@@ -30,15 +31,36 @@ export interface QueryOptions {
    * outside a transaction is not unless it says so here. Default: true for `read`, else false.
    */
   idempotent?: boolean;
-  /** Aborts waiting for the statement: the request's deadline or the client went away. */
+  /**
+   * Aborts the statement: the request's deadline or the client went away. A statement that
+   * is running when it fires is cancelled on the server (`pg_cancel_backend`: 57014, answered
+   * 504), so the caller's answer does not leave the query running; one not started yet is not
+   * started (504 `DEADLINE_EXCEEDED`).
+   */
   signal?: AbortSignal;
   /**
-   * When the caller needs the answer by (`Date.now()` milliseconds): no retry starts that
-   * cannot finish before it, and the statement's own timeouts shrink to fit it.
+   * When the caller needs the answer by: `Date.now()` milliseconds, or the request's
+   * {@link Deadline} (its time left and its signal, which then replaces `signal`). No retry
+   * starts that cannot finish before it, and the statement's own timeouts shrink to fit it.
    */
-  deadline?: number;
+  deadline?: number | DeadlineLike;
   /** A short fixed label for logs and metrics (`products.list`); never the SQL or its values. */
   name?: string;
+}
+
+/** What the seam reads of a request's Deadline (src/platform/resilience/deadline.policy.ts). */
+export interface DeadlineLike {
+  remainingMs(): number;
+  readonly signal: AbortSignal;
+}
+
+/** Options with the deadline as a `Date.now()` instant and its signal in `signal`: what the seam works with. */
+type Resolved<O extends { deadline?: number | DeadlineLike }> = Omit<O, 'deadline'> & { deadline?: number };
+
+function resolved<O extends { deadline?: number | DeadlineLike; signal?: AbortSignal }>(options: O): Resolved<O> {
+  const { deadline } = options;
+  if (deadline === undefined || typeof deadline === 'number') return options as Resolved<O>;
+  return { ...options, deadline: Date.now() + deadline.remainingMs(), signal: deadline.signal };
 }
 
 /** Whether a statement may be repeated after a transient fault: its own say, else only reads. */
@@ -78,7 +100,12 @@ export interface TransactionOptions extends Omit<QueryOptions, 'idempotent'> {
    * for `report`/`admin`), shortened to the deadline.
    */
   statementTimeoutMs?: number;
-  /** `SET LOCAL lock_timeout`: how long a `SELECT ... FOR UPDATE` waits for a row lock. Default `DB_LOCK_TIMEOUT_MS`. */
+  /**
+   * `SET LOCAL lock_timeout`: how long a `SELECT ... FOR UPDATE` waits for a row lock. Default
+   * `DB_LOCK_TIMEOUT_MS`, at most the statement timeout before the deadline shortened it: a lock
+   * wait the deadline cuts short fails with 57014 (504 `DEADLINE_EXCEEDED`), while `lock_timeout`
+   * keeps its own meaning (contention, 503).
+   */
   lockTimeoutMs?: number;
 }
 
@@ -172,8 +199,9 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   query<T extends QueryResultRow = QueryResultRow>(
     text: string,
     params: readonly unknown[] = [],
-    options: QueryOptions = {},
+    queryOptions: QueryOptions = {},
   ): Promise<T[]> {
+    const options = resolved(queryOptions);
     const queryClass = options.queryClass;
     if (queryClass === 'report' || queryClass === 'admin') {
       // Its own limits need SET LOCAL, so its own transaction (retried as a whole, which is safe: uncommitted).
@@ -189,7 +217,8 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
    * again (from BEGIN), so `fn` must have no side effects outside the database.
    * @throws CommitOutcomeUnknownError when the connection broke during COMMIT (never retried).
    */
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, transactionOptions: TransactionOptions = {}): Promise<T> {
+    const options = resolved(transactionOptions);
     this.budget.recordAttempt();
     const startedAt = performance.now();
     try {
@@ -218,9 +247,19 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   private async run<T extends QueryResultRow>(
     text: string,
     params: readonly unknown[],
-    options: QueryOptions,
+    options: Resolved<QueryOptions>,
   ): Promise<T[]> {
     throwIfAborted(options.signal);
+    if (options.signal) {
+      const startedAt = performance.now();
+      try {
+        return await this.runCancellable<T>(text, params, options, options.signal);
+      } catch (error) {
+        return this.retryAfter(error, isIdempotent(options), options, startedAt, () =>
+          this.runCancellable<T>(text, params, options, options.signal!),
+        );
+      }
+    }
     this.observer?.statement?.(options.name);
     const startedAt = performance.now();
     try {
@@ -237,11 +276,57 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * A plain statement that `signal` cancels on the server: on a connection of its own (the
+   * pool's `query()` does not say which backend runs it), released once it ends.
+   */
+  private async runCancellable<T extends QueryResultRow>(
+    text: string,
+    params: readonly unknown[],
+    options: Resolved<QueryOptions>,
+    signal: AbortSignal,
+  ): Promise<T[]> {
+    throwIfAborted(signal);
+    this.observer?.statement?.(options.name);
+    const client = await this.pool.connect().catch((error: unknown) => {
+      this.count(error);
+      throw error;
+    });
+    let broken: Error | undefined;
+    const onError = (error: Error) => (broken ??= error);
+    client.on('error', onError);
+    const cancel = () => void this.cancelBackend(client);
+    signal.addEventListener('abort', cancel, { once: true });
+    try {
+      const result = await client.query<T>(timed(text, params, this.clientTimeoutMs(undefined, options.deadline)));
+      return result.rows;
+    } catch (error) {
+      if (!(error instanceof DatabaseError)) broken = error instanceof Error ? error : new Error(String(error));
+      this.count(error);
+      throw error;
+    } finally {
+      signal.removeEventListener('abort', cancel);
+      client.removeListener('error', onError);
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Cancels the statement a connection is running (`pg_cancel_backend` from another pooled
+   * connection): Postgres stops it with SQLSTATE 57014, which the problem mapping answers as
+   * 504 `DEADLINE_EXCEEDED`; inside a transaction the ROLLBACK follows as usual.
+   */
+  private async cancelBackend(client: PoolClient): Promise<void> {
+    const pid = (client as PoolClient & { processID?: number }).processID;
+    if (pid === undefined) return;
+    await this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+  }
+
   /** One more attempt of a plain statement (the retry path only). */
   private async runOnce<T extends QueryResultRow>(
     text: string,
     params: readonly unknown[],
-    options: QueryOptions,
+    options: Resolved<QueryOptions>,
   ): Promise<T[]> {
     this.observer?.statement?.(options.name);
     const result = await this.pool
@@ -306,7 +391,10 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   }
 
   /** One transaction attempt: BEGIN and its SET LOCALs in one round trip, `fn`, COMMIT. */
-  private async transactionOnce<T>(fn: (tx: SqlExecutor) => Promise<T>, options: TransactionOptions): Promise<T> {
+  private async transactionOnce<T>(
+    fn: (tx: SqlExecutor) => Promise<T>,
+    options: Resolved<TransactionOptions>,
+  ): Promise<T> {
     throwIfAborted(options.signal);
     const { statementTimeoutMs, lockTimeoutMs, reportStatementTimeoutMs } = this.config.database;
     const queryClass = options.queryClass ?? 'read';
@@ -316,7 +404,10 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       1,
       Math.trunc(fitDeadline(options.statementTimeoutMs ?? classTimeout, options.deadline)),
     );
-    const lockMs = Math.max(1, Math.trunc(Math.min(options.lockTimeoutMs ?? lockTimeoutMs, statementMs)));
+    const lockMs = Math.max(
+      1,
+      Math.trunc(Math.min(options.lockTimeoutMs ?? lockTimeoutMs, options.statementTimeoutMs ?? classTimeout)),
+    );
     // The client's own read timeout follows the statement's, a margin later.
     const queryTimeout = this.clientTimeoutMs(statementMs, undefined);
     const ownTimeout = queryTimeout !== this.clientTimeoutMs(undefined, undefined);
@@ -333,6 +424,9 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     // between two statements would emit 'error' with no listener and crash the process.
     const onError = (error: Error) => (broken ??= error);
     client.on('error', onError);
+    // The request's deadline (or the caller leaving) cancels the running statement on the server.
+    const cancel = () => void this.cancelBackend(client);
+    options.signal?.addEventListener('abort', cancel, { once: true });
     const exec = <R extends QueryResultRow>(text: string, params?: readonly unknown[]) =>
       (ownTimeout
         ? client.query<R>(timed(text, params, queryTimeout))
@@ -373,6 +467,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       }
       return result;
     } finally {
+      options.signal?.removeEventListener('abort', cancel);
       client.removeListener('error', onError);
       client.release(broken);
     }
@@ -403,6 +498,7 @@ function fitDeadline(ms: number, deadline: number | undefined): number {
   return deadline === undefined ? ms : Math.min(ms, deadline - Date.now());
 }
 
+/** A spent deadline (or a caller that went away) starts no statement: 504 DEADLINE_EXCEEDED, the reason as its cause. */
 function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+  if (signal?.aborted) throw new DeadlineExceededError(signal.reason);
 }

@@ -24,6 +24,7 @@ const TAGS: Record<string, string> = {
   accounts: 'Sign-up and the caller’s own account.',
   auth: 'Bearer tokens.',
   products: 'The public product catalog.',
+  orders: 'Orders, paid through the payments provider (idempotent POST, reconciled when the outcome is unknown).',
   reports: 'Heavy reports, built by the background worker (202, then poll).',
   health: 'Liveness and readiness for orchestrators.',
   problems: 'Documentation of every problem type (the `type` URI of a problem body).',

@@ -1,11 +1,19 @@
 import 'fastify';
+import type { Deadline } from '../resilience/deadline.policy';
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route's time budget in ms, resolved at registration (platform/http/request.deadline.ts). */
+    requestBudgetMs?: number;
+  }
+
   interface FastifyRequest {
     /** The problem `code` of an error response, for the completion log line. */
     problemCode?: string;
     /** Set by the bearer guard once the token is verified. */
     accountId?: string;
+    /** The request's deadline, made on first use by `deadlineOf()` (platform/http/request.deadline.ts). */
+    deadline?: Deadline;
     /** The caller's valid W3C `traceparent` (correlation.hooks.ts), for the completion log line. */
     traceparent?: string;
   }

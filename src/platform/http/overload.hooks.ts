@@ -3,7 +3,7 @@ import { buildProblemBody } from '../errors/problem.factory';
 import { problemTypeOf } from '../errors/problem-type.registry';
 import type { LoadPriority, LoadSheddingGate } from '../resilience/load-shedding.gate';
 import './fastify.types';
-import { withRouteConfig } from './route-config.decorator';
+import { AddRouteConfig } from './route-config.decorator';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -19,7 +19,7 @@ const EXEMPT_PREFIXES = ['/health/', '/metrics'];
  * Marks a route's priority under overload (default `sheddable`).
  * @example @Post('token') @LoadPriorityOf('critical') issueToken() { ... }
  */
-export const LoadPriorityOf = (priority: LoadPriority) => withRouteConfig({ loadPriority: priority });
+export const LoadPriorityOf = (priority: LoadPriority) => AddRouteConfig({ loadPriority: priority });
 
 export interface OverloadHooksOptions {
   gate: LoadSheddingGate;

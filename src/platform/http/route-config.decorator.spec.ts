@@ -3,7 +3,7 @@ import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constant
 import { BusinessFlow } from '../metrics/business-flow.decorator';
 import { LoadPriorityOf } from './overload.hooks';
 
-describe('withRouteConfig', () => {
+describe('AddRouteConfig', () => {
   it('keeps every decorator’s member of the route config, in either order', () => {
     class Routes {
       @BusinessFlow('login')

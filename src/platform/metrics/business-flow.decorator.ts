@@ -1,4 +1,4 @@
-import { withRouteConfig } from '../http/route-config.decorator';
+import { AddRouteConfig } from '../http/route-config.decorator';
 import type { BusinessFlowName } from './metrics.catalog';
 
 declare module 'fastify' {
@@ -21,4 +21,4 @@ declare module 'fastify' {
  * @BusinessFlow('signup')
  * create(@Body({ schema }) input: CreateAccountInput) { … }
  */
-export const BusinessFlow = (flow: BusinessFlowName): MethodDecorator => withRouteConfig({ businessFlow: flow });
+export const BusinessFlow = (flow: BusinessFlowName): MethodDecorator => AddRouteConfig({ businessFlow: flow });

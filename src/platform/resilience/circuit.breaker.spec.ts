@@ -39,6 +39,15 @@ describe('CircuitBreaker', () => {
     expect(breaker.retryAfterSeconds()).toBe(1);
   });
 
+  it('rejectsNow() is true only while open with no probe due, so checking first never starves the probe', async () => {
+    expect(breaker.rejectsNow()).toBe(false);
+    for (let i = 0; i < 3; i++) await fail().catch(() => undefined);
+    expect(breaker.rejectsNow()).toBe(true);
+    jest.setSystemTime(start + 10_001);
+    expect(breaker.state).toBe('open'); // cockatiel half-opens on the next call only
+    expect(breaker.rejectsNow()).toBe(false);
+  });
+
   it('does not count failures that say nothing about the dependency (a declined card)', async () => {
     for (let i = 0; i < 10; i++) {
       await expect(breaker.execute(() => Promise.reject(new Error('declined')))).rejects.toThrow('declined');

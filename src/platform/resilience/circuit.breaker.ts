@@ -79,6 +79,15 @@ export class CircuitBreaker {
     return Math.max(1, Math.ceil((this.openedAt + this.settings.halfOpenAfterMs - now) / 1_000));
   }
 
+  /**
+   * True while the circuit is open and no probe is due yet: a call now would fail at once.
+   * (Once the half-open time has come the state still reads `open` until the next call, which
+   * becomes the probe; this says false then, so callers checking first never starve the probe.)
+   */
+  rejectsNow(now = Date.now()): boolean {
+    return this.state === 'open' && now < this.openedAt + this.settings.halfOpenAfterMs;
+  }
+
   /** Runs `fn` through the breaker. @throws CircuitOpenError while open, else whatever `fn` throws. */
   async execute<T>(fn: () => Promise<T>): Promise<T> {
     try {

@@ -1,6 +1,7 @@
 import { CreateAccountsAndProducts1764000000000 } from './1764000000000-create-accounts-and-products.migration';
 import { CreateOrders1767225600000 } from './1767225600000-create-orders.migration';
 import { CreateReports1767312000000 } from './1767312000000-create-reports.migration';
+import { CreateIdempotencyKeys1767398400000 } from './1767398400000-create-idempotency-keys.migration';
 
 /**
  * Every migration, in order. Listed by hand (no glob) so that the build, the tests
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   CreateAccountsAndProducts1764000000000,
   CreateOrders1767225600000,
   CreateReports1767312000000,
+  CreateIdempotencyKeys1767398400000,
 ];

@@ -1,0 +1,93 @@
+import type { ChargeOutcome, PaymentsError } from '../payments/payments.errors';
+import { AppError } from '../platform/errors/app.errors';
+import type { ClassifiedError, Failure } from '../platform/errors/failure.types';
+import { registerProblemTypes } from '../platform/errors/problem-type.registry';
+
+/** The orders feature's problem types (see platform/errors/problem-type.registry.ts). */
+export const ORDERS_PROBLEM_TYPES = registerProblemTypes({
+  ORDER_NOT_FOUND: {
+    status: 404,
+    title: 'Order not found',
+    meaning: 'No order with this id belongs to you.',
+    cause: "A wrong or stale order id, or another account's order (which is never revealed).",
+    action: 'List your orders with `GET /v1/orders`. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'No order with this id belongs to you.',
+  },
+  OUT_OF_STOCK: {
+    status: 409,
+    title: 'Out of stock',
+    meaning: 'A product of the order has fewer items in stock than requested; nothing was reserved or charged.',
+    cause: 'Other customers bought the last items, or the quantity is larger than the stock.',
+    action:
+      'Lower the quantity to at most `available` (the body names `productId` and `available`) and send a new request with a new Idempotency-Key.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'A product is out of stock.',
+  },
+  ORDER_CURRENCY_MISMATCH: {
+    status: 422,
+    title: 'Mixed currencies',
+    meaning: 'The products of one order are priced in different currencies; an order has a single currency.',
+    cause: 'Products from catalogs of different currencies in one order.',
+    action: 'Split the order by currency. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'All products of an order must have the same currency.',
+  },
+});
+
+declare module '../platform/errors/problem-type.registry' {
+  interface ProblemCodes extends Record<keyof typeof ORDERS_PROBLEM_TYPES, true> {}
+}
+
+/** 404: the order does not exist or is another account's (the two are never told apart). */
+export class OrderNotFoundError extends AppError {
+  constructor() {
+    super('ORDER_NOT_FOUND');
+  }
+}
+
+/** 409: not enough stock for one line; nothing was reserved. */
+export class OutOfStockError extends AppError {
+  constructor(productId: string, requested: number, available: number) {
+    super('OUT_OF_STOCK', {
+      detail: `Product ${productId} has ${available} in stock; ${requested} requested.`,
+      extensions: { productId, requested, available },
+    });
+  }
+}
+
+/** 422: the order's products are priced in more than one currency. */
+export class OrderCurrencyMismatchError extends AppError {
+  constructor(currencies: string[]) {
+    super('ORDER_CURRENCY_MISMATCH', { extensions: { currencies } });
+  }
+}
+
+/**
+ * A payment failure of an order that exists: the payments error as the caller gets it (same
+ * code, status, `Retry-After` and `failure`), plus the members `orderId` and `orderStatus`,
+ * so a 504 `PAYMENT_PROVIDER_TIMEOUT` tells the caller which order is pending and will be settled.
+ */
+export class OrderPaymentError extends AppError implements ClassifiedError {
+  readonly failure: Failure;
+  readonly chargeOutcome: ChargeOutcome;
+
+  constructor(
+    cause: PaymentsError,
+    readonly orderId: string,
+    orderStatus: 'payment_pending' | 'payment_failed',
+  ) {
+    super(cause.code, {
+      cause,
+      detail: cause.detail,
+      reason: cause.reason,
+      retryAfterSeconds: cause.retryAfterSeconds,
+      extensions: { ...cause.extensions, orderId, orderStatus },
+    });
+    this.failure = cause.failure;
+    this.chargeOutcome = cause.chargeOutcome;
+  }
+}

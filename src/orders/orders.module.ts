@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { PaymentsModule } from '../payments/payments.module';
+import { OrdersRepository } from './orders.repository';
+import { OrdersService } from './orders.service';
+import { PaymentsReconciliationService } from './payments-reconciliation.service';
+
+/**
+ * The orders domain (service, repository, the payments reconciliation); no controllers, so
+ * the worker can boot it and schedule {@link PaymentsReconciliationService.reconcile}.
+ */
+@Module({
+  imports: [PaymentsModule],
+  providers: [OrdersRepository, OrdersService, PaymentsReconciliationService],
+  exports: [OrdersService, PaymentsReconciliationService],
+})
+export class OrdersModule {}

@@ -1,0 +1,122 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schemas';
+import { PaymentsProviderClient, type ChargeLookup } from '../payments/payments-provider.client';
+import { SqlClient } from '../platform/database/sql.client';
+import { ROOT_LOGGER } from '../platform/logging/logging.module';
+import { Deadline } from '../platform/resilience/deadline.policy';
+import {
+  PaymentsReconciler,
+  type ReconciliationBacklog,
+  type ReconciliationOutcome,
+} from '../reconciliation/reconciliation.types';
+import { OrdersRepository, type OrderRow } from './orders.repository';
+
+/** A claimed order is not claimed again by another pass for this long (its provider call is bounded far below). */
+export const CLAIM_LEASE_MS = 30_000;
+/** Budget of one provider lookup. */
+const LOOKUP_BUDGET_MS = 5_000;
+/** Budget of one settlement transaction. */
+const SETTLE_BUDGET_MS = 2_000;
+
+/**
+ * Settles orders whose payment outcome is unknown (a provider timeout or fault left them
+ * `payment_pending`). One pass: claim up to RECONCILE_BATCH_SIZE pending orders older than
+ * RECONCILE_GRACE_MS (a short committed UPDATE with `FOR UPDATE SKIP LOCKED`, so passes may run
+ * concurrently, on several workers), then for each, outside any transaction, ask the provider
+ * by the order's idempotency key (`getCharge(order-<id>)`):
+ *
+ * - a succeeded charge of the order's amount → `paid`;
+ * - a failed charge, or none at all → `payment_failed`, stock released (no attempt of ours can
+ *   still be in flight after the grace period: each is bounded by PAYMENTS_TIMEOUT_MS);
+ * - no answer (provider down, circuit open) → left pending for the next pass, unless the order
+ *   is older than RECONCILE_MAX_AGE_MS: then `needs_attention` (a person looks; never retried
+ *   forever). A charge whose amount differs from the order is flagged too.
+ */
+@Injectable()
+export class PaymentsReconciliationService extends PaymentsReconciler {
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly orders: OrdersRepository,
+    private readonly sql: SqlClient,
+    private readonly payments: PaymentsProviderClient,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ROOT_LOGGER) logger: Logger,
+  ) {
+    super();
+    this.logger = logger.child({ component: 'payments-reconciliation' });
+  }
+
+  /**
+   * One pass. `signal` (the worker's shutdown) stops it between orders and cuts the provider
+   * lookup and the settlement short: the orders it did not settle stay `payment_pending`, claimed
+   * for CLAIM_LEASE_MS, and the next pass (on any worker) takes them.
+   */
+  async reconcile(signal?: AbortSignal): Promise<ReconciliationOutcome> {
+    const { reconcileGraceMs, reconcileBatchSize } = this.config.orders;
+    const claimed = await this.orders.claimPending(reconcileGraceMs, CLAIM_LEASE_MS, reconcileBatchSize);
+    const result: ReconciliationOutcome = { examined: claimed.length, paid: 0, failed: 0, flagged: 0, unresolved: 0 };
+    for (const order of claimed) {
+      if (signal?.aborted) {
+        result.unresolved += 1;
+        continue;
+      }
+      const outcome = await this.settle(order, signal).catch((error: unknown) => {
+        this.logger.error({ err: error, orderId: order.id }, 'reconciliation of an order failed; retried next pass');
+        return 'unresolved' as const;
+      });
+      result[outcome] += 1;
+    }
+    if (claimed.length > 0) this.logger.info({ ...result }, 'payments reconciliation pass done');
+    return result;
+  }
+
+  /** `payments_pending_orders` and `payments_oldest_pending_age_seconds`, from one query. */
+  backlog(): Promise<ReconciliationBacklog> {
+    return this.orders.pendingBacklog();
+  }
+
+  private async settle(order: OrderRow, signal?: AbortSignal): Promise<'paid' | 'failed' | 'flagged' | 'unresolved'> {
+    const key = PaymentsProviderClient.idempotencyKeyFor(order.id);
+    let lookup: ChargeLookup;
+    try {
+      lookup = await this.payments.getCharge(key, { deadline: Deadline.after(LOOKUP_BUDGET_MS, signal) });
+    } catch (error) {
+      if (signal?.aborted) return 'unresolved';
+      const ageMs = Date.now() - order.createdAt.getTime();
+      if (ageMs > this.config.orders.reconcileMaxAgeMs) {
+        await this.orders.flag(order.id);
+        this.logger.error(
+          { orderId: order.id, ageMs, attempts: order.reconcileAttempts, err: error },
+          'pending order past the reconciliation age limit; flagged needs_attention',
+        );
+        return 'flagged';
+      }
+      this.logger.warn(
+        { orderId: order.id, err: error },
+        'provider could not tell the charge outcome; retried next pass',
+      );
+      return 'unresolved';
+    }
+    if (lookup.status === 'succeeded') {
+      if (lookup.charge.amountCents !== order.totalCents || lookup.charge.currency !== order.currency) {
+        await this.orders.flag(order.id);
+        this.logger.error({ orderId: order.id }, 'charge does not match the order; flagged needs_attention');
+        return 'flagged';
+      }
+      await this.sql.transaction((tx) => this.orders.markPaid(tx, order.id), {
+        name: 'reconcile.paid',
+        deadline: Deadline.after(SETTLE_BUDGET_MS, signal),
+      });
+      return 'paid';
+    }
+    const failureCode = lookup.status === 'failed' ? lookup.failureCode : 'not_charged';
+    await this.sql.transaction((tx) => this.orders.markFailedAndRelease(tx, order.id, failureCode), {
+      name: 'reconcile.failed',
+      deadline: Deadline.after(SETTLE_BUDGET_MS, signal),
+    });
+    return 'failed';
+  }
+}
