@@ -16,8 +16,7 @@ import { startInProcessWorker, workerEnvFor, type InProcessWorker } from '../sup
  * most of them). The capability that makes one of them real REMOVES it from this list in the
  * same change: the test fails while a listed name is exported, so the list only shrinks.
  */
-const PLANNED: Partial<Record<MetricName, string>> = {
-};
+const PLANNED: Partial<Record<MetricName, string>> = {};
 
 /** Made by Prometheus, not by the app: `up` per target, and the target labels on every series. */
 const PROMETHEUS_SERIES: Record<string, string[]> = { up: [] };
