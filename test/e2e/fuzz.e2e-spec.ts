@@ -83,6 +83,23 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   }),
 );
 
+/**
+ * A path segment as a client could send it. A lone surrogate has no UTF-8 form (encodeURIComponent
+ * throws): it goes as its WTF-8 bytes, percent-encoded, which is invalid UTF-8 for the server to refuse.
+ */
+function encodePathSegment(text: string): string {
+  return text.replace(/[\s\S]/gu, (c) => {
+    try {
+      return encodeURIComponent(c);
+    } catch {
+      const code = c.charCodeAt(0);
+      return [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]
+        .map((b) => `%${b.toString(16).toUpperCase()}`)
+        .join('');
+    }
+  });
+}
+
 function resolve(schema: Schema, doc: OpenApi): Schema {
   return schema.$ref ? resolve(doc.components.schemas[schema.$ref.split('/').pop()!], doc) : schema;
 }
@@ -211,7 +228,7 @@ describe('fuzzing every endpoint of the OpenAPI document (F1)', () => {
             const value = params[`${p.in}:${p.name}`];
             const text =
               value === undefined ? undefined : typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
-            if (p.in === 'path') path = path.replace(`{${p.name}}`, encodeURIComponent(text ?? 'missing'));
+            if (p.in === 'path') path = path.replace(`{${p.name}}`, encodePathSegment(text ?? 'missing'));
             else if (p.in === 'query' && text !== undefined) query.set(p.name, text);
             // A header carries visible ASCII only (fetch refuses anything else before sending).
             else if (p.in === 'header' && text !== undefined && /^[\x20-\x7e]*$/.test(text)) headers[p.name] = text;
