@@ -41,7 +41,7 @@ describe('hostile bodies stay cheap', () => {
     expect(res.text.length).toBeLessThan(4_000);
   });
 
-  it('keeps /health/live fast while four clients send hostile bodies (p99 under a generous 1 s)', async () => {
+  it('keeps /health/live fast while four clients send hostile bodies (median under 250 ms, p99 under a generous 2 s)', async () => {
     const hostile = [manyKeys(125_000), manyKeys(9_000)];
     let sending = true;
     let sent = 0;
@@ -68,7 +68,16 @@ describe('hostile bodies stay cheap', () => {
     }
     latencies.sort((a, b) => a - b);
     expect(sent).toBeGreaterThan(4);
+    const p50 = latencies[Math.floor(latencies.length / 2)];
     const p99 = latencies[Math.ceil(latencies.length * 0.99) - 1];
-    expect(p99).toBeLessThan(1_000);
+    console.log(
+      `[hostile] /health/live p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, ${latencies.length} probes`,
+    );
+    // The old parser blocked the loop for about 0.35 s per big body, so most probes waited
+    // (p99 1.85 s alone). Now a probe waits at most behind a few cheap rejections: measured
+    // p50 70-90 ms and p99 0.4-0.7 s with both cores busy; the whole suite beside it has
+    // pushed p99 to 1.8 s, which is why the tail bound is generous and the median carries the proof.
+    expect(p50).toBeLessThan(250);
+    expect(p99).toBeLessThan(2_000);
   });
 });
