@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../../config/config.schemas';
@@ -11,8 +10,30 @@ const DOCS_CSP =
   "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
 /**
+ * The headers helmet's defaults set (with a same-origin resource policy and no referrer), as
+ * constants. `@fastify/helmet` computed them on every request, which cost the cached product read
+ * 40 % of its throughput (0.58x to 0.34x of raw node:http in `npm run bench`); the values never
+ * change, so one object per CSP is set in one onSend hook.
+ */
+const SECURITY_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'SAMEORIGIN',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
+const API_HEADERS = { ...SECURITY_HEADERS, 'content-security-policy': API_CSP };
+const DOCS_HEADERS = { ...SECURITY_HEADERS, 'content-security-policy': DOCS_CSP };
+
+/**
  * OWASP API8 (security misconfiguration) and API4 (unrestricted resource consumption) at the HTTP edge:
- * - security headers (@fastify/helmet): HSTS, nosniff, frame-deny, no referrer, a CSP that allows nothing
+ * - security headers (helmet's defaults, as constants): HSTS, nosniff, frame-deny, no referrer, a CSP that allows nothing
  *   on the API and only same-origin assets on /docs; Fastify sends no X-Powered-By;
  * - CORS only for the origins in CORS_ORIGINS (none by default: no cross-origin access at all);
  * (JSON depth and array limits are checked by the body parser's byte scan, `json-body.factory.ts`;
@@ -20,14 +41,9 @@ const DOCS_CSP =
  * itself: 400 MALFORMED_REQUEST.)
  */
 export async function installSecurity(app: NestFastifyApplication, config: AppConfig): Promise<void> {
-  await app.register(helmet, {
-    contentSecurityPolicy: false, // set below, per path
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-    referrerPolicy: { policy: 'no-referrer' },
-  });
   const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('content-security-policy', request.url.startsWith('/docs') ? DOCS_CSP : API_CSP);
+    reply.headers(request.url.startsWith('/docs') ? DOCS_HEADERS : API_HEADERS);
     done(null, payload);
   });
   if (config.corsOrigins.length > 0) {
