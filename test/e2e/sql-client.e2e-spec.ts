@@ -9,6 +9,21 @@ import { MetricsService } from '../../src/platform/metrics/metrics.service';
 import { parseMetrics } from '../support/metrics.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 
+/** Another transaction takes row 1's lock and holds it until `release()`; resolves once it is held. */
+async function holdRowLock(sql: SqlClient): Promise<{ release: () => void; holder: Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const holder = sql.transaction(async (tx) => {
+    await tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE', [], { queryClass: 'lock' });
+    locked();
+    await held;
+  });
+  await isLocked;
+  return { release, holder };
+}
+
 describe('the SQL seam (SqlClient) on real Postgres', () => {
   let db: TestDatabase;
   let dataSource: DataSource;
@@ -71,16 +86,7 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
   });
 
   it('applies lock_timeout with SET LOCAL: a blocked row lock fails with 55P03, and the setting does not leak', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const holder = sql.transaction(async (tx) => {
-      await tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE', [], { queryClass: 'lock' });
-      locked();
-      await held;
-    });
-    await isLocked;
+    const { release, holder } = await holdRowLock(sql);
     await expect(
       sql.transaction((tx) => tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE'), { lockTimeoutMs: 50 }),
     ).rejects.toMatchObject({ code: '55P03' });
@@ -165,16 +171,7 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
   it('retries a lock timeout, but never past the deadline: an attempt that cannot finish in time is not started', async () => {
     let retries = 0;
     sql.setObserver({ retried: () => retries++ });
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const holder = sql.transaction(async (tx) => {
-      await tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE', [], { queryClass: 'lock' });
-      locked();
-      await held;
-    });
-    await isLocked;
+    const { release, holder } = await holdRowLock(sql);
     const blocked = (options: { deadline?: number }) =>
       sql.transaction((tx) => tx.query('SELECT n FROM seam_probe WHERE id = 1 FOR UPDATE'), {
         lockTimeoutMs: 100,
