@@ -38,10 +38,12 @@ export class QueueProducerService {
    * correlation is stamped into `data`; a caller outside any request (a sweeper) may pass the
    * `requestId` it stored instead.
    */
-  async enqueue<T extends JobEnvelope>(
+  async enqueue<T extends object>(
     queue: Queue,
     name: string,
-    data: T,
+    // `T & JobEnvelope`, not `T extends JobEnvelope`: a payload without a requestId (the usual
+    // case now) shares no field with the all-optional envelope and would fail that constraint.
+    data: T & JobEnvelope,
     options: JobsOptions & { jobId: string },
   ): Promise<void> {
     const stamped = withCorrelation(data, currentCorrelation());
