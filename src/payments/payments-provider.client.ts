@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PaymentsConfig } from '../config/config.schemas';
 import { AppError } from '../platform/errors/app.errors';
-import { correlationHeaders, currentCorrelation } from '../platform/http/correlation.hooks';
+import { correlationHeaders, currentCorrelation } from '../platform/correlation/correlation.context';
 import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/resilience/circuit.breaker';
 import { Deadline } from '../platform/resilience/deadline.policy';
 import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/resilience/retry.policy';

@@ -47,7 +47,8 @@ export class ReportsService {
     const params = { from: input.from, to: input.to };
     const report = await this.reports.createOrFindUnfinished(accountId, input.type, params, requestId);
     try {
-      await this.enqueue(report.id, requestId);
+      // The producer stamps this request's id and traceparent into the job.
+      await this.enqueue(report.id);
     } catch (error) {
       // The caller gets a 503 and retries: leave no report behind that nobody will run.
       // If this clean-up fails too, the sweeper re-enqueues the report later.
@@ -64,8 +65,12 @@ export class ReportsService {
     return toView(report);
   }
 
-  /** Puts the report's job on the queue; a no-op while a job for this report exists. */
-  enqueue(reportId: string, requestId: string | undefined): Promise<void> {
+  /**
+   * Puts the report's job on the queue; a no-op while a job for this report exists. Inside a
+   * request the job gets the request's correlation; the sweeper, outside any, passes the
+   * request id stored with the report.
+   */
+  enqueue(reportId: string, requestId?: string): Promise<void> {
     return this.producer.enqueue(
       this.queue,
       'sales-summary',

@@ -26,7 +26,7 @@ export interface ReportRecord {
   completedAt: Date | null;
 }
 
-/** The data of a report job: the report's id (its state is in Postgres) and the request id. */
+/** The data of a report job: the report's id (its state is in Postgres) and the correlation (JobEnvelope). */
 export interface ReportJobData extends JobEnvelope {
   reportId: string;
 }

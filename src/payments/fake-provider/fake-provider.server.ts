@@ -16,6 +16,9 @@ import type { Socket } from 'node:net';
  *   `GET /__admin/charges?reference=...`: every charge for a reference (any key);
  * - `PUT /__admin/outage` `{mode, delayMs?, retryAfterSeconds?, times?}`, `DELETE /__admin/outage`;
  * - `GET /health`.
+ * Every request is logged as one JSON line (the `log` option; stdout by default) with the
+ * `X-Request-Id` and `traceparent` it came with (`requestId`, `traceparent`): what the
+ * correlation tests read to see what an outbound call passed on.
  */
 
 export const FAKE_TOKENS = ['tok_ok', 'tok_declined', 'tok_invalid', 'tok_error', 'tok_flaky', 'tok_slow'] as const;
@@ -47,7 +50,7 @@ export interface FakeProviderOptions {
   host?: string;
   /** How long `tok_slow` holds its answer (ms). */
   slowTokenDelayMs?: number;
-  /** Receives one JSON object per log line (default: written to stdout). */
+  /** Receives one JSON object per request (method, path, status, `requestId`, `traceparent`; default: written to stdout). */
   log?: (line: Record<string, unknown>) => void;
 }
 

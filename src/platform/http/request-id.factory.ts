@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-
-const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+import { isRequestId } from '../correlation/correlation.context';
 
 /**
  * Fastify's `genReqId`: keep a caller's `X-Request-Id` when it is 1-128 characters of
@@ -10,5 +9,5 @@ const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
  */
 export function requestIdOf(req: IncomingMessage): string {
   const header = req.headers['x-request-id'];
-  return typeof header === 'string' && VALID_REQUEST_ID.test(header) ? header : randomUUID();
+  return isRequestId(header) ? header : randomUUID();
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
+import { currentCorrelation, type Correlation } from '../correlation/correlation.context';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { QueueUnavailableError, type JobEnvelope } from './queue.types';
 
@@ -17,8 +18,12 @@ const BACKLOG_STATES = ['waiting', 'delayed', 'prioritized', 'active', 'waiting-
  * Both classify as `redis`/`unavailable`, which the HTTP mapping answers with
  * 503 DEPENDENCY_UNAVAILABLE and `Retry-After`.
  *
+ * Every job gets the correlation of the work that enqueues it (`currentCorrelation()`: the
+ * request id and the caller's `traceparent`, unchanged) in its data ({@link JobEnvelope}), so
+ * callers never pass ids by hand; the worker runs the job inside it (queue-workers.service.ts).
+ *
  * @example
- * await producer.enqueue(this.queue, 'sales-summary', { reportId, requestId }, { jobId: jobIdOf('report', reportId) });
+ * await producer.enqueue(this.queue, 'sales-summary', { reportId }, { jobId: jobIdOf('report', reportId) });
  */
 @Injectable()
 export class QueueProducerService {
@@ -29,15 +34,20 @@ export class QueueProducerService {
 
   /**
    * Adds a job. `jobId` is required: derive it from a business key ({@link jobIdOf}) so a
-   * repeated enqueue of the same work is a no-op while the job exists.
+   * repeated enqueue of the same work is a no-op while the job exists. The current
+   * correlation is stamped into `data`; a caller outside any request (a sweeper) may pass the
+   * `requestId` it stored instead.
    */
-  async enqueue<T extends JobEnvelope>(
+  async enqueue<T extends object>(
     queue: Queue,
     name: string,
-    data: T,
+    // `T & JobEnvelope`, not `T extends JobEnvelope`: a payload without a requestId (the usual
+    // case now) shares no field with the all-optional envelope and would fail that constraint.
+    data: T & JobEnvelope,
     options: JobsOptions & { jobId: string },
   ): Promise<void> {
-    await this.withinBudget(queue.name, () => queue.add(name, data, options));
+    const stamped = withCorrelation(data, currentCorrelation());
+    await this.withinBudget(queue.name, () => queue.add(name, stamped, options));
   }
 
   /** Jobs of the queue still to run (waiting, delayed, active, …): what a backlog cap compares. */
@@ -68,4 +78,16 @@ export class QueueProducerService {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * `data` with the correlation's request id and traceparent; fields the caller set win. A
+ * `requestId` the caller set that differs from the current one names other work: the data is
+ * kept as it is, and the current traceparent, which belongs to another trace, is not mixed in.
+ */
+function withCorrelation<T extends JobEnvelope>(data: T, correlation: Correlation | undefined): T {
+  if (!correlation) return data;
+  if (data.requestId !== undefined && data.requestId !== correlation.requestId) return data;
+  const traceparent = data.traceparent ?? correlation.traceparent;
+  return { ...data, requestId: data.requestId ?? correlation.requestId, ...(traceparent && { traceparent }) };
 }

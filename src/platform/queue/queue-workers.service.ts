@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { UnrecoverableError, WaitingError, Worker, type Job, type Queue } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
+import { correlationOf, runWithCorrelation, type Correlation } from '../correlation/correlation.context';
 import { classifyFailure } from '../errors/failure.classifier';
 import { ROOT_LOGGER } from '../logging/logging.module';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
@@ -22,9 +24,13 @@ const HAND_BACK_GRACE_MS = 2_000;
  * consumes). Features register a {@link QueueConsumer} in `onModuleInit`; `start()` creates
  * one BullMQ Worker per queue on the `queue-worker` connection (`maxRetriesPerRequest: null`),
  * with the lock and stall settings of the config. Around every attempt it:
- * - binds a child logger (queue, jobId, job name, attempt, requestId) and runs the processor in
- *   nestjs-pino's logging context, so every line the job writes, even from a service using
- *   PinoLogger, carries the request id of the request that enqueued it;
+ * - runs the processor inside the job's correlation ({@link jobCorrelationOf}: the request id and
+ *   `traceparent` the producer stored, re-validated), so every outbound call the job makes
+ *   through a client that reads `currentCorrelation()` (the payments provider) carries the
+ *   caller's `X-Request-Id` and `traceparent`, unchanged: the worker creates no spans;
+ * - binds a child logger (queue, jobId, job name, attempt, requestId, traceparent) and runs the
+ *   processor in nestjs-pino's logging context, so every line the job writes, even from a service
+ *   using PinoLogger, carries the request id (and trace) of the request that enqueued it;
  * - decides retries with the shared classifier: a transient dependency failure is rethrown (BullMQ
  *   retries it with the job's backoff); anything else (a domain error, a timeout, a bug) becomes an
  *   UnrecoverableError and fails the job for good; on the last attempt the consumer's
@@ -168,53 +174,76 @@ export class QueueWorkersService implements OnApplicationShutdown {
     token: string | undefined,
   ): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
+    const correlation = jobCorrelationOf(job);
     const bindings = {
       queue: consumer.queue,
       jobId: job.id,
       jobName: job.name,
       attempt,
-      ...(job.data?.requestId !== undefined && { requestId: job.data.requestId }),
+      requestId: correlation.requestId,
+      ...(correlation.traceparent && { traceparent: correlation.traceparent }),
     };
     const logger = this.logger.child(bindings);
     const isLastAttempt = attempt >= (job.opts.attempts ?? 1);
     const started = Date.now();
-    return this.pino.runInContext(
-      async () => {
-        try {
-          const result = await consumer.process({ job, logger, signal: this.shutdown.signal, attempt, isLastAttempt });
-          this.metrics.finished(consumer.queue, 'completed');
-          logger.info({ durationMs: Date.now() - started }, 'job completed');
-          return result;
-        } catch (error) {
-          if (this.shutdown.signal.aborted && token !== undefined) {
-            // Handed back, not failed: no attempt spent, another worker runs it from the start.
-            await job.moveToWait(token);
-            this.metrics.finished(consumer.queue, 'handed_back');
-            logger.warn({ durationMs: Date.now() - started, err: error }, 'job handed back to the queue at shutdown');
-            throw new WaitingError();
-          }
-          const failure = classifyFailure(error);
-          const retry = failure?.transient === true && !isLastAttempt && !(error instanceof UnrecoverableError);
-          if (retry) {
-            this.metrics.finished(consumer.queue, 'retried');
-            logger.warn(
-              { failure: { dependency: failure.dependency, kind: failure.kind, code: failure.code } },
-              'job failed on a transient fault; retrying with backoff',
+    // Two contexts: the correlation (outbound calls, enqueues) and nestjs-pino's (PinoLogger lines).
+    return runWithCorrelation(correlation, () =>
+      this.pino.runInContext(
+        async () => {
+          try {
+            const result = await consumer.process({
+              job,
+              logger,
+              signal: this.shutdown.signal,
+              attempt,
+              isLastAttempt,
+            });
+            this.metrics.finished(consumer.queue, 'completed');
+            logger.info({ durationMs: Date.now() - started }, 'job completed');
+            return result;
+          } catch (error) {
+            if (this.shutdown.signal.aborted && token !== undefined) {
+              // Handed back, not failed: no attempt spent, another worker runs it from the start.
+              await job.moveToWait(token);
+              this.metrics.finished(consumer.queue, 'handed_back');
+              logger.warn({ durationMs: Date.now() - started, err: error }, 'job handed back to the queue at shutdown');
+              throw new WaitingError();
+            }
+            const failure = classifyFailure(error);
+            const retry = failure?.transient === true && !isLastAttempt && !(error instanceof UnrecoverableError);
+            if (retry) {
+              this.metrics.finished(consumer.queue, 'retried');
+              logger.warn(
+                { failure: { dependency: failure.dependency, kind: failure.kind, code: failure.code } },
+                'job failed on a transient fault; retrying with backoff',
+              );
+              throw error;
+            }
+            this.metrics.finished(consumer.queue, 'failed');
+            logger.error({ err: error, durationMs: Date.now() - started }, 'job failed for good');
+            await consumer.onFailedForGood?.(job, error as Error, logger).catch((recordError: unknown) =>
+              // The feature's sweeper finds the job failed in the queue and records it later.
+              logger.error({ err: recordError }, 'could not record the failure of a job'),
             );
-            throw error;
+            throw error instanceof UnrecoverableError ? error : new UnrecoverableError((error as Error)?.message);
           }
-          this.metrics.finished(consumer.queue, 'failed');
-          logger.error({ err: error, durationMs: Date.now() - started }, 'job failed for good');
-          await consumer.onFailedForGood?.(job, error as Error, logger).catch((recordError: unknown) =>
-            // The feature's sweeper finds the job failed in the queue and records it later.
-            logger.error({ err: recordError }, 'could not record the failure of a job'),
-          );
-          throw error instanceof UnrecoverableError ? error : new UnrecoverableError((error as Error)?.message);
-        }
-      },
-      { bindings },
+        },
+        { bindings },
+      ),
     );
   }
+}
+
+/**
+ * The correlation a job runs under: the request id and `traceparent` the producer stored in its
+ * data. Job data is input (anything that can write to Redis can write it), so it is held to the
+ * HTTP edge's rules by `correlationOf()`: an invalid traceparent is dropped, never logged or
+ * forwarded; an invalid or missing request id is replaced by the scheduler's id for a scheduled
+ * job (`scheduler-<schedulerId>`, as the scheduler's own job data says), else by a fresh UUID, so
+ * the job's lines and outbound calls still share one id.
+ */
+export function jobCorrelationOf(job: Pick<Job<JobEnvelope>, 'data' | 'repeatJobKey'>): Correlation {
+  return correlationOf(job.data ?? {}, () => (job.repeatJobKey ? `scheduler-${job.repeatJobKey}` : randomUUID()));
 }
 
 const delay = <T>(ms: number, value: T): Promise<T> =>

@@ -3,17 +3,30 @@ import type { Logger } from 'pino';
 import type { ClassifiedError, Failure } from '../errors/failure.types';
 
 /**
- * What every job carries besides its own payload: the id of the request that enqueued it
- * (or of the scheduler tick), so the job's log lines join the request's in the logs.
+ * What every job carries besides its own payload: the correlation of the work that enqueued
+ * it, so the job's log lines join the request's and its outbound calls continue the caller's
+ * trace. QueueProducerService stamps both from `currentCorrelation()`; the worker reads them
+ * back as input (re-validated by `correlationOf()`) and runs the job inside that correlation.
+ * Flat fields, as jobs already in Redis have them: a worker of either version reads a job of either.
  */
 export interface JobEnvelope {
+  /**
+   * The id of the request that enqueued the job (`X-Request-Id`). Stamped by the producer; a
+   * caller outside any request (a sweeper re-enqueueing a report) may pass the id it stored.
+   * Scheduled jobs carry `scheduler-<schedulerId>`.
+   */
   requestId?: string;
+  /**
+   * That request's W3C `traceparent`, unchanged, when it sent a valid one. The worker creates
+   * no spans, so it forwards the caller's trace context as is, like the HTTP side does.
+   */
+  traceparent?: string;
 }
 
 /** What a processor gets for one attempt of one job. */
 export interface JobContext<T extends JobEnvelope = JobEnvelope> {
   job: Job<T>;
-  /** A child of the root logger bound to queue, job id, job name, attempt and requestId: log through it. */
+  /** A child of the root logger bound to queue, job id, job name, attempt, requestId and traceparent: log through it. */
   logger: Logger;
   /** Aborted when the worker's shutdown bound runs out: stop waiting, the job will run again elsewhere. */
   signal: AbortSignal;

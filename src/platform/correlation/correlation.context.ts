@@ -1,0 +1,73 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { parseTraceparent } from './trace-context.factory';
+
+/**
+ * The correlation context of this process: what ties the work running now (an HTTP request, a
+ * job in the worker) to the request that caused it, and what outbound calls pass on. It lives
+ * here, not in platform/http, because both entry points enter it: the API's Fastify hook
+ * (platform/http/correlation.hooks.ts) and the worker around each job
+ * (platform/queue/queue-workers.service.ts).
+ */
+export interface Correlation {
+  /** The request id (`X-Request-Id`): the caller's when valid, else a fresh UUID. */
+  requestId: string;
+  /** The caller's W3C `traceparent`, when it sent a valid one. */
+  traceparent?: string;
+}
+
+const storage = new AsyncLocalStorage<Correlation>();
+const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * True for a request id this service keeps as it is: 1-128 characters of `[A-Za-z0-9._-]`.
+ * Anything else would end up in logs and outbound headers verbatim, so it is replaced.
+ */
+export const isRequestId = (value: unknown): value is string =>
+  typeof value === 'string' && VALID_REQUEST_ID.test(value);
+
+/**
+ * The correlation of the work running now: the HTTP request being served, or the job a
+ * worker runs inside `runWithCorrelation()`. Undefined outside both (boot, timers).
+ * Outbound clients and the queue producer call this instead of taking ids as parameters.
+ * @example
+ * const headers = { ...correlationHeaders(currentCorrelation()), accept: 'application/json' };
+ */
+export const currentCorrelation = (): Correlation | undefined => storage.getStore();
+
+/**
+ * Runs `work` with `correlation` as the current one, so its outbound calls (and the jobs it
+ * enqueues) carry it: the worker wraps each job with the correlation stored in its data.
+ * @example worker.process((job) => runWithCorrelation(correlationOf(job.data), () => handle(job)))
+ */
+export const runWithCorrelation = <T>(correlation: Correlation, work: () => T): T => storage.run(correlation, work);
+
+/**
+ * A correlation from fields that crossed a process boundary (job data read back from Redis):
+ * input, so held to the same rules as the HTTP edge. An invalid request id is replaced
+ * (`fallbackRequestId`, a fresh UUID by default); an invalid `traceparent` is dropped, never
+ * logged or forwarded.
+ * @example correlationOf({ requestId: 'r-1', traceparent: 'garbage' }) // { requestId: 'r-1' }
+ */
+export function correlationOf(
+  fields: { requestId?: unknown; traceparent?: unknown },
+  fallbackRequestId: () => string = randomUUID,
+): Correlation {
+  const requestId = isRequestId(fields.requestId) ? fields.requestId : fallbackRequestId();
+  const traceparent = typeof fields.traceparent === 'string' ? parseTraceparent(fields.traceparent) : undefined;
+  return { requestId, ...(traceparent && { traceparent }) };
+}
+
+/**
+ * The headers that pass a correlation on to another service: `X-Request-Id` always,
+ * `traceparent` unchanged when the caller sent one. This service does not create spans, so
+ * it forwards the caller's trace context as is (from a request, or from a job that stored
+ * it): the caller's trace continues at the next hop.
+ */
+export function correlationHeaders(correlation: Correlation | undefined): Record<string, string> {
+  if (!correlation) return {};
+  return {
+    'x-request-id': correlation.requestId,
+    ...(correlation.traceparent && { traceparent: correlation.traceparent }),
+  };
+}
