@@ -7,11 +7,22 @@
 // `taskset` exists), and each route is measured in BENCH_ROUNDS interleaved rounds
 // (raw, api, raw, api, ...) whose medians are compared.
 //
+// Besides requests/s, each round reads the server process's CPU time (/proc/<pid>/stat) and
+// divides it by the requests served: CPU µs per request is steadier than throughput on a VM
+// whose neighbours steal time, and its ratio (raw CPU/request over the API's) is printed too.
+//
+// BENCH_COMPARE=<git ref> also builds that ref in a temporary worktree (sharing this
+// checkout's node_modules) and runs it as a third server in the same interleaved rounds
+// (raw, API, ref, raw, ...), so "before and after a change" is one run under one set of
+// conditions instead of two runs minutes apart: `BENCH_COMPARE=main npm run bench`.
+//
 // Environment: BENCH_DURATION (seconds per round, default 5), BENCH_ROUNDS (default 3),
-// BENCH_CONNECTIONS (default 50), BENCH_ROUTE (only routes whose name contains it), BENCH_DATABASE_URL (default a throwaway database on the local Postgres).
+// BENCH_CONNECTIONS (default 50), BENCH_ROUTE (only routes whose name contains it), BENCH_DATABASE_URL
+// (default a throwaway database on the local Postgres), BENCH_COMPARE (a git ref to run alongside).
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -41,6 +52,20 @@ const env = {
 };
 mkdirSync(resolve(root, 'bench/results'), { recursive: true });
 
+const compareRef = process.env.BENCH_COMPARE;
+
+/** CPU time (user + system, µs) the process has used so far; 0 where /proc is missing. */
+const cpuMicros = (pid) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * (1_000_000 / 100);
+  } catch {
+    return 0;
+  }
+};
+/** The node process itself: with taskset, spawn() returns taskset's pid, which exec()s node (same pid). */
+const pidOf = (child) => child.pid;
+
 const waitFor = async (url, what) => {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
@@ -59,17 +84,40 @@ const load = (url) =>
     ),
   );
 
-// 1. a database with the demo catalog (the seed creates and migrates it like npm start does)
-execFileSync(process.execPath, ['dist/products/seed.command.js'], {
-  cwd: root,
-  env: { ...env, NODE_ENV: 'development' },
-  stdio: 'ignore',
-});
-const db = new pg.Client({ connectionString: databaseUrl });
-await db.connect();
-const { rows } = await db.query(`SELECT id FROM products WHERE status = 'active' ORDER BY sku LIMIT 1`);
-await db.end();
-const productId = rows[0].id;
+// 0. the ref to compare with, built in a temporary worktree that shares node_modules
+let compareDir;
+if (compareRef) {
+  compareDir = mkdtempSync(resolve(tmpdir(), 'ra-bench-'));
+  execFileSync('git', ['worktree', 'add', '--detach', compareDir, compareRef], { cwd: root, stdio: 'ignore' });
+  symlinkSync(resolve(root, 'node_modules'), resolve(compareDir, 'node_modules'));
+  execFileSync(resolve(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
+    cwd: compareDir,
+    stdio: 'inherit',
+  });
+}
+const removeCompareDir = () => {
+  if (!compareDir) return;
+  execFileSync('git', ['worktree', 'remove', '--force', compareDir], { cwd: root, stdio: 'ignore' });
+  rmSync(compareDir, { recursive: true, force: true });
+};
+
+// 1. a database with the demo catalog (the seed creates and migrates it like npm start does);
+// the compared ref gets its own (its migrations may differ) and its own cache prefix
+const seed = async (dir, url, prefix) => {
+  execFileSync(process.execPath, ['dist/products/seed.command.js'], {
+    cwd: dir,
+    env: { ...env, DATABASE_URL: url, REDIS_KEY_PREFIX: prefix, NODE_ENV: 'development' },
+    stdio: 'ignore',
+  });
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  const { rows } = await db.query(`SELECT id FROM products WHERE status = 'active' ORDER BY sku LIMIT 1`);
+  await db.end();
+  return rows[0].id;
+};
+const productId = await seed(root, databaseUrl, env.REDIS_KEY_PREFIX);
+const refEnv = { ...env, DATABASE_URL: `${databaseUrl}_ref`, REDIS_KEY_PREFIX: 'ra-bench-ref:' };
+const refProductId = compareDir ? await seed(compareDir, refEnv.DATABASE_URL, refEnv.REDIS_KEY_PREFIX) : undefined;
 
 // 2. the API, logging to a file as in production (stdout to a file, not a terminal)
 const log = createWriteStream(resolve(root, 'bench/results/api.log'));
@@ -82,45 +130,87 @@ api.stdout.pipe(log);
 await waitFor('http://127.0.0.1:3898/health/ready', 'the API');
 const raw = spawn(...pinned([resolve(root, 'bench/raw-server.mjs'), '3897']), { env, stdio: 'ignore' });
 await waitFor(`http://127.0.0.1:3897/v1/products?limit=1`, 'the raw server');
+let ref;
+if (compareDir) {
+  ref = spawn(...pinned(['dist/main.js']), {
+    cwd: compareDir,
+    env: { ...refEnv, PORT: '3899', SHUTDOWN_DRAIN_MS: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  ref.stdout.pipe(createWriteStream(resolve(root, 'bench/results/ref.log')));
+  await waitFor('http://127.0.0.1:3899/health/ready', `the API built from ${compareRef}`);
+}
+const servers = [
+  { name: 'raw', port: 3897, process: raw, productId },
+  { name: 'api', port: 3898, process: api, productId },
+  ...(ref ? [{ name: 'ref', port: 3899, process: ref, productId: refProductId }] : []),
+];
+/** One round against one server: requests/s, p99, failures and CPU µs per request. */
+const measure = async (server, path) => {
+  const before = cpuMicros(pidOf(server.process));
+  const result = await load(`http://127.0.0.1:${server.port}${path}`);
+  const cpu = cpuMicros(pidOf(server.process)) - before;
+  return { result, cpuPerRequest: result.requests.total > 0 ? cpu / result.requests.total : 0 };
+};
 
 const routes = [
-  { name: 'GET /v1/products/{id} (Redis)', path: `/v1/products/${productId}` },
-  { name: 'GET /v1/products?limit=20 (Postgres)', path: '/v1/products?limit=20' },
+  { name: 'GET /v1/products/{id} (Redis)', path: (server) => `/v1/products/${server.productId}` },
+  { name: 'GET /v1/products?limit=20 (Postgres)', path: () => '/v1/products?limit=20' },
 ];
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const results = [];
 try {
   for (const route of routes.filter((r) => !process.env.BENCH_ROUTE || r.name.includes(process.env.BENCH_ROUTE))) {
-    // Warm both (cache entry, JIT, pools), then alternate so drift hits both alike.
-    await load(`http://127.0.0.1:3898${route.path}`);
-    await load(`http://127.0.0.1:3897${route.path}`);
-    const rawRuns = [];
-    const apiRuns = [];
+    // Warm every server (cache entry, JIT, pools), then alternate so drift hits all alike.
+    for (const server of servers) await load(`http://127.0.0.1:${server.port}${route.path(server)}`);
+    const runs = Object.fromEntries(servers.map((server) => [server.name, []]));
     for (let round = 0; round < rounds; round++) {
-      rawRuns.push(await load(`http://127.0.0.1:3897${route.path}`));
-      apiRuns.push(await load(`http://127.0.0.1:3898${route.path}`));
+      for (const server of servers) runs[server.name].push(await measure(server, route.path(server)));
     }
-    const rawRps = median(rawRuns.map((r) => r.requests.average));
-    const apiRps = median(apiRuns.map((r) => r.requests.average));
-    const bad = [...rawRuns, ...apiRuns].reduce((n, r) => n + r.non2xx + r.errors, 0);
+    const rps = (name) => median(runs[name].map((r) => r.result.requests.average));
+    const cpu = (name) => median(runs[name].map((r) => r.cpuPerRequest));
+    const p99 = (name) => median(runs[name].map((r) => r.result.latency.p99));
+    const bad = Object.values(runs)
+      .flat()
+      .reduce((n, r) => n + r.result.non2xx + r.result.errors, 0);
     results.push({
       route: route.name,
-      'raw req/s': Math.round(rawRps),
-      'api req/s': Math.round(apiRps),
-      ratio: Number((apiRps / rawRps).toFixed(2)),
-      'raw p99 ms': median(rawRuns.map((r) => r.latency.p99)),
-      'api p99 ms': median(apiRuns.map((r) => r.latency.p99)),
+      'raw req/s': Math.round(rps('raw')),
+      'api req/s': Math.round(rps('api')),
+      ratio: Number((rps('api') / rps('raw')).toFixed(2)),
+      'raw p99 ms': p99('raw'),
+      'api p99 ms': p99('api'),
+      'cpu µs/req raw/api': `${cpu('raw').toFixed(1)} / ${cpu('api').toFixed(1)}`,
+      'cpu ratio': Number((cpu('raw') / cpu('api')).toFixed(2)),
+      ...(ref && {
+        [`${compareRef} req/s`]: Math.round(rps('ref')),
+        [`${compareRef} ratio`]: Number((rps('ref') / rps('raw')).toFixed(2)),
+        [`${compareRef} cpu ratio`]: Number((cpu('raw') / cpu('ref')).toFixed(2)),
+      }),
       'errors/non-2xx': bad,
     });
   }
 } finally {
   api.kill('SIGTERM');
   raw.kill();
+  ref?.kill('SIGTERM');
+  if (ref) await new Promise((done) => (ref.exitCode === null ? ref.once('exit', done) : done()));
+  removeCompareDir();
 }
 console.log(
   `\nmedian of ${rounds} interleaved ${duration}s rounds, ${connections} connections, Node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load on CPU 1' : 'unpinned'}`,
 );
 console.table(results);
+if (compareRef) {
+  for (const r of results) {
+    const delta = r.ratio - r[`${compareRef} ratio`];
+    const cpuDelta = r['cpu ratio'] - r[`${compareRef} cpu ratio`];
+    console.log(
+      `${r.route}: this checkout ${r.ratio}x vs ${compareRef} ${r[`${compareRef} ratio`]}x (${delta >= 0 ? '+' : ''}${delta.toFixed(2)}); ` +
+        `CPU per request ${r['cpu ratio']}x vs ${r[`${compareRef} cpu ratio`]}x (${cpuDelta >= 0 ? '+' : ''}${cpuDelta.toFixed(2)})`,
+    );
+  }
+}
 const worst = Math.min(...results.map((r) => r.ratio));
 console.log(
   worst >= 0.5

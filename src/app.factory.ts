@@ -15,7 +15,7 @@ import { installClientAbortHooks } from './platform/http/client-abort.hooks';
 import { installCorrelationHooks } from './platform/http/correlation.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { installOverloadHooks } from './platform/http/overload.hooks';
-import { installSecurity } from './platform/http/security.hooks';
+import { installCors, installSecurityHeaders } from './platform/http/security.hooks';
 import { LifecycleService } from './platform/lifecycle/lifecycle.service';
 import { LoadSheddingGate } from './platform/resilience/load-shedding.gate';
 import { installJsonBodyParser } from './platform/http/json-body.factory';
@@ -96,6 +96,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const gate = new LoadSheddingGate(config.shedding);
   const shed = metrics.counter('http_server_requests_shed_total');
   gate.onShed = (reason) => shed.inc({ reason });
+  metrics.gauge('http_server_active_requests', (gauge) => gauge.set(gate.inFlight));
   // Sampling the event loop starts when the server is ready: the boot itself blocks it for seconds.
   fastify.addHook('onReady', (done) => {
     gate.start();
@@ -103,6 +104,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   // The lifecycle service exists once Nest has built the modules (below); requests come later still.
   const nest: { lifecycle?: LifecycleService } = {};
+  // First, so that every answer carries them, a shed 503 included.
+  installSecurityHeaders(fastify);
   installOverloadHooks(fastify, { gate, isDraining: () => nest.lifecycle?.isShuttingDown ?? false });
   fastify.addHook('onClose', (_instance, done) => {
     gate.stop();
@@ -131,7 +134,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   nest.lifecycle = app.get(LifecycleService);
   app.useLogger(app.get(NestPinoLogger));
   app.useGlobalPipes(new SchemaValidationPipe());
-  await installSecurity(app, config);
+  installCors(app, config);
   setupOpenApi(app);
   await app.init();
   return { app, logger, gate, metrics };

@@ -22,21 +22,33 @@ describe('hardening (OWASP API Top 10 2023)', () => {
   afterAll(() => t.close());
 
   describe('security headers (API8)', () => {
-    it('sends helmet headers and a CSP that allows nothing on API answers, and no X-Powered-By', async () => {
-      for (const res of [await t.http.get('/v1/products'), await t.http.get('/nope')]) {
+    it('sends the REST security headers and a CSP that allows nothing on every API answer (success, 404, 400), and no X-Powered-By', async () => {
+      const answers = [
+        await t.http.get('/v1/products'),
+        await t.http.get('/nope'),
+        await t.http.post('/v1/accounts', '{', { headers: { 'content-type': 'application/json' } }),
+      ];
+      expect(answers.map((res) => res.status)).toEqual([200, 404, 400]);
+      for (const res of answers) {
         expect(res.headers.get('x-content-type-options')).toBe('nosniff');
         expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
-        expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+        expect(res.headers.get('x-frame-options')).toBe('DENY');
         expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+        expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
         expect(res.headers.get('content-security-policy')).toMatch(/^default-src 'none'; frame-ancestors 'none'/);
         expect(res.headers.get('x-powered-by')).toBeNull();
+        // Document-only headers stay off JSON answers (they do nothing there).
+        expect(res.headers.get('cross-origin-opener-policy')).toBeNull();
       }
     });
 
-    it('relaxes the CSP for the Swagger UI page only (same-origin assets)', async () => {
+    it("relaxes the CSP for the Swagger UI page only (same-origin assets) and adds helmet's document headers there", async () => {
       const res = await t.http.get('/docs');
       expect(res.status).toBe(200);
       expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'; script-src 'self'/);
+      expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
     });
   });
 

@@ -10,6 +10,11 @@ declare module 'fastify' {
     /** Set by @LoadPriorityOf(): the gate's priority for this route (default `sheddable`). */
     loadPriority?: LoadPriority;
   }
+
+  interface FastifyRequest {
+    /** Holds one of the gate's in-flight slots until the response ends (installOverloadHooks). */
+    admitted: boolean;
+  }
 }
 
 /** Paths never refused: probes and scrapes must answer most of all when the instance is busy. */
@@ -28,12 +33,19 @@ export interface OverloadHooksOptions {
 }
 
 /**
- * The first onRequest hook, before body parsing and before Nest: admission (503 OVERLOADED with
- * Retry-After at once when the gate refuses), the in-flight count the graceful shutdown waits
- * for, and `Connection: close` on every response while draining, so keep-alive clients move to
- * another instance after their current request instead of being reset when the server closes.
+ * The first onRequest hook after the security headers, before body parsing and before Nest: admission
+ * (503 OVERLOADED with Retry-After at once when the gate refuses), the in-flight count the graceful
+ * shutdown waits for, and `Connection: close` on every response while draining, so keep-alive
+ * clients move to another instance after their current request instead of being reset when the
+ * server closes.
+ *
+ * An admitted request gives its slot back exactly once, where Fastify's own lifecycle ends it:
+ * `onResponse` (the response finished or failed) or `onRequestAbort` (the client went away first).
+ * Both stages run for every request anyway (the completion line, the abort line), so the gate adds
+ * no listener of its own per request; a flag on the request makes the second of the two a no-op.
  */
 export function installOverloadHooks(fastify: FastifyInstance, { gate, isDraining }: OverloadHooksOptions): void {
+  fastify.decorateRequest('admitted', false);
   fastify.addHook('onRequest', (request, reply, done) => {
     if (isDraining()) reply.raw.setHeader('connection', 'close');
     const refused = gate.tryAcquire(priorityOf(request));
@@ -41,8 +53,21 @@ export function installOverloadHooks(fastify: FastifyInstance, { gate, isDrainin
       replyOverloaded(request, reply);
       return;
     }
-    // 'close' fires once for every response: finished, failed or abandoned by the client.
-    reply.raw.once('close', () => gate.release());
+    request.admitted = true;
+    done();
+  });
+  fastify.addHook('onResponse', (request, _reply, done) => {
+    if (request.admitted) {
+      request.admitted = false;
+      gate.release();
+    }
+    done();
+  });
+  fastify.addHook('onRequestAbort', (request, done) => {
+    if (request.admitted) {
+      request.admitted = false;
+      gate.release();
+    }
     done();
   });
 }

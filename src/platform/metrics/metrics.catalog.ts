@@ -36,6 +36,11 @@ export const METRICS = {
     labelNames: ['http_request_method', 'http_route', 'http_response_status_code', 'error_type'],
     buckets: HTTP_DURATION_BUCKETS,
   },
+  http_server_active_requests: {
+    type: 'gauge',
+    help: 'Requests admitted by the load-shedding gate and not yet answered (the scrape itself included).',
+    labelNames: [],
+  },
   http_server_requests_aborted_total: {
     type: 'counter',
     help: 'Requests the client abandoned (closed the connection) before the response was sent.',
