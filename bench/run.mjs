@@ -4,8 +4,8 @@
 // ratio of at least 0.5 on every route.
 //
 // Noise control: the servers run pinned to CPU 0 and the load generator to CPU 1 (when
-// `taskset` exists), and each route is measured in BENCH_ROUNDS interleaved rounds
-// (raw, api, raw, api, ...) whose medians are compared.
+// `taskset` exists); each of BENCH_ROUNDS rounds starts every server afresh and measures them
+// one after another (raw, api, raw, api, ...), and the medians over rounds are compared.
 //
 // Besides requests/s, each round reads the server process's CPU time (/proc/<pid>/stat) and
 // divides it by the requests served: CPU µs per request is steadier than throughput on a VM
@@ -119,33 +119,43 @@ const productId = await seed(root, databaseUrl, env.REDIS_KEY_PREFIX);
 const refEnv = { ...env, DATABASE_URL: `${databaseUrl}_ref`, REDIS_KEY_PREFIX: 'ra-bench-ref:' };
 const refProductId = compareDir ? await seed(compareDir, refEnv.DATABASE_URL, refEnv.REDIS_KEY_PREFIX) : undefined;
 
-// 2. the API, logging to a file as in production (stdout to a file, not a terminal)
-const log = createWriteStream(resolve(root, 'bench/results/api.log'));
-const api = spawn(...pinned(['dist/main.js']), {
-  cwd: root,
-  env: { ...env, PORT: '3898', SHUTDOWN_DRAIN_MS: '0' },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-api.stdout.pipe(log);
-await waitFor('http://127.0.0.1:3898/health/ready', 'the API');
-const raw = spawn(...pinned([resolve(root, 'bench/raw-server.mjs'), '3897']), { env, stdio: 'ignore' });
-await waitFor(`http://127.0.0.1:3897/v1/products?limit=1`, 'the raw server');
-let ref;
-if (compareDir) {
-  ref = spawn(...pinned(['dist/main.js']), {
-    cwd: compareDir,
-    env: { ...refEnv, PORT: '3899', SHUTDOWN_DRAIN_MS: '0' },
+// 2. the servers: the API (logging to a file as in production: stdout to a file, not a
+// terminal), the raw baseline and, with BENCH_COMPARE, the API built from that ref. Every round
+// starts all of them afresh: two processes of the same build differ by up to ±5 % (JIT and heap
+// layout), so a median over rounds of one long-lived process would measure that process.
+const stopped = (child) => new Promise((done) => (child.exitCode !== null ? done() : child.once('exit', done)));
+const startServers = async (round) => {
+  const api = spawn(...pinned(['dist/main.js']), {
+    cwd: root,
+    env: { ...env, PORT: '3898', SHUTDOWN_DRAIN_MS: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  ref.stdout.pipe(createWriteStream(resolve(root, 'bench/results/ref.log')));
-  await waitFor('http://127.0.0.1:3899/health/ready', `the API built from ${compareRef}`);
-}
-const servers = [
-  { name: 'raw', port: 3897, process: raw, productId },
-  { name: 'api', port: 3898, process: api, productId },
-  ...(ref ? [{ name: 'ref', port: 3899, process: ref, productId: refProductId }] : []),
-];
-/** One round against one server: requests/s, p99, failures and CPU µs per request. */
+  api.stdout.pipe(createWriteStream(resolve(root, 'bench/results/api.log'), { flags: round === 0 ? 'w' : 'a' }));
+  const raw = spawn(...pinned([resolve(root, 'bench/raw-server.mjs'), '3897']), { env, stdio: 'ignore' });
+  const ref =
+    compareDir &&
+    spawn(...pinned(['dist/main.js']), {
+      cwd: compareDir,
+      env: { ...refEnv, PORT: '3899', SHUTDOWN_DRAIN_MS: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+  ref?.stdout.pipe(createWriteStream(resolve(root, 'bench/results/ref.log'), { flags: round === 0 ? 'w' : 'a' }));
+  const servers = [
+    { name: 'raw', port: 3897, process: raw, productId },
+    { name: 'api', port: 3898, process: api, productId },
+    ...(ref ? [{ name: 'ref', port: 3899, process: ref, productId: refProductId }] : []),
+  ];
+  await waitFor('http://127.0.0.1:3898/health/ready', 'the API');
+  await waitFor('http://127.0.0.1:3897/v1/products?limit=1', 'the raw server');
+  if (ref) await waitFor('http://127.0.0.1:3899/health/ready', `the API built from ${compareRef}`);
+  return servers;
+};
+const stopServers = async (servers) => {
+  for (const server of servers) server.process.kill('SIGTERM');
+  await Promise.all(servers.map((server) => stopped(server.process)));
+};
+
+/** One measurement against one server: requests/s, p99, failures and CPU µs per request. */
 const measure = async (server, path) => {
   const before = cpuMicros(pidOf(server.process));
   const result = await load(`http://127.0.0.1:${server.port}${path}`);
@@ -156,49 +166,51 @@ const measure = async (server, path) => {
 const routes = [
   { name: 'GET /v1/products/{id} (Redis)', path: (server) => `/v1/products/${server.productId}` },
   { name: 'GET /v1/products?limit=20 (Postgres)', path: () => '/v1/products?limit=20' },
-];
+].filter((r) => !process.env.BENCH_ROUTE || r.name.includes(process.env.BENCH_ROUTE));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const results = [];
+const runs = routes.map(() => ({ raw: [], api: [], ref: [] }));
 try {
-  for (const route of routes.filter((r) => !process.env.BENCH_ROUTE || r.name.includes(process.env.BENCH_ROUTE))) {
-    // Warm every server (cache entry, JIT, pools), then alternate so drift hits all alike.
-    for (const server of servers) await load(`http://127.0.0.1:${server.port}${route.path(server)}`);
-    const runs = Object.fromEntries(servers.map((server) => [server.name, []]));
-    for (let round = 0; round < rounds; round++) {
-      for (const server of servers) runs[server.name].push(await measure(server, route.path(server)));
+  for (let round = 0; round < rounds; round++) {
+    const servers = await startServers(round);
+    try {
+      for (const [i, route] of routes.entries()) {
+        // Warm every server (cache entry, JIT, pools) as long as a measurement, then measure them one after another.
+        for (const server of servers) await load(`http://127.0.0.1:${server.port}${route.path(server)}`);
+        for (const server of servers) runs[i][server.name].push(await measure(server, route.path(server)));
+      }
+    } finally {
+      await stopServers(servers);
     }
-    const rps = (name) => median(runs[name].map((r) => r.result.requests.average));
-    const cpu = (name) => median(runs[name].map((r) => r.cpuPerRequest));
-    const p99 = (name) => median(runs[name].map((r) => r.result.latency.p99));
-    const bad = Object.values(runs)
-      .flat()
-      .reduce((n, r) => n + r.result.non2xx + r.result.errors, 0);
-    results.push({
-      route: route.name,
-      'raw req/s': Math.round(rps('raw')),
-      'api req/s': Math.round(rps('api')),
-      ratio: Number((rps('api') / rps('raw')).toFixed(2)),
-      'raw p99 ms': p99('raw'),
-      'api p99 ms': p99('api'),
-      'cpu µs/req raw/api': `${cpu('raw').toFixed(1)} / ${cpu('api').toFixed(1)}`,
-      'cpu ratio': Number((cpu('raw') / cpu('api')).toFixed(2)),
-      ...(ref && {
-        [`${compareRef} req/s`]: Math.round(rps('ref')),
-        [`${compareRef} ratio`]: Number((rps('ref') / rps('raw')).toFixed(2)),
-        [`${compareRef} cpu ratio`]: Number((cpu('raw') / cpu('ref')).toFixed(2)),
-      }),
-      'errors/non-2xx': bad,
-    });
   }
 } finally {
-  api.kill('SIGTERM');
-  raw.kill();
-  ref?.kill('SIGTERM');
-  if (ref) await new Promise((done) => (ref.exitCode === null ? ref.once('exit', done) : done()));
   removeCompareDir();
 }
+const results = routes.map((route, i) => {
+  const rps = (name) => median(runs[i][name].map((r) => r.result.requests.average));
+  const cpu = (name) => median(runs[i][name].map((r) => r.cpuPerRequest));
+  const p99 = (name) => median(runs[i][name].map((r) => r.result.latency.p99));
+  const bad = Object.values(runs[i])
+    .flat()
+    .reduce((n, r) => n + r.result.non2xx + r.result.errors, 0);
+  return {
+    route: route.name,
+    'raw req/s': Math.round(rps('raw')),
+    'api req/s': Math.round(rps('api')),
+    ratio: Number((rps('api') / rps('raw')).toFixed(2)),
+    'raw p99 ms': p99('raw'),
+    'api p99 ms': p99('api'),
+    'cpu µs/req raw/api': `${cpu('raw').toFixed(1)} / ${cpu('api').toFixed(1)}`,
+    'cpu ratio': Number((cpu('raw') / cpu('api')).toFixed(2)),
+    ...(compareRef && {
+      [`${compareRef} req/s`]: Math.round(rps('ref')),
+      [`${compareRef} ratio`]: Number((rps('ref') / rps('raw')).toFixed(2)),
+      [`${compareRef} cpu ratio`]: Number((cpu('raw') / cpu('ref')).toFixed(2)),
+    }),
+    'errors/non-2xx': bad,
+  };
+});
 console.log(
-  `\nmedian of ${rounds} interleaved ${duration}s rounds, ${connections} connections, Node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load on CPU 1' : 'unpinned'}`,
+  `\nmedian of ${rounds} rounds (fresh server processes each round, ${duration}s per server and route), ${connections} connections, Node ${process.version}, ${hasTaskset ? 'servers on CPU 0, load on CPU 1' : 'unpinned'}`,
 );
 console.table(results);
 if (compareRef) {
