@@ -23,8 +23,9 @@ export class Deadline {
   /** A deadline `ms` from now, also cancelled by `parent` (a request's or a shutdown's signal). */
   static after(ms: number, parent?: AbortSignal): Deadline {
     const budget = Math.max(0, Math.floor(ms));
+    const expiresAt = Date.now() + budget;
     const timer = AbortSignal.timeout(Math.max(1, budget));
-    return new Deadline(Date.now() + budget, parent ? AbortSignal.any([timer, parent]) : timer);
+    return new Deadline(expiresAt, parent ? AbortSignal.any([timer, parent]) : timer);
   }
 
   /** The milliseconds left, never negative. */
@@ -39,7 +40,10 @@ export class Deadline {
 
   /** True when the parent (the caller) cancelled, as opposed to the budget running out. */
   get cancelled(): boolean {
-    return this.signal.aborted && this.remainingMs() > 0;
+    // Told by the abort's reason, not the clock: the timer runs on the monotonic clock and may fire
+    // a millisecond before `expiresAt` by Date.now(), which read as "cancelled" (a flaky unit test caught it).
+    // A parent that is itself a deadline running out is a budget spent too, not a cancellation.
+    return this.signal.aborted && (this.signal.reason as { name?: string } | undefined)?.name !== 'TimeoutError';
   }
 
   /** A deadline no later than this one and at most `ms` from now. */
