@@ -63,8 +63,6 @@ const cpuMicros = (pid) => {
     return 0;
   }
 };
-/** The node process itself: with taskset, spawn() returns taskset's pid, which exec()s node (same pid). */
-const pidOf = (child) => child.pid;
 
 const waitFor = async (url, what) => {
   const deadline = Date.now() + 30_000;
@@ -155,11 +153,11 @@ const stopServers = async (servers) => {
   await Promise.all(servers.map((server) => stopped(server.process)));
 };
 
-/** One measurement against one server: requests/s, p99, failures and CPU µs per request. */
+/** One measurement against one server: requests/s, p99, failures and CPU µs per request (taskset exec()s node: same pid). */
 const measure = async (server, path) => {
-  const before = cpuMicros(pidOf(server.process));
+  const before = cpuMicros(server.process.pid);
   const result = await load(`http://127.0.0.1:${server.port}${path}`);
-  const cpu = cpuMicros(pidOf(server.process)) - before;
+  const cpu = cpuMicros(server.process.pid) - before;
   return { result, cpuPerRequest: result.requests.total > 0 ? cpu / result.requests.total : 0 };
 };
 

@@ -1,6 +1,5 @@
-import { connect, type Socket } from 'node:net';
 import { FaultFixturesModule } from '../support/fault-fixtures.module';
-import { rawHttp } from '../support/http-client.support';
+import { openRawConnection, rawHttp } from '../support/http-client.support';
 import { scrape } from '../support/metrics.support';
 import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
@@ -31,13 +30,12 @@ describe('load-shedding gate: every admitted request gives its slot back exactly
     )[0].n;
 
   /** A request on its own connection, held open until the test closes it (a client that may hang up). */
-  const openRequest = (payload: string): Promise<Socket> =>
-    new Promise((resolve, reject) => {
-      const socket = connect(Number(new URL(t.baseUrl).port), '127.0.0.1');
-      socket.on('error', () => undefined);
-      socket.once('connect', () => socket.write(payload, () => resolve(socket)));
-      socket.once('error', reject);
-    });
+  const openRequest = async (payload: string) => {
+    const connection = openRawConnection(t.baseUrl);
+    await connection.connected;
+    connection.socket.write(payload);
+    return connection;
+  };
   const slowQuery = (connection: 'keep-alive' | 'close') =>
     `GET /__test__/slow-query HTTP/1.1\r\nHost: x\r\nConnection: ${connection}\r\n\r\n`;
 
@@ -47,11 +45,6 @@ describe('load-shedding gate: every admitted request gives its slot back exactly
     // Three slow handlers fill the sheddable slots.
     const aborted = [await openRequest(slowQuery('keep-alive')), await openRequest(slowQuery('keep-alive'))];
     const kept = await openRequest(slowQuery('close'));
-    const keptAnswer = new Promise<string>((resolve) => {
-      let data = '';
-      kept.on('data', (chunk) => (data += chunk.toString()));
-      kept.on('close', () => resolve(data));
-    });
     await pollUntil(async () => (await active()) === 4, { what: '3 slow requests and the scrape in flight' });
 
     // A fourth sheddable request is refused at once, with the headers every answer carries.
@@ -62,7 +55,7 @@ describe('load-shedding gate: every admitted request gives its slot back exactly
     expect(await active()).toBe(4);
 
     // Two clients hang up while their handlers still run: their slots come back now, not when the query ends.
-    for (const socket of aborted) socket.destroy();
+    for (const { socket } of aborted) socket.destroy();
     await pollUntil(async () => (await active()) === 2, { what: 'the aborted requests to give their slots back' });
     expect(await slowQueriesRunning()).toBeGreaterThan(0);
 
@@ -79,7 +72,8 @@ describe('load-shedding gate: every admitted request gives its slot back exactly
 
     // The kept request is answered; once every slow handler (the aborted ones too) has finished
     // and tried to answer, exactly the scrape is in flight: no slot leaked, none given back twice.
-    expect(await keptAnswer).toMatch(/^HTTP\/1\.1 200 /);
+    await kept.closed;
+    expect(kept.state.received).toMatch(/^HTTP\/1\.1 200 /);
     await pollUntil(async () => (await slowQueriesRunning()) === 0, {
       timeoutMs: 10_000,
       what: 'the aborted handlers to finish',

@@ -1,17 +1,8 @@
-import { connect, type Socket } from 'node:net';
+import { openRawConnection } from '../support/http-client.support';
 import { pollUntil } from '../support/poll.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 
-/** A raw client: what the server sent, whether and when it closed the connection. */
-function open(port: number) {
-  const socket: Socket = connect(port, '127.0.0.1');
-  const state = { received: '', error: undefined as string | undefined, closedAt: undefined as number | undefined };
-  socket.on('data', (chunk) => (state.received += chunk.toString()));
-  socket.on('error', (e: NodeJS.ErrnoException) => (state.error = e.code ?? e.message));
-  socket.on('close', () => (state.closedAt = Date.now()));
-  const connected = new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  return { socket, state, connected };
-}
+const open = (port: number) => openRawConnection(`http://127.0.0.1:${port}`);
 
 const KEEP_ALIVE_MS = 1_000;
 const HEADERS_MS = 1_200;

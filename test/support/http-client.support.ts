@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { expectDocumented, OpenApiValidator } from './openapi-validator.support';
 
 export interface HttpResponse<T = any> {
@@ -95,4 +95,19 @@ export function rawHttp(
       if (options.closeAfterWrite) socket.destroy();
     });
   });
+}
+
+/**
+ * A raw client held open for the test to drive: what the server sent, whether and when it
+ * closed the connection, and the socket itself (write more, or hang up with `destroy()`).
+ */
+export function openRawConnection(baseUrl: string) {
+  const socket: Socket = connect(Number(new URL(baseUrl).port), '127.0.0.1');
+  const state = { received: '', error: undefined as string | undefined, closedAt: undefined as number | undefined };
+  socket.on('data', (chunk) => (state.received += chunk.toString()));
+  socket.on('error', (e: NodeJS.ErrnoException) => (state.error = e.code ?? e.message));
+  socket.on('close', () => (state.closedAt = Date.now()));
+  const connected = new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { socket, state, connected, closed };
 }

@@ -56,18 +56,17 @@ export function installOverloadHooks(fastify: FastifyInstance, { gate, isDrainin
     request.admitted = true;
     done();
   });
+  const giveBack = (request: FastifyRequest) => {
+    if (!request.admitted) return;
+    request.admitted = false;
+    gate.release();
+  };
   fastify.addHook('onResponse', (request, _reply, done) => {
-    if (request.admitted) {
-      request.admitted = false;
-      gate.release();
-    }
+    giveBack(request);
     done();
   });
   fastify.addHook('onRequestAbort', (request, done) => {
-    if (request.admitted) {
-      request.admitted = false;
-      gate.release();
-    }
+    giveBack(request);
     done();
   });
 }
