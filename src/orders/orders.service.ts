@@ -115,8 +115,14 @@ export class OrdersService {
     const unavailable = this.payments.unavailableNow();
     if (unavailable) throw this.refusedByCircuit(unavailable);
     const order = await this.reserve(accountId, input, context);
-    await this.settlement.stockChanged(order.items.map((l) => l.productId));
-    return this.pay(order, input.paymentToken, context);
+    // The stock moved: the cached products are forgotten while the charge runs (no added latency;
+    // the cache fails open, so this never rejects), and before the answer, so a read right after sees it.
+    const forgetting = this.settlement.stockChanged(order.items.map((l) => l.productId));
+    try {
+      return await this.pay(order, input.paymentToken, context);
+    } finally {
+      await forgetting;
+    }
   }
 
   /**
