@@ -5,7 +5,7 @@ import { ROOT_LOGGER } from '../platform/logging/logging.module';
 import { MetricsService } from '../platform/metrics/metrics.service';
 import { Deadline } from '../platform/resilience/deadline.policy';
 import { ProductsService } from '../products/products.service';
-import { OrdersRepository, type AttentionReason, type OrderRow } from './orders.repository';
+import { ATTENTION_REASONS, OrdersRepository, type AttentionReason, type OrderRow } from './orders.repository';
 import type { OrderStatus } from './orders.schemas';
 
 /** A settlement's own budget: it runs even when the request's deadline is spent (the charge happened, or not). */
@@ -49,6 +49,8 @@ export class OrderSettlementService {
   ) {
     this.logger = logger.child({ component: 'orders' });
     const counter = metrics.counter('orders_needs_attention_total');
+    // Every reason exported from the start (at 0), so the alert's increase() sees the first one.
+    for (const reason of ATTENTION_REASONS) counter.inc({ reason }, 0);
     this.needsAttention = (reason) => counter.inc({ reason });
   }
 

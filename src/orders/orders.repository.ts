@@ -41,8 +41,9 @@ export interface OrderWithLines extends OrderRow {
   items: OrderLineRow[];
 }
 
-/** Why an order is `needs_attention`. */
-export type AttentionReason = 'charged_after_failure' | 'charge_mismatch' | 'pending_too_long';
+/** Why an order is `needs_attention` (the `reason` label of `orders_needs_attention_total`). */
+export const ATTENTION_REASONS = ['charged_after_failure', 'charge_mismatch', 'pending_too_long'] as const;
+export type AttentionReason = (typeof ATTENTION_REASONS)[number];
 
 const ORDER_COLUMNS = `o.id, o.account_id AS "accountId", o.status, o.total_cents::float8 AS "totalCents", o.currency,
   o.payment_failure_code AS "paymentFailureCode", o.reconcile_attempts AS "reconcileAttempts",
