@@ -4,7 +4,7 @@ import type { PaymentsConfig } from '../config/config.schemas';
 import { AppError } from '../platform/errors/app.errors';
 import { correlationHeaders, currentCorrelation } from '../platform/correlation/correlation.context';
 import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/resilience/circuit.breaker';
-import { Deadline } from '../platform/resilience/deadline.policy';
+import { Deadline, type AttemptBudget } from '../platform/resilience/deadline.policy';
 import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/resilience/retry.policy';
 import {
   PAYMENTS_DEPENDENCY,
@@ -274,13 +274,11 @@ export class PaymentsProviderClient {
           attempts += 1;
           attemptStarted = performance.now();
           return this.breaker.execute(async () => {
-            // Cut by the request's budget rather than PAYMENTS_TIMEOUT_MS: then an abort is not the provider's fault.
-            const cappedByDeadline = deadline.remainingMs() < this.settings.timeoutMs;
-            const signal = deadline.attemptSignal(this.settings.timeoutMs);
+            const budget = deadline.attempt(this.settings.timeoutMs);
             try {
-              return await attempt(signal, headers);
+              return await attempt(budget.signal, headers);
             } catch (error) {
-              const failure = classify(error, signal, deadline, cappedByDeadline);
+              const failure = classify(error, budget);
               if (failure instanceof AttemptFailure && failure.mayHaveCharged) mayHaveCharged = true;
               throw failure;
             }
@@ -377,14 +375,13 @@ function failureForStatus(response: Response): AttemptFailure {
  * attempt is the provider's timeout only when PAYMENTS_TIMEOUT_MS cut it; when the caller hung up
  * or the request's budget (shorter than that timeout) ran out, it is the caller's doing.
  */
-function classify(error: unknown, signal: AbortSignal, deadline: Deadline, cappedByDeadline: boolean): unknown {
+function classify(error: unknown, budget: AttemptBudget): unknown {
   // Not `instanceof Error`: fetch's errors may come from another realm (Jest's VM, workers).
   if (error instanceof AttemptFailure || error instanceof AppError) return error;
-  if (signal.aborted) {
-    if (deadline.cancelled) return new AttemptFailure('caller_gone', true, undefined, error);
-    if (cappedByDeadline || deadline.expired) return new AttemptFailure('request_deadline', true, undefined, error);
-    return new AttemptFailure('timeout', true, undefined, error);
-  }
+  const aborted = budget.abortCause();
+  if (aborted === 'cancelled') return new AttemptFailure('caller_gone', true, undefined, error);
+  if (aborted === 'deadline') return new AttemptFailure('request_deadline', true, undefined, error);
+  if (aborted === 'attempt_timeout') return new AttemptFailure('timeout', true, undefined, error);
   const code = errorCode(error);
   if (code === 'ECONNREFUSED') return new AttemptFailure('refused', false, undefined, error);
   // Reset, closed socket, truncated body, DNS hiccup after send: the request may have landed.
