@@ -54,9 +54,9 @@ const FAILURE_CODES: Record<string, string> = {
   PAYMENT_METHOD_INVALID: 'payment_method_invalid',
   DEPENDENCY_UNAVAILABLE: 'provider_unavailable',
   PAYMENT_PROVIDER_ERROR: 'provider_rejected',
+  // No attempt could even start in the budget.
+  DEADLINE_EXCEEDED: 'deadline_exceeded',
 };
-/** Stored when no attempt could even start in the budget. */
-const DEADLINE_FAILURE_CODE = 'deadline_exceeded';
 
 /**
  * Orders: reserve stock and create the order in ONE transaction, commit, charge the provider
@@ -220,7 +220,7 @@ export class OrdersService {
       // transient (provider unreachable, circuit open, no time to try), the key is also
       // unlinked, so the 5xx releases it and a retry places a fresh order.
       const transient = error instanceof DeadlineExceededError || error.failure.transient;
-      const code = error instanceof DeadlineExceededError ? DEADLINE_FAILURE_CODE : FAILURE_CODES[error.code];
+      const code = FAILURE_CODES[error.code];
       const { settled, status } = await this.settlement.notCharged(order, code ?? NOT_CHARGED_FAILURE_CODE, {
         alsoInTransaction: transient ? (tx) => context.idempotency?.detach(tx) ?? Promise.resolve() : undefined,
       });
@@ -290,7 +290,7 @@ function failureOf(failureCode: string | null): PaymentsError {
       return new PaymentsUnavailableError('connection_refused', 'not_charged', undefined);
     case FAILURE_CODES.PAYMENT_PROVIDER_ERROR:
       return new PaymentProviderError('unexpected_status', 'not_charged', 0);
-    case DEADLINE_FAILURE_CODE:
+    case FAILURE_CODES.DEADLINE_EXCEEDED:
       return new PaymentInterruptedError('request_deadline', 'not_charged');
     case NOT_CHARGED_FAILURE_CODE:
     case null:
