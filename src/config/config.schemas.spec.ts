@@ -142,3 +142,15 @@ describe('configuration of the HTTP edge (F9, hardening)', () => {
     expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS must be a comma-separated list/);
   });
 });
+
+describe('configuration of the payments reconciliation (issue 17, item 3)', () => {
+  it('refuses a RECONCILE_GRACE_MS that does not exceed the order budget, naming both variables', () => {
+    expect(() => loadConfig({ ORDERS_REQUEST_DEADLINE_MS: '10000', RECONCILE_GRACE_MS: '10000' })).toThrow(
+      /RECONCILE_GRACE_MS must be greater than ORDERS_REQUEST_DEADLINE_MS \(10000\)/,
+    );
+    expect(() => loadConfig({ ORDERS_REQUEST_DEADLINE_MS: '90000' })).toThrow(/RECONCILE_GRACE_MS .*\(90000\)/);
+    expect(loadConfig({ ORDERS_REQUEST_DEADLINE_MS: '1000', RECONCILE_GRACE_MS: '1001' }).orders.reconcileGraceMs).toBe(
+      1001,
+    );
+  });
+});

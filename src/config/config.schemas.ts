@@ -200,6 +200,16 @@ function crossVariableProblems(input: Record<string, string | undefined>): Map<s
   if (maxInFlight && reserve !== undefined && reserve >= maxInFlight) {
     problems.set('SHED_CRITICAL_RESERVE', `must be less than SHED_MAX_IN_FLIGHT (${maxInFlight})`);
   }
+  // The reconciliation may settle an order `payment_failed` only when no charge attempt of ours can
+  // still be in flight: each is bounded by the order's budget, counted from its latest attempt.
+  const orderBudget = ms('ORDERS_REQUEST_DEADLINE_MS', 10_000);
+  const grace = ms('RECONCILE_GRACE_MS', 60_000);
+  if (orderBudget !== undefined && grace !== undefined && grace <= orderBudget) {
+    problems.set(
+      'RECONCILE_GRACE_MS',
+      `must be greater than ORDERS_REQUEST_DEADLINE_MS (${orderBudget}): a charge may still be in flight before that`,
+    );
+  }
   return problems;
 }
 

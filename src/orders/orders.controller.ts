@@ -39,7 +39,8 @@ export class OrdersController {
     description:
       'Stock is reserved and the order created in one transaction; the payment provider is charged after it ' +
       'commits, under the order as its idempotency key (never twice). A provider timeout answers 504 with the ' +
-      '`orderId` of an order kept `payment_pending` and settled later by the reconciliation.',
+      '`orderId` of an order kept `payment_pending` and settled later by the reconciliation. 201 means `paid`: ' +
+      'any other end state (also for a retry with the same key) answers its problem with `orderId` and `orderStatus`.',
   })
   @ApiCreatedResponse({ description: 'The order, paid.', standardSchema: orderSchema })
   @ApiProblems(
@@ -52,6 +53,7 @@ export class OrdersController {
     'PAYMENT_PROVIDER_ERROR',
     'PAYMENT_PROVIDER_TIMEOUT',
     'DEADLINE_EXCEEDED',
+    'ORDER_NEEDS_ATTENTION',
   )
   create(
     @CurrentAccount() accountId: string,

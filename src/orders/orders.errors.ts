@@ -36,6 +36,20 @@ export const ORDERS_PROBLEM_TYPES = registerProblemTypes({
     logLevel: 'info',
     defaultDetail: 'All products of an order must have the same currency.',
   },
+  ORDER_NEEDS_ATTENTION: {
+    status: 409,
+    title: 'Order needs attention',
+    meaning:
+      'The order is `needs_attention`: its payment cannot be settled automatically (a charge reached it after it had been settled `payment_failed`, or the provider could not tell the outcome for too long). The body names it in `orderId`.',
+    cause: 'A rare race between a retried request and the payment reconciliation, or a long provider outage.',
+    action:
+      'Do not pay again and do not retry: support settles the order (ships it or refunds the charge). Check it with GET /v1/orders/{orderId}; quote the requestId to support.',
+    retryable: false,
+    logLevel: 'warn',
+    defaultDetail: 'The payment of this order is being settled by support; you will not be charged twice.',
+    firstCheck:
+      'Orders in status `needs_attention` (`attention_reason`), `orders_needs_attention_total{reason}`, and the `orders` log line at error naming the `orderId`.',
+  },
 });
 
 declare module '../platform/errors/problem-type.registry' {
@@ -89,5 +103,15 @@ export class OrderPaymentError extends AppError implements ClassifiedError {
     });
     this.failure = cause.failure;
     this.chargeOutcome = cause.chargeOutcome;
+  }
+}
+
+/**
+ * 409: the order is `needs_attention` (money and state disagree, or the outcome stayed unknown
+ * too long): a person settles it. Carries `orderId` and `orderStatus` like every answer about an order.
+ */
+export class OrderNeedsAttentionError extends AppError {
+  constructor(readonly orderId: string) {
+    super('ORDER_NEEDS_ATTENTION', { extensions: { orderId, orderStatus: 'needs_attention' } });
   }
 }

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PaymentsModule } from '../payments/payments.module';
+import { ProductsModule } from '../products/products.module';
+import { OrderSettlementService } from './order-settlement.service';
 import { OrdersRepository } from './orders.repository';
 import { OrdersService } from './orders.service';
 import { PaymentsReconciliationService } from './payments-reconciliation.service';
@@ -9,8 +11,8 @@ import { PaymentsReconciliationService } from './payments-reconciliation.service
  * the worker can boot it and schedule {@link PaymentsReconciliationService.reconcile}.
  */
 @Module({
-  imports: [PaymentsModule],
-  providers: [OrdersRepository, OrdersService, PaymentsReconciliationService],
+  imports: [PaymentsModule, ProductsModule],
+  providers: [OrdersRepository, OrderSettlementService, OrdersService, PaymentsReconciliationService],
   exports: [OrdersService, PaymentsReconciliationService],
 })
 export class OrdersModule {}

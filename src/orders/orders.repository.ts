@@ -25,7 +25,13 @@ export interface OrderRow extends Record<string, unknown> {
   currency: string;
   paymentFailureCode: string | null;
   reconcileAttempts: number;
-  needsAttention: boolean;
+  /**
+   * When a resumed request last began charging the order (exact, as Postgres text); null when
+   * only its first request did. The guard of every `payment_failed` settlement.
+   */
+  chargeResumedAt: string | null;
+  /** Why a `needs_attention` order is there. */
+  attentionReason: AttentionReason | null;
   createdAt: Date;
   /** `created_at` in epoch microseconds (exact), for page cursors. */
   createdAtMicros: string;
@@ -35,9 +41,13 @@ export interface OrderWithLines extends OrderRow {
   items: OrderLineRow[];
 }
 
+/** Why an order is `needs_attention` (the `reason` label of `orders_needs_attention_total`). */
+export const ATTENTION_REASONS = ['charged_after_failure', 'charge_mismatch', 'pending_too_long'] as const;
+export type AttentionReason = (typeof ATTENTION_REASONS)[number];
+
 const ORDER_COLUMNS = `o.id, o.account_id AS "accountId", o.status, o.total_cents::float8 AS "totalCents", o.currency,
   o.payment_failure_code AS "paymentFailureCode", o.reconcile_attempts AS "reconcileAttempts",
-  o.needs_attention AS "needsAttention", o.created_at AS "createdAt",
+  o.charge_resumed_at::text AS "chargeResumedAt", o.attention_reason AS "attentionReason", o.created_at AS "createdAt",
   ((extract(epoch FROM o.created_at) * 1000000)::bigint)::text AS "createdAtMicros"`;
 
 /**
@@ -147,30 +157,61 @@ export class OrdersRepository {
     return rows.map((row) => ({ ...row, items: byOrder.get(row.id) ?? [] }));
   }
 
-  /** `payment_pending` → `paid`. False when the order was no longer pending (someone settled it first). */
-  async markPaid(tx: SqlExecutor, orderId: string): Promise<boolean> {
+  /**
+   * A resumed request's guarded start of a charge: stamps `charge_resumed_at` on the order if it
+   * is still `payment_pending` (one statement, under the row lock), so a reconciliation pass that
+   * claimed it before cannot settle it `payment_failed` while this charge may be in flight.
+   * @returns the order, or null when it is no longer pending (settled meanwhile: never charge it).
+   */
+  async resumeCharge(accountId: string, orderId: string): Promise<OrderWithLines | null> {
+    const [row] = await this.sql.query<OrderRow>(
+      `UPDATE orders o SET charge_resumed_at = now(), updated_at = now()
+       WHERE o.id = $1 AND o.account_id = $2 AND o.status = 'payment_pending'
+       RETURNING ${ORDER_COLUMNS}`,
+      [orderId, accountId],
+      { queryClass: 'write', name: 'orders.resumeCharge' },
+    );
+    if (!row) return null;
+    const [withLines] = await this.withLines([row]);
+    return withLines;
+  }
+
+  /**
+   * `payment_pending` → `paid` (the provider has the charge).
+   * @returns the status afterwards: `paid`, or what someone else settled it to first (the row
+   *   stays locked until the transaction ends, so the caller handles that state before anyone moves it).
+   */
+  async markPaid(tx: SqlExecutor, orderId: string): Promise<OrderStatus> {
     const rows = await tx.query(
-      `UPDATE orders SET status = 'paid', payment_failure_code = NULL, needs_attention = false, updated_at = now()
+      `UPDATE orders SET status = 'paid', payment_failure_code = NULL, updated_at = now()
        WHERE id = $1 AND status = 'payment_pending' RETURNING 1`,
       [orderId],
       { queryClass: 'write', name: 'orders.markPaid' },
     );
-    return rows.length === 1;
+    return rows.length === 1 ? 'paid' : this.lockStatus(tx, orderId);
   }
 
   /**
    * `payment_pending` → `payment_failed`, and its stock back on the shelf (products locked in id
-   * order, as the reservation does). False when the order was no longer pending: nothing changes.
+   * order, as the reservation does), only if no charge began since the caller looked: its
+   * `charge_resumed_at` is still `chargeResumedAt`.
+   * @returns whether it settled, and the status afterwards (locked until the transaction ends).
    */
-  async markFailedAndRelease(tx: SqlExecutor, orderId: string, failureCode: string): Promise<boolean> {
+  async markFailedAndRelease(
+    tx: SqlExecutor,
+    orderId: string,
+    failureCode: string,
+    chargeResumedAt: string | null,
+  ): Promise<{ settled: boolean; status: OrderStatus; productIds: string[] }> {
     const rows = await tx.query(
       `UPDATE orders SET status = 'payment_failed', payment_failure_code = $2, updated_at = now()
-       WHERE id = $1 AND status = 'payment_pending' RETURNING 1`,
-      [orderId, failureCode],
+       WHERE id = $1 AND status = 'payment_pending' AND charge_resumed_at IS NOT DISTINCT FROM $3::timestamptz
+       RETURNING 1`,
+      [orderId, failureCode, chargeResumedAt],
       { queryClass: 'write', name: 'orders.markFailed' },
     );
-    if (rows.length === 0) return false;
-    await tx.query(
+    if (rows.length === 0) return { settled: false, status: await this.lockStatus(tx, orderId), productIds: [] };
+    const locked = await tx.query<{ id: string }>(
       `SELECT p.id FROM products p JOIN order_items i ON i.product_id = p.id
        WHERE i.order_id = $1 ORDER BY p.id FOR UPDATE OF p`,
       [orderId],
@@ -182,37 +223,59 @@ export class OrdersRepository {
       [orderId],
       { queryClass: 'write', name: 'orders.releaseStock' },
     );
-    return true;
+    return { settled: true, status: 'payment_failed', productIds: locked.map((p) => p.id) };
   }
 
   /**
-   * Claims up to `limit` pending orders older than `graceMs` for one reconciliation pass:
-   * counts the attempt and stamps `updated_at`, so a concurrent pass (`SKIP LOCKED`, then the
-   * `claimLeaseMs` on `updated_at` of an order claimed before) never works on the same order
-   * at the same time. The claim
-   * commits at once: the provider is then asked outside any transaction.
+   * Hands an order to a person: `from` → `needs_attention`, with the reason.
+   * @returns false when the order was no longer in `from`.
+   */
+  async markNeedsAttention(
+    executor: SqlExecutor,
+    orderId: string,
+    from: OrderStatus,
+    reason: AttentionReason,
+  ): Promise<boolean> {
+    const rows = await executor.query(
+      `UPDATE orders SET status = 'needs_attention', attention_reason = $3, updated_at = now()
+       WHERE id = $1 AND status = $2 RETURNING 1`,
+      [orderId, from, reason],
+      { queryClass: 'write', name: 'orders.markNeedsAttention' },
+    );
+    return rows.length === 1;
+  }
+
+  /** The order's status, its row locked until the transaction ends (a guarded update matched nothing: see why). */
+  private async lockStatus(tx: SqlExecutor, orderId: string): Promise<OrderStatus> {
+    const [row] = await tx.query<{ status: OrderStatus }>(
+      `SELECT status FROM orders WHERE id = $1 FOR UPDATE`,
+      [orderId],
+      { queryClass: 'lock', name: 'orders.lockStatus' },
+    );
+    return row.status;
+  }
+
+  /**
+   * Claims up to `limit` pending orders whose latest charge attempt (the first request's, at
+   * `created_at`, or a resumed request's) began more than `graceMs` ago, so none of ours can still
+   * be in flight (RECONCILE_GRACE_MS exceeds every request's budget; checked at boot), for one
+   * reconciliation pass: counts the attempt and stamps `updated_at`, so a concurrent pass
+   * (`SKIP LOCKED`, then the `claimLeaseMs` on `updated_at` of an order claimed before) never
+   * works on the same order at the same time. The claim commits at once: the provider is then
+   * asked outside any transaction.
    */
   claimPending(graceMs: number, claimLeaseMs: number, limit: number): Promise<OrderRow[]> {
     return this.sql.query<OrderRow>(
       `UPDATE orders o SET reconcile_attempts = o.reconcile_attempts + 1, updated_at = now()
        WHERE o.id IN (
          SELECT id FROM orders
-         WHERE status = 'payment_pending' AND NOT needs_attention
-           AND created_at < now() - $1 * interval '1 millisecond'
+         WHERE status = 'payment_pending'
+           AND COALESCE(charge_resumed_at, created_at) < now() - $1 * interval '1 millisecond'
            AND (reconcile_attempts = 0 OR updated_at < now() - $2 * interval '1 millisecond')
          ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
        RETURNING ${ORDER_COLUMNS}`,
       [graceMs, claimLeaseMs, limit],
       { queryClass: 'write', name: 'orders.claimPending' },
-    );
-  }
-
-  /** Flags a pending order for a person: reconciliation stops retrying it. */
-  async flag(orderId: string): Promise<void> {
-    await this.sql.query(
-      `UPDATE orders SET needs_attention = true, updated_at = now() WHERE id = $1 AND status = 'payment_pending'`,
-      [orderId],
-      { queryClass: 'write', idempotent: true, name: 'orders.flag' },
     );
   }
 

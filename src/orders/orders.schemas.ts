@@ -8,7 +8,7 @@ import {
 
 /** The orders API's shapes: each zod schema is the type, the validation and the OpenAPI document. */
 
-export const ORDER_STATUSES = ['payment_pending', 'paid', 'payment_failed'] as const;
+export const ORDER_STATUSES = ['payment_pending', 'paid', 'payment_failed', 'needs_attention'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const MAX_ORDER_LINES = 50;
 export const MAX_LINE_QUANTITY = 100;
@@ -97,7 +97,9 @@ export const orderSchema = z
     status: z.enum(ORDER_STATUSES).meta({
       description:
         '`payment_pending` until the payment outcome is known (a provider timeout leaves it pending; a background ' +
-        'reconciliation settles it), then `paid` or `payment_failed` (stock released).',
+        'reconciliation settles it), then `paid` or `payment_failed` (stock released, never charged afterwards). ' +
+        '`needs_attention`: a person settles it (a charge that reached an order already settled `payment_failed`, ' +
+        'or an outcome the provider could not tell for too long); support refunds or ships it.',
     }),
     items: z.array(orderLineSchema),
     totalCents: z.number().int().nonnegative().meta({ description: 'Sum of quantity × unit price, integer cents.' }),

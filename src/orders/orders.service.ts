@@ -3,7 +3,14 @@ import type { Logger } from 'pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
 import { PaymentsProviderClient } from '../payments/payments-provider.client';
-import { PaymentDeclinedError, PaymentMethodInvalidError, PaymentsError } from '../payments/payments.errors';
+import {
+  PaymentDeclinedError,
+  PaymentInterruptedError,
+  PaymentMethodInvalidError,
+  PaymentProviderError,
+  PaymentsError,
+  PaymentsUnavailableError,
+} from '../payments/payments.errors';
 import { SqlClient } from '../platform/database/sql.client';
 import type { IdempotencyHandle } from '../platform/idempotency/idempotency.interceptor';
 import { AppError } from '../platform/errors/app.errors';
@@ -11,7 +18,14 @@ import { ROOT_LOGGER } from '../platform/logging/logging.module';
 import { MetricsService } from '../platform/metrics/metrics.service';
 import { Deadline, DeadlineExceededError } from '../platform/resilience/deadline.policy';
 import { ProductDiscontinuedError, ProductNotFoundError } from '../products/products.errors';
-import { OrderCurrencyMismatchError, OrderNotFoundError, OrderPaymentError, OutOfStockError } from './orders.errors';
+import { NOT_CHARGED_FAILURE_CODE, OrderSettlementService } from './order-settlement.service';
+import {
+  OrderCurrencyMismatchError,
+  OrderNeedsAttentionError,
+  OrderNotFoundError,
+  OrderPaymentError,
+  OutOfStockError,
+} from './orders.errors';
 import { OrdersRepository, type OrderWithLines } from './orders.repository';
 import {
   encodeOrderCursor,
@@ -26,8 +40,6 @@ import {
  * provider that uses the whole budget still leaves room to record the outcome.
  */
 export const SETTLE_RESERVE_MS = 300;
-/** The settlement's own budget: it runs even when the request's deadline is spent (the charge happened). */
-const SETTLE_BUDGET_MS = 2_000;
 
 export interface CreateOrderContext {
   deadline: Deadline;
@@ -42,18 +54,26 @@ const FAILURE_CODES: Record<string, string> = {
   PAYMENT_METHOD_INVALID: 'payment_method_invalid',
   DEPENDENCY_UNAVAILABLE: 'provider_unavailable',
   PAYMENT_PROVIDER_ERROR: 'provider_rejected',
+  // No attempt could even start in the budget.
+  DEADLINE_EXCEEDED: 'deadline_exceeded',
 };
 
 /**
  * Orders: reserve stock and create the order in ONE transaction, commit, charge the provider
  * OUTSIDE any transaction (a slow provider must never hold row locks or a pooled connection),
- * then settle in a second short transaction:
+ * then settle in a second short transaction ({@link OrderSettlementService}, the state machine):
  *
  * - charged → `paid`;
  * - certainly not charged (declined, invalid token, provider unreachable or circuit open,
  *   no time left to even try) → `payment_failed`, stock released;
- * - outcome unknown (timeout, 5xx after the request was sent, broken answer) → stays
- *   `payment_pending`; the reconciliation asks the provider later and settles it.
+ * - outcome unknown (timeout, 5xx after the request was sent, broken answer, the caller gone or
+ *   its budget spent mid-call) → stays `payment_pending`; the reconciliation asks the provider
+ *   later and settles it.
+ *
+ * A request that takes over the key of a dead one resumes its order: charged again only if it
+ * is still `payment_pending` (a guarded stamp the reconciliation respects), else answered from
+ * its state. 201 means `paid`, always; any other end state answers the problem a first attempt
+ * would have got, with `orderId` and `orderStatus`, and the key replays exactly that.
  *
  * The provider's idempotency key is the order (`order-<id>`), so no retry at any level can
  * charge one order twice.
@@ -70,6 +90,7 @@ export class OrdersService {
     private readonly orders: OrdersRepository,
     private readonly sql: SqlClient,
     private readonly payments: PaymentsProviderClient,
+    private readonly settlement: OrderSettlementService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) logger: Logger,
     metrics: MetricsService,
@@ -81,30 +102,55 @@ export class OrdersService {
   }
 
   /**
-   * Places and pays an order.
+   * Places and pays an order (or resumes the order of a dead request with the same key).
    * @throws ProductNotFoundError (404) | ProductDiscontinuedError (410) | OutOfStockError (409) |
    *   OrderCurrencyMismatchError (422) | OrderPaymentError (402, 422, 502, 503, 504 with `orderId`) |
-   *   DeadlineExceededError (504)
+   *   OrderNeedsAttentionError (409) | DeadlineExceededError (504)
    */
   async create(accountId: string, input: CreateOrderInput, context: CreateOrderContext): Promise<OrderView> {
+    const resumed = context.idempotency?.resumedResourceId;
+    if (resumed) return this.resume(accountId, resumed, input.paymentToken, context);
     // An open payments circuit refuses before any stock is reserved or any order created: a fast
     // 503 with Retry-After, nothing to undo, and the idempotency key is released for the retry.
     const unavailable = this.payments.unavailableNow();
-    if (unavailable) {
-      this.paymentAttempts.inc();
-      this.countPaymentFailure(unavailable.code);
-      throw unavailable;
+    if (unavailable) throw this.refusedByCircuit(unavailable);
+    const order = await this.reserve(accountId, input, context);
+    // The stock moved: the cached products are forgotten while the charge runs (no added latency;
+    // the cache fails open, so this never rejects), and before the answer, so a read right after sees it.
+    const forgetting = this.settlement.stockChanged(order.items.map((l) => l.productId));
+    try {
+      return await this.pay(order, input.paymentToken, context);
+    } finally {
+      await forgetting;
     }
-    const resumed = context.idempotency?.resumedResourceId;
-    const order = resumed
-      ? await this.orders.findForAccount(accountId, resumed)
-      : await this.reserve(accountId, input, context);
+  }
+
+  /**
+   * The key's first request died after creating this order. Charge it again only if it is still
+   * `payment_pending`, stamped under the row lock so a reconciliation pass that has not seen this
+   * attempt cannot settle it `payment_failed` meanwhile; anything else is answered from its state.
+   */
+  private async resume(
+    accountId: string,
+    orderId: string,
+    token: string,
+    context: CreateOrderContext,
+  ): Promise<OrderView> {
+    const unavailable = this.payments.unavailableNow();
+    const pending = unavailable ? null : await this.orders.resumeCharge(accountId, orderId);
+    if (pending) return this.pay(pending, token, context);
+    const order = await this.orders.findForAccount(accountId, orderId);
     if (!order) throw new OrderNotFoundError(); // a resumed key whose order is gone: cannot happen with FKs, kept safe
-    if (order.status === 'payment_pending') return this.pay(order, input.paymentToken, context);
-    // A resumed order already settled (by its first request or the reconciliation): answer as the first would have.
-    const refusal = refusalOf(order.paymentFailureCode);
-    if (order.status === 'payment_failed' && refusal) throw new OrderPaymentError(refusal, order.id, 'payment_failed');
-    return toView(order);
+    if (order.status === 'payment_pending' && unavailable) {
+      throw new OrderPaymentError(this.refusedByCircuit(unavailable), order.id, 'payment_pending');
+    }
+    return answerFor(order);
+  }
+
+  private refusedByCircuit(unavailable: PaymentsUnavailableError): PaymentsUnavailableError {
+    this.paymentAttempts.inc();
+    this.countPaymentFailure(unavailable.code);
+    return unavailable;
   }
 
   /** tx1: lock the products (stable order), check, take the stock, insert the order, link the key. */
@@ -144,7 +190,7 @@ export class OrdersService {
     );
   }
 
-  /** The charge, outside any transaction, then tx2 (settle). */
+  /** The charge, outside any transaction, then tx2 (settle); the answer always follows the settled state. */
   private async pay(order: OrderWithLines, token: string, context: CreateOrderContext): Promise<OrderView> {
     const chargeDeadline = context.deadline.within(context.deadline.remainingMs() - SETTLE_RESERVE_MS);
     this.paymentAttempts.inc();
@@ -154,43 +200,43 @@ export class OrdersService {
         { deadline: chargeDeadline, requestId: context.requestId },
       );
     } catch (error) {
-      // Codes come from the problem registry (a bounded set), never from the provider's text.
-      this.countPaymentFailure(error instanceof AppError ? error.code : 'INTERNAL_ERROR');
-      const notCharged =
-        error instanceof DeadlineExceededError ||
-        (error instanceof PaymentsError && error.chargeOutcome === 'not_charged');
-      if (notCharged) {
-        // Certainly no charge: fail the order and put the stock back. When the failure is
-        // transient (provider unreachable, circuit open, no time to try), the key is also
-        // unlinked, so the 5xx releases it and a retry places a fresh order.
-        const transient = error instanceof DeadlineExceededError || error.failure.transient;
-        const code = error instanceof DeadlineExceededError ? 'deadline_exceeded' : FAILURE_CODES[error.code];
-        await this.sql.transaction(
-          async (tx) => {
-            await this.orders.markFailedAndRelease(tx, order.id, code ?? 'not_charged');
-            if (transient) await context.idempotency?.detach(tx);
-          },
-          { name: 'orders.settleFailed', deadline: Deadline.after(SETTLE_BUDGET_MS) },
-        );
-        this.logger.info({ orderId: order.id, failureCode: code }, 'order payment failed; stock released');
-        if (error instanceof DeadlineExceededError) throw error;
-        throw new OrderPaymentError(error, order.id, 'payment_failed');
-      }
-      if (error instanceof PaymentsError) {
-        this.logger.warn(
-          { orderId: order.id, code: error.code, reason: error.reason },
-          'order payment outcome unknown; left payment_pending for reconciliation',
-        );
-        throw new OrderPaymentError(error, order.id, 'payment_pending');
-      }
-      throw error;
+      return this.chargeFailed(order, error, context);
     }
     // Charged. If recording it fails, the order stays pending and the reconciliation finds the charge.
-    await this.sql.transaction((tx) => this.orders.markPaid(tx, order.id), {
-      name: 'orders.settlePaid',
-      deadline: Deadline.after(SETTLE_BUDGET_MS),
-    });
-    return toView({ ...order, status: 'paid' });
+    const status = await this.settlement.charged(order);
+    return answerFor({ ...order, status });
+  }
+
+  private async chargeFailed(order: OrderWithLines, error: unknown, context: CreateOrderContext): Promise<OrderView> {
+    const callerGone = error instanceof PaymentInterruptedError && error.reason === 'caller_gone';
+    // Codes come from the problem registry (a bounded set), never from the provider's text. A caller
+    // who hung up is no payment failure: nobody is told, the reconciliation settles the order.
+    if (!callerGone) this.countPaymentFailure(error instanceof AppError ? error.code : 'INTERNAL_ERROR');
+    const notCharged =
+      error instanceof DeadlineExceededError ||
+      (error instanceof PaymentsError && error.chargeOutcome === 'not_charged');
+    if (notCharged) {
+      // Certainly no charge: fail the order and put the stock back. When the failure is
+      // transient (provider unreachable, circuit open, no time to try), the key is also
+      // unlinked, so the 5xx releases it and a retry places a fresh order.
+      const transient = error instanceof DeadlineExceededError || error.failure.transient;
+      const code = FAILURE_CODES[error.code];
+      const { settled, status } = await this.settlement.notCharged(order, code ?? NOT_CHARGED_FAILURE_CODE, {
+        alsoInTransaction: transient ? (tx) => context.idempotency?.detach(tx) ?? Promise.resolve() : undefined,
+      });
+      if (!settled) return answerFor({ ...order, status }); // someone settled it first: answer its state
+      this.logger.info({ orderId: order.id, failureCode: code }, 'order payment failed; stock released');
+      if (error instanceof DeadlineExceededError) throw error;
+      throw new OrderPaymentError(error, order.id, 'payment_failed');
+    }
+    if (error instanceof PaymentsError) {
+      const fields = { orderId: order.id, code: error.code, reason: error.reason };
+      const msg = 'order payment outcome unknown; left payment_pending for reconciliation';
+      if (callerGone) this.logger.info(fields, msg);
+      else this.logger.warn(fields, msg);
+      throw new OrderPaymentError(error, order.id, 'payment_pending');
+    }
+    throw error;
   }
 
   /** @throws OrderNotFoundError for a missing order and for another account's (never told apart). */
@@ -212,11 +258,48 @@ export class OrdersService {
   }
 }
 
-/** The provider's refusal behind a stored failure code, for answering a resumed request. */
-function refusalOf(failureCode: string | null): PaymentsError | undefined {
-  if (failureCode === FAILURE_CODES.PAYMENT_DECLINED) return new PaymentDeclinedError(failureCode);
-  if (failureCode === FAILURE_CODES.PAYMENT_METHOD_INVALID) return new PaymentMethodInvalidError('invalid_token');
-  return undefined;
+/**
+ * The answer an order's settled state gets, whichever request asks (first, resumed, replayed):
+ * 201 only for `paid`; `payment_failed` gets the problem a first attempt would have got, and
+ * `needs_attention` its own, each with `orderId` and `orderStatus`.
+ */
+function answerFor(order: OrderWithLines): OrderView {
+  switch (order.status) {
+    case 'paid':
+      return toView(order);
+    case 'payment_failed':
+      throw new OrderPaymentError(failureOf(order.paymentFailureCode), order.id, 'payment_failed');
+    case 'needs_attention':
+      throw new OrderNeedsAttentionError(order.id);
+    default:
+      // Still pending although a settlement was due (it could not take its lock in time): unknown for now.
+      throw new OrderPaymentError(
+        new PaymentInterruptedError('request_deadline', 'unknown'),
+        order.id,
+        'payment_pending',
+      );
+  }
+}
+
+/** The provider's failure behind a stored failure code, as the first attempt met it. */
+function failureOf(failureCode: string | null): PaymentsError {
+  switch (failureCode) {
+    case FAILURE_CODES.PAYMENT_METHOD_INVALID:
+      return new PaymentMethodInvalidError('invalid_token');
+    case FAILURE_CODES.DEPENDENCY_UNAVAILABLE:
+      return new PaymentsUnavailableError('connection_refused', 'not_charged', undefined);
+    case FAILURE_CODES.PAYMENT_PROVIDER_ERROR:
+      return new PaymentProviderError('unexpected_status', 'not_charged', 0);
+    case FAILURE_CODES.DEADLINE_EXCEEDED:
+      return new PaymentInterruptedError('request_deadline', 'not_charged');
+    case NOT_CHARGED_FAILURE_CODE:
+    case null:
+      // The first attempt met a provider fault (outcome unknown); the reconciliation found no charge.
+      return new PaymentProviderError('server_error', 'not_charged', 0);
+    default:
+      // Any other code is the provider's own on a failed charge (`card_declined`, …): a decline.
+      return new PaymentDeclinedError(failureCode);
+  }
 }
 
 function toView(order: OrderWithLines): OrderView {

@@ -4,16 +4,18 @@ import type { PaymentsConfig } from '../config/config.schemas';
 import { AppError } from '../platform/errors/app.errors';
 import { correlationHeaders, currentCorrelation } from '../platform/correlation/correlation.context';
 import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/resilience/circuit.breaker';
-import { Deadline } from '../platform/resilience/deadline.policy';
+import { Deadline, type AttemptBudget } from '../platform/resilience/deadline.policy';
 import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/resilience/retry.policy';
 import {
   PAYMENTS_DEPENDENCY,
   PaymentDeclinedError,
+  PaymentInterruptedError,
   PaymentMethodInvalidError,
   PaymentProviderError,
   PaymentProviderTimeoutError,
   PaymentsUnavailableError,
   type ChargeOutcome,
+  type InterruptionReason,
   type ProviderFaultReason,
 } from './payments.errors';
 
@@ -98,10 +100,12 @@ const providerErrorSchema = z.object({ error: z.object({ code: z.string() }) });
 /**
  * One failed attempt, before mapping: what the retry loop and the breaker judge.
  * `mayHaveCharged` is false only when the provider certainly did nothing (refused, 429).
+ * `caller_gone` and `request_deadline` are the caller's doing (it hung up, or its budget ran out
+ * before PAYMENTS_TIMEOUT_MS did), never the provider's.
  */
 class AttemptFailure extends Error {
   constructor(
-    readonly kind: ProviderFaultReason | 'timeout' | 'refused' | 'rate_limited',
+    readonly kind: ProviderFaultReason | 'timeout' | 'refused' | 'rate_limited' | InterruptionReason,
     readonly mayHaveCharged: boolean,
     readonly retryAfterMs?: number,
     cause?: unknown,
@@ -111,9 +115,21 @@ class AttemptFailure extends Error {
   }
 }
 
-/** Failures that say the provider is unhealthy (open the breaker). 429 is back-pressure, not ill health. */
+/** Attempt failures that are not the provider's fault: 429 is back-pressure, the rest are the caller's doing. */
+const NOT_PROVIDER_FAULTS: ReadonlySet<AttemptFailure['kind']> = new Set([
+  'rate_limited',
+  'unexpected_status',
+  'caller_gone',
+  'request_deadline',
+]);
+
+/**
+ * Failures that say the provider is unhealthy (open the breaker): an attempt timeout, a 5xx,
+ * a refused or reset connection, a malformed answer. Never a caller hanging up or its own
+ * deadline running out: otherwise any customer could open the shared breaker for everyone.
+ */
 const countsAgainstProvider = (error: unknown): boolean =>
-  error instanceof AttemptFailure && error.kind !== 'rate_limited' && error.kind !== 'unexpected_status';
+  error instanceof AttemptFailure && !NOT_PROVIDER_FAULTS.has(error.kind);
 
 /**
  * The only place that knows the payments provider. Every call runs, outermost first:
@@ -127,7 +143,9 @@ const countsAgainstProvider = (error: unknown): boolean =>
  * `classifyFailure()` takes as it is): 402 {@link PaymentDeclinedError},
  * 422 {@link PaymentMethodInvalidError}, 502 {@link PaymentProviderError}, 504
  * {@link PaymentProviderTimeoutError}, 503 {@link PaymentsUnavailableError} (with Retry-After),
- * 504 DeadlineExceededError when the budget was spent before any attempt.
+ * 504 DeadlineExceededError when the budget was spent before any attempt, 504
+ * {@link PaymentInterruptedError} (`DEADLINE_EXCEEDED`) when the caller hung up or its own budget
+ * ran out mid-call: the caller's doing, so never counted against the provider by the breaker.
  *
  * @example
  * const charge = await client.charge(
@@ -256,11 +274,11 @@ export class PaymentsProviderClient {
           attempts += 1;
           attemptStarted = performance.now();
           return this.breaker.execute(async () => {
-            const signal = deadline.attemptSignal(this.settings.timeoutMs);
+            const budget = deadline.attempt(this.settings.timeoutMs);
             try {
-              return await attempt(signal, headers);
+              return await attempt(budget.signal, headers);
             } catch (error) {
-              const failure = classify(error, signal);
+              const failure = classify(error, budget);
               if (failure instanceof AttemptFailure && failure.mayHaveCharged) mayHaveCharged = true;
               throw failure;
             }
@@ -287,7 +305,12 @@ export class PaymentsProviderClient {
       return result;
     } catch (error) {
       const domainError = this.toDomainError(error, attempts, mayHaveCharged ? 'unknown' : 'not_charged');
-      logCall((domainError as { code?: string }).code ?? 'error');
+      // An interrupted call is named for what cut it (`caller_gone`, `request_deadline`), never a provider code.
+      logCall(
+        domainError instanceof PaymentInterruptedError
+          ? domainError.reason
+          : ((domainError as { code?: string }).code ?? 'error'),
+      );
       throw domainError;
     }
   }
@@ -298,6 +321,9 @@ export class PaymentsProviderClient {
     }
     if (!(error instanceof AttemptFailure)) return error; // declined, invalid, deadline: already domain errors
     switch (error.kind) {
+      case 'caller_gone':
+      case 'request_deadline':
+        return new PaymentInterruptedError(error.kind, outcome, error);
       case 'timeout':
         return new PaymentProviderTimeoutError(attempts, error);
       case 'refused':
@@ -344,11 +370,18 @@ function failureForStatus(response: Response): AttemptFailure {
   return new AttemptFailure('unexpected_status', false);
 }
 
-/** Turns what fetch threw into an {@link AttemptFailure}; domain errors pass through. */
-function classify(error: unknown, signal: AbortSignal): unknown {
+/**
+ * Turns what fetch threw into an {@link AttemptFailure}; domain errors pass through. An aborted
+ * attempt is the provider's timeout only when PAYMENTS_TIMEOUT_MS cut it; when the caller hung up
+ * or the request's budget (shorter than that timeout) ran out, it is the caller's doing.
+ */
+function classify(error: unknown, budget: AttemptBudget): unknown {
   // Not `instanceof Error`: fetch's errors may come from another realm (Jest's VM, workers).
   if (error instanceof AttemptFailure || error instanceof AppError) return error;
-  if (signal.aborted) return new AttemptFailure('timeout', true, undefined, error);
+  const aborted = budget.abortCause();
+  if (aborted === 'cancelled') return new AttemptFailure('caller_gone', true, undefined, error);
+  if (aborted === 'deadline') return new AttemptFailure('request_deadline', true, undefined, error);
+  if (aborted === 'attempt_timeout') return new AttemptFailure('timeout', true, undefined, error);
   const code = errorCode(error);
   if (code === 'ECONNREFUSED') return new AttemptFailure('refused', false, undefined, error);
   // Reset, closed socket, truncated body, DNS hiccup after send: the request may have landed.
@@ -369,6 +402,8 @@ function errorCode(error: unknown): string | undefined {
 
 function retryDecision(error: unknown): RetryDecision {
   if (!(error instanceof AttemptFailure)) return { retryable: false };
-  if (error.kind === 'unexpected_status') return { retryable: false };
+  if (error.kind === 'unexpected_status' || error.kind === 'caller_gone' || error.kind === 'request_deadline') {
+    return { retryable: false };
+  }
   return { retryable: true, retryAfterMs: error.retryAfterMs };
 }

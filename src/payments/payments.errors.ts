@@ -163,6 +163,27 @@ export class PaymentProviderTimeoutError extends PaymentsError {
   }
 }
 
+/**
+ * Why a call ended with no fault of the provider's: the caller hung up (`caller_gone`), or the
+ * request's own budget ran out (`request_deadline`: a slow stock lock before the charge, say)
+ * while the provider still had time by PAYMENTS_TIMEOUT_MS.
+ */
+export type InterruptionReason = 'caller_gone' | 'request_deadline';
+
+/**
+ * 504 DEADLINE_EXCEEDED: the call was cut short by its caller, not failed by the provider. Never
+ * a provider failure: it does not count against the circuit breaker, and logs and metrics never
+ * call it `PAYMENT_PROVIDER_TIMEOUT`. The outcome is unknown when an attempt was in flight (the
+ * request may have landed): the order stays `payment_pending` for the reconciliation.
+ */
+export class PaymentInterruptedError extends PaymentsError {
+  declare readonly reason: InterruptionReason;
+
+  constructor(reason: InterruptionReason, chargeOutcome: ChargeOutcome, cause?: unknown) {
+    super('DEADLINE_EXCEEDED', { kind: 'timeout', transient: true, code: reason }, chargeOutcome, { cause, reason });
+  }
+}
+
 /** Why the provider counted as unavailable. */
 export type UnavailableReason = 'circuit_open' | 'connection_refused' | 'rate_limited';
 

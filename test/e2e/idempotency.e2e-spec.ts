@@ -151,7 +151,13 @@ describe('idempotency keys on POST /v1/orders (F18)', () => {
   it('stores a 504 with unknown outcome: the retry replays it (same orderId) and never charges again', async () => {
     const slowApp = await startTestApp({
       db: t.db,
-      env: { PAYMENTS_BASE_URL: provider.url, ORDERS_REQUEST_DEADLINE_MS: '800' },
+      // The provider's own timeout (not the request's budget) cuts the slow charge: PAYMENT_PROVIDER_TIMEOUT.
+      env: {
+        PAYMENTS_BASE_URL: provider.url,
+        ORDERS_REQUEST_DEADLINE_MS: '800',
+        PAYMENTS_TIMEOUT_MS: '300',
+        PAYMENTS_MAX_ATTEMPTS: '1',
+      },
     });
     try {
       const product = await insertProduct(slowApp, { stock: 1 });

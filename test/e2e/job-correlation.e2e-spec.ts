@@ -58,7 +58,8 @@ describe('correlation into jobs: request id and traceparent from the request to 
     worker = await startWorkerProcess(
       workerEnvFor(t, {
         PAYMENTS_BASE_URL: provider.url,
-        RECONCILE_GRACE_MS: '0',
+        // Above the default order budget (10 s), below the seeded orders' age (1 minute).
+        RECONCILE_GRACE_MS: '30000',
         // One scheduled run at start, then none while the test runs: later runs are the test's own jobs.
         RECONCILIATION_INTERVAL_MS: '86400000',
       }),

@@ -192,7 +192,7 @@ describe('orders and payments metrics (API and worker)', () => {
       PAYMENTS_BREAKER_FAILURES: '2',
       PAYMENTS_BREAKER_HALF_OPEN_MS: '60000',
       ORDERS_REQUEST_DEADLINE_MS: '1000',
-      RECONCILE_GRACE_MS: '0',
+      RECONCILE_GRACE_MS: '1100',
     }));
   });
   afterAll(async () => {

@@ -1,7 +1,19 @@
 import fc from 'fast-check';
 import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
+import { PaymentsReconciliationService } from '../../src/orders/payments-reconciliation.service';
 import { PaymentsProviderClient } from '../../src/payments/payments-provider.client';
-import { insertProduct, newBuyer, postOrder, stockOf, type Buyer } from '../support/orders.support';
+import { pollUntil } from '../support/poll.support';
+import { expectProblem } from '../support/problem.support';
+import {
+  insertProduct,
+  newBuyer,
+  orderOf,
+  postOrder,
+  startOrdersApp,
+  stockOf,
+  type Buyer,
+  type OrdersTestApp,
+} from '../support/orders.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 
 /**
@@ -92,5 +104,70 @@ describe('stock under concurrent orders (row locks, one transaction)', () => {
       ),
       { numRuns: 15, interruptAfterTimeLimit: 60_000 },
     );
+  });
+});
+
+/**
+ * The product cache (Redis, cache-aside) after stock moves: every order that takes stock, and
+ * every settlement that puts it back, forgets the touched products once its transaction has
+ * committed, so a read right after shows the new stock, not the cached one for up to its TTL.
+ */
+describe('product stock as read right after an order (the cache forgets what an order touched)', () => {
+  let app: OrdersTestApp;
+  const stockRead = async (productId: string) => {
+    const res = await app.t.http.get(`/v1/products/${productId}`);
+    expect(res.status).toBe(200);
+    return res.body.stock as number;
+  };
+
+  beforeAll(async () => {
+    app = await startOrdersApp(2_000, {
+      PAYMENTS_TIMEOUT_MS: '300',
+      PAYMENTS_MAX_ATTEMPTS: '1',
+      ORDERS_REQUEST_DEADLINE_MS: '1000',
+      RECONCILE_GRACE_MS: '1100',
+    });
+  });
+  afterAll(async () => {
+    app?.provider.release('charges');
+    await app?.close();
+  });
+
+  it('a customer who bought the last lamp reads stock 0 at once, not the cached 1', async () => {
+    const product = await insertProduct(app.t, { stock: 1 });
+    expect(await stockRead(product)).toBe(1);
+    expect(await stockRead(product)).toBe(1); // served from the cache now
+
+    expect((await postOrder(app.t, app.buyer, orderOf(product))).status).toBe(201);
+
+    expect(await stockRead(product)).toBe(0);
+  });
+
+  it('a declined order puts its stock back, and a read right after shows it', async () => {
+    const product = await insertProduct(app.t, { stock: 1 });
+    app.provider.hold('charges');
+    const declined = postOrder(app.t, app.buyer, orderOf(product, 'tok_declined'));
+    await pollUntil(() => app.provider.heldCount('charges') === 1, { what: 'the charge to reach the provider' });
+    expect(await stockRead(product)).toBe(0); // reserved while the charge is in flight (and cached so)
+    app.provider.release('charges');
+
+    expectProblem(await declined, 402, 'PAYMENT_DECLINED', '/v1/orders');
+
+    expect(await stockRead(product)).toBe(1);
+  });
+
+  it('the reconciliation settling an order payment_failed puts its stock back, and a read right after shows it', async () => {
+    const product = await insertProduct(app.t, { stock: 1 });
+    app.provider.setOutage({ mode: 'error', times: 1 });
+    const res = await postOrder(app.t, app.buyer, orderOf(product));
+    expectProblem(res, 502, 'PAYMENT_PROVIDER_ERROR', '/v1/orders');
+    expect(await stockRead(product)).toBe(0);
+    await app.t.db.query(`UPDATE orders SET created_at = created_at - interval '5 seconds' WHERE id = $1`, [
+      res.body.orderId,
+    ]);
+
+    expect(await app.t.app.get(PaymentsReconciliationService).reconcile()).toMatchObject({ failed: 1 });
+
+    expect(await stockRead(product)).toBe(1);
   });
 });

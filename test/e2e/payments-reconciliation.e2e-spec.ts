@@ -22,6 +22,9 @@ import { startWorkerProcess, workerEnvFor, type WorkerProcess } from '../support
  * back), an old one the provider cannot answer for is flagged, and concurrent passes never
  * settle one order twice.
  */
+/** Above the orders' budget (1 s here), as the configuration requires. */
+const GRACE_MS = '1100';
+
 describe('payments reconciliation (unknown outcomes are never lost)', () => {
   let provider: FakeProviderHandle;
   let t: TestApp;
@@ -33,7 +36,7 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
       PAYMENTS_TIMEOUT_MS: '300',
       PAYMENTS_MAX_ATTEMPTS: '1',
       ORDERS_REQUEST_DEADLINE_MS: '1000',
-      RECONCILE_GRACE_MS: '0',
+      RECONCILE_GRACE_MS: GRACE_MS,
       RECONCILE_MAX_AGE_MS: '3600000',
     }));
     reconciler = t.app.get(PaymentsReconciliationService);
@@ -48,6 +51,12 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
   const drain = async () => {
     await t.db.query(`UPDATE orders SET status = 'paid' WHERE status = 'payment_pending'`);
   };
+  /** Ages every pending order past the reconciliation's grace (a few seconds, not hours: RECONCILE_MAX_AGE_MS is one). */
+  const pastGrace = async () => {
+    await t.db.query(
+      `UPDATE orders SET created_at = created_at - interval '5 seconds' WHERE status = 'payment_pending'`,
+    );
+  };
 
   it('settles a timed-out order (tok_slow → 504, order pending) to paid: the provider has the charge', async () => {
     await drain();
@@ -55,6 +64,7 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
     const res = await postOrder(t, buyer, orderOf(product, 'tok_slow'));
     expectProblem(res, 504, 'PAYMENT_PROVIDER_TIMEOUT', '/v1/orders');
     expect(await orderRow(t, res.body.orderId)).toMatchObject({ status: 'payment_pending' });
+    await pastGrace();
 
     const result = await reconciler.reconcile();
 
@@ -74,6 +84,7 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
     const res = await postOrder(t, buyer, orderOf(product, 'tok_ok', 2));
     expectProblem(res, 502, 'PAYMENT_PROVIDER_ERROR', '/v1/orders');
     expect(await stockOf(t, product)).toBe(0);
+    await pastGrace();
 
     const result = await reconciler.reconcile();
 
@@ -89,14 +100,18 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
     provider.setOutage({ mode: 'error', times: 2 });
     const young = await postOrder(t, buyer, orderOf(product));
     const old = await postOrder(t, buyer, orderOf(product));
+    await pastGrace();
     await t.db.query(`UPDATE orders SET created_at = now() - interval '2 days' WHERE id = $1`, [old.body.orderId]);
     provider.setOutage({ mode: 'down' });
 
     const result = await reconciler.reconcile();
 
     expect(result).toEqual({ examined: 2, paid: 0, failed: 0, flagged: 1, unresolved: 1 });
-    expect(await orderRow(t, old.body.orderId)).toMatchObject({ status: 'payment_pending', needs_attention: true });
-    expect(await orderRow(t, young.body.orderId)).toMatchObject({ status: 'payment_pending', needs_attention: false });
+    expect(await orderRow(t, old.body.orderId)).toMatchObject({
+      status: 'needs_attention',
+      attention_reason: 'pending_too_long',
+    });
+    expect(await orderRow(t, young.body.orderId)).toMatchObject({ status: 'payment_pending', attention_reason: null });
     const [{ attempts }] = await t.db.query<{ attempts: number }>(
       'SELECT reconcile_attempts AS attempts FROM orders WHERE id = $1',
       [young.body.orderId],
@@ -112,6 +127,7 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
     provider.setOutage({ mode: 'error', times: 6 });
     const pending: string[] = [];
     for (let i = 0; i < 6; i++) pending.push((await postOrder(t, buyer, orderOf(product))).body.orderId);
+    await pastGrace();
 
     const results = await Promise.all([reconciler.reconcile(), reconciler.reconcile(), reconciler.reconcile()]);
 
@@ -131,12 +147,14 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
     const res = await postOrder(t, buyer, orderOf(product, 'tok_slow'));
     expect(res.status).toBe(504);
     await pollUntil(() => provider.statsFor(keyOf(res.body.orderId)).charges === 1, { what: 'the slow charge' });
+    await pastGrace();
 
     const proc = runNode('dist/orders/reconcile.command.js', {
       NODE_ENV: 'test',
       DATABASE_URL: t.db.url,
       PAYMENTS_BASE_URL: provider.url,
-      RECONCILE_GRACE_MS: '0',
+      ORDERS_REQUEST_DEADLINE_MS: '1000',
+      RECONCILE_GRACE_MS: GRACE_MS,
       LOG_LEVEL: 'silent',
     });
 
@@ -151,6 +169,7 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
     const res = await postOrder(t, buyer, orderOf(product, 'tok_slow'));
     expectProblem(res, 504, 'PAYMENT_PROVIDER_TIMEOUT', '/v1/orders');
     await pollUntil(() => provider.statsFor(keyOf(res.body.orderId)).charges === 1, { what: 'the slow charge' });
+    await pastGrace();
 
     let worker: WorkerProcess | undefined;
     try {
@@ -159,7 +178,8 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
         workerEnvFor(t, {
           PAYMENTS_BASE_URL: provider.url,
           RECONCILIATION_INTERVAL_MS: '200',
-          RECONCILE_GRACE_MS: '0',
+          ORDERS_REQUEST_DEADLINE_MS: '1000',
+          RECONCILE_GRACE_MS: GRACE_MS,
         }),
       );
       const run = await worker.waitForLine((line) => line.msg === 'payments reconciliation run' && line.paid === 1);

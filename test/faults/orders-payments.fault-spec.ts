@@ -14,6 +14,8 @@ import {
   keyOf,
 } from '../support/orders.support';
 import { freePort, pollUntil } from '../support/poll.support';
+import { scrape } from '../support/metrics.support';
+import { openRawConnection } from '../support/http-client.support';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 
@@ -160,12 +162,13 @@ describe('the request deadline at POST /v1/orders (F12)', () => {
     await provider?.close();
   });
 
-  it('a 1 s budget against tok_slow answers 504 in about 1 s, and the provider call is really aborted', async () => {
+  it('a 1 s budget against tok_slow answers 504 DEADLINE_EXCEEDED in about 1 s (the budget, not the provider, ran out), and the provider call is really aborted', async () => {
     const product = await insertProduct(t, { stock: 1 });
 
     const { result: res, ms } = await timed(() => postOrder(t, buyer, orderOf(product, 'tok_slow')));
 
-    expectProblem(res, 504, 'PAYMENT_PROVIDER_TIMEOUT', '/v1/orders');
+    expectProblem(res, 504, 'DEADLINE_EXCEEDED', '/v1/orders');
+    expect(res.body).toMatchObject({ orderId: expect.any(String), orderStatus: 'payment_pending' });
     expect(ms).toBeGreaterThan(500);
     expect(ms).toBeLessThan(1_800);
     expect(await orderRow(t, res.body.orderId)).toMatchObject({ status: 'payment_pending' });
@@ -299,5 +302,115 @@ describe('the payments circuit at POST /v1/orders (F26)', () => {
     );
     expect(paid.body.status).toBe('paid');
     expect(await provider.statsFor(keyOf(paid.body.id))).toEqual({ requests: 1, charges: 1 });
+  });
+});
+
+describe("customers who hang up mid-charge, or whose own budget runs out (issue 17: the shared breaker is the provider's)", () => {
+  let provider: FakeProviderHandle;
+  let t: TestApp;
+  let buyer: Buyer;
+  const PAYMENTS = { dependency: 'payments' };
+
+  beforeAll(async () => {
+    provider = await startFakeProvider({ log: () => undefined });
+    t = await startTestApp({
+      env: {
+        ...ENV,
+        PAYMENTS_BASE_URL: provider.url,
+        // A healthy provider has PAYMENTS_TIMEOUT_MS to answer; two provider faults in a row would open the circuit.
+        PAYMENTS_TIMEOUT_MS: '5000',
+        PAYMENTS_MAX_ATTEMPTS: '1',
+        PAYMENTS_BREAKER_FAILURES: '2',
+        PAYMENTS_BREAKER_HALF_OPEN_MS: '60000',
+        ORDERS_REQUEST_DEADLINE_MS: '8000',
+      },
+    });
+    buyer = await newBuyer(t);
+  });
+  afterAll(async () => {
+    provider?.release('charges');
+    await t?.close();
+    await provider?.close();
+  });
+
+  /** A complete POST /v1/orders on a raw socket, closed once the charge has reached the (holding) provider. */
+  async function abandonMidCharge(product: string, nth: number): Promise<void> {
+    const body = JSON.stringify(orderOf(product));
+    const client = openRawConnection(t.baseUrl);
+    await client.connected;
+    client.socket.write(
+      `POST /v1/orders HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${buyer.token}\r\n` +
+        `Idempotency-Key: ${randomUUID()}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await pollUntil(() => provider.heldCount('charges') === nth, { what: `charge ${nth} to reach the provider` });
+    client.socket.destroy();
+    await pollUntil(() => callLines().length === nth, { what: `the API to see caller ${nth} gone` });
+  }
+  const callLines = () => t.logs.lines.filter((line) => line.msg === 'payments provider call');
+
+  it('five customers hanging up mid-charge leave the circuit closed: the next one is served, and none is logged or counted as PAYMENT_PROVIDER_TIMEOUT', async () => {
+    const product = await insertProduct(t, { stock: 10 });
+    provider.hold('charges'); // healthy but slow: each charge is made and not answered yet
+    for (let n = 1; n <= 5; n++) await abandonMidCharge(product, n);
+    provider.release('charges');
+
+    const next = await postOrder(t, buyer, orderOf(product));
+
+    expect(next.status).toBe(201);
+    expect(next.body.status).toBe('paid');
+    const metrics = await scrape(t.http);
+    expect(metrics.value('resilience_circuit_state', PAYMENTS)).toBe(0);
+    expect(metrics.find('business_flow_failures_total', { flow: 'payment', code: 'PAYMENT_PROVIDER_TIMEOUT' })).toEqual(
+      [],
+    );
+    expect(
+      callLines()
+        .slice(0, 5)
+        .map((line) => line.outcome),
+    ).toEqual(Array(5).fill('caller_gone'));
+    expect(t.logs.lines.filter((line) => JSON.stringify(line).includes('PAYMENT_PROVIDER_TIMEOUT'))).toEqual([]);
+    // The abandoned orders are kept for the reconciliation, as before.
+    const [{ pending }] = await t.db.query<{ pending: number }>(
+      `SELECT count(*)::int AS pending FROM orders WHERE account_id = $1 AND status = 'payment_pending'`,
+      [buyer.accountId],
+    );
+    expect(pending).toBe(5);
+  });
+
+  it('the request budget running out mid-charge: 504 DEADLINE_EXCEEDED naming the pending order, never a breaker failure', async () => {
+    const short = await startTestApp({
+      db: t.db,
+      env: {
+        ...ENV,
+        PAYMENTS_BASE_URL: provider.url,
+        PAYMENTS_TIMEOUT_MS: '5000',
+        PAYMENTS_MAX_ATTEMPTS: '1',
+        PAYMENTS_BREAKER_FAILURES: '2',
+        PAYMENTS_BREAKER_HALF_OPEN_MS: '60000',
+        ORDERS_REQUEST_DEADLINE_MS: '600',
+      },
+    });
+    try {
+      const product = await insertProduct(short, { stock: 10 });
+      provider.hold('charges');
+      for (let i = 0; i < 3; i++) {
+        const res = await postOrder(short, buyer, orderOf(product));
+        expectProblem(res, 504, 'DEADLINE_EXCEEDED', '/v1/orders');
+        expect(res.body).toMatchObject({ orderId: expect.any(String), orderStatus: 'payment_pending' });
+        expect(await orderRow(short, res.body.orderId)).toMatchObject({ status: 'payment_pending' });
+      }
+      provider.release('charges');
+      const metrics = await scrape(short.http);
+      expect(metrics.value('resilience_circuit_state', PAYMENTS)).toBe(0);
+      expect(metrics.value('business_flow_failures_total', { flow: 'payment', code: 'DEADLINE_EXCEEDED' })).toBe(3);
+      expect(
+        metrics.find('business_flow_failures_total', { flow: 'payment', code: 'PAYMENT_PROVIDER_TIMEOUT' }),
+      ).toEqual([]);
+      expect((await postOrder(short, buyer, orderOf(product))).status).toBe(201);
+    } finally {
+      provider.release('charges');
+      await short.close();
+    }
   });
 });

@@ -300,6 +300,32 @@ describe('payments provider client against the fake provider', () => {
       expect(provider.chargesForReference(request.orderId)).toHaveLength(1);
     });
 
+    it('a caller hanging up or its own budget running out mid-attempt is 504 DEADLINE_EXCEEDED, outcome unknown, and never opens the breaker', async () => {
+      const breaker = client({ timeoutMs: 5_000, maxAttempts: 1, breakerFailures: 2 });
+      provider.hold('charges'); // the provider has the charge and has not answered yet: slow, not faulty
+      try {
+        for (let i = 0; i < 3; i++) {
+          const caller = new AbortController();
+          const call = problemOf(breaker.charge(order('tok_ok'), { deadline: Deadline.after(4_000, caller.signal) }));
+          await pollUntil(() => provider.heldCount('charges') === i + 1, { what: 'the charge to reach the provider' });
+          caller.abort(new Error('client closed the connection'));
+          const hungUp = await call;
+          expect({ status: hungUp.status, code: hungUp.code }).toEqual({ status: 504, code: 'DEADLINE_EXCEEDED' });
+          expect(hungUp.error).toMatchObject({ reason: 'caller_gone', chargeOutcome: 'unknown' });
+        }
+        for (let i = 0; i < 3; i++) {
+          const spent = await problemOf(breaker.charge(order('tok_ok'), { deadline: Deadline.after(200) }));
+          expect({ status: spent.status, code: spent.code }).toEqual({ status: 504, code: 'DEADLINE_EXCEEDED' });
+          expect(spent.error).toMatchObject({ reason: 'request_deadline', chargeOutcome: 'unknown' });
+        }
+        expect(breaker.circuitState).toBe('closed');
+        expect(breaker.unavailableNow()).toBeUndefined();
+      } finally {
+        provider.release('charges');
+      }
+      await expect(breaker.charge(order('tok_ok'))).resolves.toMatchObject({ status: 'succeeded' });
+    });
+
     it('starts nothing when the budget is already spent: 504 DEADLINE_EXCEEDED, no request sent', async () => {
       const request = order('tok_ok');
       const { status, code } = await problemOf(client().charge(request, { deadline: Deadline.after(5) }));

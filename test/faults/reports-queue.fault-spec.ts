@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { NoopPaymentsReconciler } from '../../src/reconciliation/noop-payments-reconciler.service';
 import type { ReconciliationOutcome } from '../../src/reconciliation/reconciliation.types';
 import { REPORT_FAILURE_REASONS } from '../../src/reports/reports.errors';
+import { parseMetrics } from '../support/metrics.support';
 import { freePort, pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
@@ -149,6 +150,30 @@ describe('reports queue under faults (F28, F27, F30)', () => {
       flagged: 0,
       requestId: 'scheduler-payments-reconciliation-every',
     });
+  });
+
+  it('a reconciliation run hitting a lock timeout is a retryable outcome (warn, counted retried): the next tick retries it and settles', async () => {
+    const t = await start();
+    // A migration (say) holds the orders table: the run's claim times out on its lock (55P03, transient).
+    const lock = await holdLock(t.db, 'LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
+    const worker = await startWorker(t, { RECONCILIATION_INTERVAL_MS: '200', DB_LOCK_TIMEOUT_MS: '200' });
+    const runFailure = (line: { queue?: unknown; msg: string }) =>
+      line.queue === 'payments-reconciliation' && /^job failed/.test(line.msg);
+    try {
+      const failed = await worker.logs.waitFor(runFailure, 10_000);
+      expect(failed).toMatchObject({ level: 'warn', failure: { dependency: 'database', code: '55P03' } });
+      expect(failed.msg).toMatch(/next scheduled run retries it/);
+    } finally {
+      await lock.release();
+    }
+    const runs = () => worker.logs.lines.filter((line) => line.msg === 'payments reconciliation run');
+    await pollUntil(() => runs().length > 0, { timeoutMs: 10_000, what: 'a reconciliation run after the lock' });
+    expect(worker.logs.lines.filter((line) => runFailure(line) && line.level === 'error')).toEqual([]);
+    const metrics = parseMetrics(await (await fetch(`${worker.baseUrl}/metrics`)).text());
+    const outcome = (o: string) =>
+      metrics.value('queue_jobs_completed_total', { queue: 'payments-reconciliation', outcome: o });
+    expect(outcome('retried')).toBeGreaterThanOrEqual(1);
+    expect(outcome('failed')).toBeUndefined();
   });
 
   it('serves worker probes and queue metrics on its own port', async () => {

@@ -44,8 +44,8 @@ export const stockOf = async (t: TestApp, productId: string): Promise<number> =>
 
 export const orderRow = async (t: TestApp, orderId: string) =>
   (
-    await t.db.query<{ status: string; payment_failure_code: string | null; needs_attention: boolean }>(
-      'SELECT status, payment_failure_code, needs_attention FROM orders WHERE id = $1',
+    await t.db.query<{ status: string; payment_failure_code: string | null; attention_reason: string | null }>(
+      'SELECT status, payment_failure_code, attention_reason FROM orders WHERE id = $1',
       [orderId],
     )
   )[0];

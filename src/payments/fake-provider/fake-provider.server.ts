@@ -15,6 +15,10 @@ import type { Socket } from 'node:net';
  * - `GET /__admin/charges/{key}`: `{requests, charges}` seen for a key;
  *   `GET /__admin/charges?reference=...`: every charge for a reference (any key);
  * - `PUT /__admin/outage` `{mode, delayMs?, retryAfterSeconds?, times?}`, `DELETE /__admin/outage`;
+ * - `PUT /__admin/hold/{charges|lookups}`: every answer of that kind is decided when its request
+ *   arrives (a charge is made, a lookup reads what exists then) and held until
+ *   `DELETE /__admin/hold/{kind}` releases them; `GET /__admin/hold/{kind}` says how many wait.
+ *   What race tests use to order two callers exactly, with no timing luck;
  * - `GET /health`.
  * Every request is logged as one JSON line (the `log` option; stdout by default) with the
  * `X-Request-Id` and `traceparent` it came with (`requestId`, `traceparent`): what the
@@ -73,10 +77,22 @@ interface KeyRecord {
   answer?: { status: number; body: unknown };
 }
 
+/** What {@link FakeProviderHandle.hold} can hold: charge answers, or lookup (`GET /v1/charges/by-key`) answers. */
+export type HeldKind = 'charges' | 'lookups';
+
 export interface FakeProviderHandle {
   readonly url: string;
   readonly port: number;
   setOutage(outage: OutageMode): void;
+  /**
+   * From now on, answers of `kind` are decided on arrival and held until {@link release}
+   * (a deterministic interleaving: "the lookup has read `charge_not_found`, and has not answered yet").
+   */
+  hold(kind: HeldKind): void;
+  /** Sends every held answer of `kind` and stops holding. */
+  release(kind: HeldKind): void;
+  /** How many answers of `kind` are held now. */
+  heldCount(kind: HeldKind): number;
   /** Charge requests and charges made under one idempotency key. */
   statsFor(key: string): { requests: number; charges: number };
   /** Every charge made for a reference (an order), whatever key it came with. */
@@ -98,6 +114,22 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let outage: OutageMode = { mode: 'none' };
+  /** Answers decided and waiting for a release, by kind; absent while that kind is not held. */
+  const held = new Map<HeldKind, (() => void)[]>();
+  const hold = (kind: HeldKind) => void (held.has(kind) || held.set(kind, []));
+  const release = (kind: HeldKind) => {
+    const waiting = held.get(kind) ?? [];
+    held.delete(kind);
+    for (const send of waiting) send();
+  };
+  /** Sends now, or later when `kind` is held (a client that hung up meanwhile gets nothing). */
+  const answerOrHold = (kind: HeldKind, res: ServerResponse, respond: () => void) => {
+    const queue = held.get(kind);
+    if (!queue) return respond();
+    queue.push(() => {
+      if (!res.destroyed) respond();
+    });
+  };
 
   const record = (key: string): KeyRecord => {
     let entry = keys.get(key);
@@ -264,14 +296,19 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       }
       send(res, answer.status, answer.body);
     };
-    if (delayMs > 0) later(delayMs, res, respond);
-    else respond();
+    const respondOrHold = () => answerOrHold('charges', res, respond);
+    if (delayMs > 0) later(delayMs, res, respondOrHold);
+    else respondOrHold();
   }
 
   function handleLookup(res: ServerResponse, key: string) {
+    // Read now, answered now or when released: a held lookup reports what existed when it arrived.
     const charge = keys.get(key)?.charge;
-    if (!charge) return error(res, 404, 'invalid_request_error', 'charge_not_found', 'No charge for this key.');
-    send(res, 200, charge);
+    answerOrHold('lookups', res, () =>
+      charge
+        ? send(res, 200, charge)
+        : error(res, 404, 'invalid_request_error', 'charge_not_found', 'No charge for this key.'),
+    );
   }
 
   function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL) {
@@ -291,6 +328,13 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     if (url.pathname === '/__admin/charges' && req.method === 'GET') {
       const reference = url.searchParams.get('reference') ?? '';
       return send(res, 200, { charges: chargesForReference(reference) });
+    }
+    const holdMatch = /^\/__admin\/hold\/(charges|lookups)$/.exec(url.pathname);
+    if (holdMatch) {
+      const kind = holdMatch[1] as HeldKind;
+      if (req.method === 'PUT') hold(kind);
+      else if (req.method === 'DELETE') release(kind);
+      return send(res, 200, { held: held.has(kind), waiting: held.get(kind)?.length ?? 0 });
     }
     const keyMatch = /^\/__admin\/charges\/(.+)$/.exec(url.pathname);
     if (keyMatch && req.method === 'GET') return send(res, 200, statsFor(decodeURIComponent(keyMatch[1])));
@@ -352,9 +396,13 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     port,
     setOutage: (next) => (outage = next),
+    hold,
+    release,
+    heldCount: (kind) => held.get(kind)?.length ?? 0,
     statsFor,
     chargesForReference,
     close: async () => {
+      held.clear();
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

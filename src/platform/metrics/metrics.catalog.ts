@@ -131,6 +131,13 @@ export const METRICS = {
     labelNames: ['queue', 'outcome'],
   },
 
+  // Orders a person must settle (status needs_attention), by why; counted where it happens (API or worker).
+  orders_needs_attention_total: {
+    type: 'counter',
+    help: 'Orders moved to needs_attention, by reason (charged_after_failure, charge_mismatch, pending_too_long).',
+    labelNames: ['reason'],
+  },
+
   // Payments reconciliation backlog.
   payments_pending_orders: {
     type: 'gauge',

@@ -32,9 +32,10 @@ const HAND_BACK_GRACE_MS = 2_000;
  *   processor in nestjs-pino's logging context, so every line the job writes, even from a service
  *   using PinoLogger, carries the request id (and trace) of the request that enqueued it;
  * - decides retries with the shared classifier: a transient dependency failure is rethrown (BullMQ
- *   retries it with the job's backoff); anything else (a domain error, a timeout, a bug) becomes an
- *   UnrecoverableError and fails the job for good; on the last attempt the consumer's
- *   `onFailedForGood` runs, so the feature can record a safe reason;
+ *   retries it with the job's backoff; for a scheduled job whose attempts are spent, the next tick
+ *   is the retry: logged at warn and counted `retried` too); anything else (a domain error, a
+ *   timeout, a bug) becomes an UnrecoverableError and fails the job for good; on the last attempt
+ *   the consumer's `onFailedForGood` runs, so the feature can record a safe reason;
  * - counts outcomes for `queue_jobs_completed_total` (queue.metrics.ts).
  *
  * Shutdown is bounded (BullMQ's `worker.close()` has none): `stop()` stops taking jobs and waits
@@ -210,12 +211,15 @@ export class QueueWorkersService implements OnApplicationShutdown {
               throw new WaitingError();
             }
             const failure = classifyFailure(error);
-            const retry = failure?.transient === true && !isLastAttempt && !(error instanceof UnrecoverableError);
-            if (retry) {
+            const transient = failure?.transient === true && !(error instanceof UnrecoverableError);
+            // A scheduled job's retry is its next tick: a transient fault on its last attempt is not failed for good.
+            if (transient && (!isLastAttempt || consumer.schedule)) {
               this.metrics.finished(consumer.queue, 'retried');
               logger.warn(
                 { failure: { dependency: failure.dependency, kind: failure.kind, code: failure.code } },
-                'job failed on a transient fault; retrying with backoff',
+                isLastAttempt
+                  ? 'job failed on a transient fault; the next scheduled run retries it'
+                  : 'job failed on a transient fault; retrying with backoff',
               );
               throw error;
             }

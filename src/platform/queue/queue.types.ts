@@ -55,7 +55,10 @@ export interface QueueConsumer<T extends JobEnvelope = JobEnvelope> {
    * and again every tick, so a Redis that was flushed or restarted empty gets it back.
    */
   schedule?: { schedulerId: string; jobName: string; everyMs: number };
-  /** Called once when a job failed for good (its attempts spent, or an UnrecoverableError). */
+  /**
+   * Called once when a job failed for good (its attempts spent, or an UnrecoverableError). Not for a
+   * transient fault of a scheduled job: its next tick retries it.
+   */
   onFailedForGood?: (job: Job<T>, error: Error, logger: Logger) => Promise<void>;
 }
 

@@ -30,6 +30,23 @@ describe('Deadline', () => {
     expect(deadline.expired).toBe(false);
   });
 
+  it("tells why an attempt's signal fired: its own timeout, the caller's budget, or the caller leaving", async () => {
+    const fired = (signal: AbortSignal) => new Promise((resolve) => signal.addEventListener('abort', resolve));
+    const own = Deadline.after(10_000).attempt(20);
+    expect(own.abortCause()).toBeUndefined();
+    await fired(own.signal);
+    expect(own.abortCause()).toBe('attempt_timeout');
+
+    const budget = Deadline.after(20).attempt(10_000);
+    await fired(budget.signal);
+    expect(budget.abortCause()).toBe('deadline');
+
+    const parent = new AbortController();
+    const left = Deadline.after(10_000, parent.signal).attempt(5_000);
+    parent.abort(new Error('client closed the connection'));
+    expect(left.abortCause()).toBe('cancelled');
+  });
+
   it('is cancelled with its parent (the caller went away)', () => {
     const parent = new AbortController();
     const deadline = Deadline.after(10_000, parent.signal);

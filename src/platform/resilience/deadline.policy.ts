@@ -58,6 +58,29 @@ export class Deadline {
   }
 
   /**
+   * One attempt's budget: its signal (as {@link attemptSignal}) and, once it fired, why. Only
+   * `attempt_timeout` is the dependency's fault (it had its whole timeout); `deadline` (the budget
+   * left was shorter than the timeout, and ran out) and `cancelled` (the caller went away) are the
+   * caller's doing: a circuit breaker must not count them against the dependency.
+   * @example
+   * const attempt = deadline.attempt(2_000);
+   * try { await fetch(url, { signal: attempt.signal }); }
+   * catch (e) { if (attempt.abortCause() === 'attempt_timeout') countAgainstProvider(e); }
+   */
+  attempt(timeoutMs: number): AttemptBudget {
+    const cappedByDeadline = this.remainingMs() < timeoutMs;
+    const { signal } = this.within(timeoutMs);
+    return {
+      signal,
+      abortCause: () => {
+        if (!signal.aborted) return undefined;
+        if (this.cancelled) return 'cancelled';
+        return cappedByDeadline || this.expired ? 'deadline' : 'attempt_timeout';
+      },
+    };
+  }
+
+  /**
    * Waits `ms` unless the deadline comes first.
    * @throws DeadlineExceededError when the wait would outlast the budget (without waiting for nothing).
    */
@@ -69,6 +92,16 @@ export class Deadline {
       throw new DeadlineExceededError(error);
     }
   }
+}
+
+/** Why an attempt's signal fired: its own timeout, its caller's budget running out, or its caller going away. */
+export type AbortCause = 'attempt_timeout' | 'deadline' | 'cancelled';
+
+/** What {@link Deadline.attempt} gives one attempt. */
+export interface AttemptBudget {
+  readonly signal: AbortSignal;
+  /** Why `signal` aborted; undefined while it has not. */
+  abortCause(): AbortCause | undefined;
 }
 
 /**

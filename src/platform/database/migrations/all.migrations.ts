@@ -2,6 +2,7 @@ import { CreateAccountsAndProducts1764000000000 } from './1764000000000-create-a
 import { CreateOrders1767225600000 } from './1767225600000-create-orders.migration';
 import { CreateReports1767312000000 } from './1767312000000-create-reports.migration';
 import { CreateIdempotencyKeys1767398400000 } from './1767398400000-create-idempotency-keys.migration';
+import { OrderSettlementGuard1767571200000 } from './1767571200000-order-settlement-guard.migration';
 
 /**
  * Every migration, in order. Listed by hand (no glob) so that the build, the tests
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   CreateOrders1767225600000,
   CreateReports1767312000000,
   CreateIdempotencyKeys1767398400000,
+  OrderSettlementGuard1767571200000,
 ];

@@ -1,0 +1,127 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { SqlClient, type SqlExecutor } from '../platform/database/sql.client';
+import { ROOT_LOGGER } from '../platform/logging/logging.module';
+import { MetricsService } from '../platform/metrics/metrics.service';
+import { Deadline } from '../platform/resilience/deadline.policy';
+import { ProductsService } from '../products/products.service';
+import { ATTENTION_REASONS, OrdersRepository, type AttentionReason, type OrderRow } from './orders.repository';
+import type { OrderStatus } from './orders.schemas';
+
+/** A settlement's own budget: it runs even when the request's deadline is spent (the charge happened, or not). */
+export const SETTLE_BUDGET_MS = 2_000;
+
+/** Stored when the provider has no charge under the order's key (or none could have been made). */
+export const NOT_CHARGED_FAILURE_CODE = 'not_charged';
+
+/** The order fields a settlement needs: its id and the charge attempt it saw (the guard). */
+export type SettledOrder = Pick<OrderRow, 'id' | 'chargeResumedAt'>;
+
+/**
+ * The order's payment state machine, the one place that moves an order out of
+ * `payment_pending`, for the request path (OrdersService) and the reconciliation alike:
+ *
+ * ```
+ * payment_pending ──charge succeeded──────────────▶ paid
+ *        │ └──────certainly not charged, and no ───▶ payment_failed ──charge succeeded──▶ needs_attention
+ *        │        charge began since it was seen        (stock released)   (after all)     (charged_after_failure)
+ *        └──outcome unknown too long / charge of another amount──▶ needs_attention
+ * ```
+ *
+ * Every transition is a guarded UPDATE (`WHERE status = …`) taking the row lock; one that
+ * matches no row is re-read under that lock and handled, never ignored. A resumed request
+ * starts its charge with a guarded stamp (`OrdersRepository.resumeCharge`), so a settlement to
+ * `payment_failed` that did not see that attempt cannot commit: an order settled
+ * `payment_failed` is never charged afterwards, and a succeeded charge ends `paid` (or, if the
+ * impossible happened, `needs_attention`, counted and logged at error for a person).
+ */
+@Injectable()
+export class OrderSettlementService {
+  private readonly logger: Logger;
+  private readonly needsAttention: (reason: AttentionReason) => void;
+
+  constructor(
+    private readonly orders: OrdersRepository,
+    private readonly sql: SqlClient,
+    private readonly products: ProductsService,
+    @Inject(ROOT_LOGGER) logger: Logger,
+    metrics: MetricsService,
+  ) {
+    this.logger = logger.child({ component: 'orders' });
+    const counter = metrics.counter('orders_needs_attention_total');
+    // Every reason exported from the start (at 0), so the alert's increase() sees the first one.
+    for (const reason of ATTENTION_REASONS) counter.inc({ reason }, 0);
+    this.needsAttention = (reason) => counter.inc({ reason });
+  }
+
+  /**
+   * The provider has a succeeded charge for the order: `payment_pending` → `paid`. When someone
+   * settled it first: `paid` stays `paid`; `payment_failed` (its stock may be sold again) becomes
+   * `needs_attention` (`charged_after_failure`), counted and logged at error.
+   * @returns the order's status afterwards.
+   */
+  async charged(order: SettledOrder, signal?: AbortSignal): Promise<OrderStatus> {
+    const status = await this.sql.transaction(
+      async (tx) => {
+        const after = await this.orders.markPaid(tx, order.id);
+        if (after !== 'payment_failed') return after;
+        await this.orders.markNeedsAttention(tx, order.id, 'payment_failed', 'charged_after_failure');
+        return 'needs_attention' as const;
+      },
+      { name: 'orders.settlePaid', deadline: Deadline.after(SETTLE_BUDGET_MS, signal) },
+    );
+    if (status === 'needs_attention') {
+      this.needsAttention('charged_after_failure');
+      this.logger.error(
+        { orderId: order.id, reason: 'charged_after_failure' },
+        'a charge succeeded for an order already settled payment_failed; flagged needs_attention',
+      );
+    }
+    return status;
+  }
+
+  /**
+   * Certainly not charged: `payment_pending` → `payment_failed` and its stock released, unless a
+   * charge began since `order` was read (then it stays as it is: whoever charges settles it).
+   * `alsoInTransaction` runs in the same transaction when it settles (the key's detach).
+   * @returns whether it settled, and the order's status afterwards.
+   */
+  async notCharged(
+    order: SettledOrder,
+    failureCode: string,
+    options: { signal?: AbortSignal; alsoInTransaction?: (tx: SqlExecutor) => Promise<void> } = {},
+  ): Promise<{ settled: boolean; status: OrderStatus }> {
+    const outcome = await this.sql.transaction(
+      async (tx) => {
+        const result = await this.orders.markFailedAndRelease(tx, order.id, failureCode, order.chargeResumedAt);
+        if (result.settled) await options.alsoInTransaction?.(tx);
+        return result;
+      },
+      { name: 'orders.settleFailed', deadline: Deadline.after(SETTLE_BUDGET_MS, options.signal) },
+    );
+    if (outcome.settled) await this.stockChanged(outcome.productIds);
+    return { settled: outcome.settled, status: outcome.status };
+  }
+
+  /**
+   * `payment_pending` → `needs_attention` for a person (the provider could not tell the outcome for
+   * too long, or charged another amount), counted and logged at error.
+   * @returns false when the order was no longer pending.
+   */
+  async handOver(order: SettledOrder, reason: AttentionReason, fields: Record<string, unknown>): Promise<boolean> {
+    const moved = await this.orders.markNeedsAttention(this.sql, order.id, 'payment_pending', reason);
+    if (moved) {
+      this.needsAttention(reason);
+      this.logger.error({ ...fields, orderId: order.id, reason }, 'order flagged needs_attention');
+    }
+    return moved;
+  }
+
+  /**
+   * Forgets the cached products whose stock an order changed, after the change committed, so a
+   * read right after sees the new stock (the cache fails open: Redis down costs nothing here).
+   */
+  stockChanged(productIds: readonly string[]): Promise<void> {
+    return this.products.invalidate(productIds);
+  }
+}
