@@ -85,7 +85,8 @@ export function canonicalJson(value: unknown): string {
  * Idempotency keys for unsafe requests (see README "Idempotency keys"). Runs after the bearer
  * guard (keys are scoped to the account) and before validation.
  *
- * - missing or over-long `Idempotency-Key` → 400 `VALIDATION_FAILED`;
+ * - missing, repeated (two header lines, which Node would merge into `a, b`) or over-long
+ *   `Idempotency-Key` → 400 `VALIDATION_FAILED`;
  * - first use → claimed `in_progress` in Postgres (`INSERT ... ON CONFLICT DO NOTHING`), the
  *   handler runs, its answer (success or problem) is stored before it is sent;
  * - same key, same body, answered → the stored status and body, `Idempotent-Replayed: true`;
@@ -194,7 +195,7 @@ function keyOf(request: FastifyRequest): string {
   const problem =
     raw === undefined
       ? 'is required on this endpoint (a unique value per operation, such as a UUID)'
-      : Array.isArray(raw)
+      : Array.isArray(raw) || headerLines(request, IDEMPOTENCY_HEADER) > 1
         ? 'must be given once'
         : raw.length < 1 || raw.length > MAX_KEY_LENGTH
           ? `must be 1 to ${MAX_KEY_LENGTH} characters`
@@ -203,6 +204,20 @@ function keyOf(request: FastifyRequest): string {
     throw new ValidationFailedError([{ pointer: `/${IDEMPOTENCY_HEADER}`, detail: problem, in: 'header' }]);
   }
   return raw as string;
+}
+
+/**
+ * How many header lines named `name` (lower case) the request carried. Node joins repeated
+ * headers it does not know into one value (`a, b`), so two keys would become a third, merged
+ * one; only the raw header list tells one line holding `a, b` from two lines.
+ */
+function headerLines(request: FastifyRequest, name: string): number {
+  const raw = request.raw.rawHeaders;
+  let lines = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === name.length && raw[i].toLowerCase() === name) lines++;
+  }
+  return lines;
 }
 
 /**
