@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -39,8 +40,21 @@ const urlWithProtocols = (fallback: string, protocols: string[]) =>
       { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
 
+/**
+ * An IP address or a CIDR, as Fastify's trust-proxy matcher (proxy-addr) will parse it at boot:
+ * a prefix length of 1 to 32 (IPv4) or 128 (IPv6). Checked here so a bad item stops the boot
+ * naming TRUSTED_PROXIES, with the other bad variables, not later with a bare TypeError.
+ */
+const isAddressOrCidr = (value: string): boolean => {
+  const slash = value.indexOf('/');
+  const family = isIP(slash === -1 ? value : value.slice(0, slash));
+  if (family === 0 || slash === -1) return family !== 0;
+  const prefix = value.slice(slash + 1);
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128);
+};
+
 /** A comma-separated list whose every item matches `item`. */
-const commaList = (item: RegExp, what: string) =>
+const commaList = (item: RegExp | ((value: string) => boolean), what: string) =>
   z
     .string()
     .default('')
@@ -50,7 +64,7 @@ const commaList = (item: RegExp, what: string) =>
         .map((part) => part.trim())
         .filter(Boolean),
     )
-    .refine((items) => items.every((value) => item.test(value)), {
+    .refine((items) => items.every((value) => (item instanceof RegExp ? item.test(value) : item(value))), {
       error: `must be a comma-separated list of ${what}`,
     });
 
@@ -146,7 +160,7 @@ export const envSchema = z.object({
   RATE_LIMIT_SIGNUP_PER_IP: intInRange(20, 0, 1_000_000),
   RATE_LIMIT_PER_ACCOUNT: intInRange(600, 0, 1_000_000),
   // Addresses (or CIDRs) of the proxies whose X-Forwarded-For is believed; empty: the socket's address.
-  TRUSTED_PROXIES: commaList(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'IP addresses or CIDRs'),
+  TRUSTED_PROXIES: commaList(isAddressOrCidr, 'IP addresses or CIDRs (such as 10.0.0.0/8 or fd00::/8)'),
   // Browser origins allowed by CORS (exact `scheme://host[:port]`); empty: no cross-origin access.
   CORS_ORIGINS: commaList(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'origins like https://app.example.com'),
   // The job queue and the worker process (src/platform/queue, src/worker.ts).

@@ -117,6 +117,14 @@ describe('rate limits (F24)', () => {
       expectProblem(await signUp(t, { 'x-forwarded-for': '198.51.100.7' }), 429, 'RATE_LIMITED');
       expect((await signUp(t, { 'x-forwarded-for': '198.51.100.8' })).status).toBe(201);
     });
+
+    it('counts a forwarded client that is not an IP address against the proxy itself, never a bucket of its own choosing (issue 17, item 11)', async () => {
+      expect((await signUp(t, { 'x-forwarded-for': 'not-an-ip-1' })).status).toBe(201);
+      // Another made-up "address", and no header at all: the same bucket (the peer, 127.0.0.1).
+      expectProblem(await signUp(t, { 'x-forwarded-for': 'not-an-ip-2' }), 429, 'RATE_LIMITED');
+      expectProblem(await signUp(t, { 'x-forwarded-for': '198.51.100.9, <script>' }), 429, 'RATE_LIMITED');
+      expectProblem(await signUp(t), 429, 'RATE_LIMITED');
+    });
   });
 
   describe('window reset, and Redis down', () => {
