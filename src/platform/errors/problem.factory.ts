@@ -51,12 +51,23 @@ const STATUS_CODES: Record<number, string> = {
   429: 'RATE_LIMITED', // once src/rate-limits registers it
 };
 
-/** Safe, fixed details for framework errors: their own messages may echo input or internals. */
+/**
+ * Safe, fixed details for framework errors (their own messages may echo input or internals):
+ * by what went wrong where the framework says (its code), else by the problem it maps to. Each
+ * says what is actually wrong: a bad URL is never told its (absent) body is not valid JSON.
+ */
 const FRAMEWORK_DETAILS: Partial<Record<string, string>> = {
-  MALFORMED_REQUEST: 'The request body is not valid JSON, or the request is malformed.',
+  FST_ERR_BAD_URL: 'The URL is malformed: a percent-encoded sequence in its path is invalid.',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'The request body is not valid JSON.',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'The request body is empty, but its Content-Type says it is JSON.',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The Content-Length header does not match the body sent.',
+  MALFORMED_REQUEST: 'The request is malformed.',
   PAYLOAD_TOO_LARGE: 'The request body is larger than the limit.',
   UNSUPPORTED_MEDIA_TYPE: 'Request bodies must be sent as application/json.',
 };
+
+const frameworkDetail = (frameworkCode: string | undefined, code: ErrorCode): string | undefined =>
+  (frameworkCode !== undefined ? FRAMEWORK_DETAILS[frameworkCode] : undefined) ?? FRAMEWORK_DETAILS[code];
 
 interface RequestFacts {
   id: string;
@@ -150,7 +161,7 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
         cause: thrown,
       });
     }
-    return new AppError(code, { detail: FRAMEWORK_DETAILS[code], cause: thrown });
+    return new AppError(code, { detail: frameworkDetail(cause?.code, code), cause: thrown });
   }
   // A dependency that is down, restarting or overloaded is an outage (503, retry later), not a bug;
   // one that ran out of time (a statement_timeout) is a 504. Rejected work stays a 500: our bug.
@@ -165,7 +176,7 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     }
     if (code && FRAMEWORK_CODES[code] && (statusCode === undefined || statusCode < 500)) {
       const mapped = FRAMEWORK_CODES[code];
-      return new AppError(mapped, { detail: FRAMEWORK_DETAILS[mapped], cause: thrown });
+      return new AppError(mapped, { detail: frameworkDetail(code, mapped), cause: thrown });
     }
   }
   return undefined;
