@@ -8,6 +8,9 @@ import { z } from 'zod';
 
 const DEV_JWT_SECRET = 'dev-only-secret-never-use-in-production-000';
 
+/** The longest `Retry-After` ever sent (RETRY_AFTER_MAX_SECONDS unset): five minutes. */
+export const DEFAULT_RETRY_AFTER_MAX_SECONDS = 300;
+
 const port = (fallback: number) =>
   z.coerce
     .number({ error: 'must be a whole number from 1 to 65535' })
@@ -111,6 +114,8 @@ export const envSchema = z.object({
     })
     .default('info'),
   BODY_LIMIT_BYTES: intInRange(1_048_576, 1_024, 104_857_600),
+  // Every Retry-After the API writes (429, 503: limits, shedding, breaker, a provider's own, draining) is at most this.
+  RETRY_AFTER_MAX_SECONDS: intInRange(DEFAULT_RETRY_AFTER_MAX_SECONDS, 1, 86_400),
   DB_POOL_MAX: intInRange(10, 1, 200),
   DB_CONNECT_TIMEOUT_MS: intInRange(2_000, 100, 60_000),
   DB_STATEMENT_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
@@ -237,6 +242,11 @@ export interface AppConfig {
     /** Open connections over this are refused (memory stays bounded under a socket flood). */
     maxConnections: number;
     json: { maxDepth: number; maxArrayItems: number };
+    /**
+     * The longest `Retry-After` sent, in seconds: whatever a limit, the breaker or a provider said,
+     * callers get a whole number from 1 to this (retryAfterHeaderValue in problem.factory.ts).
+     */
+    retryAfterMaxSeconds: number;
   };
   database: {
     url: string;
@@ -398,6 +408,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       maxConnections: env.MAX_CONNECTIONS,
       json: { maxDepth: env.JSON_MAX_DEPTH, maxArrayItems: env.JSON_MAX_ARRAY_ITEMS },
+      retryAfterMaxSeconds: env.RETRY_AFTER_MAX_SECONDS,
     },
     database: {
       url: env.DATABASE_URL,

@@ -127,6 +127,23 @@ describe('rate limits (F24)', () => {
     });
   });
 
+  describe('with a Retry-After maximum below the window', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startReady({ env: { RATE_LIMIT_SIGNUP_PER_IP: '1', RETRY_AFTER_MAX_SECONDS: '5' } });
+    });
+    afterAll(() => t.close());
+
+    it('sends Retry-After clamped to RETRY_AFTER_MAX_SECONDS, as every Retry-After it writes (issue 17, item 8)', async () => {
+      expect((await signUp(t)).status).toBe(201);
+      const limited = await signUp(t);
+      expectProblem(limited, 429, 'RATE_LIMITED');
+      expect(limited.headers.get('retry-after')).toBe('5');
+      // The RateLimit header still tells when the window resets.
+      expect(Number(/t=(\d+)/.exec(limited.headers.get('ratelimit') ?? '')?.[1])).toBeGreaterThan(5);
+    });
+  });
+
   describe('window reset, and Redis down', () => {
     let redis: RedisServer;
     let t: TestApp;

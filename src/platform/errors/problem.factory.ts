@@ -1,4 +1,5 @@
 import { HttpException } from '@nestjs/common';
+import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../config/config.schemas';
 import { AppError, DependencyUnavailableError } from './app.errors';
 import { classifyFailure } from './failure.classifier';
 import { isRegistered, problemTypeOf, typeUriOf, type ErrorCode, type LogLevel } from './problem-type.registry';
@@ -73,6 +74,8 @@ interface RequestFacts {
   id: string;
   url: string;
   method: string;
+  /** RETRY_AFTER_MAX_SECONDS (AppConfig `http.retryAfterMaxSeconds`); the shipped default when not given. */
+  retryAfterMaxSeconds?: number;
 }
 
 const pathOf = (url: string): string => {
@@ -102,10 +105,27 @@ export function buildProblemBody(
   };
 }
 
+/**
+ * The one writer of a `Retry-After` value (RFC 9110 §10.2.3 delay-seconds), for every 429 and 503
+ * this service sends: a whole number of seconds from 1 to `maxSeconds`, rounded up. Whatever
+ * produced the number (a rate-limit window, the breaker's next probe, a provider's own header
+ * such as 1e23 seconds, a 400-digit number read as Infinity or an HTTP-date in 2100), a caller
+ * gets a value it can act on, never `1e+23`, `Infinity` or a wait of decades. NaN (unknown)
+ * gets the maximum: the cautious end.
+ * @example retryAfterHeaderValue(1.2, 300) // '2'
+ * @example retryAfterHeaderValue(1e23, 300) // '300'
+ */
+export function retryAfterHeaderValue(seconds: number, maxSeconds: number): string {
+  if (!(seconds < maxSeconds)) return String(maxSeconds);
+  return String(Math.max(1, Math.ceil(seconds)));
+}
+
 /** HTTP headers of a problem: `Retry-After` from the error or its type, and the auth challenge of a 401. */
-function headersOf(error: AppError): Record<string, string> {
+function headersOf(error: AppError, retryAfterMaxSeconds: number): Record<string, string> {
   const headers: Record<string, string> = {};
-  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  if (error.retryAfterSeconds !== undefined) {
+    headers['retry-after'] = retryAfterHeaderValue(error.retryAfterSeconds, retryAfterMaxSeconds);
+  }
   if (error.code === 'UNAUTHENTICATED') {
     headers['www-authenticate'] = error.reason
       ? `Bearer realm="resilient-api", error="${error.reason}"`
@@ -131,7 +151,7 @@ export function toProblem(thrown: unknown, request: RequestFacts): Problem {
         detail: error.detail,
         extensions: error.extensions,
       }),
-      headers: headersOf(error),
+      headers: headersOf(error, request.retryAfterMaxSeconds ?? DEFAULT_RETRY_AFTER_MAX_SECONDS),
       logLevel: status >= 500 ? 'error' : error.logLevel,
       unexpected: status >= 500 ? thrown : undefined,
     };

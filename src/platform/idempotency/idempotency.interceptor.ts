@@ -157,7 +157,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
     try {
       body = await lastValueFrom(next.handle(), { defaultValue: undefined });
     } catch (error) {
-      const problem = toProblem(error, { id: String(request.id), url: request.url, method: request.method });
+      const problem = toProblem(error, {
+        id: String(request.id),
+        url: request.url,
+        method: request.method,
+        retryAfterMaxSeconds: this.config.http.retryAfterMaxSeconds,
+      });
       const { status, code } = problem.body;
       if (handle.hasResource || (status < 500 && !NOT_PROCESSED.has(code))) {
         await this.store(handle.scope, {
