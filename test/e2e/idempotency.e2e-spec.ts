@@ -92,6 +92,21 @@ describe('idempotency keys on POST /v1/orders (F18)', () => {
     expect(provider.statsFor(keyOf(first.body.orderId))).toEqual({ requests: 1, charges: 1 });
   });
 
+  it('replays a stored Retry-After through the one writer: one stored unclamped (an older version) comes back as the maximum (issue 17, item 8)', async () => {
+    const product = await insertProduct(t, { stock: 1 });
+    const key = randomUUID();
+    expect((await postOrder(t, buyer, orderOf(product, 'tok_declined'), key)).status).toBe(402);
+    await t.db.query(
+      `UPDATE idempotency_keys SET response_headers = response_headers || '{"retry-after":"1e+23"}'::jsonb WHERE key = $1`,
+      [key],
+    );
+
+    const again = await postOrder(t, buyer, orderOf(product, 'tok_declined'), key);
+
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('retry-after')).toBe(String(t.config.http.retryAfterMaxSeconds));
+  });
+
   it('answers 409 IDEMPOTENCY_KEY_IN_USE with Retry-After while the first request runs, then replays its answer', async () => {
     const product = await insertProduct(t, { stock: 1 });
     const key = randomUUID();

@@ -5,7 +5,7 @@ import { from, lastValueFrom, type Observable } from 'rxjs';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { ValidationFailedError } from '../errors/app.errors';
-import { toProblem } from '../errors/problem.factory';
+import { retryAfterHeaderValue, toProblem } from '../errors/problem.factory';
 import type { SqlExecutor } from '../database/sql.client';
 import '../http/fastify.types';
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from './idempotency.errors';
@@ -134,7 +134,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       case 'in_progress':
         throw new IdempotencyKeyInUseError(begun.retryAfterSeconds);
       case 'replay':
-        return replay(request, reply, begun.response);
+        return replay(request, reply, begun.response, this.config.http.retryAfterMaxSeconds);
       default: {
         const handle = new IdempotencyHandle(
           this.repository,
@@ -230,13 +230,23 @@ function headerLines(request: FastifyRequest, name: string): number {
  * `requestId`, which names this request (every response's `requestId` equals its
  * `X-Request-Id`); the first request's id stays in the logs of the first answer.
  */
-function replay(request: FastifyRequest, reply: FastifyReply, stored: StoredResponse): unknown {
+function replay(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  stored: StoredResponse,
+  retryAfterMaxSeconds: number,
+): unknown {
   let body = JSON.parse(stored.body) as unknown;
   if (stored.status >= 400) {
     const problem = body as { code?: string; requestId?: string };
     request.problemCode = problem.code;
     body = { ...problem, requestId: String(request.id) };
   }
-  reply.status(stored.status).headers({ ...stored.headers, [REPLAYED_HEADER]: 'true' });
+  const headers: Record<string, string> = { ...stored.headers, [REPLAYED_HEADER]: 'true' };
+  // Written again now, by the one writer: under today's maximum, whatever was stored.
+  const retryAfter = stored.headers['retry-after'];
+  if (retryAfter !== undefined)
+    headers['retry-after'] = retryAfterHeaderValue(Number(retryAfter), retryAfterMaxSeconds);
+  reply.status(stored.status).headers(headers);
   return body;
 }
