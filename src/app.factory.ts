@@ -87,6 +87,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     },
   });
   const fastify = adapter.getInstance();
+  // Read by every writer of Retry-After (the problem filter, the shedding hook): one configured maximum.
+  fastify.decorate('retryAfterMaxSeconds', config.http.retryAfterMaxSeconds);
   // Sockets over the cap are closed on accept: a flood of idle or slow sockets cannot grow memory without bound.
   fastify.server.maxConnections = config.http.maxConnections;
   // Load shedding and the drain's `Connection: close` run first, before the body is read.

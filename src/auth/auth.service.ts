@@ -13,6 +13,13 @@ export const TOKEN_AUDIENCE = 'resilient-api';
 export const TOKEN_ALGORITHM = 'HS256';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** How far ahead of this instance's clock another instance's `iat` may be. */
+const CLOCK_SKEW_SECONDS = 30;
+
+interface VerifiedToken {
+  header: { crit?: unknown };
+  payload: { sub?: unknown; iat?: unknown; exp?: unknown };
+}
 
 /**
  * jsonwebtoken's rejections (bad signature, malformed, expired, not yet valid, wrong alg/iss/aud),
@@ -57,16 +64,19 @@ export class AuthService {
   /**
    * The account id a token was issued for.
    * @throws InvalidBearerTokenError when the token is expired, forged, malformed, of another
-   * algorithm, issuer or audience, or carries no account id.
+   * algorithm, issuer or audience, carries no account id, or is not shaped as we issue them:
+   * `iat` and `exp` present, `iat` not in the future, `exp` at most JWT_TTL_SECONDS after it,
+   * and no `crit` header.
    */
   async verifyToken(token: string): Promise<string> {
-    let payload: { sub?: unknown };
+    let verified: VerifiedToken;
     try {
-      payload = await this.jwt.verifyAsync(token, {
+      verified = await this.jwt.verifyAsync<VerifiedToken>(token, {
         secret: this.config.auth.jwtSecret,
         algorithms: [TOKEN_ALGORITHM],
         issuer: TOKEN_ISSUER,
         audience: TOKEN_AUDIENCE,
+        complete: true,
       });
     } catch (error) {
       const name = (error as Error | undefined)?.name;
@@ -74,8 +84,24 @@ export class AuthService {
       if (name !== undefined && JWT_REJECTIONS.has(name)) throw new InvalidBearerTokenError('invalid');
       throw error;
     }
+    const { header, payload } = verified;
+    // A valid signature is not enough: a token we did not issue this way means a leaked secret or a
+    // bug, and jsonwebtoken accepts a token with no `exp` (never expires) or `exp: 1e308`, and ignores `crit`.
+    if (!this.isShapedAsIssued(header, payload)) throw new InvalidBearerTokenError('invalid');
     // Signed by us but not naming an account would be our bug or a leaked secret: refuse it either way.
     if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw new InvalidBearerTokenError('invalid');
     return payload.sub;
+  }
+
+  private isShapedAsIssued(header: VerifiedToken['header'], payload: VerifiedToken['payload']): boolean {
+    // RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` names extensions it does not
+    // understand. We understand none, and issue none: any `crit` refuses the token.
+    if (header.crit !== undefined) return false;
+    const { iat, exp } = payload;
+    if (typeof iat !== 'number' || typeof exp !== 'number' || !Number.isFinite(iat) || !Number.isFinite(exp)) {
+      return false;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    return iat <= now + CLOCK_SKEW_SECONDS && exp > iat && exp - iat <= this.config.auth.jwtTtlSeconds;
   }
 }

@@ -141,6 +141,20 @@ describe('configuration of the HTTP edge (F9, hardening)', () => {
     expect(config.trustedProxies).toEqual(['10.0.0.0/8']);
     expect(() => loadConfig({ CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS must be a comma-separated list/);
   });
+
+  it('accepts IPv4 and IPv6 addresses and CIDRs in TRUSTED_PROXIES', () => {
+    const list = '10.0.0.1, 10.0.0.0/8, 192.168.0.0/32, ::1, fd00::/8, 2001:db8::/128, ::ffff:10.0.0.1';
+    expect(loadConfig({ TRUSTED_PROXIES: list }).trustedProxies).toHaveLength(7);
+  });
+
+  it.each(['999.1.1.1', '10.0.0.0/40', '::::', '10.0.0.0/0', 'fd00::/129', '10.0.0.1/', '10.0.0.1/8x', 'proxy.local'])(
+    'refuses TRUSTED_PROXIES=%j at boot, naming the variable beside the other bad ones (issue 17, item 11)',
+    (value) => {
+      const error = problemsOf({ TRUSTED_PROXIES: `127.0.0.1, ${value}`, PORT: 'eighty' });
+      expect(error.problems.map((p) => p.variable).sort()).toEqual(['PORT', 'TRUSTED_PROXIES']);
+      expect(error.message).toMatch(/TRUSTED_PROXIES must be a comma-separated list of IP addresses or CIDRs/);
+    },
+  );
 });
 
 describe('configuration of the payments reconciliation (issue 17, item 3)', () => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -6,6 +7,9 @@ import { z } from 'zod';
  */
 
 const DEV_JWT_SECRET = 'dev-only-secret-never-use-in-production-000';
+
+/** The longest `Retry-After` ever sent (RETRY_AFTER_MAX_SECONDS unset): five minutes. */
+export const DEFAULT_RETRY_AFTER_MAX_SECONDS = 300;
 
 const port = (fallback: number) =>
   z.coerce
@@ -39,8 +43,21 @@ const urlWithProtocols = (fallback: string, protocols: string[]) =>
       { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
 
+/**
+ * An IP address or a CIDR, as Fastify's trust-proxy matcher (proxy-addr) will parse it at boot:
+ * a prefix length of 1 to 32 (IPv4) or 128 (IPv6). Checked here so a bad item stops the boot
+ * naming TRUSTED_PROXIES, with the other bad variables, not later with a bare TypeError.
+ */
+const isAddressOrCidr = (value: string): boolean => {
+  const slash = value.indexOf('/');
+  const family = isIP(slash === -1 ? value : value.slice(0, slash));
+  if (family === 0 || slash === -1) return family !== 0;
+  const prefix = value.slice(slash + 1);
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= (family === 4 ? 32 : 128);
+};
+
 /** A comma-separated list whose every item matches `item`. */
-const commaList = (item: RegExp, what: string) =>
+const commaList = (item: RegExp | ((value: string) => boolean), what: string) =>
   z
     .string()
     .default('')
@@ -50,7 +67,7 @@ const commaList = (item: RegExp, what: string) =>
         .map((part) => part.trim())
         .filter(Boolean),
     )
-    .refine((items) => items.every((value) => item.test(value)), {
+    .refine((items) => items.every((value) => (item instanceof RegExp ? item.test(value) : item(value))), {
       error: `must be a comma-separated list of ${what}`,
     });
 
@@ -97,6 +114,8 @@ export const envSchema = z.object({
     })
     .default('info'),
   BODY_LIMIT_BYTES: intInRange(1_048_576, 1_024, 104_857_600),
+  // Every Retry-After the API writes (429, 503: limits, shedding, breaker, a provider's own, draining) is at most this.
+  RETRY_AFTER_MAX_SECONDS: intInRange(DEFAULT_RETRY_AFTER_MAX_SECONDS, 1, 86_400),
   DB_POOL_MAX: intInRange(10, 1, 200),
   DB_CONNECT_TIMEOUT_MS: intInRange(2_000, 100, 60_000),
   DB_STATEMENT_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
@@ -146,7 +165,7 @@ export const envSchema = z.object({
   RATE_LIMIT_SIGNUP_PER_IP: intInRange(20, 0, 1_000_000),
   RATE_LIMIT_PER_ACCOUNT: intInRange(600, 0, 1_000_000),
   // Addresses (or CIDRs) of the proxies whose X-Forwarded-For is believed; empty: the socket's address.
-  TRUSTED_PROXIES: commaList(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'IP addresses or CIDRs'),
+  TRUSTED_PROXIES: commaList(isAddressOrCidr, 'IP addresses or CIDRs (such as 10.0.0.0/8 or fd00::/8)'),
   // Browser origins allowed by CORS (exact `scheme://host[:port]`); empty: no cross-origin access.
   CORS_ORIGINS: commaList(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'origins like https://app.example.com'),
   // The job queue and the worker process (src/platform/queue, src/worker.ts).
@@ -233,6 +252,11 @@ export interface AppConfig {
     /** Open connections over this are refused (memory stays bounded under a socket flood). */
     maxConnections: number;
     json: { maxDepth: number; maxArrayItems: number };
+    /**
+     * The longest `Retry-After` sent, in seconds: whatever a limit, the breaker or a provider said,
+     * callers get a whole number from 1 to this (retryAfterHeaderValue in problem.factory.ts).
+     */
+    retryAfterMaxSeconds: number;
   };
   database: {
     url: string;
@@ -394,6 +418,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
       maxConnections: env.MAX_CONNECTIONS,
       json: { maxDepth: env.JSON_MAX_DEPTH, maxArrayItems: env.JSON_MAX_ARRAY_ITEMS },
+      retryAfterMaxSeconds: env.RETRY_AFTER_MAX_SECONDS,
     },
     database: {
       url: env.DATABASE_URL,

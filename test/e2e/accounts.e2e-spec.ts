@@ -206,6 +206,21 @@ describe('accounts', () => {
         expect(await countAccounts(valid.email)).toBe(0);
       });
 
+      it('lists a field that breaks several rules once, with every rule it breaks (issue 17, item 18)', async () => {
+        const res = await t.http.post(SIGN_UP, { ...valid, password: 'pw\u0000', name: ' \u0007 ' });
+
+        expectProblem(res, 400, 'VALIDATION_FAILED', SIGN_UP);
+        expect(res.body.errors).toEqual([
+          {
+            pointer: '/password',
+            detail: 'Must be at least 8 characters; Must not contain control characters',
+            in: 'body',
+          },
+          { pointer: '/name', detail: 'Must not contain control characters', in: 'body' },
+        ]);
+        expect(res.body.detail).toBe('2 fields are invalid.');
+      });
+
       it('for a request without a body', async () => {
         const res = await t.http.post(SIGN_UP);
 

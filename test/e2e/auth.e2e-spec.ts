@@ -13,10 +13,10 @@ const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('
 /** A JWT built by hand, so a test can make every kind of bad token the guard must refuse. */
 function craftJwt(
   payload: Record<string, unknown>,
-  options: { secret: string; alg?: 'HS256' | 'HS512' | 'none' },
+  options: { secret: string; alg?: 'HS256' | 'HS512' | 'none'; header?: Record<string, unknown> },
 ): string {
   const alg = options.alg ?? 'HS256';
-  const signingInput = `${b64url({ alg, typ: 'JWT' })}.${b64url(payload)}`;
+  const signingInput = `${b64url({ alg, typ: 'JWT', ...options.header })}.${b64url(payload)}`;
   if (alg === 'none') return `${signingInput}.`;
   const hmac = createHmac(alg === 'HS512' ? 'sha512' : 'sha256', options.secret);
   return `${signingInput}.${hmac.update(signingInput).digest('base64url')}`;
@@ -49,6 +49,12 @@ describe('auth', () => {
     ...overrides,
   });
   const ourSecret = () => t.config.auth.jwtSecret;
+  const claimsJson = () => JSON.stringify(claims());
+  /** A token over a payload given as raw JSON text (for numbers JSON.stringify cannot write as sent). */
+  const signedRaw = (payloadJson: string) => {
+    const signingInput = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${Buffer.from(payloadJson).toString('base64url')}`;
+    return `${signingInput}.${createHmac('sha256', ourSecret()).update(signingInput).digest('base64url')}`;
+  };
 
   describe('POST /v1/auth/token', () => {
     it('answers 200 with a bearer token (HS256, sub = account id) that opens GET /v1/accounts/me', async () => {
@@ -256,6 +262,43 @@ describe('auth', () => {
       [
         'a token without sub',
         () => ({ authorization: `Bearer ${craftJwt(claims({ sub: undefined }), { secret: ourSecret() })}` }),
+        INVALID,
+      ],
+      // Signed with our secret, but not a token we would issue (issue 17, item 20).
+      [
+        'a token without exp (it would never expire)',
+        () => ({ authorization: `Bearer ${craftJwt(claims({ exp: undefined }), { secret: ourSecret() })}` }),
+        INVALID,
+      ],
+      [
+        'a token with exp 1e308',
+        () => ({ authorization: `Bearer ${signedRaw(claimsJson().replace(/"exp":\d+/, '"exp":1e308'))}` }),
+        INVALID,
+      ],
+      [
+        'a token living longer than JWT_TTL_SECONDS (exp a year after iat)',
+        () => ({
+          authorization: `Bearer ${craftJwt(claims({ exp: now() + 365 * 86_400 }), { secret: ourSecret() })}`,
+        }),
+        INVALID,
+      ],
+      [
+        'a token without iat',
+        () => ({ authorization: `Bearer ${craftJwt(claims({ iat: undefined }), { secret: ourSecret() })}` }),
+        INVALID,
+      ],
+      [
+        'a token issued in the future (iat a day ahead, exp within the lifetime of it)',
+        () => ({
+          authorization: `Bearer ${craftJwt(claims({ iat: now() + 86_400, exp: now() + 86_400 + 60 }), { secret: ourSecret() })}`,
+        }),
+        INVALID,
+      ],
+      [
+        'a token with a crit header (RFC 7515 §4.1.11: extensions we do not understand)',
+        () => ({
+          authorization: `Bearer ${craftJwt(claims(), { secret: ourSecret(), header: { crit: ['exp'], exp: 1 } })}`,
+        }),
         INVALID,
       ],
       [

@@ -78,6 +78,20 @@ describe('correlation: request id and W3C traceparent (F15, F19)', () => {
     },
   );
 
+  it('reads a later-version traceparent as its known fields and passes on version 00 only: no appended text logged or forwarded (issue 17, item 14)', async () => {
+    const suffix = `-${'a'.repeat(225)}-${'z'.repeat(224)}`; // 450 characters a future version might append
+    const future = `cc${TRACEPARENT.slice(2)}${suffix}`;
+    const res = await t.http.get('/__test__/correlation', {
+      headers: { 'x-request-id': 'corr-future', traceparent: future },
+    });
+
+    // What outbound calls and jobs receive (correlationHeaders / the queue producer read this).
+    expect(res.body).toEqual({ requestId: 'corr-future', traceparent: TRACEPARENT });
+    const completion = await t.logs.completion('corr-future');
+    expect(completion.traceparent).toBe(TRACEPARENT);
+    expect(JSON.stringify(t.logs.lines)).not.toContain('a'.repeat(225));
+  });
+
   it('has no correlation outside a request', () => {
     expect(currentCorrelation()).toBeUndefined();
   });

@@ -71,12 +71,23 @@ describe('one problem format for every failure, from every layer (F3, F20, F29)'
       expectProblem(res, 400, 'MALFORMED_REQUEST');
     });
 
-    it('refuses prototype poisoning with 400, not 500', async () => {
+    it('refuses prototype poisoning with 400, not 500, naming the member: the body is valid JSON, and says so (issue 17, item 18)', async () => {
       const res = await t.http.post('/__test__/echo', '{"name":"a","items":[{"quantity":1}],"__proto__":{"x":1}}', {
         headers: { 'content-type': 'application/json' },
       });
-      expect(res.status).toBe(400);
-      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expectProblem(res, 400, 'VALIDATION_FAILED', '/__test__/echo');
+      expect(res.body.errors).toEqual([
+        { pointer: '/__proto__', in: 'body', detail: 'Member name not allowed (prototype pollution)' },
+      ]);
+      expect(res.body.detail).not.toMatch(/not valid JSON/);
+    });
+
+    it('says what is wrong with a malformed URL, not that a body it does not have is not valid JSON (issue 17, item 18)', async () => {
+      for (const path of ['/v1/products/%zz', '/v1/products/%E0%A4%A']) {
+        const res = await t.http.get(path);
+        expectProblem(res, 400, 'MALFORMED_REQUEST');
+        expect(res.body.detail).toBe('The URL is malformed: a percent-encoded sequence in its path is invalid.');
+      }
     });
 
     it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/xml', 'multipart/form-data; boundary=x'])(

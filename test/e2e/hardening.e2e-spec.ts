@@ -92,15 +92,30 @@ describe('hardening (OWASP API Top 10 2023)', () => {
       [
         '__proto__',
         '{"__proto__":{"polluted":true},"email":"p@example.com","password":"correct horse battery","name":"P"}',
+        '/__proto__',
       ],
-      ['constructor.prototype', '{"constructor":{"prototype":{"polluted":true}},"email":"p@example.com","name":"P"}'],
-    ])('refuses a %s payload and pollutes nothing', async (_name, body) => {
-      const res = await t.http.post('/v1/accounts', body, { headers: { 'content-type': 'application/json' } });
-      expect(res.status).toBe(400);
-      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined();
-    });
+      [
+        'constructor.prototype',
+        '{"constructor":{"prototype":{"polluted":true}},"email":"p@example.com","name":"P"}',
+        '/constructor/prototype',
+      ],
+      [
+        'nested __proto__',
+        '{"email":"p@example.com","password":"correct horse battery","name":{"a":[1,{"__proto__":{"polluted":true}}]}}',
+        '/name/a/1/__proto__',
+      ],
+    ])(
+      'refuses a %s payload, naming the member (valid JSON, not "not valid JSON"), and pollutes nothing',
+      async (_name, body, pointer) => {
+        const res = await t.http.post('/v1/accounts', body, { headers: { 'content-type': 'application/json' } });
+        expectProblem(res, 400, 'VALIDATION_FAILED', '/v1/accounts');
+        expect(res.body.errors).toEqual([
+          { pointer, in: 'body', detail: 'Member name not allowed (prototype pollution)' },
+        ]);
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined();
+      },
+    );
   });
 
   describe('object-level authorization and response allowlists (API1, API3)', () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { IdempotencyRepository } from '../../src/platform/idempotency/idempotency.repository';
+import { rawHttp } from '../support/http-client.support';
 import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
 import {
@@ -91,6 +92,21 @@ describe('idempotency keys on POST /v1/orders (F18)', () => {
     expect(provider.statsFor(keyOf(first.body.orderId))).toEqual({ requests: 1, charges: 1 });
   });
 
+  it('replays a stored Retry-After through the one writer: one stored unclamped (an older version) comes back as the maximum (issue 17, item 8)', async () => {
+    const product = await insertProduct(t, { stock: 1 });
+    const key = randomUUID();
+    expect((await postOrder(t, buyer, orderOf(product, 'tok_declined'), key)).status).toBe(402);
+    await t.db.query(
+      `UPDATE idempotency_keys SET response_headers = response_headers || '{"retry-after":"1e+23"}'::jsonb WHERE key = $1`,
+      [key],
+    );
+
+    const again = await postOrder(t, buyer, orderOf(product, 'tok_declined'), key);
+
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('retry-after')).toBe(String(t.config.http.retryAfterMaxSeconds));
+  });
+
   it('answers 409 IDEMPOTENCY_KEY_IN_USE with Retry-After while the first request runs, then replays its answer', async () => {
     const product = await insertProduct(t, { stock: 1 });
     const key = randomUUID();
@@ -112,6 +128,31 @@ describe('idempotency keys on POST /v1/orders (F18)', () => {
     expect(after.status).toBe(201);
     expect(after.body.id).toBe(done.body.id);
     expect(provider.statsFor(keyOf(done.body.id)).charges).toBe(1);
+  });
+
+  it('refuses two Idempotency-Key headers with 400 naming the header, never one merged key "a, b" (issue 17, item 12)', async () => {
+    const racer = await newBuyer(t);
+    const product = await insertProduct(t, { stock: 5 });
+    const body = JSON.stringify(orderOf(product));
+    const [a, b] = [randomUUID(), randomUUID()];
+    const raw = await rawHttp(
+      t.baseUrl,
+      `POST /v1/orders HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer ${racer.token}\r\n` +
+        `Content-Type: application/json\r\nIdempotency-Key: ${a}\r\nidempotency-key: ${b}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    const problem = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+    expect(problem).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      errors: [{ pointer: '/idempotency-key', in: 'header', detail: 'must be given once' }],
+    });
+    expect(await ordersOf(racer.accountId)).toEqual([]);
+    expect(await t.db.query('SELECT key FROM idempotency_keys WHERE key = $1', [`${a}, ${b}`])).toEqual([]);
+    // One header whose value happens to hold ", " is one key, as before.
+    const single = await postOrder(t, racer, orderOf(product), `${a}, ${b}`);
+    expect(single.status).toBe(201);
   });
 
   it('50 concurrent identical POSTs: exactly one order and one charge; the rest replay it or are told it is in use', async () => {

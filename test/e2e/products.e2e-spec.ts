@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import Ajv2020 from 'ajv/dist/2020';
 import fc from 'fast-check';
 import Redis from 'ioredis';
 import pino from 'pino';
@@ -132,6 +133,24 @@ describe('the product catalog', () => {
       ['very long', 'A'.repeat(5_000)],
     ])('answers 400 at /cursor for a tampered cursor (%s), never 500', async (_what, cursor) => {
       expectValidation(await t.http.get(`/v1/products?cursor=${cursor}`), '/cursor', 'query');
+    });
+
+    it('documents the cursor as it is checked: the empty cursor it refuses is outside the OpenAPI schema, a real one inside (issue 17, item 16)', async () => {
+      const document = (await t.http.get('/openapi.json')).body;
+      const nextCursor: string = (await t.http.get('/v1/products?limit=1')).body.nextCursor;
+      const ajv = new Ajv2020({ strict: false });
+      for (const path of ['/v1/products', '/v1/orders']) {
+        const parameter = document.paths[path].get.parameters.find((p: { name: string }) => p.name === 'cursor');
+        const accepts = ajv.compile(parameter.schema);
+        expect({ path, empty: accepts(''), tooLong: accepts('A'.repeat(2_049)), garbage: accepts('a b') }).toEqual({
+          path,
+          empty: false,
+          tooLong: false,
+          garbage: false,
+        });
+        expect(accepts(nextCursor)).toBe(true);
+      }
+      expectValidation(await t.http.get('/v1/products?cursor='), '/cursor', 'query');
     });
 
     it('answers 400 naming each unknown parameter', async () => {

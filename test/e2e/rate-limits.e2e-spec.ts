@@ -117,6 +117,31 @@ describe('rate limits (F24)', () => {
       expectProblem(await signUp(t, { 'x-forwarded-for': '198.51.100.7' }), 429, 'RATE_LIMITED');
       expect((await signUp(t, { 'x-forwarded-for': '198.51.100.8' })).status).toBe(201);
     });
+
+    it('counts a forwarded client that is not an IP address against the proxy itself, never a bucket of its own choosing (issue 17, item 11)', async () => {
+      expect((await signUp(t, { 'x-forwarded-for': 'not-an-ip-1' })).status).toBe(201);
+      // Another made-up "address", and no header at all: the same bucket (the peer, 127.0.0.1).
+      expectProblem(await signUp(t, { 'x-forwarded-for': 'not-an-ip-2' }), 429, 'RATE_LIMITED');
+      expectProblem(await signUp(t, { 'x-forwarded-for': '198.51.100.9, <script>' }), 429, 'RATE_LIMITED');
+      expectProblem(await signUp(t), 429, 'RATE_LIMITED');
+    });
+  });
+
+  describe('with a Retry-After maximum below the window', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startReady({ env: { RATE_LIMIT_SIGNUP_PER_IP: '1', RETRY_AFTER_MAX_SECONDS: '5' } });
+    });
+    afterAll(() => t.close());
+
+    it('sends Retry-After clamped to RETRY_AFTER_MAX_SECONDS, as every Retry-After it writes (issue 17, item 8)', async () => {
+      expect((await signUp(t)).status).toBe(201);
+      const limited = await signUp(t);
+      expectProblem(limited, 429, 'RATE_LIMITED');
+      expect(limited.headers.get('retry-after')).toBe('5');
+      // The RateLimit header still tells when the window resets.
+      expect(Number(/t=(\d+)/.exec(limited.headers.get('ratelimit') ?? '')?.[1])).toBeGreaterThan(5);
+    });
   });
 
   describe('window reset, and Redis down', () => {

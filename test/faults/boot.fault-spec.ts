@@ -32,6 +32,22 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     expect(app.stdout()).toBe('');
   });
 
+  it('refuses a TRUSTED_PROXIES item proxy-addr cannot parse at once, naming it, before waiting for the database (issue 17, item 11)', async () => {
+    // The database is unreachable: a boot that got past the configuration would wait BOOT_RETRY_WINDOW_MS for it.
+    const closed = await freePort();
+    const app = start('dist/main.js', {
+      TRUSTED_PROXIES: '10.0.0.1, 999.1.1.1',
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${closed}/none`,
+    });
+    expect(await app.exited(10_000)).toBe(1);
+    const stderr = app.stderr();
+    expect(stderr).toMatch(
+      /^Invalid configuration \(1 variable\):\n {2}- TRUSTED_PROXIES must be a comma-separated list/,
+    );
+    expect(stderr).toContain('999.1.1.1');
+    expect(stderr).not.toMatch(STACK);
+  });
+
   it('retries an unreachable database with backoff, then exits 1 with one clear line and no stack', async () => {
     const port = await freePort();
     const app = start('dist/main.js', {

@@ -125,6 +125,24 @@ describe('orders when the payments provider misbehaves', () => {
     expect(await stockOf(t, product)).toBe(0);
   });
 
+  it.each([
+    ['1e23 seconds', '1'.padEnd(24, '0')],
+    ['a number past Infinity', '9'.repeat(400)],
+    ['an HTTP-date in 2100', 'Tue, 26 Jan 2100 00:00:00 GMT'],
+  ])(
+    '429 with a Retry-After of %s: 503 passing on the configured maximum, a whole number (issue 17, item 8)',
+    async (_what, retryAfter) => {
+      const product = await insertProduct(t, { stock: 1 });
+      provider.setOutage({ mode: 'rate-limited', retryAfterSeconds: retryAfter });
+
+      const res = await postOrder(t, buyer, orderOf(product));
+
+      expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE', '/v1/orders');
+      expect(res.headers.get('retry-after')).toBe(String(t.config.http.retryAfterMaxSeconds));
+      expect(t.config.http.retryAfterMaxSeconds).toBe(300); // the shipped default
+    },
+  );
+
   it('429 with a short Retry-After: waited inside the request, then 201, charged once (F17)', async () => {
     const product = await insertProduct(t, { stock: 1 });
     provider.setOutage({ mode: 'rate-limited', retryAfterSeconds: 0, times: 1 });

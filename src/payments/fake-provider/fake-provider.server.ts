@@ -43,7 +43,8 @@ export type OutageMode =
   | { mode: 'down'; times?: number }
   | { mode: 'slow'; delayMs: number; times?: number }
   | { mode: 'error'; status?: number; times?: number }
-  | { mode: 'rate-limited'; retryAfterSeconds: number; times?: number }
+  /** `retryAfterSeconds` as a number, or as the header's raw text (a 400-digit number, an HTTP-date). */
+  | { mode: 'rate-limited'; retryAfterSeconds: number | string; times?: number }
   | { mode: 'truncated'; times?: number }
   | { mode: 'malformed'; times?: number }
   | { mode: 'reset'; times?: number };

@@ -91,9 +91,10 @@ function addComponents(document: OpenAPIObject): void {
       schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' },
     },
     'Retry-After': {
-      description: 'Seconds to wait before retrying.',
+      description:
+        "Whole seconds to wait before retrying: at least 1, at most the deployment's RETRY_AFTER_MAX_SECONDS (300 by default), whatever an upstream said.",
       required: true,
-      schema: { type: 'string', pattern: '^[0-9]+$' },
+      schema: { type: 'string', pattern: '^[1-9][0-9]*$' },
     },
     'RateLimit-Policy': {
       description:

@@ -24,7 +24,12 @@ export function replyWithProblem(request: FastifyRequest, reply: FastifyReply, t
   // The client hung up (the body parser's `aborted` ECONNRESET, or anything failing after):
   // nobody is waiting for an answer, and it is not our failure. The abort hook logs and counts it once.
   if (clientGone(request)) return;
-  const problem = toProblem(thrown, { id: String(request.id), url: request.url, method: request.method });
+  const problem = toProblem(thrown, {
+    id: String(request.id),
+    url: request.url,
+    method: request.method,
+    retryAfterMaxSeconds: request.server.retryAfterMaxSeconds,
+  });
   const { body } = problem;
   request.problemCode = body.code;
 

@@ -18,7 +18,8 @@ export const THING_PROBLEM_TYPES = registerProblemTypes({
 declare module './problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof THING_PROBLEM_TYPES, true> {}
 }
-import { clientErrorResponse, toProblem } from './problem.factory';
+import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../config/config.schemas';
+import { clientErrorResponse, retryAfterHeaderValue, toProblem } from './problem.factory';
 
 const request = { id: 'req-1', url: '/v1/things/42?secret=x', method: 'GET' };
 
@@ -130,5 +131,30 @@ describe('clientErrorResponse', () => {
     expect(head).toContain('X-Request-Id: rid');
     expect(head).toContain(`Content-Length: ${Buffer.byteLength(body)}`);
     expect(JSON.parse(body)).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE', requestId: 'rid' });
+  });
+});
+
+describe('retryAfterHeaderValue: the one writer of Retry-After (issue 17, item 8)', () => {
+  it.each([
+    [1, '1'],
+    [59, '59'],
+    [1.2, '2'], // whole seconds, rounded up: never earlier than asked
+    [0, '1'], // at least 1: "retry now" invites a hot loop
+    [-5, '1'],
+    [300, '300'],
+    [301, '300'],
+    [1e23, '300'], // would be written "1e+23"
+    [Infinity, '300'],
+    [2_305_861_527, '300'], // an HTTP-date in 2100
+    [Number.NaN, '300'], // unknown: the cautious end
+  ])('writes %p seconds as %j with a maximum of 300', (seconds, expected) => {
+    expect(retryAfterHeaderValue(seconds, 300)).toBe(expected);
+  });
+
+  it('is what toProblem sends, under the shipped maximum by default and a configured one when given', () => {
+    const huge = new AppError('OVERLOADED', { retryAfterSeconds: 1e23 });
+    expect(toProblem(huge, request).headers['retry-after']).toBe(String(DEFAULT_RETRY_AFTER_MAX_SECONDS));
+    expect(toProblem(huge, { ...request, retryAfterMaxSeconds: 7 }).headers['retry-after']).toBe('7');
+    expect(toProblem(new AppError('OVERLOADED'), request).headers['retry-after']).toBe('1');
   });
 });

@@ -1,4 +1,5 @@
 import { HttpException } from '@nestjs/common';
+import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../config/config.schemas';
 import { AppError, DependencyUnavailableError } from './app.errors';
 import { classifyFailure } from './failure.classifier';
 import { isRegistered, problemTypeOf, typeUriOf, type ErrorCode, type LogLevel } from './problem-type.registry';
@@ -51,17 +52,30 @@ const STATUS_CODES: Record<number, string> = {
   429: 'RATE_LIMITED', // once src/rate-limits registers it
 };
 
-/** Safe, fixed details for framework errors: their own messages may echo input or internals. */
+/**
+ * Safe, fixed details for framework errors (their own messages may echo input or internals):
+ * by what went wrong where the framework says (its code), else by the problem it maps to. Each
+ * says what is actually wrong: a bad URL is never told its (absent) body is not valid JSON.
+ */
 const FRAMEWORK_DETAILS: Partial<Record<string, string>> = {
-  MALFORMED_REQUEST: 'The request body is not valid JSON, or the request is malformed.',
+  FST_ERR_BAD_URL: 'The URL is malformed: a percent-encoded sequence in its path is invalid.',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'The request body is not valid JSON.',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'The request body is empty, but its Content-Type says it is JSON.',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The Content-Length header does not match the body sent.',
+  MALFORMED_REQUEST: 'The request is malformed.',
   PAYLOAD_TOO_LARGE: 'The request body is larger than the limit.',
   UNSUPPORTED_MEDIA_TYPE: 'Request bodies must be sent as application/json.',
 };
+
+const frameworkDetail = (frameworkCode: string | undefined, code: ErrorCode): string | undefined =>
+  (frameworkCode !== undefined ? FRAMEWORK_DETAILS[frameworkCode] : undefined) ?? FRAMEWORK_DETAILS[code];
 
 interface RequestFacts {
   id: string;
   url: string;
   method: string;
+  /** RETRY_AFTER_MAX_SECONDS (AppConfig `http.retryAfterMaxSeconds`); the shipped default when not given. */
+  retryAfterMaxSeconds?: number;
 }
 
 const pathOf = (url: string): string => {
@@ -91,10 +105,27 @@ export function buildProblemBody(
   };
 }
 
+/**
+ * The one writer of a `Retry-After` value (RFC 9110 §10.2.3 delay-seconds), for every 429 and 503
+ * this service sends: a whole number of seconds from 1 to `maxSeconds`, rounded up. Whatever
+ * produced the number (a rate-limit window, the breaker's next probe, a provider's own header
+ * such as 1e23 seconds, a 400-digit number read as Infinity or an HTTP-date in 2100), a caller
+ * gets a value it can act on, never `1e+23`, `Infinity` or a wait of decades. NaN (unknown)
+ * gets the maximum: the cautious end.
+ * @example retryAfterHeaderValue(1.2, 300) // '2'
+ * @example retryAfterHeaderValue(1e23, 300) // '300'
+ */
+export function retryAfterHeaderValue(seconds: number, maxSeconds: number): string {
+  if (!(seconds < maxSeconds)) return String(maxSeconds);
+  return String(Math.max(1, Math.ceil(seconds)));
+}
+
 /** HTTP headers of a problem: `Retry-After` from the error or its type, and the auth challenge of a 401. */
-function headersOf(error: AppError): Record<string, string> {
+function headersOf(error: AppError, retryAfterMaxSeconds: number): Record<string, string> {
   const headers: Record<string, string> = {};
-  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  if (error.retryAfterSeconds !== undefined) {
+    headers['retry-after'] = retryAfterHeaderValue(error.retryAfterSeconds, retryAfterMaxSeconds);
+  }
   if (error.code === 'UNAUTHENTICATED') {
     headers['www-authenticate'] = error.reason
       ? `Bearer realm="resilient-api", error="${error.reason}"`
@@ -120,7 +151,7 @@ export function toProblem(thrown: unknown, request: RequestFacts): Problem {
         detail: error.detail,
         extensions: error.extensions,
       }),
-      headers: headersOf(error),
+      headers: headersOf(error, request.retryAfterMaxSeconds ?? DEFAULT_RETRY_AFTER_MAX_SECONDS),
       logLevel: status >= 500 ? 'error' : error.logLevel,
       unexpected: status >= 500 ? thrown : undefined,
     };
@@ -150,7 +181,7 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
         cause: thrown,
       });
     }
-    return new AppError(code, { detail: FRAMEWORK_DETAILS[code], cause: thrown });
+    return new AppError(code, { detail: frameworkDetail(cause?.code, code), cause: thrown });
   }
   // A dependency that is down, restarting or overloaded is an outage (503, retry later), not a bug;
   // one that ran out of time (a statement_timeout) is a 504. Rejected work stays a 500: our bug.
@@ -165,7 +196,7 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     }
     if (code && FRAMEWORK_CODES[code] && (statusCode === undefined || statusCode < 500)) {
       const mapped = FRAMEWORK_CODES[code];
-      return new AppError(mapped, { detail: FRAMEWORK_DETAILS[mapped], cause: thrown });
+      return new AppError(mapped, { detail: frameworkDetail(code, mapped), cause: thrown });
     }
   }
   return undefined;

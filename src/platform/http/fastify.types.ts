@@ -2,6 +2,11 @@ import 'fastify';
 import type { Deadline } from '../resilience/deadline.policy';
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** RETRY_AFTER_MAX_SECONDS, decorated by createApp: every writer of `Retry-After` clamps to it. */
+    retryAfterMaxSeconds: number;
+  }
+
   interface FastifyContextConfig {
     /** The route's time budget in ms, resolved at registration (platform/http/request.deadline.ts). */
     requestBudgetMs?: number;

@@ -147,7 +147,8 @@ export class InvalidUtf8BodyError extends AppError {
  * mangled). A body with more than {@link MAX_JSON_VALUES} values is a 413, and one nested
  * deeper or with an array longer than `limits` a 400 VALIDATION_FAILED naming the place, both
  * found by one scan of the bytes before anything is parsed ({@link scanJson}). Everything else, including prototype-poisoning protection and the empty-body
- * check, is Fastify's own parser.
+ * check, is Fastify's own parser; a body it refuses for a `__proto__` member is a 400
+ * VALIDATION_FAILED naming that member, not "not valid JSON" ({@link prototypePollutionError}).
  */
 export function installJsonBodyParser(fastify: FastifyInstance, limits: JsonShapeLimits): void {
   const scanLimits: JsonScanLimits = { ...limits, maxValues: MAX_JSON_VALUES };
@@ -172,7 +173,56 @@ export function installJsonBodyParser(fastify: FastifyInstance, limits: JsonShap
         done(found.tooManyValues ? new TooManyJsonValuesError() : new ValidationFailedError([found.violation]));
         return;
       }
-      parse(request, body.toString('utf8'), done);
+      const text = body.toString('utf8');
+      parse(request, text, (error, value) => {
+        // Fastify's parser answers "not valid JSON" for a valid body holding `__proto__` too.
+        done(error ? (prototypePollutionError(text) ?? error) : null, value);
+      });
     },
   );
+}
+
+/** What a refused member is told; the pointer names where it is. */
+const FORBIDDEN_MEMBER = 'Member name not allowed (prototype pollution)';
+
+/**
+ * The 400 for a body that IS valid JSON but was refused for a member that could pollute
+ * prototypes (`__proto__`, or `constructor` holding `prototype`: what Fastify's parser refuses),
+ * naming the first such member; undefined when the body is simply not valid JSON. Runs only
+ * after the parser refused the body, so a valid request never pays for it.
+ */
+export function prototypePollutionError(text: string): ValidationFailedError | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const pointer = forbiddenMemberOf(parsed, '');
+  return pointer === undefined
+    ? undefined
+    : new ValidationFailedError([{ pointer, in: 'body', detail: FORBIDDEN_MEMBER }]);
+}
+
+/** Depth-first; the scan before the parse already bounded the nesting (JSON_MAX_DEPTH). */
+function forbiddenMemberOf(node: unknown, pointer: string): string | undefined {
+  if (node === null || typeof node !== 'object') return undefined;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const found = forbiddenMemberOf(node[i], `${pointer}/${i}`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (Object.hasOwn(node, '__proto__')) return `${pointer}/__proto__`;
+  const record = node as Record<string, unknown>;
+  const ctor = Object.hasOwn(node, 'constructor') ? record.constructor : undefined;
+  if (ctor !== null && typeof ctor === 'object' && Object.hasOwn(ctor, 'prototype')) {
+    return `${pointer}/constructor/prototype`;
+  }
+  for (const key of Object.keys(node)) {
+    const found = forbiddenMemberOf(record[key], `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

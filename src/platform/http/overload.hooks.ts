@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { buildProblemBody } from '../errors/problem.factory';
+import { buildProblemBody, retryAfterHeaderValue } from '../errors/problem.factory';
 import { problemTypeOf } from '../errors/problem-type.registry';
 import type { LoadPriority, LoadSheddingGate } from '../resilience/load-shedding.gate';
 import './fastify.types';
@@ -97,7 +97,10 @@ function replyOverloaded(request: FastifyRequest, reply: FastifyReply): void {
   }
   reply
     .status(OVERLOADED.status)
-    .header('retry-after', String(OVERLOADED.retryAfterSeconds ?? 1))
+    .header(
+      'retry-after',
+      retryAfterHeaderValue(OVERLOADED.retryAfterSeconds ?? 1, request.server.retryAfterMaxSeconds),
+    )
     .type('application/problem+json')
     .send(JSON.stringify(body));
 }

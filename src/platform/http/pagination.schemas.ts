@@ -51,14 +51,24 @@ const CURSOR_MESSAGE = 'is not a cursor returned by this endpoint; omit it to st
 /**
  * The optional `cursor` query parameter of a list endpoint: a value `decode` accepts (the
  * keyset position it carries), else a 400 naming the parameter. Repeated → 'must be given once'.
+ *
+ * `?cursor=` (empty) is refused, and the document says so (minLength 1, with the length cap and
+ * the alphabet every cursor we issue has): the first page is asked for by omitting the
+ * parameter. Reading an empty cursor as "first page" would turn a client's
+ * `cursor=${nextCursor ?? ''}` after the last page (nextCursor null) into an endless loop over
+ * page one instead of a 400 it notices.
  */
 export const cursorQuerySchema = <T>(decode: (raw: string) => T | undefined) =>
   z
     .string({ error: (issue) => (Array.isArray(issue.input) ? 'must be given once' : CURSOR_MESSAGE) })
+    // Checked again by `decode`; here so the OpenAPI document states what is accepted.
+    .min(1, { error: CURSOR_MESSAGE, abort: true })
+    .max(MAX_CURSOR_LENGTH, { error: CURSOR_MESSAGE, abort: true })
+    .regex(BASE64URL, { error: CURSOR_MESSAGE, abort: true })
     .transform((raw, ctx) => {
       const cursor = decode(raw);
       if (cursor === undefined) ctx.issues.push({ code: 'custom', message: CURSOR_MESSAGE, input: raw });
       return cursor ?? z.NEVER;
     })
     .optional()
-    .meta({ description: 'The `nextCursor` of the previous page.' });
+    .meta({ description: 'The `nextCursor` of the previous page; omit it (never send it empty) for the first page.' });

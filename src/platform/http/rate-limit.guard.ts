@@ -1,6 +1,7 @@
 import { applyDecorators, CanActivate, ExecutionContext, Injectable, SetMetadata, UseGuards } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isIP } from 'node:net';
 import { ApiProblems } from '../docs/api-problems.decorator';
 import { AppError } from '../errors/app.errors';
 import {
@@ -56,7 +57,7 @@ export class RateLimitGuard implements CanActivate {
 }
 
 function subjectOf(request: FastifyRequest, key: 'ip' | 'account' | 'email'): string | undefined {
-  if (key === 'ip') return request.ip;
+  if (key === 'ip') return clientAddressOf(request);
   if (key === 'account') return request.accountId;
   // The raw body (the guard runs before validation): only a plausible email string counts.
   const email = (request.body as { email?: unknown } | undefined)?.email;
@@ -74,4 +75,16 @@ function setHeaders(reply: FastifyReply, states: RateLimitState[]): void {
     states.map((s) => `"${s.policy.name}";q=${s.policy.limit};w=${s.policy.windowSeconds}`).join(', '),
   );
   reply.header('ratelimit', `"${tightest.policy.name}";r=${tightest.remaining};t=${tightest.resetSeconds}`);
+}
+
+/**
+ * The client's address: `request.ip`, which behind a trusted proxy (TRUSTED_PROXIES) is what its
+ * `X-Forwarded-For` names. That header is text: an entry that is not an IP address (`not-an-ip`,
+ * `<script>`) would be a rate-limit bucket of the client's own choosing, a fresh one per request.
+ * Then the peer's address counts instead: the proxy is what we actually know.
+ */
+export function clientAddressOf(request: FastifyRequest): string {
+  const derived = request.ip;
+  if (isIP(derived) !== 0) return derived;
+  return request.socket.remoteAddress ?? derived;
 }

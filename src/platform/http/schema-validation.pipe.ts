@@ -34,6 +34,8 @@ export class SchemaValidationPipe extends StandardSchemaValidationPipe {
 /**
  * The first `limit` failing fields as JSON pointers, and how many there are in all. Stops
  * building entries at the limit: a body with 125,000 unknown keys costs a count, not 125,000 objects.
+ * A field that breaks several rules (too short AND a control character) is listed once, its
+ * detail naming every rule in the order checked, and counted once.
  */
 export function toFieldErrors(
   issues: readonly StandardSchemaV1.Issue[],
@@ -44,23 +46,41 @@ export function toFieldErrors(
   // A single named value (`@Param('id')`) has no path of its own: its name is the pointer.
   const prefix = metadata.data ? [metadata.data] : [];
   const errors: FieldError[] = [];
-  let total = 0;
+  // Every field seen, listed (its entry) or only counted (null).
+  const seen = new Map<string, FieldError | null>();
+  let unlistedUnknown = 0;
   for (const issue of issues) {
     const { code, keys } = issue as { code?: string; keys?: string[] };
     const names = code === 'unrecognized_keys' && keys ? keys : undefined;
-    const room = limit - errors.length;
-    total += names ? names.length : 1;
-    if (room <= 0) continue;
     const path = [...prefix, ...(issue.path ?? []).map((s) => (typeof s === 'object' ? s.key : s))];
     if (names) {
+      // Distinct keys of one object: distinct fields. Past the limit they are only counted.
+      const room = Math.max(0, limit - errors.length);
       for (const key of names.slice(0, room)) {
-        errors.push({ pointer: toPointer([...path, key]), detail: 'Unknown field', in: where });
+        const pointer = toPointer([...path, key]);
+        const entry: FieldError = { pointer, detail: 'Unknown field', in: where };
+        seen.set(pointer, entry);
+        errors.push(entry);
       }
+      unlistedUnknown += Math.max(0, names.length - room);
       continue;
     }
-    errors.push({ pointer: toPointer(path), detail: issue.message, in: where });
+    const pointer = toPointer(path);
+    const listed = seen.get(pointer);
+    if (listed) {
+      if (!listed.detail.split('; ').includes(issue.message)) listed.detail += `; ${issue.message}`;
+      continue;
+    }
+    if (listed === null) continue;
+    if (errors.length < limit) {
+      const entry: FieldError = { pointer, detail: issue.message, in: where };
+      seen.set(pointer, entry);
+      errors.push(entry);
+    } else {
+      seen.set(pointer, null);
+    }
   }
-  return { errors, total };
+  return { errors, total: seen.size + unlistedUnknown };
 }
 
 const toPointer = (path: PropertyKey[]): string => path.map((s) => `/${escapePointer(s)}`).join('');

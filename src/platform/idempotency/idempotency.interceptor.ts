@@ -5,7 +5,7 @@ import { from, lastValueFrom, type Observable } from 'rxjs';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { ValidationFailedError } from '../errors/app.errors';
-import { toProblem } from '../errors/problem.factory';
+import { retryAfterHeaderValue, toProblem } from '../errors/problem.factory';
 import type { SqlExecutor } from '../database/sql.client';
 import '../http/fastify.types';
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from './idempotency.errors';
@@ -85,7 +85,8 @@ export function canonicalJson(value: unknown): string {
  * Idempotency keys for unsafe requests (see README "Idempotency keys"). Runs after the bearer
  * guard (keys are scoped to the account) and before validation.
  *
- * - missing or over-long `Idempotency-Key` → 400 `VALIDATION_FAILED`;
+ * - missing, repeated (two header lines, which Node would merge into `a, b`) or over-long
+ *   `Idempotency-Key` → 400 `VALIDATION_FAILED`;
  * - first use → claimed `in_progress` in Postgres (`INSERT ... ON CONFLICT DO NOTHING`), the
  *   handler runs, its answer (success or problem) is stored before it is sent;
  * - same key, same body, answered → the stored status and body, `Idempotent-Replayed: true`;
@@ -133,7 +134,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       case 'in_progress':
         throw new IdempotencyKeyInUseError(begun.retryAfterSeconds);
       case 'replay':
-        return replay(request, reply, begun.response);
+        return replay(request, reply, begun.response, this.config.http.retryAfterMaxSeconds);
       default: {
         const handle = new IdempotencyHandle(
           this.repository,
@@ -156,7 +157,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
     try {
       body = await lastValueFrom(next.handle(), { defaultValue: undefined });
     } catch (error) {
-      const problem = toProblem(error, { id: String(request.id), url: request.url, method: request.method });
+      const problem = toProblem(error, {
+        id: String(request.id),
+        url: request.url,
+        method: request.method,
+        retryAfterMaxSeconds: this.config.http.retryAfterMaxSeconds,
+      });
       const { status, code } = problem.body;
       if (handle.hasResource || (status < 500 && !NOT_PROCESSED.has(code))) {
         await this.store(handle.scope, {
@@ -194,7 +200,7 @@ function keyOf(request: FastifyRequest): string {
   const problem =
     raw === undefined
       ? 'is required on this endpoint (a unique value per operation, such as a UUID)'
-      : Array.isArray(raw)
+      : Array.isArray(raw) || headerLines(request, IDEMPOTENCY_HEADER) > 1
         ? 'must be given once'
         : raw.length < 1 || raw.length > MAX_KEY_LENGTH
           ? `must be 1 to ${MAX_KEY_LENGTH} characters`
@@ -206,17 +212,41 @@ function keyOf(request: FastifyRequest): string {
 }
 
 /**
+ * How many header lines named `name` (lower case) the request carried. Node joins repeated
+ * headers it does not know into one value (`a, b`), so two keys would become a third, merged
+ * one; only the raw header list tells one line holding `a, b` from two lines.
+ */
+function headerLines(request: FastifyRequest, name: string): number {
+  const raw = request.raw.rawHeaders;
+  let lines = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === name.length && raw[i].toLowerCase() === name) lines++;
+  }
+  return lines;
+}
+
+/**
  * Sends the stored answer again, marked as a replay. A problem body keeps every member but
  * `requestId`, which names this request (every response's `requestId` equals its
  * `X-Request-Id`); the first request's id stays in the logs of the first answer.
  */
-function replay(request: FastifyRequest, reply: FastifyReply, stored: StoredResponse): unknown {
+function replay(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  stored: StoredResponse,
+  retryAfterMaxSeconds: number,
+): unknown {
   let body = JSON.parse(stored.body) as unknown;
   if (stored.status >= 400) {
     const problem = body as { code?: string; requestId?: string };
     request.problemCode = problem.code;
     body = { ...problem, requestId: String(request.id) };
   }
-  reply.status(stored.status).headers({ ...stored.headers, [REPLAYED_HEADER]: 'true' });
+  const headers: Record<string, string> = { ...stored.headers, [REPLAYED_HEADER]: 'true' };
+  // Written again now, by the one writer: under today's maximum, whatever was stored.
+  const retryAfter = stored.headers['retry-after'];
+  if (retryAfter !== undefined)
+    headers['retry-after'] = retryAfterHeaderValue(Number(retryAfter), retryAfterMaxSeconds);
+  reply.status(stored.status).headers(headers);
   return body;
 }

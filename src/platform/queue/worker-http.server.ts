@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { buildProblemBody } from '../errors/problem.factory';
+import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../config/config.schemas';
+import { buildProblemBody, retryAfterHeaderValue } from '../errors/problem.factory';
 import { problemTypeOf, type ErrorCode } from '../errors/problem-type.registry';
 import type { CheckResult } from './queue.health';
 
@@ -78,7 +79,10 @@ function sendProblem(
   res.writeHead(type.status, {
     'content-type': 'application/problem+json',
     'x-request-id': requestId,
-    ...(type.retryAfterSeconds !== undefined && { 'retry-after': String(type.retryAfterSeconds) }),
+    // The type's own default (seconds): well under any maximum, written by the same function as the API's.
+    ...(type.retryAfterSeconds !== undefined && {
+      'retry-after': retryAfterHeaderValue(type.retryAfterSeconds, DEFAULT_RETRY_AFTER_MAX_SECONDS),
+    }),
   });
   res.end(JSON.stringify(body));
 }
