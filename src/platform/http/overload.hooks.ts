@@ -12,8 +12,10 @@ declare module 'fastify' {
   }
 
   interface FastifyRequest {
-    /** Holds one of the gate's in-flight slots until the response ends (installOverloadHooks). */
+    /** Holds one of the gate's in-flight slots (installOverloadHooks): until its response is over and its handler done. */
     admitted: boolean;
+    /** The handler has started and not yet replied (preHandler → onSend): its work still runs. */
+    inHandler: boolean;
   }
 }
 
@@ -30,6 +32,11 @@ export interface OverloadHooksOptions {
   gate: LoadSheddingGate;
   /** True from the moment the graceful shutdown begins. */
   isDraining: () => boolean;
+  /**
+   * Called once for a request whose response ended before it was complete (the client hung up,
+   * before, during or after its body, or the answer could not be written): the abort line and counter.
+   */
+  onClientGone?: (request: FastifyRequest, reply: FastifyReply) => void;
 }
 
 /**
@@ -39,14 +46,35 @@ export interface OverloadHooksOptions {
  * clients move to another instance after their current request instead of being reset when the
  * server closes.
  *
- * An admitted request gives its slot back exactly once, where Fastify's own lifecycle ends it:
- * `onResponse` (the response finished or failed) or `onRequestAbort` (the client went away first).
- * Both stages run for every request anyway (the completion line, the abort line), so the gate adds
- * no listener of its own per request; a flag on the request makes the second of the two a no-op.
+ * Every request, however it ends, ends with its response's `close` (Node emits it once per response:
+ * after `finish`, or when the connection goes first). Fastify's own end stages do not cover every
+ * case: `onResponse` needs `finish`, and `onRequestAbort` needs `req.aborted`, which Node sets only
+ * while the body is incomplete, so a client that sent a whole body and hung up ran neither (issue
+ * 17, item 1). One `close` listener per request (it replaces the one Fastify added for
+ * `onRequestAbort`) therefore tells both what this module needs:
+ * - a response that closed before it finished is a client gone: `onClientGone` (one line, one count);
+ * - the slot comes back exactly once, when the response is over AND the handler is not running: a
+ *   handler still at work after its client hung up (a query, a charge) keeps its slot until it
+ *   replies (`onSend`), or hanging up would be a way to run unbounded work past the cap. A request
+ *   whose client left before its handler started (mid-body, in a guard-free 404) frees it at `close`.
  */
-export function installOverloadHooks(fastify: FastifyInstance, { gate, isDraining }: OverloadHooksOptions): void {
+export function installOverloadHooks(
+  fastify: FastifyInstance,
+  { gate, isDraining, onClientGone }: OverloadHooksOptions,
+): void {
   fastify.decorateRequest('admitted', false);
+  fastify.decorateRequest('inHandler', false);
+  const giveBack = (request: FastifyRequest) => {
+    if (!request.admitted || request.inHandler) return;
+    request.admitted = false;
+    gate.release();
+  };
+  const closed = (request: FastifyRequest, reply: FastifyReply) => {
+    if (!reply.raw.writableFinished) onClientGone?.(request, reply);
+    giveBack(request);
+  };
   fastify.addHook('onRequest', (request, reply, done) => {
+    reply.raw.once('close', () => closed(request, reply));
     if (isDraining()) reply.raw.setHeader('connection', 'close');
     const refused = gate.tryAcquire(priorityOf(request));
     if (refused) {
@@ -56,18 +84,15 @@ export function installOverloadHooks(fastify: FastifyInstance, { gate, isDrainin
     request.admitted = true;
     done();
   });
-  const giveBack = (request: FastifyRequest) => {
-    if (!request.admitted) return;
-    request.admitted = false;
-    gate.release();
-  };
-  fastify.addHook('onResponse', (request, _reply, done) => {
-    giveBack(request);
+  fastify.addHook('preHandler', (request, _reply, done) => {
+    request.inHandler = true;
     done();
   });
-  fastify.addHook('onRequestAbort', (request, done) => {
-    giveBack(request);
-    done();
+  // The handler (or the filter, for what it threw) has its answer: its work is over.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    request.inHandler = false;
+    if (reply.raw.closed) giveBack(request);
+    done(null, payload);
   });
 }
 
