@@ -58,6 +58,11 @@ describe('load-shedding gate: every admitted request gives its slot back exactly
     expect(shed.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(shed.headers.get('x-content-type-options')).toBe('nosniff');
     expect(await active()).toBe(4);
+    // Probes and the scrape are exempt by their exact route; a path that only starts like one is not (issue 17, item 9).
+    expect((await t.http.get('/health/ready')).status).toBe(200);
+    expect((await t.http.get('/health/live')).status).toBe(200);
+    expectProblem(await t.http.get('/health/anything'), 503, 'OVERLOADED', '/health/anything');
+    expectProblem(await t.http.get('/metricsXYZ'), 503, 'OVERLOADED', '/metricsXYZ');
 
     // Two clients hang up while their handlers still run: each is logged as aborted at once, but keeps its
     // slot until its handler has finished (the query still holds a connection and a backend): hanging up

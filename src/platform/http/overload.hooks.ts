@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { buildProblemBody } from '../errors/problem.factory';
 import { problemTypeOf } from '../errors/problem-type.registry';
+import { METRICS_PATH } from '../metrics/metrics.controller';
 import type { LoadPriority, LoadSheddingGate } from '../resilience/load-shedding.gate';
 import './fastify.types';
 import { AddRouteConfig } from './route-config.decorator';
@@ -19,8 +20,12 @@ declare module 'fastify' {
   }
 }
 
-/** Paths never refused: probes and scrapes must answer most of all when the instance is busy. */
-const EXEMPT_PREFIXES = ['/health/', '/metrics'];
+/**
+ * Routes never refused, by their exact template: probes and scrapes must answer most of all when the
+ * instance is busy. Only these routes: `/health/anything` or `/metricsXYZ` (a 404) is sheddable like
+ * any other request (issue 17, item 9).
+ */
+const EXEMPT_ROUTES: ReadonlySet<string> = new Set(['/health/live', '/health/ready', METRICS_PATH]);
 
 /**
  * Marks a route's priority under overload (default `sheddable`).
@@ -97,11 +102,9 @@ export function installOverloadHooks(
 }
 
 function priorityOf(request: FastifyRequest): LoadPriority {
-  const configured = request.routeOptions.config?.loadPriority;
-  if (configured) return configured;
-  const url = request.url;
-  for (const prefix of EXEMPT_PREFIXES) if (url.startsWith(prefix)) return 'exempt';
-  return 'sheddable';
+  const { config, url } = request.routeOptions; // a getter that builds an object: read once
+  if (config?.loadPriority) return config.loadPriority;
+  return url !== undefined && EXEMPT_ROUTES.has(url) ? 'exempt' : 'sheddable';
 }
 
 const OVERLOADED = problemTypeOf('OVERLOADED');
