@@ -19,6 +19,7 @@ import { installCors, installSecurityHeaders } from './platform/http/security.ho
 import { LifecycleService } from './platform/lifecycle/lifecycle.service';
 import { LoadSheddingGate } from './platform/resilience/load-shedding.gate';
 import { installJsonBodyParser } from './platform/http/json-body.factory';
+import { installMethodNotAllowed } from './platform/http/method-not-allowed.hooks';
 import { installProtocolHooks } from './platform/http/protocol.hooks';
 import { installRequestBudgets } from './platform/http/request.deadline';
 import { requestIdOf } from './platform/http/request-id.factory';
@@ -127,6 +128,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   // Before Nest adds its middleware hook: nestjs-pino must bind the logger that carries the traceparent.
   installCorrelationHooks(fastify);
   installProtocolHooks(fastify, logger);
+  // A path that exists with other methods: 405 with Allow, not 404.
+  installMethodNotAllowed(fastify);
   installRequestBudgets(fastify, config);
 
   const app = await NestFactory.create<NestFastifyApplication>(

@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { AppError, DependencyUnavailableError } from './app.errors';
+import { AppError, DependencyUnavailableError, MethodNotAllowedError } from './app.errors';
 import { classifyFailure } from './failure.classifier';
 import { isRegistered, problemTypeOf, typeUriOf, type ErrorCode, type LogLevel } from './problem-type.registry';
 
@@ -42,7 +42,7 @@ const STATUS_CODES: Record<number, string> = {
   401: 'UNAUTHENTICATED',
   403: 'FORBIDDEN',
   404: 'ROUTE_NOT_FOUND',
-  405: 'ROUTE_NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
   408: 'REQUEST_TIMEOUT',
   414: 'URI_TOO_LONG',
   431: 'HEADERS_TOO_LARGE',
@@ -91,9 +91,10 @@ export function buildProblemBody(
   };
 }
 
-/** HTTP headers of a problem: `Retry-After` from the error or its type, and the auth challenge of a 401. */
+/** HTTP headers of a problem: `Retry-After` from the error or its type, the auth challenge of a 401, the `Allow` of a 405. */
 function headersOf(error: AppError): Record<string, string> {
   const headers: Record<string, string> = {};
+  if (error instanceof MethodNotAllowedError) headers.allow = error.allowed.join(', ');
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   if (error.code === 'UNAUTHENTICATED') {
     headers['www-authenticate'] = error.reason
