@@ -103,6 +103,22 @@ describe('load-shedding gate: every admitted request gives its slot back exactly
     await pollUntil(async () => (await active()) === 1, { what: 'only the scrape in flight' });
     expect((await t.http.get('/v1/products')).status).toBe(200);
   });
+
+  it('a handler whose work the hang-up cancels gives its slot back when it fails, not when the query would have ended', async () => {
+    const id = `cancelled-${randomUUID()}`;
+    const cancelled = await openRequest(
+      `GET /__test__/slow-query-deadline HTTP/1.1\r\nHost: x\r\nX-Request-Id: ${id}\r\n\r\n`,
+    );
+    await pollUntil(async () => (await active()) === 2, { what: 'the slow request and the scrape in flight' });
+    const hungUpAt = Date.now();
+    cancelled.socket.destroy();
+    // The hang-up aborts the request's deadline, which cancels the 10 s query; the handler then fails,
+    // its problem goes nowhere (and is not logged as a failure), and that is when its slot comes back.
+    await pollUntil(async () => (await active()) === 1, { timeoutMs: 8_000, what: 'the cancelled handler to end' });
+    expect(Date.now() - hungUpAt).toBeLessThan(5_000);
+    await t.logs.completion((await t.http.get('/health/live')).headers.get('x-request-id')!);
+    expect(t.logs.forRequest(id).map((l) => l.msg)).toEqual(['request aborted by client']);
+  });
 });
 
 /**

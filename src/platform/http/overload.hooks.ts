@@ -42,7 +42,13 @@ export interface OverloadHooksOptions {
    * before, during or after its body, or the answer could not be written): the abort line and counter.
    */
   onClientGone?: (request: FastifyRequest, reply: FastifyReply) => void;
+  /** How long past its budget a handler whose client hung up keeps its slot at most (default {@link HANDLER_GRACE_MS}). */
+  handlerGraceMs?: number;
 }
+
+/** How long past its request budget a handler whose client hung up may keep its slot (see holdAtMostFor). */
+export const HANDLER_GRACE_MS = 5_000;
+const DEFAULT_BUDGET_MS = 10_000;
 
 /**
  * The first onRequest hook after the security headers, before body parsing and before Nest: admission
@@ -60,12 +66,13 @@ export interface OverloadHooksOptions {
  * - a response that closed before it finished is a client gone: `onClientGone` (one line, one count);
  * - the slot comes back exactly once, when the response is over AND the handler is not running: a
  *   handler still at work after its client hung up (a query, a charge) keeps its slot until it
- *   replies (`onSend`), or hanging up would be a way to run unbounded work past the cap. A request
- *   whose client left before its handler started (mid-body, in a guard-free 404) frees it at `close`.
+ *   replies (`onSend`), or hanging up would be a way to run unbounded work past the cap; one that
+ *   never replies (a bug) keeps it at most `handlerGraceMs` past its request budget. A request whose
+ *   client left before its handler started (mid-body) frees it at `close`.
  */
 export function installOverloadHooks(
   fastify: FastifyInstance,
-  { gate, isDraining, onClientGone }: OverloadHooksOptions,
+  { gate, isDraining, onClientGone, handlerGraceMs = HANDLER_GRACE_MS }: OverloadHooksOptions,
 ): void {
   fastify.decorateRequest('admitted', false);
   fastify.decorateRequest('inHandler', false);
@@ -76,7 +83,25 @@ export function installOverloadHooks(
   };
   const closed = (request: FastifyRequest, reply: FastifyReply) => {
     if (!reply.raw.writableFinished) onClientGone?.(request, reply);
-    giveBack(request);
+    if (request.inHandler && request.admitted) holdAtMostFor(request, reply);
+    else giveBack(request);
+  };
+  // Every handler's work is bounded by its request budget (the deadline cancels its queries and
+  // calls), so one still running `handlerGraceMs` past it has lost its reply somewhere (a bug):
+  // its slot comes back anyway, with a warning, rather than shrinking the capacity for good.
+  // A timer only for a handler whose client hung up while it ran, never on the common path.
+  const holdAtMostFor = (request: FastifyRequest, reply: FastifyReply) => {
+    const budgetMs = request.routeOptions.config?.requestBudgetMs ?? DEFAULT_BUDGET_MS;
+    const limitMs = Math.max(0, budgetMs - reply.elapsedTime) + handlerGraceMs;
+    setTimeout(() => {
+      if (!request.admitted) return;
+      request.inHandler = false;
+      giveBack(request);
+      request.log.warn(
+        { route: request.routeOptions.url, budgetMs },
+        'handler still running long after its client hung up and its budget ran out: load-shedding slot released',
+      );
+    }, limitMs).unref();
   };
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.raw.once('close', () => closed(request, reply));
