@@ -104,7 +104,7 @@ export function installOverloadHooks(
     }, limitMs).unref();
   };
   fastify.addHook('onRequest', (request, reply, done) => {
-    reply.raw.once('close', () => closed(request, reply));
+    reply.raw.on('close', () => closed(request, reply)); // emitted once per response
     if (isDraining()) reply.raw.setHeader('connection', 'close');
     const refused = gate.tryAcquire(priorityOf(request));
     if (refused) {
