@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { FaultProxy } from '../support/fault-proxy.support';
@@ -178,10 +179,13 @@ describe('graceful shutdown of the built API under keep-alive load (F37)', () =>
     const { api, port } = await startApi({
       SHUTDOWN_DRAIN_MS: '0',
       SHUTDOWN_INFLIGHT_TIMEOUT_MS: String(inFlightTimeoutMs),
+      // Limits off and keys of its own: the flood must not use up the login windows other tests share.
       RATE_LIMIT_LOGIN_PER_IP: '0',
+      RATE_LIMIT_LOGIN_PER_EMAIL: '0',
+      REDIS_KEY_PREFIX: `ra-test:${randomBytes(4).toString('hex')}:`,
     });
     // A whole POST, then the socket closed at once, 100 times (waves of 10): nothing is left to answer.
-    const body = JSON.stringify({ email: 'nobody@example.com', password: 'not-the-password-1' });
+    const body = JSON.stringify({ email: 'hangup@example.com', password: 'not-the-password-1' });
     const payload =
       'POST /v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
