@@ -36,6 +36,8 @@ const common = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testEnvironment: 'node',
+  // Fails any test during which a log line repeated a JSON key (test/support/log-keys.setup.ts).
+  setupFilesAfterEnv: ['<rootDir>/test/support/log-keys.setup.ts'],
 };
 module.exports = {
   // Root-level so they run once for all projects: build dist/ and create the template database.

@@ -11,7 +11,7 @@ import type { AppConfig } from './config/config.schemas';
 import { buildOpenApiDocument, setupOpenApi } from './platform/docs/openapi.factory';
 import { replyWithProblem } from './platform/errors/problem-details.filter';
 import { clientErrorResponse } from './platform/errors/problem.factory';
-import { installClientAbortHooks } from './platform/http/client-abort.hooks';
+import { clientAbortReporter } from './platform/http/client-abort.hooks';
 import { installCorrelationHooks } from './platform/http/correlation.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { installOverloadHooks } from './platform/http/overload.hooks';
@@ -19,6 +19,7 @@ import { installCors, installSecurityHeaders } from './platform/http/security.ho
 import { LifecycleService } from './platform/lifecycle/lifecycle.service';
 import { LoadSheddingGate } from './platform/resilience/load-shedding.gate';
 import { installJsonBodyParser } from './platform/http/json-body.factory';
+import { installMethodNotAllowed } from './platform/http/method-not-allowed.hooks';
 import { installProtocolHooks } from './platform/http/protocol.hooks';
 import { installRequestBudgets } from './platform/http/request.deadline';
 import { requestIdOf } from './platform/http/request-id.factory';
@@ -108,23 +109,29 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const nest: { lifecycle?: LifecycleService } = {};
   // First, so that every answer carries them, a shed 503 included.
   installSecurityHeaders(fastify);
-  installOverloadHooks(fastify, { gate, isDraining: () => nest.lifecycle?.isShuttingDown ?? false });
+  const httpMetrics = new HttpMetrics(metrics);
+  const requestLogger = createRequestLogger(logger, config);
+  installOverloadHooks(fastify, {
+    gate,
+    isDraining: () => nest.lifecycle?.isShuttingDown ?? false,
+    // A client that hangs up: one info line and http_server_requests_aborted_total, never an outage.
+    onClientGone: clientAbortReporter(requestLogger, () => httpMetrics.countAbort()),
+  });
   fastify.addHook('onClose', (_instance, done) => {
     gate.stop();
     done();
   });
   // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
   fastify.removeContentTypeParser(['text/plain']);
-  const httpMetrics = new HttpMetrics(metrics);
   // UTF-8 only, byte for byte: invalid UTF-8 is a 400, another charset a 415; depth, array and
   // value caps checked on the bytes before parsing (one scan).
   installJsonBodyParser(fastify, config.http.json);
-  installHttpHooks(fastify, createRequestLogger(logger, config), httpMetrics);
+  installHttpHooks(fastify, requestLogger, httpMetrics);
   // Before Nest adds its middleware hook: nestjs-pino must bind the logger that carries the traceparent.
   installCorrelationHooks(fastify);
-  // A client that hangs up: one info line and http_server_requests_aborted_total, never an outage.
-  installClientAbortHooks(fastify, () => httpMetrics.countAbort());
   installProtocolHooks(fastify, logger);
+  // A path that exists with other methods: 405 with Allow, not 404.
+  installMethodNotAllowed(fastify);
   installRequestBudgets(fastify, config);
 
   const app = await NestFactory.create<NestFastifyApplication>(

@@ -28,7 +28,9 @@ import { PAYMENTS_DEPENDENCY } from './payments.errors';
         const circuit = metrics.gauge('resilience_circuit_state');
         circuit.set(labels, CIRCUIT_STATE_VALUE.closed);
         return new PaymentsProviderClient(config.payments, {
-          logger: logger.child(labels),
+          // Not a child bound to `dependency`: every line of the client names it already (a bound
+          // copy repeated the key, and strict log consumers drop such lines).
+          logger,
           onRetry: () => retries.inc(),
           onCircuitStateChange: (_dependency, state) => circuit.set(labels, CIRCUIT_STATE_VALUE[state]),
         });

@@ -110,6 +110,24 @@ describe('one problem format for every failure, from every layer (F3, F20, F29)'
       expect(res.body.detail).toBe('No route matches DELETE /v1/nothing-here.');
     });
 
+    it('answers a path that exists with other methods with 405 METHOD_NOT_ALLOWED and Allow naming them (issue 17, item 15)', async () => {
+      const res = await t.http.request('DELETE', '/v1/products?x=1');
+      expectProblem(res, 405, 'METHOD_NOT_ALLOWED', '/v1/products');
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
+      expect(res.body.detail).toBe('DELETE is not allowed on /v1/products. Allowed: GET, HEAD.');
+      // A path with a parameter, matched as its route matches it.
+      const put = await t.http.request('PUT', '/v1/products/0b9e4c1e-8d53-4c55-9d36-2b1f0c6f7a11');
+      expectProblem(put, 405, 'METHOD_NOT_ALLOWED', '/v1/products/0b9e4c1e-8d53-4c55-9d36-2b1f0c6f7a11');
+      expect(put.headers.get('allow')).toBe('GET, HEAD');
+      // fetch() refuses to send TRACE: on the wire.
+      const trace = await rawHttp(t.baseUrl, 'TRACE /v1/reports HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect(trace).toMatch(/^HTTP\/1\.1 405 /);
+      expect(trace).toMatch(/\r\nallow: POST\r\n/i);
+      expect(trace).toContain('"code":"METHOD_NOT_ALLOWED"');
+      // A path no method serves is still a 404.
+      expectProblem(await t.http.request('DELETE', '/v1/reportsX'), 404, 'ROUTE_NOT_FOUND', '/v1/reportsX');
+    });
+
     it('answers a malformed URL with 400 MALFORMED_REQUEST', async () => {
       const res = await t.http.get('/__test__/%E0%A4%A');
       expect(res.status).toBe(400);

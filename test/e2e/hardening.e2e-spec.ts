@@ -65,6 +65,22 @@ describe('hardening (OWASP API Top 10 2023)', () => {
       expect(res.headers.get('access-control-allow-methods')).toContain('POST');
     });
 
+    it('lets a browser read every response header the contract gives callers (issue 17, item 13)', async () => {
+      const res = await t.http.get('/v1/products', { headers: { origin: 'https://app.example.com' } });
+      expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      const exposed = (res.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(/\s*,\s*/);
+      // Those the contract names (api-contract.md), and every response header the served document declares.
+      const named = ['x-request-id', 'location', 'idempotent-replayed', 'retry-after', 'ratelimit', 'ratelimit-policy'];
+      const document = (await t.http.get('/openapi.json')).body;
+      const declared = Object.keys(document.components.headers ?? {});
+      for (const item of Object.values<Record<string, any>>(document.paths))
+        for (const operation of Object.values<any>(item))
+          for (const response of Object.values<any>(operation?.responses ?? {}))
+            declared.push(...Object.keys(response.headers ?? {}));
+      for (const name of new Set([...named, 'www-authenticate', 'allow', ...declared.map((h) => h.toLowerCase())]))
+        expect({ name, exposed: exposed.includes(name) }).toEqual({ name, exposed: true });
+    });
+
     it('gives any other origin no CORS grant', async () => {
       const res = await preflight('https://evil.example.net');
       expect(res.headers.get('access-control-allow-origin')).toBeNull();

@@ -24,6 +24,22 @@ async function terminateBackends(database: string, filter = ''): Promise<number>
   }
 }
 
+/**
+ * Readiness once it answers `status`: a result is served again for up to about a second (single
+ * flight, issue 17 item 9), so a change shows within that second plus one check; every answer on
+ * the way still comes within 1 s.
+ */
+const readinessBecomes = (t: TestApp, status: number) =>
+  pollUntil(
+    async () => {
+      const started = Date.now();
+      const res = await t.http.get('/health/ready');
+      expect(Date.now() - started).toBeLessThan(1_000);
+      return res.status === status && res;
+    },
+    { timeoutMs: 3_000, intervalMs: 100, what: `readiness ${status}` },
+  );
+
 /** Polls readiness until it answers 200, or fails after `ms`. */
 const readyWithin = (t: TestApp, ms: number) =>
   pollUntil(async () => (await t.http.get('/health/ready')).status === 200, { timeoutMs: ms, what: 'readiness 200' });
@@ -88,9 +104,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
       try {
         await readyWithin(t, 5_000);
         proxy.setMode('hang');
-        const started = Date.now();
-        const res = await t.http.get('/health/ready');
-        expect(Date.now() - started).toBeLessThan(1_000);
+        const res = await readinessBecomes(t, 503);
         expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE', '/health/ready');
         expect(res.body.checks.postgres).toMatchObject({ status: 'down', reason: 'timed out' });
         expect(res.body.checks.redis).toMatchObject({ status: 'up' });
@@ -112,10 +126,16 @@ describe('Postgres faults (F7, F8, F32)', () => {
       try {
         await readyWithin(t, 3_000);
         proxy.setMode('hang');
-        const started = Date.now();
-        const res = await t.http.get('/health/ready');
-        expect(Date.now() - started).toBeLessThan(1_000);
-        expect(res.status).toBe(200);
+        const res = await pollUntil(
+          async () => {
+            const started = Date.now();
+            const answer = await t.http.get('/health/ready');
+            expect(Date.now() - started).toBeLessThan(1_000);
+            expect(answer.status).toBe(200);
+            return answer.body.status === 'degraded' && answer;
+          },
+          { timeoutMs: 3_000, intervalMs: 100, what: 'readiness degraded' },
+        );
         expect(res.body).toMatchObject({
           status: 'degraded',
           checks: { redis: { status: 'degraded', reason: 'timed out' }, postgres: { status: 'up' } },
@@ -143,7 +163,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
         await readyWithin(t, 5_000);
         pgProxy.setMode('reset');
         redisProxy.setMode('reset');
-        const res = await t.http.get('/health/ready');
+        const res = await readinessBecomes(t, 503);
         expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE', '/health/ready');
         expect(res.body.checks).toMatchObject({ postgres: { status: 'down' }, redis: { status: 'degraded' } });
       } finally {

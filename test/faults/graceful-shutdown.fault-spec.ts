@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { FaultProxy } from '../support/fault-proxy.support';
+import { rawHttp } from '../support/http-client.support';
 import { freePort, pollUntil } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
@@ -171,6 +173,36 @@ describe('graceful shutdown of the built API under keep-alive load (F37)', () =>
     expect(api.stdout()).toContain('"cutRequests":0');
     expect(api.stdout()).toContain('shutdown complete');
   });
+
+  it('does not wait for requests whose clients hung up after a whole body (issue 17, item 1)', async () => {
+    const inFlightTimeoutMs = 15_000;
+    const { api, port } = await startApi({
+      SHUTDOWN_DRAIN_MS: '0',
+      SHUTDOWN_INFLIGHT_TIMEOUT_MS: String(inFlightTimeoutMs),
+      // Limits off and keys of its own: the flood must not use up the login windows other tests share.
+      RATE_LIMIT_LOGIN_PER_IP: '0',
+      RATE_LIMIT_LOGIN_PER_EMAIL: '0',
+      REDIS_KEY_PREFIX: `ra-test:${randomBytes(4).toString('hex')}:`,
+    });
+    // A whole POST, then the socket closed at once, 100 times (waves of 10): nothing is left to answer.
+    const body = JSON.stringify({ email: 'hangup@example.com', password: 'not-the-password-1' });
+    const payload =
+      'POST /v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    for (let i = 0; i < 100; i += 10) {
+      await Promise.all(
+        Array.from({ length: 10 }, () => rawHttp(`http://127.0.0.1:${port}`, payload, { closeAfterWrite: true })),
+      );
+    }
+    const sigtermAt = Date.now();
+    api.kill('SIGTERM');
+    expect(await api.exited(inFlightTimeoutMs + 10_000)).toBe(0);
+    // The handlers still running at the signal finish in a second or two; nothing waits for the timeout.
+    expect(Date.now() - sigtermAt).toBeLessThan(inFlightTimeoutMs / 2);
+    expect(api.stdout()).not.toContain('in-flight requests still running at the deadline');
+    expect(api.stdout()).toContain('"cutRequests":0');
+    expect(api.stdout()).toContain('"clean":true');
+  }, 60_000);
 
   it('exits 0 within its deadlines when Postgres and Redis hang with a request still holding a connection', async () => {
     const pg = await FaultProxy.start(db.url);

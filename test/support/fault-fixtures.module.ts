@@ -24,6 +24,8 @@ import { Observable, map, throwError } from 'rxjs';
 import { z } from 'zod';
 import { SqlClient } from '../../src/platform/database/sql.client';
 import { AppError } from '../../src/platform/errors/app.errors';
+import { RequestDeadline } from '../../src/platform/http/request.deadline';
+import type { Deadline } from '../../src/platform/resilience/deadline.policy';
 
 /**
  * Test-only routes that fail from every layer a request passes through, so the
@@ -169,6 +171,12 @@ class FaultFixturesController {
   @Get('slow-query')
   async slowQuery(): Promise<unknown> {
     return this.db.query("SELECT pg_sleep(3), 'slow-query-marker' AS marker");
+  }
+
+  /** A slow query bound to the request's deadline: a client that hangs up cancels it, and the handler then fails. */
+  @Get('slow-query-deadline')
+  async slowQueryDeadline(@RequestDeadline() deadline: Deadline): Promise<unknown> {
+    return this.db.query("SELECT pg_sleep(10), 'slow-deadline-marker' AS marker", [], { deadline });
   }
 
   /** A query the statement_timeout cancels. */

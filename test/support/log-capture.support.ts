@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { checkLogLine } from './log-keys.support';
 
 export type LogLine = Record<string, unknown> & { level: string; msg: string; requestId?: string };
 
@@ -10,6 +11,7 @@ export class LogCapture extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
     for (const raw of chunk.toString('utf8').split('\n')) {
       if (!raw.trim()) continue;
+      checkLogLine(raw);
       const line = JSON.parse(raw) as LogLine;
       this.lines.push(line);
       this.waiters = this.waiters.filter((w) => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
+import { checkLogLine } from './log-keys.support';
 
 export const ROOT = resolve(__dirname, '..', '..');
 
@@ -32,7 +33,16 @@ export function runNode(script: string, env: Record<string, string>, options: Ru
   });
   let out = '';
   let err = '';
-  proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  let checkedUpTo = 0;
+  proc.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    // Each complete line once: a process's JSON log lines are held to the same rule as in-process ones.
+    const end = out.lastIndexOf('\n') + 1;
+    if (end > checkedUpTo) {
+      for (const line of out.slice(checkedUpTo, end).split('\n')) checkLogLine(line);
+      checkedUpTo = end;
+    }
+  });
   proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exit = new Promise<number | null>((resolveExit) => proc.once('exit', (code) => resolveExit(code)));
   return {

@@ -73,14 +73,27 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
   ROUTE_NOT_FOUND: {
     status: 404,
     title: 'Route not found',
-    meaning: 'No endpoint matches this method and path.',
-    cause: 'A typo in the path, a missing `/v1` prefix, or a method the path does not support.',
+    meaning: 'No endpoint matches this path.',
+    cause: 'A typo in the path, or a missing `/v1` prefix. (A path that exists with other methods is a 405.)',
     action: 'Check the path and method against `GET /openapi.json`. Do not retry unchanged.',
     retryable: false,
     logLevel: 'info',
     defaultDetail: 'No route matches this method and path.',
     firstCheck:
       'Only at the proxy, or after a deploy: routing and upstream config (a path prefix added or stripped). Else the caller’s URL against `GET /openapi.json`.',
+  },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    title: 'Method not allowed',
+    meaning: 'The path exists, but not with this method.',
+    cause:
+      'A method the endpoint does not support, such as `DELETE /v1/products`: a client bug, or a scanner trying methods.',
+    action: 'Use one of the methods the `Allow` header lists. Do not retry unchanged.',
+    retryable: false,
+    logLevel: 'info',
+    defaultDetail: 'This method is not allowed on this path.',
+    firstCheck:
+      'After a deploy, from many callers: an endpoint or method removed that clients still use (`Allow` says what is left). Else one caller or a scanner.',
   },
   PROBLEM_TYPE_NOT_FOUND: {
     status: 404,
@@ -360,6 +373,17 @@ export class UnauthenticatedError extends AppError {
 export class OverloadedError extends AppError {
   constructor(extensions: Record<string, unknown> = {}, retryAfterSeconds?: number) {
     super('OVERLOADED', { extensions, retryAfterSeconds });
+  }
+}
+
+/** The path exists with other methods (`allowed`, in the order HTTP sends them in `Allow`). */
+export class MethodNotAllowedError extends AppError {
+  constructor(
+    method: string,
+    path: string,
+    readonly allowed: readonly string[],
+  ) {
+    super('METHOD_NOT_ALLOWED', { detail: `${method} is not allowed on ${path}. Allowed: ${allowed.join(', ')}.` });
   }
 }
 

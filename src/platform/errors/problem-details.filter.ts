@@ -21,9 +21,6 @@ export class ProblemDetailsFilter implements ExceptionFilter {
 
 /** Also used by the Fastify-level handlers that run before Nest sees the request. */
 export function replyWithProblem(request: FastifyRequest, reply: FastifyReply, thrown: unknown): void {
-  // The client hung up (the body parser's `aborted` ECONNRESET, or anything failing after):
-  // nobody is waiting for an answer, and it is not our failure. The abort hook logs and counts it once.
-  if (clientGone(request)) return;
   const problem = toProblem(thrown, {
     id: String(request.id),
     url: request.url,
@@ -33,6 +30,19 @@ export function replyWithProblem(request: FastifyRequest, reply: FastifyReply, t
   const { body } = problem;
   request.problemCode = body.code;
 
+  // The client hung up (the body parser's `aborted` ECONNRESET, or anything failing after):
+  // nobody is waiting for an answer, and it is not our failure, so no line here (the response's
+  // close logs and counts it once). The answer is still sent (Node drops it): sending is how the
+  // handler's work ends, and with it its hold on a load-shedding slot (overload.hooks.ts).
+  if (!clientGone(request)) logProblem(request, problem);
+
+  if (reply.sent || reply.raw.headersSent) return;
+  reply.raw.setHeader('x-request-id', String(request.id));
+  reply.status(body.status).headers(problem.headers).type('application/problem+json').send(JSON.stringify(body));
+}
+
+function logProblem(request: FastifyRequest, problem: ReturnType<typeof toProblem>): void {
+  const { body } = problem;
   if (problem.unexpected !== undefined) {
     request.log.error(
       { err: asError(problem.unexpected), code: body.code, status: body.status, route: request.routeOptions?.url },
@@ -41,10 +51,6 @@ export function replyWithProblem(request: FastifyRequest, reply: FastifyReply, t
   } else {
     request.log[problem.logLevel]({ code: body.code, status: body.status, detail: body.detail }, 'request rejected');
   }
-
-  if (reply.sent || reply.raw.headersSent) return;
-  reply.raw.setHeader('x-request-id', String(request.id));
-  reply.status(body.status).headers(problem.headers).type('application/problem+json').send(JSON.stringify(body));
 }
 
 /** pino serializes Errors with their stack; anything else thrown is described, not lost. */

@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../config/config.schemas';
-import { AppError, DependencyUnavailableError } from './app.errors';
+import { AppError, DependencyUnavailableError, MethodNotAllowedError } from './app.errors';
 import { classifyFailure } from './failure.classifier';
 import { isRegistered, problemTypeOf, typeUriOf, type ErrorCode, type LogLevel } from './problem-type.registry';
 
@@ -43,7 +43,7 @@ const STATUS_CODES: Record<number, string> = {
   401: 'UNAUTHENTICATED',
   403: 'FORBIDDEN',
   404: 'ROUTE_NOT_FOUND',
-  405: 'ROUTE_NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
   408: 'REQUEST_TIMEOUT',
   414: 'URI_TOO_LONG',
   431: 'HEADERS_TOO_LARGE',
@@ -120,9 +120,10 @@ export function retryAfterHeaderValue(seconds: number, maxSeconds: number): stri
   return String(Math.max(1, Math.ceil(seconds)));
 }
 
-/** HTTP headers of a problem: `Retry-After` from the error or its type, and the auth challenge of a 401. */
+/** HTTP headers of a problem: `Retry-After` from the error or its type, the auth challenge of a 401, the `Allow` of a 405. */
 function headersOf(error: AppError, retryAfterMaxSeconds: number): Record<string, string> {
   const headers: Record<string, string> = {};
+  if (error instanceof MethodNotAllowedError) headers.allow = error.allowed.join(', ');
   if (error.retryAfterSeconds !== undefined) {
     headers['retry-after'] = retryAfterHeaderValue(error.retryAfterSeconds, retryAfterMaxSeconds);
   }

@@ -36,11 +36,22 @@ type CheckSummary = Record<string, z.infer<typeof checkSchema>>;
  * cache outage would take every instance out of rotation at once: a total outage caused
  * by an optional component.
  */
+/** How old a readiness result may be when it is served again (see HealthController.latestReadiness). */
+export const READINESS_MAX_AGE_MS = 1_000;
+
+interface Readiness {
+  ready: boolean;
+  status: 'ok' | 'degraded';
+  checks: CheckSummary;
+}
+
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
   /** 1 after a passing readiness check, 0 after a failing one: the readiness-flapping alert counts its changes. */
   private readonly readiness: Gauge;
+  /** The last readiness check: when it started, whether it has finished, its result. */
+  private latest?: { startedAt: number; settled: boolean; result: Promise<Readiness> };
 
   constructor(
     private readonly health: HealthCheckService,
@@ -69,7 +80,7 @@ export class HealthController {
   @ApiOperation({
     summary: 'Readiness: 200 when Postgres answers and migrations are applied; Redis down is "degraded", still 200',
     description:
-      'Answers within 1 s even when a dependency hangs; 503 with the failing checks when Postgres is down or a migration is pending or unknown, and from the moment shutdown begins. Redis is a soft dependency: its outage is reported as `degraded` in the body, never as 503. ' +
+      'Answers within 1 s even when a dependency hangs, from a check at most about 1 s old (one check at a time, however many callers ask); 503 with the failing checks when Postgres is down or a migration is pending or unknown, and from the moment shutdown begins. Redis is a soft dependency: its outage is reported as `degraded` in the body, never as 503. ' +
       'With HEALTH_DETAILS=false (the production default) the answer is only the status: which dependency is down, ' +
       'and how fast each answers, is in the log line, not on the public port.',
   })
@@ -81,6 +92,32 @@ export class HealthController {
       this.readiness.set(0);
       throw new AppError('SHUTTING_DOWN');
     }
+    const { ready, status, checks } = await this.latestReadiness();
+    if (!ready) {
+      throw new DependencyUnavailableError('readiness', undefined, this.config.health.details ? { checks } : undefined);
+    }
+    return this.config.health.details ? { status, checks } : { status };
+  }
+
+  /**
+   * The last check's result while it is under {@link READINESS_MAX_AGE_MS} old, the check still
+   * running if there is one (single flight), else a new check. Probes from every balancer and a
+   * flood of requests to /health/ready then cost at most one check a second: without it each call
+   * ran two Postgres queries, and a flood that filled the pool made readiness time out and flap
+   * 503 while the instance was fine (issue 17, item 9).
+   */
+  private latestReadiness(): Promise<Readiness> {
+    const latest = this.latest;
+    if (latest && (!latest.settled || performance.now() - latest.startedAt < READINESS_MAX_AGE_MS)) {
+      return latest.result;
+    }
+    const next = { startedAt: performance.now(), settled: false, result: this.checkReadiness() };
+    void next.result.finally(() => (next.settled = true)).catch(() => undefined);
+    this.latest = next;
+    return next.result;
+  }
+
+  private async checkReadiness(): Promise<Readiness> {
     const [hard, redis] = await Promise.all([
       this.health.check([() => this.checks.postgres(), () => this.checks.migrations()]).then(
         (result) => ({ ready: true, result }),
@@ -97,13 +134,12 @@ export class HealthController {
     if (!hard.ready) {
       this.readiness.set(0);
       this.logger.warn({ checks: hard.result.details }, 'not ready');
-      throw new DependencyUnavailableError('readiness', undefined, this.config.health.details ? { checks } : undefined);
+      return { ready: false, status: 'ok', checks };
     }
     // Degraded is ready: the instance serves (the flapping alert must not count cache outages).
     this.readiness.set(1);
     const degraded = Object.values(soft).some((check) => check.status === 'degraded');
-    const status = degraded ? 'degraded' : 'ok';
-    return this.config.health.details ? { status, checks } : { status };
+    return { ready: true, status: degraded ? 'degraded' : 'ok', checks };
   }
 }
 

@@ -20,8 +20,9 @@ export function installHttpHooks(fastify: FastifyInstance, requestLogger: Logger
   // goes through the non-redacting request logger (see createRequestLogger).
   // The same facts feed the HTTP metrics (duration histogram, business flows).
   fastify.addHook('onResponse', (request, reply, done) => {
-    // A client that hung up got nothing: its one line is 'request aborted by client' (client-abort.hooks.ts).
-    if (request.raw.aborted) return done();
+    // An answer not delivered in full (the client hung up, the write failed): its one line is
+    // 'request aborted by client', from the response's close (client-abort.hooks.ts).
+    if (!reply.raw.writableFinished) return done();
     const status = reply.statusCode;
     const { url, config } = request.routeOptions; // a getter that builds an object: read once
     const route = url ?? UNMATCHED_ROUTE;

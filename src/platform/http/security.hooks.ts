@@ -58,6 +58,23 @@ export function installSecurityHeaders(fastify: FastifyInstance): void {
 }
 
 /**
+ * Every response header the contract gives callers, beyond the ones browsers always let a page
+ * read (Content-Type, Cache-Control, ...): without being listed here, a browser app could not read
+ * the `Location` of its new report, whether an order answer was a replay, or how long to wait.
+ * The hardening test checks this list against the contract and every header the OpenAPI document declares.
+ */
+const EXPOSED_HEADERS = [
+  'x-request-id',
+  'location',
+  'idempotent-replayed',
+  'retry-after',
+  'ratelimit',
+  'ratelimit-policy',
+  'www-authenticate',
+  'allow',
+];
+
+/**
  * CORS only for the origins in CORS_ORIGINS (none by default: no cross-origin access at all).
  * (JSON depth and array limits are checked by the body parser's byte scan, `json-body.factory.ts`;
  * prototype-pollution keys `__proto__` and `constructor.prototype` are refused by Fastify's JSON
@@ -69,7 +86,7 @@ export function installCors(app: NestFastifyApplication, config: AppConfig): voi
     origin: config.corsOrigins,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-request-id', 'traceparent'],
-    exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy'],
+    exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,
   });
 }
