@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { SqlClient, type SqlExecutor } from '../platform/database/sql.client';
-import { IdempotencyRepository, type IdempotencyScope } from '../platform/idempotency/idempotency.repository';
+import { IdempotencyRepository } from '../platform/idempotency/idempotency.repository';
 import { ROOT_LOGGER } from '../platform/logging/logging.module';
 import { MetricsService } from '../platform/metrics/metrics.service';
 import { Deadline } from '../platform/resilience/deadline.policy';
@@ -22,11 +22,11 @@ export interface SettleOptions {
   /** Cuts the settlement short (the worker's shutdown); it still has its own budget. */
   signal?: AbortSignal;
   /**
-   * The idempotency key of the request settling the order, which answers from the new state:
-   * every other answer stored for the order is outdated by the settlement (none when the
-   * reconciliation settles).
+   * Settled by the request holding the order's idempotency key (its first, or a resumed one),
+   * which answers from the new state. Otherwise (the reconciliation) the answer stored for the
+   * key described the old state and is outdated.
    */
-  answeredBy?: IdempotencyScope;
+  byItsRequest?: boolean;
 }
 
 /**
@@ -47,7 +47,7 @@ export interface SettleOptions {
  * `payment_failed` is never charged afterwards, and a succeeded charge ends `paid` (or, if the
  * impossible happened, `needs_attention`, counted and logged at error for a person).
  *
- * Every transition also outdates, in its transaction, the answers stored for the order's
+ * Every transition also outdates, in its transaction, the answer stored for the order's
  * idempotency key ({@link IdempotencyRepository.reopen}) unless that key's request is the one
  * settling: a 504 `payment_pending` stored before the reconciliation settled the order is then
  * never replayed again; the next retry with the key resumes the order, which is no longer
@@ -84,11 +84,11 @@ export class OrderSettlementService {
       async (tx) => {
         const { moved, status: after } = await this.orders.markPaid(tx, order.id);
         if (after !== 'payment_failed') {
-          if (moved) await this.keys.reopen(tx, order.id, options.answeredBy);
+          if (moved) await this.outdateAnswers(tx, order.id, options);
           return after;
         }
         await this.orders.markNeedsAttention(tx, order.id, 'payment_failed', 'charged_after_failure');
-        await this.keys.reopen(tx, order.id, options.answeredBy);
+        await this.outdateAnswers(tx, order.id, options);
         return 'needs_attention' as const;
       },
       { name: 'orders.settlePaid', deadline: Deadline.after(SETTLE_BUDGET_MS, options.signal) },
@@ -118,7 +118,7 @@ export class OrderSettlementService {
       async (tx) => {
         const result = await this.orders.markFailedAndRelease(tx, order.id, failureCode, order.chargeResumedAt);
         if (result.settled) {
-          await this.keys.reopen(tx, order.id, options.answeredBy);
+          await this.outdateAnswers(tx, order.id, options);
           await options.alsoInTransaction?.(tx);
         }
         return result;
@@ -138,7 +138,7 @@ export class OrderSettlementService {
     const moved = await this.sql.transaction(
       async (tx) => {
         const done = await this.orders.markNeedsAttention(tx, order.id, 'payment_pending', reason);
-        if (done) await this.keys.reopen(tx, order.id);
+        if (done) await this.outdateAnswers(tx, order.id, {});
         return done;
       },
       { name: 'orders.handOver', deadline: Deadline.after(SETTLE_BUDGET_MS) },
@@ -148,6 +148,15 @@ export class OrderSettlementService {
       this.logger.error({ ...fields, orderId: order.id, reason }, 'order flagged needs_attention');
     }
     return moved;
+  }
+
+  /**
+   * The answer stored for the order's key is outdated by the settlement in `tx`. An order is
+   * linked to one key, the one whose request created it (tx1), so when that key's request is the
+   * one settling there is nothing to outdate: no statement.
+   */
+  private async outdateAnswers(tx: SqlExecutor, orderId: string, options: SettleOptions): Promise<void> {
+    if (!options.byItsRequest) await this.keys.reopen(tx, orderId);
   }
 
   /**

@@ -140,20 +140,18 @@ export class IdempotencyRepository {
   }
 
   /**
-   * The resource changed state (an order left `payment_pending`): the answers stored, or being
-   * made, for every key linked to it but `except` (the request that changed it and answers from
-   * the new state) are outdated. The next retry with such a key is not replayed the old answer:
-   * it takes the key over as a resumed request and answers from the resource. Call it in the
-   * transaction that changes the resource, so the two commit together.
-   * @example await keys.reopen(tx, order.id, request.idempotency?.scope);
+   * The resource changed state behind its keys' backs (an order the reconciliation moved out of
+   * `payment_pending`): the answers stored, or still being made, for every key linked to it are
+   * outdated. The next retry with such a key is not replayed the old answer: it takes the key
+   * over as a resumed request and answers from the resource as it is. Call it in the transaction
+   * that changes the resource, so the two commit together; not needed when the change is made by
+   * the key's own request, which answers from the new state.
+   * @example await keys.reopen(tx, order.id);
    */
-  async reopen(tx: SqlExecutor, resourceId: string, except?: IdempotencyScope): Promise<void> {
+  async reopen(tx: SqlExecutor, resourceId: string): Promise<void> {
     await tx.query(
-      except
-        ? `UPDATE idempotency_keys SET answer_outdated = true
-           WHERE resource_id = $5 AND NOT answer_outdated AND NOT (${KEY_WHERE})`
-        : `UPDATE idempotency_keys SET answer_outdated = true WHERE resource_id = $1 AND NOT answer_outdated`,
-      except ? [...keyParams(except), resourceId] : [resourceId],
+      `UPDATE idempotency_keys SET answer_outdated = true WHERE resource_id = $1 AND NOT answer_outdated`,
+      [resourceId],
       { queryClass: 'write', name: 'idempotency.outdate' },
     );
   }
