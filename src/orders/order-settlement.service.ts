@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { SqlClient, type SqlExecutor } from '../platform/database/sql.client';
+import { IdempotencyRepository } from '../platform/idempotency/idempotency.repository';
 import { ROOT_LOGGER } from '../platform/logging/logging.module';
 import { MetricsService } from '../platform/metrics/metrics.service';
 import { Deadline } from '../platform/resilience/deadline.policy';
@@ -16,6 +17,17 @@ export const NOT_CHARGED_FAILURE_CODE = 'not_charged';
 
 /** The order fields a settlement needs: its id and the charge attempt it saw (the guard). */
 export type SettledOrder = Pick<OrderRow, 'id' | 'chargeResumedAt'>;
+
+export interface SettleOptions {
+  /** Cuts the settlement short (the worker's shutdown); it still has its own budget. */
+  signal?: AbortSignal;
+  /**
+   * Settled by the request holding the order's idempotency key (its first, or a resumed one),
+   * which answers from the new state. Otherwise (the reconciliation) the answer stored for the
+   * key described the old state and is outdated.
+   */
+  byItsRequest?: boolean;
+}
 
 /**
  * The order's payment state machine, the one place that moves an order out of
@@ -34,6 +46,12 @@ export type SettledOrder = Pick<OrderRow, 'id' | 'chargeResumedAt'>;
  * `payment_failed` that did not see that attempt cannot commit: an order settled
  * `payment_failed` is never charged afterwards, and a succeeded charge ends `paid` (or, if the
  * impossible happened, `needs_attention`, counted and logged at error for a person).
+ *
+ * Every transition also outdates, in its transaction, the answer stored for the order's
+ * idempotency key ({@link IdempotencyRepository.reopen}) unless that key's request is the one
+ * settling: a 504 `payment_pending` stored before the reconciliation settled the order is then
+ * never replayed again; the next retry with the key resumes the order, which is no longer
+ * pending (never charged again), and answers from its state.
  */
 @Injectable()
 export class OrderSettlementService {
@@ -44,6 +62,7 @@ export class OrderSettlementService {
     private readonly orders: OrdersRepository,
     private readonly sql: SqlClient,
     private readonly products: ProductsService,
+    private readonly keys: IdempotencyRepository,
     @Inject(ROOT_LOGGER) logger: Logger,
     metrics: MetricsService,
   ) {
@@ -60,15 +79,19 @@ export class OrderSettlementService {
    * `needs_attention` (`charged_after_failure`), counted and logged at error.
    * @returns the order's status afterwards.
    */
-  async charged(order: SettledOrder, signal?: AbortSignal): Promise<OrderStatus> {
+  async charged(order: SettledOrder, options: SettleOptions = {}): Promise<OrderStatus> {
     const status = await this.sql.transaction(
       async (tx) => {
-        const after = await this.orders.markPaid(tx, order.id);
-        if (after !== 'payment_failed') return after;
+        const { moved, status: after } = await this.orders.markPaid(tx, order.id);
+        if (after !== 'payment_failed') {
+          if (moved) await this.outdateAnswers(tx, order.id, options);
+          return after;
+        }
         await this.orders.markNeedsAttention(tx, order.id, 'payment_failed', 'charged_after_failure');
+        await this.outdateAnswers(tx, order.id, options);
         return 'needs_attention' as const;
       },
-      { name: 'orders.settlePaid', deadline: Deadline.after(SETTLE_BUDGET_MS, signal) },
+      { name: 'orders.settlePaid', deadline: Deadline.after(SETTLE_BUDGET_MS, options.signal) },
     );
     if (status === 'needs_attention') {
       this.needsAttention('charged_after_failure');
@@ -89,12 +112,15 @@ export class OrderSettlementService {
   async notCharged(
     order: SettledOrder,
     failureCode: string,
-    options: { signal?: AbortSignal; alsoInTransaction?: (tx: SqlExecutor) => Promise<void> } = {},
+    options: SettleOptions & { alsoInTransaction?: (tx: SqlExecutor) => Promise<void> } = {},
   ): Promise<{ settled: boolean; status: OrderStatus }> {
     const outcome = await this.sql.transaction(
       async (tx) => {
         const result = await this.orders.markFailedAndRelease(tx, order.id, failureCode, order.chargeResumedAt);
-        if (result.settled) await options.alsoInTransaction?.(tx);
+        if (result.settled) {
+          await this.outdateAnswers(tx, order.id, options);
+          await options.alsoInTransaction?.(tx);
+        }
         return result;
       },
       { name: 'orders.settleFailed', deadline: Deadline.after(SETTLE_BUDGET_MS, options.signal) },
@@ -109,12 +135,28 @@ export class OrderSettlementService {
    * @returns false when the order was no longer pending.
    */
   async handOver(order: SettledOrder, reason: AttentionReason, fields: Record<string, unknown>): Promise<boolean> {
-    const moved = await this.orders.markNeedsAttention(this.sql, order.id, 'payment_pending', reason);
+    const moved = await this.sql.transaction(
+      async (tx) => {
+        const done = await this.orders.markNeedsAttention(tx, order.id, 'payment_pending', reason);
+        if (done) await this.outdateAnswers(tx, order.id, {});
+        return done;
+      },
+      { name: 'orders.handOver', deadline: Deadline.after(SETTLE_BUDGET_MS) },
+    );
     if (moved) {
       this.needsAttention(reason);
       this.logger.error({ ...fields, orderId: order.id, reason }, 'order flagged needs_attention');
     }
     return moved;
+  }
+
+  /**
+   * The answer stored for the order's key is outdated by the settlement in `tx`. An order is
+   * linked to one key, the one whose request created it (tx1), so when that key's request is the
+   * one settling there is nothing to outdate: no statement.
+   */
+  private async outdateAnswers(tx: SqlExecutor, orderId: string, options: SettleOptions): Promise<void> {
+    if (!options.byItsRequest) await this.keys.reopen(tx, orderId);
   }
 
   /**

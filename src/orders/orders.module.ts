@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { PaymentsModule } from '../payments/payments.module';
+import { IdempotencyModule } from '../platform/idempotency/idempotency.module';
 import { ProductsModule } from '../products/products.module';
 import { OrderSettlementService } from './order-settlement.service';
 import { OrdersRepository } from './orders.repository';
@@ -11,7 +12,7 @@ import { PaymentsReconciliationService } from './payments-reconciliation.service
  * the worker can boot it and schedule {@link PaymentsReconciliationService.reconcile}.
  */
 @Module({
-  imports: [PaymentsModule, ProductsModule],
+  imports: [PaymentsModule, ProductsModule, IdempotencyModule],
   providers: [OrdersRepository, OrderSettlementService, OrdersService, PaymentsReconciliationService],
   exports: [OrdersService, PaymentsReconciliationService],
 })

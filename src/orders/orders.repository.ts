@@ -178,17 +178,20 @@ export class OrdersRepository {
 
   /**
    * `payment_pending` → `paid` (the provider has the charge).
-   * @returns the status afterwards: `paid`, or what someone else settled it to first (the row
-   *   stays locked until the transaction ends, so the caller handles that state before anyone moves it).
+   * @returns whether it moved, and the status afterwards: `paid`, or what someone else settled it
+   *   to first (the row stays locked until the transaction ends, so the caller handles that state
+   *   before anyone moves it).
    */
-  async markPaid(tx: SqlExecutor, orderId: string): Promise<OrderStatus> {
+  async markPaid(tx: SqlExecutor, orderId: string): Promise<{ moved: boolean; status: OrderStatus }> {
     const rows = await tx.query(
       `UPDATE orders SET status = 'paid', payment_failure_code = NULL, updated_at = now()
        WHERE id = $1 AND status = 'payment_pending' RETURNING 1`,
       [orderId],
       { queryClass: 'write', name: 'orders.markPaid' },
     );
-    return rows.length === 1 ? 'paid' : this.lockStatus(tx, orderId);
+    return rows.length === 1
+      ? { moved: true, status: 'paid' }
+      : { moved: false, status: await this.lockStatus(tx, orderId) };
   }
 
   /**

@@ -203,7 +203,7 @@ export class OrdersService {
       return this.chargeFailed(order, error, context);
     }
     // Charged. If recording it fails, the order stays pending and the reconciliation finds the charge.
-    const status = await this.settlement.charged(order);
+    const status = await this.settlement.charged(order, { byItsRequest: true });
     return answerFor({ ...order, status });
   }
 
@@ -222,6 +222,7 @@ export class OrdersService {
       const transient = error instanceof DeadlineExceededError || error.failure.transient;
       const code = FAILURE_CODES[error.code];
       const { settled, status } = await this.settlement.notCharged(order, code ?? NOT_CHARGED_FAILURE_CODE, {
+        byItsRequest: true,
         alsoInTransaction: transient ? (tx) => context.idempotency?.detach(tx) ?? Promise.resolve() : undefined,
       });
       if (!settled) return answerFor({ ...order, status }); // someone settled it first: answer its state

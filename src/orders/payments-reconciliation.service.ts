@@ -116,7 +116,7 @@ export class PaymentsReconciliationService extends PaymentsReconciler {
         const flagged = await this.settlement.handOver(order, 'charge_mismatch', {});
         return flagged ? 'flagged' : 'unresolved';
       }
-      const status = await this.settlement.charged(order, signal);
+      const status = await this.settlement.charged(order, { signal });
       return status === 'needs_attention' ? 'flagged' : 'paid';
     }
     const failureCode = lookup.status === 'failed' ? lookup.failureCode : NOT_CHARGED_FAILURE_CODE;

@@ -132,6 +132,13 @@ const countsAgainstProvider = (error: unknown): boolean =>
   error instanceof AttemptFailure && !NOT_PROVIDER_FAULTS.has(error.kind);
 
 /**
+ * Attempts cut short by the caller (hung up, budget spent): the provider said nothing either way,
+ * so a half-open probe that ends so neither closes the breaker nor holds it open another period.
+ */
+const interruptedByCaller = (error: unknown): boolean =>
+  error instanceof AttemptFailure && (error.kind === 'caller_gone' || error.kind === 'request_deadline');
+
+/**
  * The only place that knows the payments provider. Every call runs, outermost first:
  * deadline (the caller's budget; no attempt starts that cannot finish in it) → retry
  * (bounded attempts, exponential backoff with full jitter and a cap, `Retry-After` honoured;
@@ -167,6 +174,7 @@ export class PaymentsProviderClient {
       consecutiveFailures: settings.breakerFailures,
       halfOpenAfterMs: settings.breakerHalfOpenMs,
       isFailure: countsAgainstProvider,
+      isInconclusive: interruptedByCaller,
       onStateChange: (state) => {
         observer.logger?.warn({ dependency: PAYMENTS_DEPENDENCY, state }, 'payments provider circuit state changed');
         observer.onCircuitStateChange?.(PAYMENTS_DEPENDENCY, state);

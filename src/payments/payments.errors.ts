@@ -51,7 +51,7 @@ export const PAYMENTS_PROBLEM_TYPES = registerProblemTypes({
     meaning:
       'The payments provider did not answer within our time budget; the payment outcome is unknown. The body names the order in `orderId` (with `orderStatus: "payment_pending"`).',
     cause: 'A slow or stuck provider.',
-    action: `Do not pay again and do not place a new order: the order is kept as payment_pending and settled automatically by the reconciliation (paid, or payment_failed with the stock released). Check it with GET /v1/orders/{orderId}. A retry with the same Idempotency-Key replays this answer. ${QUOTE_ID}`,
+    action: `Do not pay again and do not place a new order: the order is kept as payment_pending and settled automatically by the reconciliation (paid, or payment_failed with the stock released). Check it with GET /v1/orders/{orderId}. A retry with the same Idempotency-Key replays this answer until the order is settled, then the settled order's answer (201 when paid). ${QUOTE_ID}`,
     retryable: false,
     logLevel: 'error',
     defaultDetail: `The payments provider did not answer in time; the order is pending and will be settled. ${QUOTE_ID}`,

@@ -162,4 +162,172 @@ describe('order settlement: a resumed request racing the reconciliation', () => 
     expect(replay.body).toMatchObject({ orderId, orderStatus: 'needs_attention' });
     expect((await t.http.get(`/v1/orders/${orderId}`, { token: buyer.token })).body.status).toBe('needs_attention');
   });
+
+  /**
+   * A first request that answered 504 (outcome unknown: the charge was made at the provider, or
+   * not, but its answer came too late), its key storing that answer; then the order grows older
+   * than the reconciliation's grace.
+   */
+  async function orderAnsweredPending(product: string, token: string): Promise<{ key: string; orderId: string }> {
+    await t.db.query(`UPDATE orders SET status = 'paid' WHERE status = 'payment_pending'`);
+    const key = randomUUID();
+    provider.hold('charges');
+    const first = await postOrder(t, buyer, orderOf(product, token), key);
+    provider.release('charges');
+    expectProblem(first, 504, 'PAYMENT_PROVIDER_TIMEOUT', '/v1/orders');
+    expect(first.body.orderStatus).toBe('payment_pending');
+    const orderId = first.body.orderId as string;
+    // Before any settlement the replay is the stored 504: the outcome is still unknown.
+    const early = await postOrder(t, buyer, orderOf(product, token), key);
+    expectProblem(early, 504, 'PAYMENT_PROVIDER_TIMEOUT', '/v1/orders');
+    expect(early.headers.get('idempotent-replayed')).toBe('true');
+    expect(early.body).toMatchObject({ orderId, orderStatus: 'payment_pending' });
+    await pollUntil(
+      async () =>
+        (
+          await t.db.query<{ old: boolean }>(
+            `SELECT now() - created_at > $2 * interval '1 millisecond' AS old FROM orders WHERE id = $1`,
+            [orderId, GRACE_MS + 50],
+          )
+        )[0].old,
+      { timeoutMs: 5_000, intervalMs: 50, what: 'the order to outlive the reconciliation grace' },
+    );
+    return { key, orderId };
+  }
+
+  it('a stored 504 of an order the reconciliation then settled paid replays 201 paid (Idempotent-Replayed), concurrent replays included, never charging again', async () => {
+    const product = await insertProduct(t, { stock: 1 });
+    const { key, orderId } = await orderAnsweredPending(product, 'tok_ok');
+    expect(await reconciler.reconcile()).toMatchObject({ examined: 1, paid: 1 });
+
+    const replays = await Promise.all([1, 2, 3, 4].map(() => postOrder(t, buyer, orderOf(product), key)));
+
+    // One of them re-reads the settled order; one racing it may be told the key is busy. None is a 504.
+    for (const replay of replays) {
+      if (replay.status === 409) {
+        expectProblem(replay, 409, 'IDEMPOTENCY_KEY_IN_USE', '/v1/orders');
+        continue;
+      }
+      expect(replay.status).toBe(201);
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(replay.body).toMatchObject({ id: orderId, status: 'paid' });
+    }
+    expect(replays.filter((r) => r.status === 201).length).toBeGreaterThanOrEqual(1);
+    const later = await postOrder(t, buyer, orderOf(product), key);
+    expect(later.status).toBe(201);
+    expect(later.headers.get('idempotent-replayed')).toBe('true');
+    expect(later.body).toEqual(replays.find((r) => r.status === 201)!.body);
+    expect(provider.statsFor(keyOf(orderId)).charges).toBe(1);
+    expect(await orderRow(t, orderId)).toMatchObject({ status: 'paid' });
+    expect(await stockOf(t, product)).toBe(0);
+  });
+
+  it('a stored 504 of an order the reconciliation then settled payment_failed replays the failure a first attempt would have got (402, orderStatus)', async () => {
+    const product = await insertProduct(t, { stock: 1 });
+    const { key, orderId } = await orderAnsweredPending(product, 'tok_declined');
+    expect(await reconciler.reconcile()).toMatchObject({ examined: 1, failed: 1 });
+
+    const replay = await postOrder(t, buyer, orderOf(product, 'tok_declined'), key);
+
+    expectProblem(replay, 402, 'PAYMENT_DECLINED', '/v1/orders');
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toMatchObject({ orderId, orderStatus: 'payment_failed' });
+    const again = await postOrder(t, buyer, orderOf(product, 'tok_declined'), key);
+    expectProblem(again, 402, 'PAYMENT_DECLINED', '/v1/orders');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toMatchObject({ orderId, orderStatus: 'payment_failed' });
+    // The declined charge of the first request, and nothing since.
+    expect(provider.statsFor(keyOf(orderId))).toEqual({ requests: 1, charges: 1 });
+    expect(await stockOf(t, product)).toBe(1);
+  });
+
+  it('a stored 504 of an order the reconciliation then handed to a person replays 409 ORDER_NEEDS_ATTENTION', async () => {
+    const product = await insertProduct(t, { stock: 1 });
+    const { key, orderId } = await orderAnsweredPending(product, 'tok_ok');
+    // The provider cannot tell the outcome, and the order is older than RECONCILE_MAX_AGE_MS.
+    await t.db.query(`UPDATE orders SET created_at = created_at - interval '2 hours' WHERE id = $1`, [orderId]);
+    provider.setOutage({ mode: 'down' });
+    expect(await reconciler.reconcile()).toMatchObject({ examined: 1, flagged: 1 });
+    provider.setOutage({ mode: 'none' });
+
+    const replay = await postOrder(t, buyer, orderOf(product), key);
+
+    expectProblem(replay, 409, 'ORDER_NEEDS_ATTENTION', '/v1/orders');
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toMatchObject({ orderId, orderStatus: 'needs_attention' });
+    expect(provider.statsFor(keyOf(orderId)).charges).toBe(1);
+  });
+});
+
+/**
+ * The reconciliation settles an order while the request holding its key still runs and is about
+ * to store an answer read before the settlement (`payment_pending`). Forced: the provider holds
+ * the request's charge (long provider timeout), the order is aged past the grace, a pass settles
+ * it, and only then does the caller hang up, so the request stores its pending answer last.
+ */
+describe('order settlement: a pass settling an order while its request still runs', () => {
+  let provider: FakeProviderHandle;
+  let t: TestApp;
+  let buyer: Buyer;
+  let reconciler: PaymentsReconciliationService;
+
+  beforeAll(async () => {
+    ({ provider, t, buyer } = await startOrdersApp(2_000, {
+      PAYMENTS_TIMEOUT_MS: '20000',
+      PAYMENTS_MAX_ATTEMPTS: '1',
+      ORDERS_REQUEST_DEADLINE_MS: '25000',
+      RECONCILE_GRACE_MS: '26000',
+      RECONCILE_MAX_AGE_MS: '3600000',
+    }));
+    reconciler = t.app.get(PaymentsReconciliationService);
+  });
+  afterAll(async () => {
+    provider?.release('charges');
+    await t?.close();
+    await provider?.close();
+  });
+
+  it('the pending answer it stores after the settlement is not replayed: the retry answers 201 paid, charged once', async () => {
+    await t.db.query(`UPDATE orders SET status = 'paid' WHERE status = 'payment_pending'`);
+    const product = await insertProduct(t, { stock: 1 });
+    const key = randomUUID();
+    provider.hold('charges');
+    const caller = new AbortController();
+    const first = fetch(`${t.http.baseUrl}/v1/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${buyer.token}`, 'idempotency-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify(orderOf(product)),
+      signal: caller.signal,
+    }).catch(() => undefined);
+    await pollUntil(() => provider.heldCount('charges') === 1, { what: 'the charge to be made and held' });
+    const [{ orderId }] = await t.db.query<{ orderId: string }>(
+      `SELECT resource_id AS "orderId" FROM idempotency_keys WHERE key = $1`,
+      [key],
+    );
+    await t.db.query(`UPDATE orders SET created_at = created_at - interval '1 hour' WHERE id = $1`, [orderId]);
+    expect(await reconciler.reconcile()).toMatchObject({ examined: 1, paid: 1 });
+
+    caller.abort();
+    await first;
+    const stored = await pollUntil(
+      async () =>
+        (
+          await t.db.query<{ state: string; status: number | null }>(
+            `SELECT state, response_status AS status FROM idempotency_keys WHERE key = $1`,
+            [key],
+          )
+        ).find((row) => row.state === 'completed'),
+      { timeoutMs: 10_000, what: 'the hung-up request to store its answer' },
+    );
+    // The request read the order pending before the pass settled it: a snapshot, stored last.
+    expect(stored.status).toBe(504);
+
+    const retry = await postOrder(t, buyer, orderOf(product), key);
+
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.body).toMatchObject({ id: orderId, status: 'paid' });
+    expect(provider.statsFor(keyOf(orderId))).toEqual({ requests: 1, charges: 1 });
+    expect(await orderRow(t, orderId)).toMatchObject({ status: 'paid' });
+  });
 });

@@ -326,6 +326,42 @@ describe('payments provider client against the fake provider', () => {
       await expect(breaker.charge(order('tok_ok'))).resolves.toMatchObject({ status: 'succeeded' });
     });
 
+    it('a caller hanging up during the half-open probe neither closes the breaker nor holds it open: the next call probes', async () => {
+      const states: string[] = [];
+      const breaker = new PaymentsProviderClient(
+        {
+          ...SETTINGS,
+          baseUrl: provider.url,
+          timeoutMs: 5_000,
+          maxAttempts: 1,
+          breakerFailures: 2,
+          breakerHalfOpenMs: 300,
+        },
+        { onCircuitStateChange: (_dependency, state) => states.push(state) },
+      );
+      provider.setOutage({ mode: 'error', times: 2 });
+      for (let i = 0; i < 2; i++) await breaker.charge(order('tok_ok')).catch(() => undefined);
+      expect(breaker.circuitState).toBe('open');
+      await pollUntil(() => breaker.unavailableNow() === undefined, { what: 'the probe to be due' });
+      provider.hold('charges');
+      try {
+        const caller = new AbortController();
+        const call = problemOf(breaker.charge(order('tok_ok'), { deadline: Deadline.after(4_000, caller.signal) }));
+        await pollUntil(() => provider.heldCount('charges') === 1, { what: 'the probe to reach the provider' });
+        caller.abort(new Error('client closed the connection'));
+        expect((await call).error).toMatchObject({ reason: 'caller_gone' });
+
+        // The provider said nothing: not closed (cockatiel alone would close it), and no new wait.
+        expect(breaker.circuitState).toBe('open');
+        expect(breaker.unavailableNow()).toBeUndefined();
+      } finally {
+        provider.release('charges');
+      }
+      await expect(breaker.charge(order('tok_ok'))).resolves.toMatchObject({ status: 'succeeded' });
+      expect(breaker.circuitState).toBe('closed');
+      expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'closed']);
+    });
+
     it('starts nothing when the budget is already spent: 504 DEADLINE_EXCEEDED, no request sent', async () => {
       const request = order('tok_ok');
       const { status, code } = await problemOf(client().charge(request, { deadline: Deadline.after(5) }));

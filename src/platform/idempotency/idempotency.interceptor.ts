@@ -90,6 +90,10 @@ export function canonicalJson(value: unknown): string {
  * - first use → claimed `in_progress` in Postgres (`INSERT ... ON CONFLICT DO NOTHING`), the
  *   handler runs, its answer (success or problem) is stored before it is sent;
  * - same key, same body, answered → the stored status and body, `Idempotent-Replayed: true`;
+ *   unless the resource it describes changed state since ({@link IdempotencyRepository.reopen}):
+ *   then the retry takes the key over as a resumed request, the handler answers from the
+ *   resource as it is now, also marked `Idempotent-Replayed: true` (it reports what the key's
+ *   first request did; it does not act again), and that answer is stored and replayed;
  * - same key, different body → 422 `IDEMPOTENCY_KEY_REUSED`;
  * - same key while the first still runs → 409 `IDEMPOTENCY_KEY_IN_USE` + `Retry-After`.
  *
@@ -136,6 +140,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
       case 'replay':
         return replay(request, reply, begun.response, this.config.http.retryAfterMaxSeconds);
       default: {
+        // Set now, so it is on the answer whether the handler returns or throws (the problem filter keeps it).
+        if (begun.kind === 'resumed' && begun.outdated) reply.header(REPLAYED_HEADER, 'true');
         const handle = new IdempotencyHandle(
           this.repository,
           scope,

@@ -22,8 +22,11 @@ export interface StoredResponse {
 export type BeginOutcome =
   /** The key is new (or expired): this request runs. */
   | { kind: 'started' }
-  /** The key's first request died before answering: this request takes over, resuming what it created. */
-  | { kind: 'resumed'; resourceId: string | null }
+  /**
+   * This request takes over the key and resumes what it created: its first request died before
+   * answering, or (`outdated`) its stored answer was outdated by a change of that resource.
+   */
+  | { kind: 'resumed'; resourceId: string | null; outdated: boolean }
   /** Answered before: send the stored response again. */
   | { kind: 'replay'; response: StoredResponse }
   /** The first request is still running. */
@@ -34,6 +37,8 @@ export type BeginOutcome =
 interface Row extends Record<string, unknown> {
   fingerprint: string;
   state: 'in_progress' | 'completed';
+  answerOutdated: boolean;
+  resourceId: string | null;
   lockedForMs: number;
   responseStatus: number | null;
   responseHeaders: Record<string, string> | null;
@@ -65,7 +70,7 @@ export class IdempotencyRepository {
          ON CONFLICT (account_id, method, path, key) DO UPDATE SET
            fingerprint = EXCLUDED.fingerprint, state = 'in_progress', locked_until = EXCLUDED.locked_until,
            resource_id = NULL, response_status = NULL, response_headers = NULL, response_body = NULL,
-           created_at = now(), expires_at = EXCLUDED.expires_at
+           answer_outdated = false, created_at = now(), expires_at = EXCLUDED.expires_at
          WHERE idempotency_keys.expires_at <= now()
          RETURNING 1`,
         [...keyParams(scope), fingerprint, lockMs, ttlHours],
@@ -74,8 +79,9 @@ export class IdempotencyRepository {
       if (claimed.length === 1) return { kind: 'started' };
 
       const [row] = await this.sql.query<Row>(
-        `SELECT fingerprint, state, response_status AS "responseStatus", response_headers AS "responseHeaders",
-                response_body AS "responseBody",
+        `SELECT fingerprint, state, answer_outdated AS "answerOutdated", resource_id AS "resourceId",
+                response_status AS "responseStatus",
+                response_headers AS "responseHeaders", response_body AS "responseBody",
                 GREATEST(0, ceil(extract(epoch FROM locked_until - now()) * 1000))::int AS "lockedForMs"
          FROM idempotency_keys WHERE ${KEY_WHERE}`,
         keyParams(scope),
@@ -83,23 +89,40 @@ export class IdempotencyRepository {
       );
       if (!row) continue;
       if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
-      if (row.state === 'completed') {
+      // (An outdated answer with no resource left to read again is kept: nothing could answer it better.)
+      if (row.state === 'completed' && !(row.answerOutdated && row.resourceId !== null)) {
         return {
           kind: 'replay',
           response: { status: row.responseStatus!, headers: row.responseHeaders ?? {}, body: row.responseBody! },
         };
       }
+      if (row.state === 'completed') {
+        // The answer describes a state its resource has left: take the key over (one of concurrent
+        // retries wins; the others find it in progress) and answer again from the resource.
+        const [reopened] = await this.sql.query<{ resourceId: string }>(
+          `UPDATE idempotency_keys SET state = 'in_progress', answer_outdated = false,
+             locked_until = now() + $5 * interval '1 millisecond',
+             response_status = NULL, response_headers = NULL, response_body = NULL
+           WHERE ${KEY_WHERE} AND state = 'completed' AND answer_outdated AND resource_id IS NOT NULL
+           RETURNING resource_id AS "resourceId"`,
+          [...keyParams(scope), lockMs],
+          { queryClass: 'write', name: 'idempotency.reopen' },
+        );
+        if (reopened) return { kind: 'resumed', resourceId: reopened.resourceId, outdated: true };
+        continue;
+      }
       // Most requests answer within a second: ask the retry to come back soon, not when the claim expires.
       if (row.lockedForMs > 0) return { kind: 'in_progress', retryAfterSeconds: 1 };
-      // The first request died (crash, lost connection) without answering: take over, once.
+      // The first request died (crash, lost connection) without answering: take over, once. This
+      // request reads its resource afresh, so an outdated mark made while the dead one ran is spent.
       const [taken] = await this.sql.query<{ resourceId: string | null }>(
-        `UPDATE idempotency_keys SET locked_until = now() + $5 * interval '1 millisecond'
+        `UPDATE idempotency_keys SET locked_until = now() + $5 * interval '1 millisecond', answer_outdated = false
          WHERE ${KEY_WHERE} AND state = 'in_progress' AND locked_until <= now()
          RETURNING resource_id AS "resourceId"`,
         [...keyParams(scope), lockMs],
         { queryClass: 'write', name: 'idempotency.takeOver' },
       );
-      if (taken) return { kind: 'resumed', resourceId: taken.resourceId };
+      if (taken) return { kind: 'resumed', resourceId: taken.resourceId, outdated: false };
     }
     return { kind: 'in_progress', retryAfterSeconds: 1 };
   }
@@ -113,6 +136,23 @@ export class IdempotencyRepository {
         queryClass: 'write',
         name: 'idempotency.attach',
       },
+    );
+  }
+
+  /**
+   * The resource changed state behind its keys' backs (an order the reconciliation moved out of
+   * `payment_pending`): the answers stored, or still being made, for every key linked to it are
+   * outdated. The next retry with such a key is not replayed the old answer: it takes the key
+   * over as a resumed request and answers from the resource as it is. Call it in the transaction
+   * that changes the resource, so the two commit together; not needed when the change is made by
+   * the key's own request, which answers from the new state.
+   * @example await keys.reopen(tx, order.id);
+   */
+  async reopen(tx: SqlExecutor, resourceId: string): Promise<void> {
+    await tx.query(
+      `UPDATE idempotency_keys SET answer_outdated = true WHERE resource_id = $1 AND NOT answer_outdated`,
+      [resourceId],
+      { queryClass: 'write', name: 'idempotency.outdate' },
     );
   }
 

@@ -1,6 +1,8 @@
 import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from './circuit.breaker';
 
 class Fault extends Error {}
+/** The caller hung up (or its own budget ran out): says nothing about the dependency. */
+class Interrupted extends Error {}
 
 describe('CircuitBreaker', () => {
   const start = Date.parse('2026-11-24T12:00:00Z');
@@ -16,6 +18,7 @@ describe('CircuitBreaker', () => {
       consecutiveFailures: 3,
       halfOpenAfterMs: 10_000,
       isFailure: (error) => error instanceof Fault,
+      isInconclusive: (error) => error instanceof Interrupted,
       onStateChange: (state) => states.push(state),
     });
   });
@@ -69,5 +72,29 @@ describe('CircuitBreaker', () => {
     await expect(fail()).rejects.toBeInstanceOf(Fault);
     expect(breaker.state).toBe('open');
     expect(breaker.retryAfterSeconds()).toBe(10);
+  });
+
+  it('an interrupted call never counts, closed or half-open: an interrupted probe leaves the circuit open with the probe due at once', async () => {
+    for (let i = 0; i < 10; i++) {
+      await expect(breaker.execute(() => Promise.reject(new Interrupted('gone')))).rejects.toBeInstanceOf(Interrupted);
+    }
+    expect(breaker.state).toBe('closed');
+    for (let i = 0; i < 3; i++) await fail().catch(() => undefined);
+    jest.setSystemTime(start + 10_001);
+
+    // The probe's caller hangs up: the dependency said nothing, so the circuit must not close.
+    await expect(breaker.execute(() => Promise.reject(new Interrupted('gone')))).rejects.toBeInstanceOf(Interrupted);
+
+    expect(breaker.state).toBe('open');
+    expect(breaker.rejectsNow()).toBe(false);
+    // The next call is the probe, at once (no second halfOpenAfterMs), and decides as any probe does.
+    await expect(fail()).rejects.toBeInstanceOf(Fault);
+    expect(breaker.state).toBe('open');
+    expect(breaker.rejectsNow()).toBe(true);
+    expect(breaker.retryAfterSeconds()).toBe(10);
+    jest.setSystemTime(start + 20_002);
+    await expect(breaker.execute(() => Promise.resolve('ok'))).resolves.toBe('ok');
+    expect(breaker.state).toBe('closed');
+    expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'open', 'half-open', 'closed']);
   });
 });

@@ -6,6 +6,9 @@ import {
   IsolatedCircuitError,
   circuitBreaker,
   handleWhen,
+  type FailureReason,
+  type IBackoff,
+  type IHalfOpenAfterBackoffContext,
 } from 'cockatiel';
 
 /** Circuit states as the `resilience_circuit_state` gauge reports them. */
@@ -23,6 +26,14 @@ export interface CircuitBreakerSettings {
   halfOpenAfterMs: number;
   /** Which errors count as the dependency failing (a declined card does not; a 5xx or a timeout does). */
   isFailure: (error: unknown) => boolean;
+  /**
+   * Which errors say nothing about the dependency either way (the caller hung up, its own
+   * budget ran out): never counted, and a half-open probe that ends so neither closes the
+   * circuit nor waits another `halfOpenAfterMs`: the circuit stays open with the probe due at
+   * once, so the next call probes. Any other error that is not a failure (a declined card)
+   * is an answer from a healthy dependency: a probe that gets one closes the circuit.
+   */
+  isInconclusive?: (error: unknown) => boolean;
   onStateChange?: (state: CircuitStateName) => void;
 }
 
@@ -39,6 +50,17 @@ export class CircuitOpenError extends Error {
   }
 }
 
+/** A half-open probe cut short by an inconclusive error (carried as `cause`); never leaves the breaker. */
+class InterruptedProbe extends Error {
+  constructor(cause: unknown) {
+    super('circuit probe interrupted', { cause });
+    this.name = 'InterruptedProbe';
+  }
+}
+
+const interrupted = (reason: FailureReason<unknown> | { isolated: true }): boolean =>
+  'error' in reason && reason.error instanceof InterruptedProbe;
+
 const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
   [CircuitState.Closed]: 'closed',
   [CircuitState.HalfOpen]: 'half-open',
@@ -50,7 +72,9 @@ const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
  * A thin layer over cockatiel's circuit breaker (consecutive-failure breaker, fixed half-open
  * delay, options set explicitly): while open it throws {@link CircuitOpenError} at once, with
  * the seconds until the next probe; after `halfOpenAfterMs` it lets ONE call through (others
- * still fail fast) and closes on its success or re-opens on its failure.
+ * still fail fast) and closes on its success or re-opens on its failure. A probe cut short by
+ * its caller (`isInconclusive`) decides nothing: the circuit stays open and the next call probes
+ * (cockatiel alone would close it, taking any error it does not handle for a success).
  *
  * @example
  * const breaker = new CircuitBreaker({ dependency: 'payments', consecutiveFailures: 5,
@@ -59,14 +83,23 @@ const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
  */
 export class CircuitBreaker {
   private readonly policy: CircuitBreakerPolicy;
-  private openedAt = 0;
+  /** When the open circuit lets its next probe through. */
+  private probeDueAt = 0;
 
   constructor(private readonly settings: CircuitBreakerSettings) {
-    this.policy = circuitBreaker(handleWhen(settings.isFailure), {
-      halfOpenAfter: settings.halfOpenAfterMs,
-      breaker: new ConsecutiveBreaker(settings.consecutiveFailures),
+    // An interrupted probe is handed to cockatiel as a failure (so it re-opens instead of
+    // closing) whose wait before the next probe is 0.
+    const halfOpenAfter = (context: IHalfOpenAfterBackoffContext): IBackoff<IHalfOpenAfterBackoffContext> => ({
+      duration: interrupted(context.result) ? 0 : settings.halfOpenAfterMs,
+      next: halfOpenAfter,
     });
-    this.policy.onBreak(() => (this.openedAt = Date.now()));
+    this.policy = circuitBreaker(
+      handleWhen((error) => error instanceof InterruptedProbe || settings.isFailure(error)),
+      { halfOpenAfter: { next: halfOpenAfter }, breaker: new ConsecutiveBreaker(settings.consecutiveFailures) },
+    );
+    this.policy.onBreak((reason) => {
+      this.probeDueAt = Date.now() + (interrupted(reason) ? 0 : settings.halfOpenAfterMs);
+    });
     this.policy.onStateChange((state) => settings.onStateChange?.(STATE_NAMES[state]));
   }
 
@@ -76,7 +109,7 @@ export class CircuitBreaker {
 
   /** Whole seconds (at least 1) until the next probe may run. */
   retryAfterSeconds(now = Date.now()): number {
-    return Math.max(1, Math.ceil((this.openedAt + this.settings.halfOpenAfterMs - now) / 1_000));
+    return Math.max(1, Math.ceil((this.probeDueAt - now) / 1_000));
   }
 
   /**
@@ -85,17 +118,29 @@ export class CircuitBreaker {
    * becomes the probe; this says false then, so callers checking first never starve the probe.)
    */
   rejectsNow(now = Date.now()): boolean {
-    return this.state === 'open' && now < this.openedAt + this.settings.halfOpenAfterMs;
+    return this.state === 'open' && now < this.probeDueAt;
   }
 
   /** Runs `fn` through the breaker. @throws CircuitOpenError while open, else whatever `fn` throws. */
   async execute<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await this.policy.execute(fn);
+      return await this.policy.execute(() => this.call(fn));
     } catch (error) {
+      if (error instanceof InterruptedProbe) throw error.cause;
       if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
         throw new CircuitOpenError(this.settings.dependency, this.retryAfterSeconds(), error);
       }
+      throw error;
+    }
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    // cockatiel runs the call it lets through an open circuit (the probe) before it reads half-open.
+    const probe = this.policy.state !== CircuitState.Closed;
+    try {
+      return await fn();
+    } catch (error) {
+      if (probe && this.settings.isInconclusive?.(error)) throw new InterruptedProbe(error);
       throw error;
     }
   }

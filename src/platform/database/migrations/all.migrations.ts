@@ -3,6 +3,7 @@ import { CreateOrders1767225600000 } from './1767225600000-create-orders.migrati
 import { CreateReports1767312000000 } from './1767312000000-create-reports.migration';
 import { CreateIdempotencyKeys1767398400000 } from './1767398400000-create-idempotency-keys.migration';
 import { OrderSettlementGuard1767571200000 } from './1767571200000-order-settlement-guard.migration';
+import { IdempotencyAnswerOutdated1767657600000 } from './1767657600000-idempotency-answer-outdated.migration';
 
 /**
  * Every migration, in order. Listed by hand (no glob) so that the build, the tests
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   CreateReports1767312000000,
   CreateIdempotencyKeys1767398400000,
   OrderSettlementGuard1767571200000,
+  IdempotencyAnswerOutdated1767657600000,
 ];
