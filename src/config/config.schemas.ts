@@ -145,6 +145,7 @@ export const envSchema = z.object({
   RATE_LIMIT_LOGIN_PER_IP: intInRange(100, 0, 1_000_000),
   RATE_LIMIT_SIGNUP_PER_IP: intInRange(20, 0, 1_000_000),
   RATE_LIMIT_PER_ACCOUNT: intInRange(600, 0, 1_000_000),
+  RATE_LIMIT_ORDERS_PER_ACCOUNT: intInRange(120, 0, 1_000_000),
   // Addresses (or CIDRs) of the proxies whose X-Forwarded-For is believed; empty: the socket's address.
   TRUSTED_PROXIES: commaList(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'IP addresses or CIDRs'),
   // Browser origins allowed by CORS (exact `scheme://host[:port]`); empty: no cross-origin access.
@@ -160,6 +161,7 @@ export const envSchema = z.object({
   QUEUE_ENQUEUE_TIMEOUT_MS: intInRange(1_000, 50, 30_000),
   // Reports (src/reports).
   REPORTS_MAX_BACKLOG: intInRange(1_000, 1, 1_000_000),
+  REPORTS_MAX_UNFINISHED_PER_ACCOUNT: intInRange(10, 1, 1_000_000),
   REPORTS_JOB_ATTEMPTS: intInRange(5, 1, 50),
   REPORTS_RETRY_BASE_MS: intInRange(2_000, 10, 600_000),
   REPORTS_STATEMENT_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000),
@@ -199,6 +201,12 @@ function crossVariableProblems(input: Record<string, string | undefined>): Map<s
   const reserve = ms('SHED_CRITICAL_RESERVE', 32);
   if (maxInFlight && reserve !== undefined && reserve >= maxInFlight) {
     problems.set('SHED_CRITICAL_RESERVE', `must be less than SHED_MAX_IN_FLIGHT (${maxInFlight})`);
+  }
+  // One account alone must never be able to fill the shared report backlog.
+  const maxBacklog = ms('REPORTS_MAX_BACKLOG', 1_000);
+  const perAccount = ms('REPORTS_MAX_UNFINISHED_PER_ACCOUNT', 10);
+  if (maxBacklog !== undefined && perAccount !== undefined && perAccount >= maxBacklog) {
+    problems.set('REPORTS_MAX_UNFINISHED_PER_ACCOUNT', `must be less than REPORTS_MAX_BACKLOG (${maxBacklog})`);
   }
   return problems;
 }
@@ -262,6 +270,8 @@ export interface AppConfig {
   };
   reports: {
     maxBacklog: number;
+    /** Unfinished (queued or running) reports one account may have; more → 429 RATE_LIMITED. Below `maxBacklog`. */
+    maxUnfinishedPerAccount: number;
     attempts: number;
     retryBaseMs: number;
     statementTimeoutMs: number;
@@ -290,6 +300,8 @@ export interface AppConfig {
     loginPerIp: number;
     signupPerIp: number;
     perAccount: number;
+    /** `POST /v1/orders` per account. */
+    ordersPerAccount: number;
   };
   /** Proxies whose X-Forwarded-For gives the client address (empty: the socket's address is the client). */
   trustedProxies: string[];
@@ -436,6 +448,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     },
     reports: {
       maxBacklog: env.REPORTS_MAX_BACKLOG,
+      maxUnfinishedPerAccount: env.REPORTS_MAX_UNFINISHED_PER_ACCOUNT,
       attempts: env.REPORTS_JOB_ATTEMPTS,
       retryBaseMs: env.REPORTS_RETRY_BASE_MS,
       statementTimeoutMs: env.REPORTS_STATEMENT_TIMEOUT_MS,
@@ -462,6 +475,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       loginPerIp: env.RATE_LIMIT_LOGIN_PER_IP,
       signupPerIp: env.RATE_LIMIT_SIGNUP_PER_IP,
       perAccount: env.RATE_LIMIT_PER_ACCOUNT,
+      ordersPerAccount: env.RATE_LIMIT_ORDERS_PER_ACCOUNT,
     },
     trustedProxies: env.TRUSTED_PROXIES,
     corsOrigins: env.CORS_ORIGINS,

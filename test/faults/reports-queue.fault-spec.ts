@@ -48,9 +48,10 @@ describe('reports queue under faults (F28, F27, F30)', () => {
   });
 
   it('answers 503 OVERLOADED with Retry-After once the backlog reaches REPORTS_MAX_BACKLOG', async () => {
-    const t = await start({ REPORTS_MAX_BACKLOG: '2' });
-    const { token } = await signUpWithToken(t.http);
+    // One account may have at most one unfinished report here: two accounts fill the backlog.
+    const t = await start({ REPORTS_MAX_BACKLOG: '2', REPORTS_MAX_UNFINISHED_PER_ACCOUNT: '1' });
     for (const month of ['01', '02']) {
+      const { token } = await signUpWithToken(t.http);
       const res = await t.http.post(
         '/v1/reports',
         { ...JANUARY, from: `2026-${month}-01`, to: `2026-${month}-20` },
@@ -58,6 +59,7 @@ describe('reports queue under faults (F28, F27, F30)', () => {
       );
       expect(res.status).toBe(202);
     }
+    const { token } = await signUpWithToken(t.http);
     const res = await t.http.post('/v1/reports', { ...JANUARY, from: '2026-03-01', to: '2026-03-20' }, { token });
     expectProblem(res, 503, 'OVERLOADED', '/v1/reports');
     expect(res.headers.get('retry-after')).toBe('5');

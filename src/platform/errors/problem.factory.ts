@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { AppError, DependencyUnavailableError } from './app.errors';
+import { AppError, DependencyUnavailableError, RateLimitedError, type RateLimitFacts } from './app.errors';
 import { classifyFailure } from './failure.classifier';
 import { isRegistered, problemTypeOf, typeUriOf, type ErrorCode, type LogLevel } from './problem-type.registry';
 
@@ -91,10 +91,24 @@ export function buildProblemBody(
   };
 }
 
-/** HTTP headers of a problem: `Retry-After` from the error or its type, and the auth challenge of a 401. */
+/** One policy of `RateLimit-Policy`: `"orders";q=120;w=60`, or `"reports-unfinished";q=10;qu="concurrent-requests"`. */
+export const rateLimitPolicyItem = (limit: Pick<RateLimitFacts, 'policy' | 'quota' | 'windowSeconds' | 'unit'>) =>
+  `"${limit.policy}";q=${limit.quota}` +
+  (limit.windowSeconds !== undefined ? `;w=${limit.windowSeconds}` : '') +
+  (limit.unit !== undefined ? `;qu="${limit.unit}"` : '');
+
+/** The `RateLimit` header of one policy: `"orders";r=0;t=42`. */
+export const rateLimitItem = (limit: Pick<RateLimitFacts, 'policy' | 'remaining' | 'resetSeconds'>) =>
+  `"${limit.policy}";r=${limit.remaining};t=${limit.resetSeconds}`;
+
+/** HTTP headers of a problem: `Retry-After` from the error or its type, the auth challenge of a 401, a limit's numbers. */
 function headersOf(error: AppError): Record<string, string> {
   const headers: Record<string, string> = {};
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  if (error instanceof RateLimitedError) {
+    headers['ratelimit-policy'] = rateLimitPolicyItem(error.limit);
+    headers['ratelimit'] = rateLimitItem(error.limit);
+  }
   if (error.code === 'UNAUTHENTICATED') {
     headers['www-authenticate'] = error.reason
       ? `Bearer realm="resilient-api", error="${error.reason}"`

@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblems } from '../docs/api-problems.decorator';
 import { AppError } from '../errors/app.errors';
+import { rateLimitItem, rateLimitPolicyItem } from '../errors/problem.factory';
 import {
   RateLimiter,
   type RateLimitHit,
@@ -69,9 +70,13 @@ function setHeaders(reply: FastifyReply, states: RateLimitState[]): void {
   const tightest = [...states].sort(
     (a, b) => Number(b.exceeded) - Number(a.exceeded) || a.remaining - b.remaining || b.resetSeconds - a.resetSeconds,
   )[0];
-  reply.header(
-    'ratelimit-policy',
-    states.map((s) => `"${s.policy.name}";q=${s.policy.limit};w=${s.policy.windowSeconds}`).join(', '),
-  );
-  reply.header('ratelimit', `"${tightest.policy.name}";r=${tightest.remaining};t=${tightest.resetSeconds}`);
+  const facts = ({ policy, remaining, resetSeconds }: RateLimitState) => ({
+    policy: policy.name,
+    quota: policy.limit,
+    windowSeconds: policy.windowSeconds,
+    remaining,
+    resetSeconds,
+  });
+  reply.header('ratelimit-policy', states.map((s) => rateLimitPolicyItem(facts(s))).join(', '));
+  reply.header('ratelimit', rateLimitItem(facts(tightest)));
 }
