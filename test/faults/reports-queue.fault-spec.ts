@@ -2,9 +2,9 @@ import Redis from 'ioredis';
 import { NoopPaymentsReconciler } from '../../src/reconciliation/noop-payments-reconciler.service';
 import type { ReconciliationOutcome } from '../../src/reconciliation/reconciliation.types';
 import { REPORT_FAILURE_REASONS } from '../../src/reports/reports.errors';
-import { freePort, pollUntil } from '../support/poll.support';
+import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
-import { startRedisServer, type RedisServer } from '../support/redis-server.support';
+import { refusedRedisUrl, startRedisServer, type RedisServer } from '../support/redis-server.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 import {
   holdLock,
@@ -39,7 +39,7 @@ describe('reports queue under faults (F28, F27, F30)', () => {
   });
 
   it('answers 503 DEPENDENCY_UNAVAILABLE with Retry-After within 1 s when the queue Redis is down, and keeps no report', async () => {
-    const t = await start({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const t = await start({ REDIS_URL: await refusedRedisUrl() });
     const { accountId, token } = await signUpWithToken(t.http);
     const started = Date.now();
     const res = await t.http.post('/v1/reports', JANUARY, { token });
