@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { MIGRATIONS } from '../../src/platform/database/migrations/all.migrations';
 import { createTestDatabase } from '../support/test-database.support';
-import { freePort, pollUntil } from '../support/poll.support';
+import { freePort, pollUntil, refusingPort } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
 import { deleteRedisKeys, testKeyPrefix } from '../support/redis-keys.support';
 import { refusedRedisUrl } from '../support/redis-server.support';
@@ -46,7 +46,7 @@ describe('booting the real entry point (F8, F10, F32)', () => {
   });
 
   it('retries an unreachable database with backoff, then exits 1 with one clear line and no stack', async () => {
-    const port = await freePort();
+    const port = await refusingPort();
     const app = start('dist/main.js', {
       DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/resilient_api`,
       BOOT_RETRY_WINDOW_MS: '1500',

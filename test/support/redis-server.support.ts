@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { freePort, pollUntil } from './poll.support';
+import { freePort, pollUntil, refusingPort } from './poll.support';
 
 /**
  * A private, throw-away `redis-server` for fault tests: they kill it, hang it and bring
@@ -153,27 +153,7 @@ export function ping(port: number, timeoutMs = 250): Promise<boolean> {
   });
 }
 
-/** A port below the ephemeral range (32768+ on Linux) that no test ever listens on. */
-const NEVER_LISTENING_PORT = 1;
-
-/**
- * A Redis URL whose every connection is refused at once: "Redis down" for a boot or fault test.
- * Not a `freePort()`: that port is free only when asked for, and the kernel hands the same ports
- * out again and again (here, 254 of 2,000 `listen(0)` calls got a port already handed out), so
- * during a test that lasts seconds another test file's private redis-server or app can listen on
- * it, and "Redis down" answers (readiness then says `ok`, not `degraded`). Port 1 is below the
- * ephemeral range, so no `listen(0)` nor any outgoing connection ever uses it; the URL is
- * returned only once a connect to it was seen refused.
- */
+/** A Redis URL whose every connection is refused at once for the whole test ({@link refusingPort}). */
 export async function refusedRedisUrl(): Promise<string> {
-  const refused = await new Promise<boolean>((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port: NEVER_LISTENING_PORT });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
-  });
-  if (!refused) throw new Error(`127.0.0.1:${NEVER_LISTENING_PORT} does not refuse connections on this machine`);
-  return `redis://127.0.0.1:${NEVER_LISTENING_PORT}`;
+  return `redis://127.0.0.1:${await refusingPort()}`;
 }
