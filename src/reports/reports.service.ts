@@ -55,13 +55,8 @@ export class ReportsService {
     const report = await this.reports
       .createOrFindUnfinished(accountId, input.type, params, requestId, this.config.reports.maxUnfinishedPerAccount)
       .catch((error: unknown) => {
-        if (error instanceof TooManyUnfinishedReportsError) {
-          this.limitedUnfinished.inc();
-          this.logger.warn(
-            { maxUnfinished: this.config.reports.maxUnfinishedPerAccount },
-            'report refused: too many unfinished for this account',
-          );
-        }
+        // Counted beside the guard's policies; the problem filter writes the one warn line.
+        if (error instanceof TooManyUnfinishedReportsError) this.limitedUnfinished.inc();
         throw error;
       });
     try {
