@@ -1,3 +1,4 @@
+import { isForeignKeyViolation } from '../platform/database/pg.errors';
 import { AppError } from '../platform/errors/app.errors';
 import { registerProblemTypes } from '../platform/errors/problem-type.registry';
 
@@ -42,7 +43,23 @@ export class EmailTakenError extends AppError {
 
 /** 404: the account behind a (still valid) token no longer exists. */
 export class AccountNotFoundError extends AppError {
-  constructor() {
-    super('ACCOUNT_NOT_FOUND', { detail: 'The account this token was issued for no longer exists.' });
+  constructor(cause?: unknown) {
+    super('ACCOUNT_NOT_FOUND', { detail: 'The account this token was issued for no longer exists.', cause });
   }
 }
+
+/**
+ * For the `.catch` of a statement that writes a row referencing `accounts (id)`: a foreign-key
+ * violation of `constraint` means the account behind a (still valid, stateless) token was
+ * erased after the token was issued, so it becomes 404 ACCOUNT_NOT_FOUND, as `GET
+ * /v1/accounts/me` answers; anything else is rethrown unchanged.
+ *
+ * @example
+ * await tx.query('INSERT INTO orders (account_id, ...) ...', [...]).catch(rethrowIfAccountGone('orders_account_id_fkey'));
+ */
+export const rethrowIfAccountGone =
+  (constraint: string) =>
+  (error: unknown): never => {
+    if (isForeignKeyViolation(error, constraint)) throw new AccountNotFoundError(error);
+    throw error;
+  };

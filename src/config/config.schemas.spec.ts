@@ -132,6 +132,18 @@ describe('configuration of the HTTP edge (F9, hardening)', () => {
     );
   });
 
+  it('keeps the per-account report cap below the shared backlog, and the orders rate limit configurable', () => {
+    const config = loadConfig({});
+    expect(config.reports.maxUnfinishedPerAccount).toBe(10);
+    expect(config.rateLimits.ordersPerAccount).toBe(120);
+    expect(() => loadConfig({ REPORTS_MAX_BACKLOG: '10' })).toThrow(
+      /REPORTS_MAX_UNFINISHED_PER_ACCOUNT must be less than REPORTS_MAX_BACKLOG \(10\)/,
+    );
+    expect(() => loadConfig({ REPORTS_MAX_UNFINISHED_PER_ACCOUNT: '0' })).toThrow(/REPORTS_MAX_UNFINISHED_PER_ACCOUNT/);
+    expect(() => loadConfig({ RATE_LIMIT_ORDERS_PER_ACCOUNT: 'many' })).toThrow(/RATE_LIMIT_ORDERS_PER_ACCOUNT/);
+    expect(loadConfig({ RATE_LIMIT_ORDERS_PER_ACCOUNT: '0' }).rateLimits.ordersPerAccount).toBe(0);
+  });
+
   it('parses the CORS and trusted-proxy lists, and rejects malformed items', () => {
     const config = loadConfig({
       CORS_ORIGINS: 'https://a.example.com, http://localhost:5173',

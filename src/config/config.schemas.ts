@@ -164,6 +164,7 @@ export const envSchema = z.object({
   RATE_LIMIT_LOGIN_PER_IP: intInRange(100, 0, 1_000_000),
   RATE_LIMIT_SIGNUP_PER_IP: intInRange(20, 0, 1_000_000),
   RATE_LIMIT_PER_ACCOUNT: intInRange(600, 0, 1_000_000),
+  RATE_LIMIT_ORDERS_PER_ACCOUNT: intInRange(120, 0, 1_000_000),
   // Addresses (or CIDRs) of the proxies whose X-Forwarded-For is believed; empty: the socket's address.
   TRUSTED_PROXIES: commaList(isAddressOrCidr, 'IP addresses or CIDRs (such as 10.0.0.0/8 or fd00::/8)'),
   // Browser origins allowed by CORS (exact `scheme://host[:port]`); empty: no cross-origin access.
@@ -179,6 +180,7 @@ export const envSchema = z.object({
   QUEUE_ENQUEUE_TIMEOUT_MS: intInRange(1_000, 50, 30_000),
   // Reports (src/reports).
   REPORTS_MAX_BACKLOG: intInRange(1_000, 1, 1_000_000),
+  REPORTS_MAX_UNFINISHED_PER_ACCOUNT: intInRange(10, 1, 1_000_000),
   REPORTS_JOB_ATTEMPTS: intInRange(5, 1, 50),
   REPORTS_RETRY_BASE_MS: intInRange(2_000, 10, 600_000),
   REPORTS_STATEMENT_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000),
@@ -228,6 +230,12 @@ function crossVariableProblems(input: Record<string, string | undefined>): Map<s
       'RECONCILE_GRACE_MS',
       `must be greater than ORDERS_REQUEST_DEADLINE_MS (${orderBudget}): a charge may still be in flight before that`,
     );
+  }
+  // One account alone must never be able to fill the shared report backlog.
+  const maxBacklog = ms('REPORTS_MAX_BACKLOG', 1_000);
+  const perAccount = ms('REPORTS_MAX_UNFINISHED_PER_ACCOUNT', 10);
+  if (maxBacklog !== undefined && perAccount !== undefined && perAccount >= maxBacklog) {
+    problems.set('REPORTS_MAX_UNFINISHED_PER_ACCOUNT', `must be less than REPORTS_MAX_BACKLOG (${maxBacklog})`);
   }
   return problems;
 }
@@ -296,6 +304,8 @@ export interface AppConfig {
   };
   reports: {
     maxBacklog: number;
+    /** Unfinished (queued or running) reports one account may have; more → 429 RATE_LIMITED. Below `maxBacklog`. */
+    maxUnfinishedPerAccount: number;
     attempts: number;
     retryBaseMs: number;
     statementTimeoutMs: number;
@@ -324,6 +334,8 @@ export interface AppConfig {
     loginPerIp: number;
     signupPerIp: number;
     perAccount: number;
+    /** `POST /v1/orders` per account. */
+    ordersPerAccount: number;
   };
   /** Proxies whose X-Forwarded-For gives the client address (empty: the socket's address is the client). */
   trustedProxies: string[];
@@ -471,6 +483,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     },
     reports: {
       maxBacklog: env.REPORTS_MAX_BACKLOG,
+      maxUnfinishedPerAccount: env.REPORTS_MAX_UNFINISHED_PER_ACCOUNT,
       attempts: env.REPORTS_JOB_ATTEMPTS,
       retryBaseMs: env.REPORTS_RETRY_BASE_MS,
       statementTimeoutMs: env.REPORTS_STATEMENT_TIMEOUT_MS,
@@ -497,6 +510,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       loginPerIp: env.RATE_LIMIT_LOGIN_PER_IP,
       signupPerIp: env.RATE_LIMIT_SIGNUP_PER_IP,
       perAccount: env.RATE_LIMIT_PER_ACCOUNT,
+      ordersPerAccount: env.RATE_LIMIT_ORDERS_PER_ACCOUNT,
     },
     trustedProxies: env.TRUSTED_PROXIES,
     corsOrigins: env.CORS_ORIGINS,

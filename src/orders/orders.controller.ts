@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
+import { RateLimit } from '../platform/http/rate-limit.guard';
 import { RequestBudget, RequestDeadline } from '../platform/http/request.deadline';
 import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
 import { Idempotent, IdempotencyKey } from '../platform/idempotency/idempotency.decorator';
@@ -31,6 +32,8 @@ export class OrdersController {
 
   @Post()
   @HttpCode(201)
+  // Per account (the class's bearer guard runs first): RATE_LIMIT_ORDERS_PER_ACCOUNT a window.
+  @RateLimit('orders')
   @BusinessFlow('order')
   @Idempotent()
   @RequestBudget((config) => config.orders.requestDeadlineMs)
@@ -44,6 +47,7 @@ export class OrdersController {
   })
   @ApiCreatedResponse({ description: 'The order, paid.', standardSchema: orderSchema })
   @ApiProblems(
+    'ACCOUNT_NOT_FOUND',
     'PRODUCT_NOT_FOUND',
     'PRODUCT_DISCONTINUED',
     'OUT_OF_STOCK',

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { rethrowIfAccountGone } from '../accounts/accounts.errors';
 import { SqlClient, type SqlExecutor } from '../platform/database/sql.client';
 import type { OrderCursor, OrderStatus } from './orders.schemas';
 
@@ -82,17 +83,22 @@ export class OrdersRepository {
     );
   }
 
-  /** Inserts a `payment_pending` order and its lines. */
+  /**
+   * Inserts a `payment_pending` order and its lines.
+   * @throws AccountNotFoundError (404) when the account was erased after its token was issued.
+   */
   async insert(
     tx: SqlExecutor,
     order: { accountId: string; totalCents: number; currency: string; lines: OrderLineRow[] },
   ): Promise<OrderWithLines> {
-    const [row] = await tx.query<OrderRow>(
-      `INSERT INTO orders AS o (account_id, status, total_cents, currency) VALUES ($1, 'payment_pending', $2, $3)
-       RETURNING ${ORDER_COLUMNS}`,
-      [order.accountId, order.totalCents, order.currency],
-      { queryClass: 'write', name: 'orders.insert' },
-    );
+    const [row] = await tx
+      .query<OrderRow>(
+        `INSERT INTO orders AS o (account_id, status, total_cents, currency) VALUES ($1, 'payment_pending', $2, $3)
+         RETURNING ${ORDER_COLUMNS}`,
+        [order.accountId, order.totalCents, order.currency],
+        { queryClass: 'write', name: 'orders.insert' },
+      )
+      .catch(rethrowIfAccountGone('orders_account_id_fkey'));
     await tx.query(
       `INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents)
        SELECT $1, * FROM unnest($2::uuid[], $3::int[], $4::int[])`,

@@ -29,23 +29,15 @@ export class ReconciliationProcessor implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    // One query per scrape feeds both gauges (Prometheus scrapes them together). A failed read
-    // (Postgres down) keeps the last values: the scrape itself must not fail, and the database
-    // error is already counted in db_client_errors_total.
-    let read: Promise<ReconciliationBacklog | undefined> | undefined;
-    const backlog = () =>
-      (read ??= this.reconciler
-        .backlog()
-        .catch(() => undefined)
-        .finally(() => (read = undefined)));
-    this.metrics.gauge('payments_pending_orders', async (gauge) => {
-      const value = await backlog();
-      if (value) gauge.set(value.pending);
-    });
-    this.metrics.gauge('payments_oldest_pending_age_seconds', async (gauge) => {
-      const value = await backlog();
-      if (value) gauge.set(value.oldestAgeSeconds);
-    });
+    // One query per scrape feeds both gauges (Prometheus scrapes them together). A failed or slow
+    // read (Postgres down) keeps the last values, marked metrics_collect_stale (MetricsService);
+    // the database error is already counted in db_client_errors_total.
+    let read: Promise<ReconciliationBacklog> | undefined;
+    const backlog = () => (read ??= this.reconciler.backlog().finally(() => (read = undefined)));
+    this.metrics.gauge('payments_pending_orders', async (gauge) => gauge.set((await backlog()).pending));
+    this.metrics.gauge('payments_oldest_pending_age_seconds', async (gauge) =>
+      gauge.set((await backlog()).oldestAgeSeconds),
+    );
     this.workers.register({
       queue: RECONCILIATION_QUEUE,
       concurrency: 1,

@@ -33,7 +33,7 @@ export class ReportsController {
       '(`to` inclusive). Repeating the request while the same report is unfinished returns that report.',
   })
   @ApiAcceptedResponse({ standardSchema: reportAcceptedSchema, description: 'Queued; `Location` is the report.' })
-  @ApiProblems('VALIDATION_FAILED', 'OVERLOADED', 'DEPENDENCY_UNAVAILABLE')
+  @ApiProblems('VALIDATION_FAILED', 'ACCOUNT_NOT_FOUND', 'RATE_LIMITED', 'OVERLOADED', 'DEPENDENCY_UNAVAILABLE')
   async create(
     @Body({ schema: createReportSchema }) input: CreateReportInput,
     @CurrentAccount() accountId: string,

@@ -1,4 +1,4 @@
-import { AppError } from '../platform/errors/app.errors';
+import { AppError, RateLimitedError } from '../platform/errors/app.errors';
 import { classifyFailure } from '../platform/errors/failure.classifier';
 import { registerProblemTypes } from '../platform/errors/problem-type.registry';
 
@@ -28,6 +28,28 @@ declare module '../platform/errors/problem-type.registry' {
 export class ReportNotFoundError extends AppError {
   constructor(reportId: string) {
     super('REPORT_NOT_FOUND', { extensions: { reportId } });
+  }
+}
+
+/** How long a refused report request is told to wait: about how long the worker needs to finish one. */
+export const REPORT_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * 429: the account already has `REPORTS_MAX_UNFINISHED_PER_ACCOUNT` reports queued or running.
+ * Below the shared backlog cap, so one account cannot take the backlog every account shares.
+ */
+export class TooManyUnfinishedReportsError extends RateLimitedError {
+  constructor(maxUnfinished: number) {
+    super(
+      {
+        policy: 'reports-unfinished',
+        quota: maxUnfinished,
+        remaining: 0,
+        resetSeconds: REPORT_RETRY_AFTER_SECONDS,
+        unit: 'concurrent-requests',
+      },
+      `You already have ${maxUnfinished} reports queued or running; wait for one to finish.`,
+    );
   }
 }
 

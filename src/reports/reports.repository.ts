@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import { AccountNotFoundError, rethrowIfAccountGone } from '../accounts/accounts.errors';
 import { SqlClient } from '../platform/database/sql.client';
 import type { ReportParams, ReportRecord, ReportStatus, ReportType } from './reports.types';
+import { TooManyUnfinishedReportsError } from './reports.errors';
 import type { SalesSummary } from './reports.schemas';
 
 const COLUMNS = `id, account_id AS "accountId", type, params, status, progress, result, error, attempts, requeues,
@@ -20,35 +22,49 @@ export class ReportsRepository {
 
   /**
    * Creates a queued report, or finds the unfinished one with the same account, type and
-   * parameters (the unique index `reports_unfinished_request_key`): a retried POST gets the
-   * report its first attempt created. `created` says which.
+   * parameters: a retried POST gets the report its first attempt created. `created` says which.
+   * One transaction under the account's row lock (`FOR NO KEY UPDATE`: it queues this account's
+   * other report requests, never its orders), so concurrent requests of one account are counted
+   * exactly against `maxUnfinished`.
+   * @throws AccountNotFoundError (404) when the account was erased after its token was issued.
+   * @throws TooManyUnfinishedReportsError (429) when the account already has `maxUnfinished`
+   *   queued or running reports.
    */
-  async createOrFindUnfinished(
+  createOrFindUnfinished(
     accountId: string,
     type: ReportType,
     params: ReportParams,
     requestId: string,
+    maxUnfinished: number,
   ): Promise<{ id: string; status: ReportStatus; created: boolean }> {
-    // A few rounds at most: the unfinished twin may finish between the INSERT and the SELECT.
-    for (let round = 0; round < 3; round++) {
-      const inserted = await this.sql.query<{ id: string; status: ReportStatus }>(
-        `INSERT INTO reports (account_id, type, params, request_id) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (account_id, type, params) WHERE status IN ('queued', 'running') DO NOTHING
-         RETURNING id, status`,
-        [accountId, type, JSON.stringify(params), requestId],
-        // Idempotent: a repeat finds the row the first one inserted.
-        { queryClass: 'write', idempotent: true, name: 'reports.create' },
-      );
-      if (inserted[0]) return { ...inserted[0], created: true };
-      const existing = await this.sql.query<{ id: string; status: ReportStatus }>(
-        `SELECT id, status FROM reports
-          WHERE account_id = $1 AND type = $2 AND params = $3 AND status IN ('queued', 'running')`,
-        [accountId, type, JSON.stringify(params)],
-        { name: 'reports.findUnfinished' },
-      );
-      if (existing[0]) return { ...existing[0], created: false };
-    }
-    throw new Error('report neither inserted nor found after 3 rounds');
+    const paramsJson = JSON.stringify(params);
+    return this.sql.transaction(
+      async (tx) => {
+        const [account] = await tx.query(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, [accountId], {
+          queryClass: 'lock',
+          name: 'reports.lockAccount',
+        });
+        if (!account) throw new AccountNotFoundError();
+        const [unfinished] = await tx.query<{ twin: { id: string; status: ReportStatus } | null; count: number }>(
+          `SELECT count(*)::int AS count,
+                  (array_agg(json_build_object('id', id, 'status', status)) FILTER (WHERE type = $2 AND params = $3))[1] AS twin
+             FROM reports WHERE account_id = $1 AND status IN ('queued', 'running')`,
+          [accountId, type, paramsJson],
+          { name: 'reports.unfinished' },
+        );
+        if (unfinished.twin) return { ...unfinished.twin, created: false };
+        if (unfinished.count >= maxUnfinished) throw new TooManyUnfinishedReportsError(maxUnfinished);
+        const [inserted] = await tx
+          .query<{ id: string; status: ReportStatus }>(
+            `INSERT INTO reports (account_id, type, params, request_id) VALUES ($1, $2, $3, $4) RETURNING id, status`,
+            [accountId, type, paramsJson, requestId],
+            { queryClass: 'write', name: 'reports.create' },
+          )
+          .catch(rethrowIfAccountGone('reports_account_id_fkey'));
+        return { ...inserted, created: true };
+      },
+      { name: 'reports.create', queryClass: 'lock' },
+    );
   }
 
   /** Undoes a report whose job could not be enqueued (the caller got a 503 and will retry). */

@@ -5,15 +5,13 @@ import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
 import { OverloadedError } from '../platform/errors/app.errors';
+import { MetricsService } from '../platform/metrics/metrics.service';
 import { QueueProducerService } from '../platform/queue/queue-producer.service';
 import { jobIdOf } from '../platform/queue/queue.types';
-import { ReportNotFoundError } from './reports.errors';
+import { REPORT_RETRY_AFTER_SECONDS, ReportNotFoundError, TooManyUnfinishedReportsError } from './reports.errors';
 import type { CreateReportInput, ReportAccepted, ReportView } from './reports.schemas';
 import { ReportsRepository } from './reports.repository';
 import { REPORTS_QUEUE, type ReportJobData, type ReportRecord } from './reports.types';
-
-/** How long a Retry-After the backlog cap sends: about how long the worker needs to make room. */
-const BACKLOG_RETRY_AFTER_SECONDS = 5;
 
 /**
  * Reports: a request only records the report (Postgres) and enqueues its job; the worker
@@ -22,19 +20,28 @@ const BACKLOG_RETRY_AFTER_SECONDS = 5;
  */
 @Injectable()
 export class ReportsService {
+  /** `http_server_requests_rate_limited_total{policy="reports-unfinished"}`, beside the guard's policies. */
+  private readonly limitedUnfinished: { inc(): void };
+
   constructor(
     private readonly reports: ReportsRepository,
     private readonly producer: QueueProducerService,
     @InjectQueue(REPORTS_QUEUE) private readonly queue: Queue<ReportJobData>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly logger: PinoLogger,
+    metrics: MetricsService,
   ) {
     this.logger.setContext(ReportsService.name);
+    this.limitedUnfinished = metrics
+      .counter('http_server_requests_rate_limited_total')
+      .labels({ policy: 'reports-unfinished' });
   }
 
   /**
-   * Accepts a report: 503 OVERLOADED when the backlog is at `REPORTS_MAX_BACKLOG`, 503
-   * DEPENDENCY_UNAVAILABLE (fast) when the queue's Redis is down. A retried request with the
+   * Accepts a report: 503 OVERLOADED when the backlog is at `REPORTS_MAX_BACKLOG`, 429
+   * RATE_LIMITED when the account has `REPORTS_MAX_UNFINISHED_PER_ACCOUNT` reports unfinished
+   * (well before one account could fill the backlog), 404 ACCOUNT_NOT_FOUND for an erased
+   * account, 503 DEPENDENCY_UNAVAILABLE (fast) when the queue's Redis is down. A retried request with the
    * same parameters while the first is unfinished gets the same report, and its job id (from
    * the report id) makes the second enqueue a no-op.
    */
@@ -42,10 +49,16 @@ export class ReportsService {
     const backlog = await this.producer.backlog(this.queue);
     if (backlog >= this.config.reports.maxBacklog) {
       this.logger.warn({ backlog, maxBacklog: this.config.reports.maxBacklog }, 'report refused: backlog at its cap');
-      throw new OverloadedError({ reason: 'report backlog full' }, BACKLOG_RETRY_AFTER_SECONDS);
+      throw new OverloadedError({ reason: 'report backlog full' }, REPORT_RETRY_AFTER_SECONDS);
     }
     const params = { from: input.from, to: input.to };
-    const report = await this.reports.createOrFindUnfinished(accountId, input.type, params, requestId);
+    const report = await this.reports
+      .createOrFindUnfinished(accountId, input.type, params, requestId, this.config.reports.maxUnfinishedPerAccount)
+      .catch((error: unknown) => {
+        // Counted beside the guard's policies; the problem filter writes the one warn line.
+        if (error instanceof TooManyUnfinishedReportsError) this.limitedUnfinished.inc();
+        throw error;
+      });
     try {
       // The producer stamps this request's id and traceparent into the job.
       await this.enqueue(report.id);

@@ -1,5 +1,4 @@
 import { NestFactory } from '@nestjs/core';
-import { randomBytes } from 'node:crypto';
 import { AccountsService } from '../../src/accounts/accounts.service';
 import { AuthService } from '../../src/auth/auth.service';
 import { loadConfig } from '../../src/config/config.schemas';
@@ -14,6 +13,7 @@ import { parseMetrics } from '../support/metrics.support';
 import { pollUntil } from '../support/poll.support';
 import { createTestDatabase } from '../support/test-database.support';
 import { REDIS_URL } from '../support/test-env.support';
+import { testKeyPrefix } from '../support/redis-keys.support';
 
 describe('the core module, as a worker boots it (no HTTP)', () => {
   it('boots without Fastify or controllers, serves the domain services on real Postgres and Redis, and closes every connection', async () => {
@@ -22,7 +22,7 @@ describe('the core module, as a worker boots it (no HTTP)', () => {
       NODE_ENV: 'test',
       DATABASE_URL: db.url,
       REDIS_URL,
-      REDIS_KEY_PREFIX: `ra-test:${randomBytes(4).toString('hex')}:`,
+      REDIS_KEY_PREFIX: testKeyPrefix(),
     });
     const core = await NestFactory.createApplicationContext(
       CoreModule.forRoot(config, createRootLogger(config, new LogCapture())),

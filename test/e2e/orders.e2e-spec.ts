@@ -252,6 +252,21 @@ describe('orders (POST/GET /v1/orders)', () => {
     });
   });
 
+  describe('an erased account', () => {
+    it('answers 404 ACCOUNT_NOT_FOUND to a still-valid token of an erased account; nothing reserved, nothing charged', async () => {
+      const product = await insertProduct(t, { stock: 4 });
+      const erased = await newBuyer(t);
+      await t.db.query('DELETE FROM accounts WHERE id = $1', [erased.accountId]);
+
+      const res = await postOrder(t, erased, orderOf(product, 'tok_ok', 2));
+
+      expectProblem(res, 404, 'ACCOUNT_NOT_FOUND', '/v1/orders');
+      expect(await stockOf(t, product)).toBe(4);
+      expect(await t.db.query('SELECT id FROM orders WHERE account_id = $1', [erased.accountId])).toEqual([]);
+      expect(t.logs.lines.filter((l) => l.level === 'error' && l.requestId === res.body.requestId)).toEqual([]);
+    });
+  });
+
   describe('reads are owner-only and paged', () => {
     it("answers 404 ORDER_NOT_FOUND for another account's order, exactly as for a missing one", async () => {
       const product = await insertProduct(t, { stock: 1 });

@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import {
+  insertProduct,
+  newBuyer,
+  orderOf,
+  postOrder,
+  startOrdersApp,
+  type OrdersTestApp,
+} from '../support/orders.support';
 import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
 import { startRedisServer, type RedisServer } from '../support/redis-server.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
+import { signUpWithToken } from '../support/worker.support';
 
 const TOKEN = '/v1/auth/token';
 const login = (t: TestApp, email: string, headers?: Record<string, string>) =>
@@ -102,6 +111,87 @@ describe('rate limits (F24)', () => {
       } finally {
         await other.close();
       }
+    });
+  });
+
+  describe('per account on POST /v1/orders and on unfinished reports (one account cannot starve the others)', () => {
+    let orders: OrdersTestApp;
+    beforeAll(async () => {
+      orders = await startOrdersApp(3_000, {
+        RATE_LIMIT_ORDERS_PER_ACCOUNT: '2',
+        REPORTS_MAX_UNFINISHED_PER_ACCOUNT: '2',
+        REPORTS_MAX_BACKLOG: '5',
+        REDIS_COMMAND_TIMEOUT_MS: '5000',
+      });
+      await pollUntil(async () => (await orders.t.http.get('/health/ready')).status === 200, {
+        what: 'Redis connected',
+      });
+    });
+    afterAll(() => orders?.close());
+
+    it('limits POST /v1/orders per account (RATE_LIMIT_ORDERS_PER_ACCOUNT) with 429 and Retry-After; nothing reserved or charged', async () => {
+      const { t, buyer, provider } = orders;
+      const product = await insertProduct(t, { stock: 10 });
+      for (const left of [1, 0]) {
+        const res = await postOrder(t, buyer, orderOf(product));
+        expect(res.status).toBe(201);
+        expect(res.headers.get('ratelimit-policy')).toBe('"orders";q=2;w=60');
+        expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"orders";r=${left};t=\\d+$`));
+      }
+      const limited = await postOrder(t, buyer, orderOf(product));
+      expectProblem(limited, 429, 'RATE_LIMITED', '/v1/orders');
+      expect(limited.body.policy).toBe('orders');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+      expect(await t.db.query('SELECT id FROM orders WHERE account_id = $1', [buyer.accountId])).toHaveLength(2);
+      expect(provider.chargesForReference(limited.body.orderId ?? 'none')).toEqual([]);
+      // Another account is not affected.
+      expect((await postOrder(t, await newBuyer(t), orderOf(product))).status).toBe(201);
+    });
+
+    it('caps unfinished reports per account (REPORTS_MAX_UNFINISHED_PER_ACCOUNT) with 429 before the shared backlog is full', async () => {
+      const { t } = orders;
+      const hog = await signUpWithToken(t.http);
+      const month = (m: string) => ({ type: 'sales-summary', from: `2025-${m}-01`, to: `2025-${m}-20` });
+      for (const m of ['01', '02'])
+        expect((await t.http.post('/v1/reports', month(m), { token: hog.token })).status).toBe(202);
+      // The same report again is the report it already has, not a new one: still 202.
+      const again = await t.http.post('/v1/reports', month('02'), { token: hog.token });
+      expect(again.status).toBe(202);
+
+      const refused = await t.http.post('/v1/reports', month('03'), { token: hog.token });
+      expectProblem(refused, 429, 'RATE_LIMITED', '/v1/reports');
+      expect(refused.body).toMatchObject({ policy: 'reports-unfinished' });
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(refused.headers.get('ratelimit-policy')).toBe('"reports-unfinished";q=2;qu="concurrent-requests"');
+      expect(refused.headers.get('ratelimit')).toBe(`"reports-unfinished";r=0;t=${refused.headers.get('retry-after')}`);
+      const rows = await t.db.query('SELECT id FROM reports WHERE account_id = $1', [hog.accountId]);
+      expect(rows).toHaveLength(2);
+
+      // The shared backlog (5) still has room for everybody else.
+      const other = await signUpWithToken(t.http);
+      expect((await t.http.post('/v1/reports', month('01'), { token: other.token })).status).toBe(202);
+      const metrics = await t.http.get('/metrics');
+      expect(metrics.text).toMatch(/^http_server_requests_rate_limited_total\{policy="reports-unfinished"\} 1$/m);
+    });
+
+    it('counts concurrent requests of one account exactly: a burst never gets past the cap', async () => {
+      const { t } = orders;
+      const burst = await signUpWithToken(t.http);
+      const answers = await Promise.all(
+        ['04', '05', '06', '07', '08', '09'].map((m) =>
+          t.http.post(
+            '/v1/reports',
+            { type: 'sales-summary', from: `2025-${m}-01`, to: `2025-${m}-20` },
+            { token: burst.token },
+          ),
+        ),
+      );
+      expect(answers.map((a) => a.status).sort()).toEqual([202, 202, 429, 429, 429, 429]);
+      const rows = await t.db.query("SELECT id FROM reports WHERE account_id = $1 AND status = 'queued'", [
+        burst.accountId,
+      ]);
+      expect(rows).toHaveLength(2);
     });
   });
 

@@ -70,6 +70,18 @@ describe('reports (F28, F5): requested over HTTP, built by the worker', () => {
       expect(Number(rows[0].n)).toBe(1);
     });
 
+    it('answers 404 ACCOUNT_NOT_FOUND to a still-valid token of an erased account, and keeps no report', async () => {
+      const erased = await signUpWithToken(t.http);
+      await t.db.query('DELETE FROM accounts WHERE id = $1', [erased.accountId]);
+      const res = await t.http.post(
+        '/v1/reports',
+        { type: 'sales-summary', from: '2026-01-01', to: '2026-01-31' },
+        { token: erased.token },
+      );
+      expectProblem(res, 404, 'ACCOUNT_NOT_FOUND', '/v1/reports');
+      expect(await t.db.query('SELECT id FROM reports WHERE account_id = $1', [erased.accountId])).toEqual([]);
+    });
+
     it('answers 401 without a bearer token', async () => {
       const res = await t.http.post('/v1/reports', { type: 'sales-summary', from: '2026-01-01', to: '2026-01-31' });
       expectProblem(res, 401, 'UNAUTHENTICATED');

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { MIGRATIONS } from '../../src/platform/database/migrations/all.migrations';
 import { createTestDatabase } from '../support/test-database.support';
-import { freePort, pollUntil } from '../support/poll.support';
+import { freePort, pollUntil, refusingPort } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
+import { deleteRedisKeys, testKeyPrefix } from '../support/redis-keys.support';
+import { refusedRedisUrl } from '../support/redis-server.support';
 import { ADMIN_DATABASE_URL, REDIS_URL, databaseUrl } from '../support/test-env.support';
 
 const STACK = /\n\s+at /;
@@ -13,12 +15,23 @@ const reach = (url: string) => fetch(url).catch(() => undefined);
 
 describe('booting the real entry point (F8, F10, F32)', () => {
   const running: RunningProcess[] = [];
+  const prefixes: string[] = [];
   const start = (script: string, env: Record<string, string>) => {
-    const p = runNode(script, { NODE_ENV: 'test', REDIS_URL, LOG_LEVEL: 'info', ...env });
+    const prefix = testKeyPrefix('boot-');
+    prefixes.push(prefix);
+    const p = runNode(script, { NODE_ENV: 'test', REDIS_URL, REDIS_KEY_PREFIX: prefix, LOG_LEVEL: 'info', ...env });
     running.push(p);
     return p;
   };
-  afterEach(() => running.splice(0).forEach((p) => p.kill()));
+  afterEach(async () => {
+    await Promise.all(
+      running.splice(0).map((p) => {
+        p.kill();
+        return p.exited(5_000).catch(() => undefined);
+      }),
+    );
+    await Promise.all(prefixes.splice(0).map((prefix) => deleteRedisKeys(prefix)));
+  });
 
   it('stops before listening on bad configuration: exit 1, one message naming every bad variable, no stack', async () => {
     const app = start('dist/main.js', { NODE_ENV: 'production', PORT: 'abc', LOG_LEVEL: 'loud', DATABASE_URL: 'nope' });
@@ -49,7 +62,7 @@ describe('booting the real entry point (F8, F10, F32)', () => {
   });
 
   it('retries an unreachable database with backoff, then exits 1 with one clear line and no stack', async () => {
-    const port = await freePort();
+    const port = await refusingPort();
     const app = start('dist/main.js', {
       DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/resilient_api`,
       BOOT_RETRY_WINDOW_MS: '1500',
@@ -160,12 +173,7 @@ describe('booting the real entry point (F8, F10, F32)', () => {
   it('starts without Redis (a cache), serves from Postgres, reports ready but degraded, and logs the outage without stacks', async () => {
     const db = await createTestDatabase();
     const port = await freePort();
-    const redisPort = await freePort();
-    const app = start('dist/main.js', {
-      DATABASE_URL: db.url,
-      PORT: String(port),
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-    });
+    const app = start('dist/main.js', { DATABASE_URL: db.url, PORT: String(port), REDIS_URL: await refusedRedisUrl() });
     try {
       const base = `http://127.0.0.1:${port}`;
       // Redis is a soft dependency: readiness stays 200 and says degraded (README "Operating it").
@@ -184,12 +192,16 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       });
       const list = await fetch(`${base}/v1/products?limit=5`);
       expect(list.status).toBe(200);
-      const redisLines = app
-        .stdout()
-        .split('\n')
-        .filter((l) => l.includes('redis connection error'));
+      // The child's stdout reaches this process on its own schedule, not with the HTTP answer: wait for both lines.
+      const redisLines = () =>
+        app
+          .stdout()
+          .split('\n')
+          .filter((l) => l.includes('redis connection error'))
+          .map((l) => JSON.parse(l) as { connection: string; level: string; reason: string });
+      await pollUntil(() => redisLines().length >= 2, { timeoutMs: 10_000, what: 'a redis error line per connection' });
       // One line per connection (the cache, the job queue's producer) and kind of failure, not one per reconnect attempt.
-      const logged = redisLines.map((l) => JSON.parse(l) as { connection: string; level: string; reason: string });
+      const logged = redisLines();
       expect(logged.map((l) => l.connection).sort()).toEqual(['cache', 'queue-producer']);
       for (const line of logged) expect(line).toMatchObject({ level: 'warn', reason: 'ECONNREFUSED' });
       expect(app.stdout() + app.stderr()).not.toMatch(STACK);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import { Client } from 'pg';
 import { FaultFixturesModule } from '../support/fault-fixtures.module';
@@ -9,6 +8,7 @@ import { runNode } from '../support/process.support';
 import { createTestDatabase } from '../support/test-database.support';
 import { REDIS_URL } from '../support/test-env.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
+import { testKeyPrefix } from '../support/redis-keys.support';
 
 /**
  * F5 and bounded waits: every wait on Postgres ends in a 503/504 within its budget, and the
@@ -149,7 +149,7 @@ describe('the network to Postgres black-holed mid-request (F5)', () => {
       PORT: String(port),
       DATABASE_URL: proxy.url(db.url),
       REDIS_URL,
-      REDIS_KEY_PREFIX: `ra-test:${randomBytes(4).toString('hex')}:`,
+      REDIS_KEY_PREFIX: testKeyPrefix(),
       // Long enough that only the close deadline can end the hung statement.
       DB_STATEMENT_TIMEOUT_MS: '20000',
       DB_CLOSE_TIMEOUT_MS: '500',

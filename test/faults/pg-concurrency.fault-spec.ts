@@ -3,6 +3,7 @@ import { freePort, pollUntil } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 import { REDIS_URL } from '../support/test-env.support';
+import { testKeyPrefix } from '../support/redis-keys.support';
 
 /**
  * Issue 5, defect 9: node-postgres warns "Calling client.query() when the client is already
@@ -34,7 +35,7 @@ describe('no concurrent queries on one pg client', () => {
       NODE_OPTIONS: '--trace-deprecation',
       DATABASE_URL: db.url,
       REDIS_URL,
-      REDIS_KEY_PREFIX: `ra-pgc-${port}:`,
+      REDIS_KEY_PREFIX: testKeyPrefix('pgc-'),
       PORT: String(port),
       LOG_LEVEL: 'warn',
       DB_POOL_MAX: '3',

@@ -3,8 +3,9 @@ import { NoopPaymentsReconciler } from '../../src/reconciliation/noop-payments-r
 import type { ReconciliationOutcome } from '../../src/reconciliation/reconciliation.types';
 import { REPORT_FAILURE_REASONS } from '../../src/reports/reports.errors';
 import { parseMetrics } from '../support/metrics.support';
-import { freePort, pollUntil } from '../support/poll.support';
+import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
+import { refusedRedisUrl, startRedisServer, type RedisServer } from '../support/redis-server.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 import {
   holdLock,
@@ -31,13 +32,15 @@ describe('reports queue under faults (F28, F27, F30)', () => {
     workers.push(worker);
     return worker;
   };
+  const redisServers: RedisServer[] = [];
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop('test end')));
     await Promise.all(apps.splice(0).map((t) => t.close()));
+    await Promise.all(redisServers.splice(0).map((r) => r.stop()));
   });
 
   it('answers 503 DEPENDENCY_UNAVAILABLE with Retry-After within 1 s when the queue Redis is down, and keeps no report', async () => {
-    const t = await start({ REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const t = await start({ REDIS_URL: await refusedRedisUrl() });
     const { accountId, token } = await signUpWithToken(t.http);
     const started = Date.now();
     const res = await t.http.post('/v1/reports', JANUARY, { token });
@@ -49,9 +52,10 @@ describe('reports queue under faults (F28, F27, F30)', () => {
   });
 
   it('answers 503 OVERLOADED with Retry-After once the backlog reaches REPORTS_MAX_BACKLOG', async () => {
-    const t = await start({ REPORTS_MAX_BACKLOG: '2' });
-    const { token } = await signUpWithToken(t.http);
+    // One account may have at most one unfinished report here: two accounts fill the backlog.
+    const t = await start({ REPORTS_MAX_BACKLOG: '2', REPORTS_MAX_UNFINISHED_PER_ACCOUNT: '1' });
     for (const month of ['01', '02']) {
+      const { token } = await signUpWithToken(t.http);
       const res = await t.http.post(
         '/v1/reports',
         { ...JANUARY, from: `2026-${month}-01`, to: `2026-${month}-20` },
@@ -59,6 +63,7 @@ describe('reports queue under faults (F28, F27, F30)', () => {
       );
       expect(res.status).toBe(202);
     }
+    const { token } = await signUpWithToken(t.http);
     const res = await t.http.post('/v1/reports', { ...JANUARY, from: '2026-03-01', to: '2026-03-20' }, { token });
     expectProblem(res, 503, 'OVERLOADED', '/v1/reports');
     expect(res.headers.get('retry-after')).toBe('5');
@@ -198,6 +203,45 @@ describe('reports queue under faults (F28, F27, F30)', () => {
     if (draining) expect(draining.status).toBe(503);
     await stopping;
     workers.splice(workers.indexOf(worker), 1);
+  });
+
+  it('answers a worker /metrics scrape within a second while its Redis is frozen, with the last values marked stale', async () => {
+    const redis = await startRedisServer();
+    redisServers.push(redis);
+    const t = await start({ REDIS_URL: redis.url });
+    const worker = await startWorker(t);
+    const scrapeWorker = async () => {
+      const started = Date.now();
+      // Bounded here too: before the fix a scrape hung for as long as Redis did.
+      const res = await fetch(`${worker.baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
+      return { status: res.status, text: await res.text(), ms: Date.now() - started };
+    };
+    const stale = (metric: string, value: 0 | 1) =>
+      new RegExp(`^metrics_collect_stale\\{metric="${metric}"\\} ${value}$`, 'm');
+    const fresh = await scrapeWorker();
+    expect(fresh.text).toMatch(/^queue_jobs_waiting\{queue="reports"\} \d+$/m);
+    expect(fresh.text).toMatch(stale('queue_jobs_waiting', 0));
+
+    redis.pause();
+    try {
+      // Scrape after scrape (Prometheus keeps asking): each answers in time, none waits on the last one's read.
+      for (let i = 0; i < 3; i++) {
+        const frozen = await scrapeWorker();
+        expect({ status: frozen.status, fast: frozen.ms < 1_000 }).toEqual({ status: 200, fast: true });
+        expect(frozen.text).toMatch(/^queue_jobs_waiting\{queue="reports"\} \d+$/m);
+        expect(frozen.text).toMatch(/^queue_oldest_job_age_seconds\{queue="reports"\} [\d.]+$/m);
+        expect(frozen.text).toMatch(stale('queue_jobs_waiting', 1));
+        expect(frozen.text).toMatch(stale('queue_oldest_job_age_seconds', 1));
+        // Values that do not depend on Redis are fresh.
+        expect(frozen.text).toMatch(stale('db_client_connection_count', 0));
+      }
+    } finally {
+      await redis.resume();
+    }
+    await pollUntil(async () => stale('queue_jobs_waiting', 0).test((await scrapeWorker()).text), {
+      timeoutMs: 10_000,
+      what: 'queue metrics fresh again once Redis answers',
+    });
   });
 
   it('keeps its BullMQ keys under REDIS_KEY_PREFIX', async () => {

@@ -23,6 +23,7 @@ import { freePort, pollUntil } from '../support/poll.support';
 import { HOST_PATH, ROOT, hostEnvironment, runNode, type RunningProcess } from '../support/process.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 import { REDIS_URL } from '../support/test-env.support';
+import { deleteRedisKeys, testKeyPrefix } from '../support/redis-keys.support';
 
 /**
  * The Dockerfile replayed without a Docker engine (F11, F32, F37): its final stage is rebuilt in
@@ -232,12 +233,13 @@ describe('the Docker image, replayed without Docker', () => {
 
   it('boots as PID 1 of its own namespace, unprivileged, answers its HEALTHCHECK, and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
+    const keyPrefix = testKeyPrefix('image-');
     const env = {
       ...imageEnv,
       PORT: String(port),
       DATABASE_URL: db.url,
       REDIS_URL,
-      REDIS_KEY_PREFIX: `ra:image:${port}:`,
+      REDIS_KEY_PREFIX: keyPrefix,
       JWT_SECRET: 'image-replay-secret-0123456789abcdef',
       SHUTDOWN_DRAIN_MS: '300',
     };
@@ -297,6 +299,8 @@ describe('the Docker image, replayed without Docker', () => {
     } finally {
       if (nodePid && proc.proc.exitCode === null) asRoot(['kill', '-KILL', String(nodePid)]);
       proc.kill();
+      await proc.exited(5_000).catch(() => undefined);
+      await deleteRedisKeys(keyPrefix);
     }
   });
 

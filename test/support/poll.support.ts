@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 
 export interface PollOptions {
   timeoutMs?: number;
@@ -39,4 +39,28 @@ export function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/** A port below the ephemeral range (32768+ on Linux) that no test ever listens on. */
+const NEVER_LISTENING_PORT = 1;
+
+/**
+ * A port on 127.0.0.1 that refuses every connection for as long as a test runs: "the server is
+ * down". Not a {@link freePort}: that port is free only when asked for, and the kernel hands the
+ * same ports out again and again (here, 254 of 2,000 `listen(0)` calls got a port already handed
+ * out), so during a test that lasts seconds another test file's private redis-server, Postgres or
+ * app can listen on it, and "down" answers. Port 1 is below the ephemeral range: no `listen(0)`
+ * nor any outgoing connection ever uses it. Returned only once a connect to it was seen refused.
+ */
+export async function refusingPort(): Promise<number> {
+  const refused = await new Promise<boolean>((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port: NEVER_LISTENING_PORT });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
+  if (!refused) throw new Error(`127.0.0.1:${NEVER_LISTENING_PORT} does not refuse connections on this machine`);
+  return NEVER_LISTENING_PORT;
 }

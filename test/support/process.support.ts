@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { resolve } from 'node:path';
 import { checkLogLine } from './log-keys.support';
+import { testKeyPrefix } from './redis-keys.support';
 
 export const ROOT = resolve(__dirname, '..', '..');
 
@@ -22,14 +23,16 @@ export interface RunOptions {
 
 /**
  * Runs a built entry point (dist/, built by the global setup) as its own process,
- * with exactly the environment given (plus PATH), as an operator would start it.
+ * with exactly the environment given, as an operator would start it, plus PATH and, unless
+ * given, a `REDIS_KEY_PREFIX` of this test run: a test process never writes under the default
+ * `ra:` of the shared Redis, and the global teardown sweeps what it left.
  */
 export function runNode(script: string, env: Record<string, string>, options: RunOptions = {}): RunningProcess {
   const cwd = options.cwd ?? ROOT;
   const [command, ...args] = [...(options.wrapper ?? []), process.execPath, resolve(cwd, script)];
   const proc = spawn(command, args, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', REDIS_KEY_PREFIX: testKeyPrefix('proc-'), ...env },
   });
   let out = '';
   let err = '';

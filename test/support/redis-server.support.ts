@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { freePort, pollUntil } from './poll.support';
+import { freePort, pollUntil, refusingPort } from './poll.support';
 
 /**
  * A private, throw-away `redis-server` for fault tests: they kill it, hang it and bring
@@ -151,4 +151,9 @@ export function ping(port: number, timeoutMs = 250): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
   });
+}
+
+/** A Redis URL whose every connection is refused at once for the whole test ({@link refusingPort}). */
+export async function refusedRedisUrl(): Promise<string> {
+  return `redis://127.0.0.1:${await refusingPort()}`;
 }

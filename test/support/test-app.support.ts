@@ -1,11 +1,10 @@
 import type { Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
 import { createApp } from '../../src/app.factory';
 import { loadConfig, type AppConfig } from '../../src/config/config.schemas';
 import { HttpClient } from './http-client.support';
 import { LogCapture } from './log-capture.support';
+import { deleteRedisKeys, testKeyPrefix } from './redis-keys.support';
 import { createTestDatabase, type TestDatabase } from './test-database.support';
 import { REDIS_URL } from './test-env.support';
 
@@ -34,7 +33,7 @@ export interface TestAppOptions {
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
-  const keyPrefix = `ra-test:${randomBytes(4).toString('hex')}:`;
+  const keyPrefix = testKeyPrefix();
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: db.url,
@@ -63,25 +62,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     config,
     async close() {
       await app.close();
-      await deleteKeys(config.redis.url, keyPrefix);
+      await deleteRedisKeys(keyPrefix, config.redis.url);
       if (!options.db) await db.drop();
     },
   };
-}
-
-async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } catch {
-    // Redis may be the thing a fault test took down; nothing to clean then.
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -98,13 +98,17 @@ function addComponents(document: OpenAPIObject): void {
     },
     'RateLimit-Policy': {
       description:
-        'The rate limits of this operation (draft-ietf-httpapi-ratelimit-headers, structured fields): `"<policy>";q=<requests>;w=<window seconds>`, comma-separated.',
+        'The rate limits of this operation (draft-ietf-httpapi-ratelimit-headers, structured fields): `"<policy>";q=<requests>;w=<window seconds>`, comma-separated; a cap on work in progress (unfinished reports) is `"<policy>";q=<at most>;qu="concurrent-requests"`.',
       required: true,
-      schema: { type: 'string', pattern: '^"[a-z-]+";q=[0-9]+;w=[0-9]+(, "[a-z-]+";q=[0-9]+;w=[0-9]+)*$' },
+      schema: {
+        type: 'string',
+        pattern:
+          '^"[a-z-]+";q=[0-9]+(;w=[0-9]+|;qu="concurrent-requests")(, "[a-z-]+";q=[0-9]+(;w=[0-9]+|;qu="concurrent-requests"))*$',
+      },
     },
     RateLimit: {
       description:
-        'The limit closest to refusing (an exceeded one first): `"<policy>";r=<remaining>;t=<seconds until the window resets>`.',
+        'The limit closest to refusing (an exceeded one first): `"<policy>";r=<remaining>;t=<seconds until the window resets, or until there may be room again>`.',
       required: true,
       schema: { type: 'string', pattern: '^"[a-z-]+";r=[0-9]+;t=[0-9]+$' },
     },

@@ -183,7 +183,7 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     title: 'Too many requests',
     meaning: 'The caller went over a rate limit.',
     cause:
-      'Too many requests in a short time from one client address, for one account, or (login) for one email address.',
+      'Too many requests in a short time from one client address, for one account, or (login) for one email address; or too many unfinished reports for one account.',
     action:
       'Wait for the number of seconds in `Retry-After`, then retry. `RateLimit-Policy` and `RateLimit` say which limit applies and how much is left.',
     retryable: true,
@@ -191,9 +191,10 @@ export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
     defaultDetail: 'Too many requests; retry after the Retry-After interval.',
     retryAfterSeconds: 60,
     extensions: {
-      policy: z
-        .string()
-        .meta({ description: 'The limit that refused the request (`login`, `login-ip`, `signup`, `account`).' }),
+      policy: z.string().meta({
+        description:
+          'The limit that refused the request (`login`, `login-ip`, `signup`, `account`, `orders`, `reports-unfinished`).',
+      }),
     },
     firstCheck:
       '`http_server_requests_rate_limited_total` by `policy`: one client over a limit, or a limit too low for real use (`RATE_LIMIT_*`).',
@@ -366,6 +367,36 @@ export class ValidationFailedError extends AppError {
 export class UnauthenticatedError extends AppError {
   constructor(detail = 'A valid bearer token is required.', reason?: 'invalid_token') {
     super('UNAUTHENTICATED', { detail, reason });
+  }
+}
+
+/** One limit's numbers, as the IETF RateLimit headers carry them (draft-ietf-httpapi-ratelimit-headers). */
+export interface RateLimitFacts {
+  /** The policy's name: the headers' key and the problem's `policy`. */
+  policy: string;
+  /** The quota (`q`). */
+  quota: number;
+  /** What is left of it (`r`). */
+  remaining: number;
+  /** Seconds until there is room again (`t`, and `Retry-After` when refused). */
+  resetSeconds: number;
+  /** The window of a request quota (`w`); none for a cap on work in progress. */
+  windowSeconds?: number;
+  /** `concurrent-requests` (`qu`): the quota counts work in progress, not requests per window. */
+  unit?: 'concurrent-requests';
+}
+
+/**
+ * 429 over a limit a feature enforces itself (one the route's `@RateLimit()` guard cannot count,
+ * such as unfinished reports per account). The HTTP mapping sends `Retry-After`, `RateLimit-Policy`
+ * and `RateLimit` from `limit`, as the guard does for its own policies.
+ */
+export class RateLimitedError extends AppError {
+  constructor(
+    readonly limit: RateLimitFacts,
+    detail?: string,
+  ) {
+    super('RATE_LIMITED', { detail, retryAfterSeconds: limit.resetSeconds, extensions: { policy: limit.policy } });
   }
 }
 

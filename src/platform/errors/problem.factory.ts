@@ -1,6 +1,12 @@
 import { HttpException } from '@nestjs/common';
 import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../config/config.schemas';
-import { AppError, DependencyUnavailableError, MethodNotAllowedError } from './app.errors';
+import {
+  AppError,
+  DependencyUnavailableError,
+  MethodNotAllowedError,
+  RateLimitedError,
+  type RateLimitFacts,
+} from './app.errors';
 import { classifyFailure } from './failure.classifier';
 import { isRegistered, problemTypeOf, typeUriOf, type ErrorCode, type LogLevel } from './problem-type.registry';
 
@@ -105,6 +111,16 @@ export function buildProblemBody(
   };
 }
 
+/** One policy of `RateLimit-Policy`: `"orders";q=120;w=60`, or `"reports-unfinished";q=10;qu="concurrent-requests"`. */
+export const rateLimitPolicyItem = (limit: Pick<RateLimitFacts, 'policy' | 'quota' | 'windowSeconds' | 'unit'>) =>
+  `"${limit.policy}";q=${limit.quota}` +
+  (limit.windowSeconds !== undefined ? `;w=${limit.windowSeconds}` : '') +
+  (limit.unit !== undefined ? `;qu="${limit.unit}"` : '');
+
+/** The `RateLimit` header of one policy: `"orders";r=0;t=42`. */
+export const rateLimitItem = (limit: Pick<RateLimitFacts, 'policy' | 'remaining' | 'resetSeconds'>) =>
+  `"${limit.policy}";r=${limit.remaining};t=${limit.resetSeconds}`;
+
 /**
  * The one writer of a `Retry-After` value (RFC 9110 §10.2.3 delay-seconds), for every 429 and 503
  * this service sends: a whole number of seconds from 1 to `maxSeconds`, rounded up. Whatever
@@ -120,12 +136,16 @@ export function retryAfterHeaderValue(seconds: number, maxSeconds: number): stri
   return String(Math.max(1, Math.ceil(seconds)));
 }
 
-/** HTTP headers of a problem: `Retry-After` from the error or its type, the auth challenge of a 401, the `Allow` of a 405. */
+/** HTTP headers of a problem: `Retry-After` from the error or its type, the auth challenge of a 401, the `Allow` of a 405, a limit's numbers. */
 function headersOf(error: AppError, retryAfterMaxSeconds: number): Record<string, string> {
   const headers: Record<string, string> = {};
   if (error instanceof MethodNotAllowedError) headers.allow = error.allowed.join(', ');
   if (error.retryAfterSeconds !== undefined) {
     headers['retry-after'] = retryAfterHeaderValue(error.retryAfterSeconds, retryAfterMaxSeconds);
+  }
+  if (error instanceof RateLimitedError) {
+    headers['ratelimit-policy'] = rateLimitPolicyItem(error.limit);
+    headers['ratelimit'] = rateLimitItem(error.limit);
   }
   if (error.code === 'UNAUTHENTICATED') {
     headers['www-authenticate'] = error.reason

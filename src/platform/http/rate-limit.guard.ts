@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isIP } from 'node:net';
 import { ApiProblems } from '../docs/api-problems.decorator';
 import { AppError } from '../errors/app.errors';
+import { rateLimitItem, rateLimitPolicyItem } from '../errors/problem.factory';
 import {
   RateLimiter,
   type RateLimitHit,
@@ -70,11 +71,15 @@ function setHeaders(reply: FastifyReply, states: RateLimitState[]): void {
   const tightest = [...states].sort(
     (a, b) => Number(b.exceeded) - Number(a.exceeded) || a.remaining - b.remaining || b.resetSeconds - a.resetSeconds,
   )[0];
-  reply.header(
-    'ratelimit-policy',
-    states.map((s) => `"${s.policy.name}";q=${s.policy.limit};w=${s.policy.windowSeconds}`).join(', '),
-  );
-  reply.header('ratelimit', `"${tightest.policy.name}";r=${tightest.remaining};t=${tightest.resetSeconds}`);
+  const facts = ({ policy, remaining, resetSeconds }: RateLimitState) => ({
+    policy: policy.name,
+    quota: policy.limit,
+    windowSeconds: policy.windowSeconds,
+    remaining,
+    resetSeconds,
+  });
+  reply.header('ratelimit-policy', states.map((s) => rateLimitPolicyItem(facts(s))).join(', '));
+  reply.header('ratelimit', rateLimitItem(facts(tightest)));
 }
 
 /**

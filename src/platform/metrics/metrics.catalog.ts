@@ -114,6 +114,13 @@ export const METRICS = {
     labelNames: ['dependency'],
   },
 
+  // The scrape itself.
+  metrics_collect_stale: {
+    type: 'gauge',
+    help: 'Per metric read at scrape time: 1 when its read failed or did not finish within the scrape bound (the scrape shows the last value read), 0 when fresh.',
+    labelNames: ['metric'],
+  },
+
   // Job queues (worker).
   queue_jobs_waiting: {
     type: 'gauge',

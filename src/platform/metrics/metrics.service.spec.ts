@@ -27,6 +27,45 @@ describe('MetricsService', () => {
     expect(() => metrics.gauge('queue_jobs_waiting', () => undefined)).toThrow(/already has a collect function/);
   });
 
+  it('bounds a read that hangs: the scrape answers with the last value, marked stale, and never starts a second read', async () => {
+    const metrics = new MetricsService(50);
+    let reads = 0;
+    let release: (() => void) | undefined;
+    metrics.gauge('queue_jobs_waiting', async (gauge) => {
+      reads++;
+      if (reads === 1) return gauge.set({ queue: 'reports' }, 4);
+      await new Promise<void>((resolve) => (release = resolve)); // a frozen Redis
+      gauge.set({ queue: 'reports' }, 9);
+    });
+    expect(await metrics.render()).toContain('metrics_collect_stale{metric="queue_jobs_waiting"} 0');
+    for (let scrape = 0; scrape < 3; scrape++) {
+      const started = Date.now();
+      const text = await metrics.render();
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(text).toContain('queue_jobs_waiting{queue="reports"} 4');
+      expect(text).toContain('metrics_collect_stale{metric="queue_jobs_waiting"} 1');
+    }
+    expect(reads).toBe(2);
+    release?.();
+    const text = await metrics.render();
+    expect(text).toContain('queue_jobs_waiting{queue="reports"} 9');
+    expect(text).toContain('metrics_collect_stale{metric="queue_jobs_waiting"} 0');
+  });
+
+  it('marks a failed read stale and keeps the last value', async () => {
+    const metrics = new MetricsService();
+    let fail = false;
+    metrics.gauge('queue_jobs_waiting', (gauge) => {
+      if (fail) throw new Error('ECONNREFUSED');
+      gauge.set({ queue: 'reports' }, 2);
+    });
+    await metrics.render();
+    fail = true;
+    const text = await metrics.render();
+    expect(text).toContain('queue_jobs_waiting{queue="reports"} 2');
+    expect(text).toContain('metrics_collect_stale{metric="queue_jobs_waiting"} 1');
+  });
+
   it('rejects a label the catalog does not declare for the metric', () => {
     const metrics = new MetricsService();
     // The types forbid it too; this is what happens to code that casts its way around them.

@@ -11,6 +11,20 @@ import {
 type Collect = (gauge: Gauge) => void | Promise<void>;
 
 /**
+ * How long a scrape waits for any one value read at scrape time (a queue depth in Redis, a
+ * backlog in Postgres). The reads run side by side, so a scrape answers within about this
+ * bound whatever hangs behind it: Prometheus' own timeout (10 s by default) is never reached.
+ */
+export const COLLECT_TIMEOUT_MS = 250;
+
+/** One gauge's scrape-time read: at most one in flight, however many scrapes arrive meanwhile. */
+interface Collector {
+  collect: Collect;
+  inFlight?: Promise<void>;
+  stale: boolean;
+}
+
+/**
  * The metrics of one app instance: its own prom-client Registry (never the global one, so
  * the many apps a test run boots never share or clash), Node's default process metrics,
  * and the catalog instruments, created on first use.
@@ -30,9 +44,11 @@ type Collect = (gauge: Gauge) => void | Promise<void>;
 export class MetricsService {
   readonly registry = new Registry();
   private readonly created = new Map<MetricName, Metric>();
-  private readonly collectors = new Map<MetricName, Collect>();
+  private readonly collectors = new Map<MetricName, Collector>();
+  private staleness?: Gauge<'metric'>;
 
-  constructor() {
+  /** @param collectTimeoutMs the scrape's bound on each read (tests shorten or lengthen it). */
+  constructor(private readonly collectTimeoutMs = COLLECT_TIMEOUT_MS) {
     // Process CPU, memory, heap, event-loop lag, GC, handles: the saturation panels.
     collectDefaultMetrics({ register: this.registry });
   }
@@ -50,7 +66,9 @@ export class MetricsService {
 
   /**
    * @param collect called at every scrape to set the current value (read a pool, count a queue);
-   *   one owner per gauge, so a second `collect` for the same name throws.
+   *   one owner per gauge, so a second `collect` for the same name throws. A read that fails or
+   *   outlasts the scrape's bound leaves the last values in place, marked by
+   *   `metrics_collect_stale{metric}` = 1; throw from `collect` to say a read failed.
    */
   gauge<N extends GaugeName>(
     name: N,
@@ -58,25 +76,44 @@ export class MetricsService {
   ): Gauge<LabelsOf<N>> {
     if (collect) {
       if (this.collectors.has(name)) throw new Error(`metric ${name} already has a collect function`);
-      this.collectors.set(name, collect as Collect);
+      this.collectors.set(name, { collect: collect as Collect, stale: false });
+      this.staleness ??= this.gauge('metrics_collect_stale');
     }
-    const collectors = this.collectors;
-    return this.instrument(
-      name,
-      () =>
-        new Gauge({
-          ...this.options(name),
-          // prom-client calls this with the gauge as `this` before each scrape.
-          async collect(this: Gauge) {
-            await collectors.get(name)?.(this);
-          },
-        }),
-    ) as Gauge<LabelsOf<N>>;
+    return this.instrument(name, () => new Gauge({ ...this.options(name) })) as Gauge<LabelsOf<N>>;
   }
 
-  /** The whole registry in Prometheus text format (what `GET /metrics` answers). */
-  render(): Promise<string> {
+  /**
+   * The whole registry in Prometheus text format (what `GET /metrics` answers): first every
+   * scrape-time read, side by side, each bounded by `collectTimeoutMs`, so a frozen dependency
+   * delays a scrape by that bound at most, never for as long as it hangs.
+   */
+  async render(): Promise<string> {
+    await Promise.all([...this.collectors].map(([name, collector]) => this.collect(name, collector)));
     return this.registry.metrics();
+  }
+
+  private async collect(name: MetricName, collector: Collector): Promise<void> {
+    const gauge = this.created.get(name) as Gauge;
+    // Single flight: a read still hanging from an earlier scrape is waited on again, never repeated,
+    // so a frozen dependency cannot pile up one more read per scrape.
+    collector.inFlight ??= (async () => collector.collect(gauge))()
+      .then(
+        () => {
+          collector.stale = false;
+        },
+        () => {
+          collector.stale = true;
+        },
+      )
+      .finally(() => (collector.inFlight = undefined));
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      collector.inFlight.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(resolve, this.collectTimeoutMs, false))),
+    ]);
+    clearTimeout(timer);
+    if (!done) collector.stale = true;
+    this.staleness?.set({ metric: name }, collector.stale ? 1 : 0);
   }
 
   get contentType(): string {

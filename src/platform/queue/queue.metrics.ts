@@ -11,7 +11,8 @@ export type JobOutcome = 'completed' | 'retried' | 'failed' | 'handed_back';
  * `queue_jobs_completed_total{queue,outcome}` counted as jobs finish, and
  * `queue_jobs_waiting{queue}` and `queue_oldest_job_age_seconds{queue}` read from Redis at
  * scrape time. Only the worker watches queues, so a queue's depth is one series per worker
- * process, not one per API instance too. A queue Redis cannot answer is left out of that scrape.
+ * process, not one per API instance too. While Redis cannot answer, a scrape shows the last
+ * values read, marked `metrics_collect_stale{metric}` = 1 (MetricsService bounds every read).
  */
 @Injectable()
 export class QueueMetrics {
@@ -23,20 +24,19 @@ export class QueueMetrics {
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {
     this.completed = metrics.counter('queue_jobs_completed_total');
-    metrics.gauge('queue_jobs_waiting', async (gauge) => {
-      for (const queue of this.watched) {
-        const count = await this.read(queue, () => queue.getWaitingCount());
-        if (count === undefined) gauge.remove({ queue: queue.name });
-        else gauge.set({ queue: queue.name }, count);
-      }
-    });
-    metrics.gauge('queue_oldest_job_age_seconds', async (gauge) => {
-      for (const queue of this.watched) {
-        const jobs = await this.read(queue, () => queue.getJobs(['wait'], 0, 0, true));
-        if (jobs === undefined) gauge.remove({ queue: queue.name });
-        else gauge.set({ queue: queue.name }, jobs[0] ? Math.max(0, (Date.now() - jobs[0].timestamp) / 1000) : 0);
-      }
-    });
+    metrics.gauge('queue_jobs_waiting', (gauge) =>
+      this.readAll(
+        (queue) => queue.getWaitingCount(),
+        (queue, count) => gauge.set({ queue: queue.name }, count),
+      ),
+    );
+    metrics.gauge('queue_oldest_job_age_seconds', (gauge) =>
+      this.readAll(
+        (queue) => queue.getJobs(['wait'], 0, 0, true),
+        (queue, jobs) =>
+          gauge.set({ queue: queue.name }, jobs[0] ? Math.max(0, (Date.now() - jobs[0].timestamp) / 1000) : 0),
+      ),
+    );
   }
 
   finished(queue: string, outcome: JobOutcome): void {
@@ -47,12 +47,17 @@ export class QueueMetrics {
     if (!this.watched.includes(queue)) this.watched.push(queue);
   }
 
-  private async read<T>(queue: Queue, read: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await read();
-    } catch (error) {
-      this.logger.debug({ queue: queue.name, err: error }, 'queue metrics unavailable');
-      return undefined;
+  /** Reads every watched queue; sets what could be read, then throws if any read failed (stale). */
+  private async readAll<T>(read: (queue: Queue) => Promise<T>, set: (queue: Queue, value: T) => void): Promise<void> {
+    const results = await Promise.allSettled(this.watched.map(read));
+    let failure: unknown;
+    results.forEach((result, i) => {
+      if (result.status === 'fulfilled') set(this.watched[i], result.value);
+      else failure ??= result.reason;
+    });
+    if (failure !== undefined) {
+      this.logger.debug({ err: failure }, 'queue metrics unavailable; the scrape shows the last values, marked stale');
+      throw failure;
     }
   }
 }

@@ -11,7 +11,7 @@ import { RedisConnectionsService } from '../redis/redis-connections.service';
 export type RateLimitKey = 'ip' | 'account' | 'email';
 
 /** The limits a route can ask for (`@RateLimit('login', 'login-ip')`). */
-export type RateLimitPolicyName = 'login' | 'login-ip' | 'signup' | 'account';
+export type RateLimitPolicyName = 'login' | 'login-ip' | 'signup' | 'account' | 'orders';
 
 export interface RateLimitPolicy {
   /** The name in the `RateLimit-Policy` / `RateLimit` headers and the metric's `policy` label. */
@@ -84,7 +84,7 @@ export class RateLimiter {
   ) {
     this.logger.setContext(RateLimiter.name);
     this.limited = metrics.counter('http_server_requests_rate_limited_total');
-    const { windowSeconds, loginPerEmail, loginPerIp, signupPerIp, perAccount } = config.rateLimits;
+    const { windowSeconds, loginPerEmail, loginPerIp, signupPerIp, perAccount, ordersPerAccount } = config.rateLimits;
     const policy = (name: RateLimitPolicyName, key: RateLimitKey, limit: number, localFallback: boolean) => ({
       name,
       key,
@@ -97,6 +97,8 @@ export class RateLimiter {
       'login-ip': policy('login-ip', 'ip', loginPerIp, true),
       signup: policy('signup', 'ip', signupPerIp, false),
       account: policy('account', 'account', perAccount, false),
+      // Orders take stock locks and provider calls: a tighter, still generous, per-account budget.
+      orders: policy('orders', 'account', ordersPerAccount, false),
     };
   }
 
