@@ -126,6 +126,8 @@ describe('one problem format for every failure, from every layer (F3, F20, F29)'
       expect(trace).toContain('"code":"METHOD_NOT_ALLOWED"');
       // A path no method serves is still a 404.
       expectProblem(await t.http.request('DELETE', '/v1/reportsX'), 404, 'ROUTE_NOT_FOUND', '/v1/reportsX');
+      // HEAD's router entry alone matches an empty id; GET's does not: a 404, never 'Allow: HEAD'.
+      expectProblem(await t.http.get('/v1/products/'), 404, 'ROUTE_NOT_FOUND', '/v1/products/');
     });
 
     it('answers a malformed URL with 400 MALFORMED_REQUEST', async () => {

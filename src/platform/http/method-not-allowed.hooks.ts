@@ -26,11 +26,14 @@ export function installMethodNotAllowed(fastify: FastifyInstance): void {
     ordered ??= [...methods].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     const q = request.url.indexOf('?');
     const path = q === -1 ? request.url : request.url.slice(0, q);
-    const allowed = ordered.filter((method) => {
-      if (method === request.method) return false;
+    const matches = (method: string) => {
       const found = fastify.findRoute({ method: method as never, url: path });
       return found !== null && !('*' in (found.params as Record<string, string>));
-    });
+    };
+    // The router's lookup matches the request's own method too (`GET /v1/products/`: an empty id,
+    // which the request's routing refuses): the method is not what is wrong, so a plain 404.
+    if (matches(request.method)) return done();
+    const allowed = ordered.filter((method) => method !== request.method && matches(method));
     done(allowed.length > 0 ? new MethodNotAllowedError(request.method, path, allowed) : undefined);
   });
 }
