@@ -110,7 +110,7 @@ type ResilientMethod<M extends HttpMethod> = <
 >(
   url: Path,
   ...init: InitParam<Init>
-) => Promise<ResilientResponse<FetchResponse<Extract<paths[Path][M], Record<string | number, any>>, Init, Media>>>;
+) => Promise<ResilientResponse<FetchResponse<Extract<paths[Path][M], Record<string | number, unknown>>, Init, Media>>>;
 
 /** The client: openapi-fetch's methods, each a logical call with the behaviour described above. */
 export interface ApiClient {

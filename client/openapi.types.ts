@@ -1788,7 +1788,7 @@ export interface operations {
         /** @description The `nextCursor` of the previous page. */
         cursor?: string;
         /** @description Page size, 1 to 100 (default 20). */
-        limit?: string;
+        limit?: number | string;
       };
       header?: {
         /** @description W3C Trace Context (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`): logged on the request’s lines and passed on to outbound calls and jobs; an invalid one is ignored. */
@@ -2212,7 +2212,7 @@ export interface operations {
         /** @description The `nextCursor` of the previous page. */
         cursor?: string;
         /** @description Page size, 1 to 100 (default 20). */
-        limit?: string;
+        limit?: number | string;
       };
       header?: {
         /** @description W3C Trace Context (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`): logged on the request’s lines and passed on to outbound calls and jobs; an invalid one is ignored. */

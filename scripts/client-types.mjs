@@ -43,9 +43,13 @@ function keyedOperations(doc) {
 }
 
 /**
- * The caller's view of the document: the client sends an Idempotency-Key itself on every operation
- * that takes one (a caller may still pass its own), so the header is optional in the generated types
- * and `client.POST('/v1/orders', { body })` type-checks. Nothing else is changed.
+ * The caller's view of the document, two changes and no other:
+ * - the client sends an Idempotency-Key itself on every operation that takes one (a caller may still
+ *   pass its own), so the header is optional in the generated types and
+ *   `client.POST('/v1/orders', { body })` type-checks;
+ * - a query parameter the document declares as a string of digits (`limit`: the API reads the query
+ *   string as text) also accepts a number, so `{ query: { limit: 5 } }` type-checks; it is sent as the
+ *   same digits either way.
  */
 function callerView(doc) {
   const copy = structuredClone(doc);
@@ -53,8 +57,12 @@ function callerView(doc) {
   if (key) key.required = false;
   for (const item of Object.values(copy.paths ?? {}))
     for (const operation of Object.values(item))
-      for (const param of operation.parameters ?? [])
+      for (const param of operation.parameters ?? []) {
         if (param.in === 'header' && String(param.name).toLowerCase() === 'idempotency-key') param.required = false;
+        if (param.in === 'query' && param.schema?.type === 'string' && param.schema.pattern === '^[0-9]+$') {
+          param.schema = { oneOf: [{ type: 'integer', minimum: 0 }, param.schema] };
+        }
+      }
   return copy;
 }
 
