@@ -147,8 +147,12 @@ describe('the page that fails gracefully, in a real browser against the real sta
   it('API stopped: the saved catalog with a visible note, the message with a request id; a report request queued and sent when the API is back', async () => {
     await stopApi();
 
+    const clicked = performance.now();
     await page.click('#catalog-refresh');
     await page.locator('#message').waitFor({ state: 'visible', timeout: 20_000 });
+    console.log(
+      `[client timing] page, API stopped: message shown ${Math.round(performance.now() - clicked)} ms after Refresh`,
+    );
     const text = await messageText();
     expect(text).toContain('We could not refresh the catalog.');
     expect(text).toContain('cannot be reached');
