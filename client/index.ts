@@ -200,7 +200,10 @@ export function createClient(options: CreateClientOptions): ApiClient {
       let response: Response | undefined;
       let failure: unknown;
       try {
-        response = await baseFetch(new Request(request.clone(), { signal }));
+        const answer = await baseFetch(new Request(request.clone(), { signal }));
+        // The body is read inside the attempt, under its deadline: a body cut off or stalled is a failed
+        // attempt (retried when safe), and nothing can abort after the call has returned.
+        response = buffered(answer, await answer.arrayBuffer());
       } catch (error) {
         if (callerSignal.aborted) throw callerSignal.reason;
         failure = error;
@@ -234,7 +237,6 @@ export function createClient(options: CreateClientOptions): ApiClient {
         ...(decision.retry && { retryInMs: decision.delayMs }),
       });
       if (decision.retry) {
-        await response?.body?.cancel().catch(() => undefined);
         await sleep(decision.delayMs, callerSignal);
         continue;
       }
@@ -281,6 +283,17 @@ export function createClient(options: CreateClientOptions): ApiClient {
     client[name] = resilient as never;
   }
   return client;
+}
+
+/** Statuses whose response may not carry a body (the Response constructor refuses one). */
+const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
+
+function buffered(response: Response, body: ArrayBuffer): Response {
+  return new Response(NULL_BODY_STATUSES.has(response.status) ? null : body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }
 
 async function peekCode(response: Response): Promise<string | undefined> {
