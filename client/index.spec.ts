@@ -120,7 +120,8 @@ describe('createClient (a scripted fetch: what goes out on each attempt, what th
   });
 
   it('honours an HTTP-date Retry-After, and stops when it would pass the deadline', async () => {
-    const soon = new Date(Date.now() + 1_000).toUTCString();
+    // Whole seconds only: at least 2 s from now, against a 500 ms deadline.
+    const soon = new Date(Date.now() + 3_000).toUTCString();
     const { fetch, seen } = scripted([problem(503, 'OVERLOADED', { 'retry-after': soon })]);
     const api = createClient({ baseUrl: 'http://api.test', fetch, deadlineMs: 500, retry: FAST });
 
@@ -128,7 +129,7 @@ describe('createClient (a scripted fetch: what goes out on each attempt, what th
 
     expect(seen).toHaveLength(1);
     expect(error).toMatchObject({ status: 503, code: 'OVERLOADED', attempts: 1 });
-    expect(error!.retryAfter).toBeGreaterThanOrEqual(1);
+    expect(error!.retryAfter).toBeGreaterThanOrEqual(2);
   });
 
   it('reads a failure without a problem body as CLIENT_BAD_RESPONSE with its status', async () => {

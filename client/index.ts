@@ -64,8 +64,8 @@ export interface AttemptEvent {
   /** The same on every attempt of one logical call. */
   requestId: string;
   willRetry: boolean;
-  /** The wait before the next attempt (ms), when `willRetry`. */
-  retryInMs?: number;
+  /** The wait before the next attempt (ms); undefined when `willRetry` is false. */
+  retryInMs: number | undefined;
 }
 
 export interface CreateClientOptions {
@@ -234,7 +234,7 @@ export function createClient(options: CreateClientOptions): ApiClient {
         durationMs,
         requestId,
         willRetry: decision.retry,
-        ...(decision.retry && { retryInMs: decision.delayMs }),
+        retryInMs: decision.retry ? decision.delayMs : undefined,
       });
       if (decision.retry) {
         await sleep(decision.delayMs, callerSignal);

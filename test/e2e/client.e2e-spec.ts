@@ -152,6 +152,7 @@ describe('the typed client against the real API and provider', () => {
         durationMs: expect.any(Number),
         requestId: error!.requestId,
         willRetry: false,
+        retryInMs: undefined,
       },
     ]);
   });

@@ -72,7 +72,7 @@ function script(reply: FastifyReply, file: string): string {
 }
 
 function loadPage(): { html: string; csp: string } {
-  const html = readFileSync(join(ROOT, 'client', 'page', 'index.html'), 'utf8');
+  const html = readFileSync(join(CLIENT_DIR, 'page', 'index.html'), 'utf8');
   const importMap = /<script type="importmap">([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
   const hash = createHash('sha256').update(importMap).digest('base64');
   const csp =
