@@ -78,6 +78,7 @@ const outputs = [
   [resolve(ROOT, 'client/openapi.operations.ts'), operations],
 ];
 let stale = 0;
+let written = 0;
 for (const [file, text] of outputs) {
   const formatted = await prettier.format(text, { ...prettierConfig, filepath: file });
   let current = '';
@@ -92,7 +93,10 @@ for (const [file, text] of outputs) {
     process.stderr.write(`client-types: ${relative(ROOT, file)} is stale: run \`npm run client:types\`\n`);
   } else {
     writeFileSync(file, formatted);
+    written += 1;
     process.stdout.write(`client-types: ${relative(ROOT, file)} written\n`);
   }
 }
+if (!check && !written)
+  process.stdout.write('client-types: client/openapi.types.ts and client/openapi.operations.ts are up to date\n');
 process.exit(stale ? 1 : 0);

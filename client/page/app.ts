@@ -261,7 +261,11 @@ async function flushOutbox(): Promise<void> {
       if (outcome === 'queued') return;
       write(localStorage, STORE.outbox, outbox().slice(1));
       renderOutbox();
-      if (outcome === 'sent') showInfo('The shop is reachable again: your saved report request was sent.');
+      if (outcome === 'sent') {
+        showInfo('The shop is reachable again: your saved report request was sent.');
+        // Reachable again: the saved catalog on show is replaced by a fresh one.
+        if (!$('catalog-saved').hidden) void loadCatalog();
+      }
     }
   } finally {
     flushing = false;

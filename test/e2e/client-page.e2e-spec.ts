@@ -127,7 +127,14 @@ describe('the page that fails gracefully, in a real browser against the real sta
     await expect(page.locator('#message-retry').isVisible()).resolves.toBe(true);
     // The id the shopper quotes is the one the API logged the failed call under.
     const requestId = UUID.exec(text)![0];
-    expect(apiLinesFor(requestId, api!).filter((l) => l.msg === 'request completed').length).toBeGreaterThanOrEqual(1);
+    const logged = await pollUntil(
+      () => {
+        const lines = apiLinesFor(requestId, api!).filter((l) => l.msg === 'request completed');
+        return lines.length > 0 && lines;
+      },
+      { timeoutMs: 5_000, what: `the API's log line for ${requestId}` },
+    );
+    expect(logged.length).toBeGreaterThanOrEqual(1);
     await shot('client-page-provider-down.png');
 
     await page.reload();
@@ -136,9 +143,11 @@ describe('the page that fails gracefully, in a real browser against the real sta
     expect(await page.locator(`${form} select[name=productId] option:checked`).innerText()).toContain('Logo tee');
     await expect(page.locator('#order-draft').isVisible()).resolves.toBe(true);
 
-    // The provider is back: the retry places the order, and the draft is cleared.
-    await outage(null);
+    // Still failing after the reload; then the provider is back and "Try again" places the order, clearing the draft.
     await page.click(`${form} button[type=submit]`);
+    await page.locator('#message-retry').waitFor({ state: 'visible', timeout: 20_000 });
+    await outage(null);
+    await page.click('#message-retry');
     await page.locator('#info').waitFor({ state: 'visible', timeout: 20_000 });
     expect(await page.locator('#info').innerText()).toMatch(/order [0-9a-f-]{36} is paid/);
     expect(await page.evaluate(() => localStorage.getItem('ra.orderDraft'))).toBeNull();
@@ -177,6 +186,11 @@ describe('the page that fails gracefully, in a real browser against the real sta
     const rows = await db.query<{ params: { from: string; to: string } }>('SELECT params FROM reports');
     expect(rows).toHaveLength(1);
     expect(await page.evaluate(() => localStorage.getItem('ra.reportOutbox'))).toBe('[]');
+
+    // Reachable again: the page says so, and a fresh catalog replaces the saved one.
+    expect(await page.locator('#info').innerText()).toContain('reachable again');
+    await page.locator('#catalog-saved').waitFor({ state: 'hidden', timeout: 20_000 });
+    await expect(page.locator('#message').isVisible()).resolves.toBe(false);
   }, 90_000);
 
   it('is not served in production', async () => {
