@@ -1,4 +1,4 @@
-import { createClient, ProblemError, type AttemptEvent } from './index';
+import { createClient, ProblemError, type AttemptEvent } from './index.js';
 
 /** A scripted server: each attempt gets the next answer (a Response, or an error thrown as "no answer"). */
 function scripted(answers: Array<Response | Error | (() => Response)>) {

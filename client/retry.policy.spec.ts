@@ -6,7 +6,7 @@ import {
   parseRetryAfter,
   type AttemptOutcome,
   type RetryPolicy,
-} from './retry.policy';
+} from './retry.policy.js';
 
 const METHODS = ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const RETRYABLE = new Set([408, 429, 502, 503, 504]);
