@@ -24,6 +24,9 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=optional --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The typed client (dist/client/) is part of the build; the production API does not serve it.
+COPY client ./client
+COPY scripts/build-client.mjs ./scripts/build-client.mjs
 RUN npm run build
 
 # ---- runtime: production dependencies and dist/, owned by root, run as node ----

@@ -115,6 +115,30 @@ export default defineConfig([
   },
 
   {
+    // The typed client and its page (client/): a package of its own that runs in browsers and Node, so
+    // browser globals, no Node-only import, and no file-name roles (a package's entry is index.ts).
+    name: 'project/client',
+    files: ['client/**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.recommended],
+    languageOptions: { globals: { ...globals.browser } },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      eqeqeq: ['error', 'always', { null: 'ignore' }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*'], message: 'client/ runs in browsers too.' }] },
+      ],
+      ...restrict(focusedOrSkippedTests),
+    },
+  },
+  {
+    name: 'project/client-tests',
+    files: ['client/**/*.spec.ts'],
+    languageOptions: { globals: { ...globals.jest } },
+  },
+
+  {
     // The tooling's own JavaScript (this file, the local rules, jest and dependency-cruiser configs,
     // scripts/ such as the rollout gate, and the test helpers that must be ES modules).
     name: 'project/tooling',

@@ -35,6 +35,8 @@ const common = {
   transform: { '^.+\\.(t|j|mj)s$': swc },
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  // The typed client (client/) is ES-module TypeScript: its relative imports name the emitted `.js` file.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironment: 'node',
   // Fails any test during which a log line repeated a JSON key (test/support/log-keys.setup.ts).
   setupFilesAfterEnv: ['<rootDir>/test/support/log-keys.setup.ts'],
@@ -50,7 +52,7 @@ module.exports = {
   // on a loaded 2-core CI machine: generous, and each slow step has its own tighter bound.
   testTimeout: 30_000,
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/client/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     { ...common, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.fault-spec.ts'] },
     // Tests of the repository itself (lint rules, README fix map, pinned versions) and of its delivery

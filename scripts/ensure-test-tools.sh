@@ -4,7 +4,9 @@
 #   - promtool, for the alert-rule tests: extracted from Debian's `prometheus` package into the
 #     project-local .tools/bin (gitignored); no Prometheus server is installed or run;
 #   - docker-compose (a compose parser; no Docker engine needed), shellcheck, and util-linux's
-#     unshare and setpriv, for the delivery tests (test/meta/deploy-*, docker-image).
+#     unshare and setpriv, for the delivery tests (test/meta/deploy-*, docker-image);
+#   - Debian's chromium, for the browser tests of the client's page (test/e2e/client-page.e2e-spec.ts,
+#     driven by playwright-core, which downloads no browser; CHROMIUM names another binary).
 # Present tools cost one `command -v` each. Missing ones are installed with apt-get as root (or
 # with passwordless sudo); without either it stops with one line that says what to install.
 set -euo pipefail
@@ -21,7 +23,7 @@ as_root() {
     sudo -n "$@"
   else
     say "need root (or passwordless sudo) to run: $*"
-    say "install them yourself (Debian/Ubuntu: apt-get install --no-install-recommends docker-compose shellcheck util-linux; promtool: see README, Tests)"
+    say "install them yourself (Debian/Ubuntu: apt-get install --no-install-recommends docker-compose shellcheck util-linux chromium; promtool: see README, Tests)"
     exit 1
   fi
 }
@@ -40,6 +42,7 @@ missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 { command -v unshare && command -v setpriv; } >/dev/null 2>&1 || missing+=(util-linux)
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} (Debian packages)"

@@ -4,6 +4,7 @@ import { AccountsHttpModule } from './accounts/accounts-http.module';
 import { AuthHttpModule } from './auth/auth-http.module';
 import type { AppConfig } from './config/config.schemas';
 import { CoreModule } from './core.module';
+import { ClientPageModule } from './platform/docs/client-page.module';
 import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
 import { RateLimitModule } from './platform/http/rate-limit.module';
@@ -34,6 +35,8 @@ export class AppModule {
         ProductsHttpModule,
         OrdersHttpModule,
         ReportsHttpModule,
+        // The page built on the typed client (/demo): a development aid, never served in production.
+        ...(config.env === 'production' ? [] : [ClientPageModule]),
         ...extraModules,
       ],
     };

@@ -189,7 +189,7 @@ describe('the Docker image, replayed without Docker', () => {
     const build = stageNamed('build');
     expect(steps(build, 'RUN').map((s) => s.args)).toContain('npm run build');
     expect(JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')).scripts.build).toBe(
-      'tsc -p tsconfig.build.json',
+      'tsc -p tsconfig.build.json && node scripts/build-client.mjs',
     );
     for (const copy of steps(build, 'COPY')) {
       for (const source of copy.args.split(/\s+/).slice(0, -1))

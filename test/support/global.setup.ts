@@ -17,6 +17,8 @@ export default async function globalSetup(): Promise<void> {
     execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
       stdio: 'inherit',
     });
+    // The typed client (dist/client/), as `npm run build` makes it: the page the browser tests load runs it.
+    execFileSync(process.execPath, ['scripts/build-client.mjs'], { stdio: 'inherit' });
   }
 
   const name = `ra_test_tpl_${randomBytes(4).toString('hex')}`;
