@@ -29,7 +29,7 @@ export interface paths {
     };
     /**
      * Readiness: 200 when Postgres answers and migrations are applied; Redis down is "degraded", still 200
-     * @description Answers within 1 s even when a dependency hangs; 503 with the failing checks when Postgres is down or a migration is pending or unknown, and from the moment shutdown begins. Redis is a soft dependency: its outage is reported as `degraded` in the body, never as 503. With HEALTH_DETAILS=false (the production default) the answer is only the status: which dependency is down, and how fast each answers, is in the log line, not on the public port.
+     * @description Answers within 1 s even when a dependency hangs, from a check at most about 1 s old (one check at a time, however many callers ask); 503 with the failing checks when Postgres is down or a migration is pending or unknown, and from the moment shutdown begins. Redis is a soft dependency: its outage is reported as `degraded` in the body, never as 503. With HEALTH_DETAILS=false (the production default) the answer is only the status: which dependency is down, and how fast each answers, is in the log line, not on the public port.
      */
     get: operations['HealthController_ready'];
     put?: never;
@@ -155,7 +155,7 @@ export interface paths {
     put?: never;
     /**
      * Place and pay an order
-     * @description Stock is reserved and the order created in one transaction; the payment provider is charged after it commits, under the order as its idempotency key (never twice). A provider timeout answers 504 with the `orderId` of an order kept `payment_pending` and settled later by the reconciliation.
+     * @description Stock is reserved and the order created in one transaction; the payment provider is charged after it commits, under the order as its idempotency key (never twice). A provider timeout answers 504 with the `orderId` of an order kept `payment_pending` and settled later by the reconciliation. 201 means `paid`: any other end state (also for a retry with the same key) answers its problem with `orderId` and `orderStatus`.
      */
     post: operations['OrdersController_create'];
     delete?: never;
@@ -293,7 +293,13 @@ export interface components {
       title?: string;
       /** @constant */
       type?: '/problems/account-not-found';
-    } & components['schemas']['Problem'];
+    } & (components['schemas']['Problem'] & {
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      code: 'ACCOUNT_NOT_FOUND';
+    });
     CreateAccount: {
       /**
        * Format: email
@@ -446,10 +452,10 @@ export interface components {
       id: string;
       items: components['schemas']['OrderLine'][];
       /**
-       * @description `payment_pending` until the payment outcome is known (a provider timeout leaves it pending; a background reconciliation settles it), then `paid` or `payment_failed` (stock released).
+       * @description `payment_pending` until the payment outcome is known (a provider timeout leaves it pending; a background reconciliation settles it), then `paid` or `payment_failed` (stock released, never charged afterwards). `needs_attention`: a person settles it (a charge that reached an order already settled `payment_failed`, or an outcome the provider could not tell for too long); support refunds or ships it.
        * @enum {string}
        */
-      status: 'payment_pending' | 'paid' | 'payment_failed';
+      status: 'payment_pending' | 'paid' | 'payment_failed' | 'needs_attention';
       /** @description Sum of quantity × unit price, integer cents. */
       totalCents: number;
     };
@@ -476,6 +482,22 @@ export interface components {
       /** @description The price when the order was placed. */
       unitPriceCents: number;
     };
+    /** @description Order needs attention: The order is `needs_attention`: its payment cannot be settled automatically (a charge reached it after it had been settled `payment_failed`, or the provider could not tell the outcome for too long). The body names it in `orderId`. See /problems/order-needs-attention. */
+    OrderNeedsAttentionProblem: {
+      /** @constant */
+      code?: 'ORDER_NEEDS_ATTENTION';
+      /** @constant */
+      status?: 409;
+      title?: string;
+      /** @constant */
+      type?: '/problems/order-needs-attention';
+    } & (components['schemas']['Problem'] & {
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      code: 'ORDER_NEEDS_ATTENTION';
+    });
     /** @description Order not found: No order with this id belongs to you. See /problems/order-not-found. */
     OrderNotFoundProblem: {
       /** @constant */
@@ -707,7 +729,13 @@ export interface components {
       title?: string;
       /** @constant */
       type?: '/problems/product-not-found';
-    } & components['schemas']['Problem'];
+    } & (components['schemas']['Problem'] & {
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      code: 'PRODUCT_NOT_FOUND';
+    });
     ProductPage: {
       items: components['schemas']['Product'][];
       /** @description Pass as `cursor` to get the next page; `null` on the last page. Opaque: do not parse or build it. */
@@ -717,7 +745,7 @@ export interface components {
     RateLimitedProblem: {
       /** @constant */
       code?: 'RATE_LIMITED';
-      /** @description The limit that refused the request (`login`, `login-ip`, `signup`, `account`). */
+      /** @description The limit that refused the request (`login`, `login-ip`, `signup`, `account`, `orders`, `reports-unfinished`). */
       policy?: string;
       /** @constant */
       status?: 429;
@@ -920,11 +948,11 @@ export interface components {
   };
   requestBodies: never;
   headers: {
-    /** @description The limit closest to refusing (an exceeded one first): `"<policy>";r=<remaining>;t=<seconds until the window resets>`. */
+    /** @description The limit closest to refusing (an exceeded one first): `"<policy>";r=<remaining>;t=<seconds until the window resets, or until there may be room again>`. */
     RateLimit: string;
-    /** @description The rate limits of this operation (draft-ietf-httpapi-ratelimit-headers, structured fields): `"<policy>";q=<requests>;w=<window seconds>`, comma-separated. */
+    /** @description The rate limits of this operation (draft-ietf-httpapi-ratelimit-headers, structured fields): `"<policy>";q=<requests>;w=<window seconds>`, comma-separated; a cap on work in progress (unfinished reports) is `"<policy>";q=<at most>;qu="concurrent-requests"`. */
     'RateLimit-Policy': string;
-    /** @description Seconds to wait before retrying. */
+    /** @description Whole seconds to wait before retrying: at least 1, at most the deployment's RETRY_AFTER_MAX_SECONDS (300 by default), whatever an upstream said. */
     'Retry-After': string;
     /** @description The bearer challenge (RFC 6750), with `error="invalid_token"` when a token was sent but refused. */
     'WWW-Authenticate': string;
@@ -948,6 +976,7 @@ export type SchemaMalformedRequestProblem = components['schemas']['MalformedRequ
 export type SchemaOrder = components['schemas']['Order'];
 export type SchemaOrderCurrencyMismatchProblem = components['schemas']['OrderCurrencyMismatchProblem'];
 export type SchemaOrderLine = components['schemas']['OrderLine'];
+export type SchemaOrderNeedsAttentionProblem = components['schemas']['OrderNeedsAttentionProblem'];
 export type SchemaOrderNotFoundProblem = components['schemas']['OrderNotFoundProblem'];
 export type SchemaOrderPage = components['schemas']['OrderPage'];
 export type SchemaOutOfStockProblem = components['schemas']['OutOfStockProblem'];
@@ -1785,7 +1814,7 @@ export interface operations {
   OrdersController_list: {
     parameters: {
       query?: {
-        /** @description The `nextCursor` of the previous page. */
+        /** @description The `nextCursor` of the previous page; omit it (never send it empty) for the first page. */
         cursor?: string;
         /** @description Page size, 1 to 100 (default 20). */
         limit?: number | string;
@@ -1953,14 +1982,15 @@ export interface operations {
           'application/problem+json': components['schemas']['PaymentDeclinedProblem'];
         };
       };
-      /** @description `PRODUCT_NOT_FOUND` (/problems/product-not-found): Product not found */
+      /** @description `ACCOUNT_NOT_FOUND` (/problems/account-not-found): Account not found; `PRODUCT_NOT_FOUND` (/problems/product-not-found): Product not found */
       404: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
           [name: string]: unknown;
         };
         content: {
-          'application/problem+json': components['schemas']['ProductNotFoundProblem'];
+          'application/problem+json':
+            components['schemas']['AccountNotFoundProblem'] | components['schemas']['ProductNotFoundProblem'];
         };
       };
       /** @description `REQUEST_TIMEOUT` (/problems/request-timeout): Request timeout */
@@ -1973,7 +2003,7 @@ export interface operations {
           'application/problem+json': components['schemas']['RequestTimeoutProblem'];
         };
       };
-      /** @description `IDEMPOTENCY_KEY_IN_USE` (/problems/idempotency-key-in-use): Idempotency key in use; `OUT_OF_STOCK` (/problems/out-of-stock): Out of stock */
+      /** @description `IDEMPOTENCY_KEY_IN_USE` (/problems/idempotency-key-in-use): Idempotency key in use; `ORDER_NEEDS_ATTENTION` (/problems/order-needs-attention): Order needs attention; `OUT_OF_STOCK` (/problems/out-of-stock): Out of stock */
       409: {
         headers: {
           'X-Request-Id': components['headers']['X-Request-Id'];
@@ -1981,7 +2011,9 @@ export interface operations {
         };
         content: {
           'application/problem+json':
-            components['schemas']['IdempotencyKeyInUseProblem'] | components['schemas']['OutOfStockProblem'];
+            | components['schemas']['IdempotencyKeyInUseProblem']
+            | components['schemas']['OrderNeedsAttentionProblem']
+            | components['schemas']['OutOfStockProblem'];
         };
       };
       /** @description `PRODUCT_DISCONTINUED` (/problems/product-discontinued): Product discontinued */
@@ -2025,6 +2057,19 @@ export interface operations {
             | components['schemas']['IdempotencyKeyReusedProblem']
             | components['schemas']['OrderCurrencyMismatchProblem']
             | components['schemas']['PaymentMethodInvalidProblem'];
+        };
+      };
+      /** @description `RATE_LIMITED` (/problems/rate-limited): Too many requests */
+      429: {
+        headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['RateLimitedProblem'];
         };
       };
       /** @description `HEADERS_TOO_LARGE` (/problems/headers-too-large): Request headers too large */
@@ -2209,7 +2254,7 @@ export interface operations {
   ProductsController_list: {
     parameters: {
       query?: {
-        /** @description The `nextCursor` of the previous page. */
+        /** @description The `nextCursor` of the previous page; omit it (never send it empty) for the first page. */
         cursor?: string;
         /** @description Page size, 1 to 100 (default 20). */
         limit?: number | string;
@@ -2484,6 +2529,16 @@ export interface operations {
           'application/problem+json': components['schemas']['UnauthenticatedProblem'];
         };
       };
+      /** @description `ACCOUNT_NOT_FOUND` (/problems/account-not-found): Account not found */
+      404: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['AccountNotFoundProblem'];
+        };
+      };
       /** @description `REQUEST_TIMEOUT` (/problems/request-timeout): Request timeout */
       408: {
         headers: {
@@ -2512,6 +2567,19 @@ export interface operations {
         };
         content: {
           'application/problem+json': components['schemas']['UnsupportedMediaTypeProblem'];
+        };
+      };
+      /** @description `RATE_LIMITED` (/problems/rate-limited): Too many requests */
+      429: {
+        headers: {
+          RateLimit: components['headers']['RateLimit'];
+          'RateLimit-Policy': components['headers']['RateLimit-Policy'];
+          'Retry-After': components['headers']['Retry-After'];
+          'X-Request-Id': components['headers']['X-Request-Id'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['RateLimitedProblem'];
         };
       };
       /** @description `HEADERS_TOO_LARGE` (/problems/headers-too-large): Request headers too large */
