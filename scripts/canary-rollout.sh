@@ -77,16 +77,29 @@ still_paused() {
   esac
 }
 
+# Milliseconds since the epoch (bash 5's EPOCHREALTIME; its separator follows the locale).
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
+
+# Sleeps until the next gate tick: one question every POLL_SECONDS, however long the last one took.
+TICK_MS=0
+next_tick() {
+  local left
+  TICK_MS=$((TICK_MS + POLL_SECONDS * 1000))
+  left=$((TICK_MS - $(now_ms)))
+  if [ "$left" -gt 0 ]; then sleep "$((left / 1000)).$(printf '%03d' $((left % 1000)))"; else TICK_MS=$(now_ms); fi
+}
+
 # Bakes one paused step while asking the gate, then promotes on the first promote.
 judge_step() {
   local step=$1 bake_end deadline
-  bake_end=$((SECONDS + BAKE_SECONDS))
+  bake_end=$(($(now_ms) + BAKE_SECONDS * 1000))
+  TICK_MS=$(now_ms)
   log "step $step: paused; baking ${BAKE_SECONDS}s, asking the gate every ${POLL_SECONDS}s"
-  while [ "$SECONDS" -lt "$bake_end" ]; do
+  while [ "$(now_ms)" -lt "$bake_end" ]; do
     ask_gate "$step"
     [ "$GATE_CODE" -ne 2 ] || rollback "step $step: the gate failed the canary"
     still_paused "$step"
-    sleep "$(min_seconds "$POLL_SECONDS" $((bake_end - SECONDS)))"
+    next_tick
   done
   deadline=$((SECONDS + DECISION_DEADLINE_SECONDS))
   while :; do
@@ -103,11 +116,9 @@ judge_step() {
     esac
     [ "$SECONDS" -lt "$deadline" ] || rollback "step $step: no promotion within ${DECISION_DEADLINE_SECONDS}s after the bake"
     still_paused "$step"
-    sleep "$POLL_SECONDS"
+    next_tick
   done
 }
-
-min_seconds() { if [ "$1" -lt "$2" ]; then echo "$1"; elif [ "$2" -gt 0 ]; then echo "$2"; else echo 0; fi; }
 
 judged=-1
 step_deadline=$((SECONDS + STEP_TIMEOUT_SECONDS))

@@ -12,7 +12,7 @@
 // plugin's behaviour; its weight changes rewrite nginx's split and reload it.
 //
 // Scenarios (--scenarios a,b,...; default all): bad (orders answer 503: a broken provider URL),
-// slow (the canary is CPU-starved: stopped 9/10 of the time), healthy (no error anywhere), idle (no
+// slow (the canary is CPU-starved: stopped 85 % of the time), healthy (no error anywhere), idle (no
 // user traffic, probes and scrapes only), dying (the canary is killed mid-bake). Each prints its
 // decision, the time from the first traffic shift to the decision, and the requests callers saw
 // fail on the canary; the run fails (exit 1) when a scenario ends otherwise than it must.
@@ -52,6 +52,24 @@ export const TIMING = {
   p99SlackSeconds: 0.25,
   scenarioDeadlineSeconds: 120,
 };
+
+/** The gate's options at this scale (the driver passes them as GATE_ARGS). */
+function gateOptions() {
+  return [
+    '--window',
+    TIMING.window,
+    '--recent-window',
+    TIMING.recentWindow,
+    '--min-requests',
+    String(TIMING.minRequests),
+    '--min-recent-requests',
+    String(TIMING.minRecentRequests),
+    // A shared 2-core box stalls now and then for a few hundred ms; at 60 canary requests one
+    // stall is the p99. The slack absorbs one stall; the slow canary is ten times slower.
+    '--p99-slack-seconds',
+    String(TIMING.p99SlackSeconds),
+  ];
+}
 
 const log = (...parts) => process.stderr.write(`rehearsal: ${parts.join(' ')}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -127,7 +145,11 @@ const answers = (url) => fetch(url, { signal: AbortSignal.timeout(2_000) }).then
 
 // --- the pieces -----------------------------------------------------------------------------
 
+/** A tool on PATH, else in .tools/bin (where scripts/ensure-test-tools.sh puts it). */
 function tool(name) {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    if (existsSync(join(dir, name))) return join(dir, name);
+  }
   const path = join(TOOLS, name);
   if (!existsSync(path)) {
     throw new Error(`${path} is missing: run \`bash scripts/ensure-test-tools.sh\` (it extracts it from Debian's package)`);
@@ -357,6 +379,50 @@ async function shopFixture(apiUrl, database) {
   }
 }
 
+// --- recording the meta tests' fixtures ---------------------------------------------------------
+
+/**
+ * REHEARSAL_RECORD=<dir>: Prometheus's answers to every gate query at a moment of a scenario, as
+ * test/fixtures/prometheus/<fixture>.json (query name -> response body), for the meta tests.
+ */
+const RECORD = process.env.REHEARSAL_RECORD;
+const recorded = {};
+
+async function snapshot(prometheusUrl, gateArgs) {
+  const queries = JSON.parse(
+    execFileSync(process.execPath, ['scripts/rollout-gate.mjs', '--print-queries', ...gateArgs.slice(2)], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }),
+  );
+  const answers = {};
+  for (const [name, query] of Object.entries(queries)) {
+    const url = new URL('/api/v1/query', prometheusUrl);
+    url.searchParams.set('query', query);
+    answers[name] = await (await fetch(url)).json();
+  }
+  return answers;
+}
+
+function record(fixture, answers) {
+  if (!RECORD || recorded[fixture]) return;
+  recorded[fixture] = answers;
+  writeFileSync(join(RECORD, `${fixture}.json`), `${JSON.stringify(answers, null, 2)}\n`);
+  log(`recorded ${fixture}`);
+}
+
+/** The fixture a gate answer is worth recording as, in a scenario (undefined: none). */
+function fixtureOf(scenario, answer) {
+  const m = answer.measured ?? {};
+  if (scenario === 'healthy' && answer.decision === 'promote') return 'healthy';
+  if (scenario === 'healthy' && answer.decision === 'hold' && m.canaryRequests > 0) return 'low-traffic';
+  if (scenario === 'bad' && answer.decision === 'rollback') return 'canary-errors';
+  if (scenario === 'slow' && answer.decision === 'rollback') return 'canary-slow';
+  if (scenario === 'dying' && answer.decision === 'rollback') return 'canary-down';
+  if (scenario === 'idle' && answer.decision === 'hold' && m.canaryUp === 1) return 'idle';
+  return undefined;
+}
+
 // --- one scenario ------------------------------------------------------------------------------
 
 async function runScenario(name, run) {
@@ -392,12 +458,15 @@ async function runScenario(name, run) {
       podTarget({ namespace, pod: `api-canary-${name}`, port: canaryPort, track: 'canary' }),
     ]),
   );
+  // A proxy of its own per scenario (a reload would leave old workers on the previous upstreams).
   writeFileSync(join(run.dir, 'nginx.conf'), nginxConfig(run.dir, run.proxyPort, stablePort, canaryPort));
-  execFileSync(run.hook, ['0']);
-  // nginx reloads asynchronously: traffic starts once its workers route to this scenario's stable.
+  writeFileSync(join(run.dir, 'split.conf'), 'split_clients "$request_id" $track { * stable; }\n');
+  const proxy = start(`nginx-${name}`, run.nginx, ['-p', run.dir, '-c', join(run.dir, 'nginx.conf')]);
   await pollUntil(async () => (await send(`${run.proxyUrl}/health/live`)).status === 200, {
     timeoutMs: 10_000,
     what: 'nginx to route to the stable process',
+  }).catch((error) => {
+    throw new Error(`${error.message}\n${proxy.output()}`);
   });
 
   let stopped = false;
@@ -405,24 +474,7 @@ async function runScenario(name, run) {
   probe(stablePort, isStopped);
   probe(canaryPort, isStopped);
   const results = name === 'idle' ? [] : steadyLoad(run.proxyUrl, run.fixture, isStopped);
-  const gateArgs = [
-    '--prometheus',
-    run.prometheusUrl,
-    '--selector',
-    `namespace="${namespace}"`,
-    '--window',
-    TIMING.window,
-    '--recent-window',
-    TIMING.recentWindow,
-    '--min-requests',
-    String(TIMING.minRequests),
-    '--min-recent-requests',
-    String(TIMING.minRecentRequests),
-    // A shared 2-core box stalls now and then for a few hundred ms; at 60 canary requests one
-    // stall is the p99. The slack absorbs one stall; the slow canary is ten times slower.
-    '--p99-slack-seconds',
-    String(TIMING.p99SlackSeconds),
-  ];
+  const gateArgs = ['--prometheus', run.prometheusUrl, '--selector', `namespace="${namespace}"`, ...gateOptions()];
   // Asynchronous: the load and the probes run in this process and must not stall.
   const gate = () =>
     new Promise((done) =>
@@ -461,7 +513,7 @@ async function runScenario(name, run) {
         POLL_SECONDS: String(TIMING.gateIntervalSeconds),
         DECISION_DEADLINE_SECONDS: String(TIMING.decisionDeadlineSeconds),
         STEP_TIMEOUT_SECONDS: String(TIMING.stepTimeoutSeconds),
-        GATE_ARGS: gateArgs.slice(4).join(' '),
+        GATE_ARGS: gateOptions().join(' '),
       },
     });
     const history = () => JSON.parse(readFileSync(state, 'utf8')).history;
@@ -476,7 +528,10 @@ async function runScenario(name, run) {
     const observer = (async () => {
       while (!stopped && driver.running()) {
         const started = Date.now();
-        if (signalAt === undefined && (await gate()).decision === 'rollback') signalAt = started;
+        const answer = await gate();
+        if (signalAt === undefined && answer.decision === 'rollback') signalAt = started;
+        const fixture = RECORD && fixtureOf(name, answer);
+        if (fixture && !recorded[fixture]) record(fixture, await snapshot(run.prometheusUrl, gateArgs));
         await sleep(Math.max(0, 1_000 - (Date.now() - started)));
       }
     })();
@@ -485,7 +540,7 @@ async function runScenario(name, run) {
       starve = setInterval(() => {
         try {
           process.kill(canary.child.pid, 'SIGSTOP');
-          setTimeout(() => canary.running() && process.kill(canary.child.pid, 'SIGCONT'), 180);
+          setTimeout(() => canary.running() && process.kill(canary.child.pid, 'SIGCONT'), 170);
         } catch {
           /* gone */
         }
@@ -505,6 +560,15 @@ async function runScenario(name, run) {
     stopped = true;
     await observer;
 
+    // The alert rules match the shipped jobs: the dead canary's TargetDown is pending (for: 2m).
+    const alertQuery = `ALERTS{alertname="TargetDown",namespace="${namespace}"}`;
+    let targetDown = [];
+    for (let tries = name === 'dying' ? 20 : 1; tries > 0 && targetDown.length === 0; tries--) {
+      const alerts = await fetch(`${run.prometheusUrl}/api/v1/query?query=${encodeURIComponent(alertQuery)}`);
+      targetDown = (await alerts.json()).data.result.map((a) => `${a.metric.track} ${a.metric.alertstate}`);
+      if (targetDown.length === 0 && tries > 1) await sleep(250);
+    }
+
     const final = JSON.parse(readFileSync(state, 'utf8'));
     const last = final.history.at(-1);
     const maxWeight = Math.max(...final.history.map((h) => h.weight));
@@ -518,9 +582,26 @@ async function runScenario(name, run) {
     const canaryFailures = results.filter((r) => r.track === 'canary' && r.status >= 500).length;
     const canaryRequests = results.filter((r) => r.track === 'canary').length;
     const otherFailures = results.filter((r) => r.track !== 'canary' && (r.status >= 500 || r.status === 0)).length;
+    const failures = {};
+    for (const r of results.filter((r) => r.status >= 500 || r.status === 0)) {
+      const key = `${r.track ?? 'no answer'} ${r.status || r.error}`;
+      failures[key] = (failures[key] ?? 0) + 1;
+    }
+    // Why: the driver's own words, and the gate's reasons at its last answer.
+    const lines = driver.output().split('\n');
+    const answers = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const why = [
+      lines.find((l) => l.includes('rolling back:'))?.replace(/^.*rolling back: /, ''),
+      answers.at(-1)?.reasons?.join('; '),
+    ]
+      .filter(Boolean)
+      .join(': ');
     return {
       name,
       decision,
+      why,
+      targetDown,
+      failures,
       promoted: maxWeight === 100,
       rolledBack: exit.code === 1 && final.weight === 0,
       shiftToDecisionSeconds: (last.at - shiftAt) / 1000,
@@ -535,6 +616,9 @@ async function runScenario(name, run) {
     stopped = true;
     stable.stop();
     canary.stop();
+    proxy.stop('SIGTERM');
+    await Promise.race([proxy.exited, sleep(5_000)]);
+    proxy.stop();
   }
 }
 
@@ -554,12 +638,16 @@ function problemsOf(r) {
         problems.push(`rolled back ${r.signalToDecisionSeconds}s after the signal, more than one gate interval`);
       break;
     case 'slow':
+      rolledBackInTime();
+      break;
     case 'dying':
       rolledBackInTime();
+      if (!r.targetDown.includes('canary pending')) problems.push(`TargetDown not pending for the dead canary (${r.targetDown})`);
       break;
     case 'healthy':
       if (r.decision !== 'promoted to 100%') problems.push(`not promoted (${r.decision})`);
-      if (r.canaryFailures + r.otherFailures > 0) problems.push('callers saw failures on a healthy rollout');
+      if (r.canaryFailures + r.otherFailures > 0)
+        problems.push(`callers saw failures on a healthy rollout: ${JSON.stringify(r.failures)}`);
       break;
     case 'idle':
       if (r.kubectl.some((line) => / promote /.test(`${line} `))) problems.push('promoted with no user traffic');
@@ -631,17 +719,13 @@ async function main(argv) {
       `--web.listen-address=127.0.0.1:${prometheusPort}`,
       '--storage.tsdb.retention.time=1h',
     ]);
-    writeFileSync(join(dir, 'split.conf'), 'split_clients "$request_id" $track { * stable; }\n');
-    // Until a scenario points it at its processes, both upstreams are the closed port.
-    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, proxyPort, closedPort, closedPort));
-    const proxy = start('nginx', nginx, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
+    run.nginx = nginx;
     await pollUntil(() => answers(`${run.prometheusUrl}/-/ready`), { timeoutMs: 30_000, what: 'Prometheus' }).catch(
       (error) => {
         throw new Error(`${error.message}\n${prom.output().slice(-3000)}`);
       },
     );
     await pollUntil(() => answers(`http://127.0.0.1:${providerPort}/health`), { timeoutMs: 15_000, what: 'the provider' });
-    await pollUntil(async () => proxy.running() && existsSync(join(dir, 'nginx.pid')), { timeoutMs: 10_000, what: 'nginx' });
 
     // The shop's fixture, made once through a throwaway API process.
     const setupPort = await freePort();
@@ -650,6 +734,15 @@ async function main(argv) {
     run.fixture = await shopFixture(`http://127.0.0.1:${setupPort}`, database);
     setup.stop();
 
+    if (RECORD) {
+      // The gate options the answers go with (test/support/prometheus-fixture.support.ts reads them).
+      writeFileSync(join(RECORD, 'gate-args.json'), `${JSON.stringify(gateOptions())}\n`);
+      const none = ['--prometheus', run.prometheusUrl, '--selector', 'namespace="rehearsal-none"', ...gateOptions()];
+      record('no-data', await snapshot(run.prometheusUrl, none));
+      const bad = new URL('/api/v1/query', run.prometheusUrl);
+      bad.searchParams.set('query', 'sum(rate(');
+      record('bad-query', await (await fetch(bad)).json());
+    }
     const reports = [];
     for (const name of chosen) {
       log(`scenario ${name}: starting`);
@@ -659,13 +752,19 @@ async function main(argv) {
       log(`scenario ${name}: ${report.decision}${report.problems.length ? ` — FAILED: ${report.problems.join('; ')}` : ''}`);
       if (report.problems.length || process.env.REHEARSAL_VERBOSE) process.stderr.write(report.driverOutput);
     }
+    if (recorded.healthy && recorded.idle) {
+      // A first deploy: the canary's answers at a healthy moment, the stable's with no user traffic.
+      const stable = Object.entries(recorded.idle).filter(([name]) => name.startsWith('stable'));
+      record('no-baseline', { ...recorded.healthy, ...Object.fromEntries(stable) });
+    }
     printTable(reports);
     return reports.every((r) => r.problems.length === 0) ? 0 : 1;
   } finally {
     stopAll();
     await database.drop().catch((error) => log(`could not drop ${database.name}: ${error.message}`));
     await dropRedisKeys(`ra-rehearsal-${id}:`).catch((error) => log(`could not delete Redis keys: ${error.message}`));
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.REHEARSAL_KEEP) log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -687,7 +786,7 @@ async function dropRedisKeys(prefix) {
 
 function printTable(reports) {
   const rows = [
-    ['scenario', 'decision', 'shift → decision', 'signal → decision', 'canary requests', 'failed on canary', 'result'],
+    ['scenario', 'decision', 'shift → decision', 'signal → decision', 'canary requests', 'failed on canary', 'result', 'why'],
     ...reports.map((r) => [
       r.name,
       r.decision,
@@ -696,6 +795,7 @@ function printTable(reports) {
       String(r.canaryRequests),
       String(r.canaryFailures),
       r.problems.length ? `FAIL: ${r.problems.join('; ')}` : 'ok',
+      r.why.slice(0, 160),
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
