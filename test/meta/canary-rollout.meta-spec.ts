@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../support/poll.support';
 import { HOST_PATH, ROOT } from '../support/process.support';
-import { startFixturePrometheus, type FixturePrometheus } from '../support/prometheus-fixture.support';
+import {
+  RECORDED_GATE_ARGS,
+  startFixturePrometheus,
+  type FixturePrometheus,
+} from '../support/prometheus-fixture.support';
 
 /**
  * scripts/canary-rollout.sh (F31), the deploy workflow's rollout driver, with the real gate and
@@ -72,6 +76,7 @@ describe('the canary rollout driver (F31)', () => {
             POLL_SECONDS: '0',
             DECISION_DEADLINE_SECONDS: '0',
             STEP_TIMEOUT_SECONDS: '5',
+            GATE_ARGS: RECORDED_GATE_ARGS.join(' '),
             ...env,
           },
         },

@@ -1,7 +1,13 @@
 import { execFile } from 'node:child_process';
 import { freePort } from '../support/poll.support';
 import { HOST_PATH } from '../support/process.support';
-import { ROLLOUT_GATE, startFixturePrometheus, type FixturePrometheus } from '../support/prometheus-fixture.support';
+import { execFileSync } from 'node:child_process';
+import {
+  RECORDED_GATE_ARGS,
+  ROLLOUT_GATE,
+  startFixturePrometheus,
+  type FixturePrometheus,
+} from '../support/prometheus-fixture.support';
 
 /**
  * scripts/rollout-gate.mjs (F31) against recorded Prometheus answers served over real HTTP
@@ -45,13 +51,18 @@ describe('the rollout gate (F31)', () => {
   });
   afterAll(() => prometheus.close());
 
+  // With the options the answers were recorded with (the rehearsal's compressed windows).
   const run = (fixture: string, ...extra: string[]) => {
     prometheus.serve(fixture);
-    return gate(['--prometheus', prometheus.url, ...extra]);
+    return gate(['--prometheus', prometheus.url, ...RECORDED_GATE_ARGS, ...extra]);
   };
 
   it('queries user traffic only, by the app and track labels: up, requests, 5xx ratio and p99 of canary and stable', () => {
-    expect(Object.keys(queries).sort()).toEqual(
+    const defaults: Record<string, string> = JSON.parse(
+      execFileSync(process.execPath, [ROLLOUT_GATE, '--print-queries'], { encoding: 'utf8' }),
+    );
+    expect(Object.keys(queries).sort()).toEqual(Object.keys(defaults).sort());
+    expect(Object.keys(defaults).sort()).toEqual(
       [
         'canaryUp',
         'canaryRequests',
@@ -69,15 +80,15 @@ describe('the rollout gate (F31)', () => {
     // Counted from a series' birth: a series absent `offset 5m` ago counts its whole value.
     const served = (series: string, range: string) =>
       `sum((increase(${series}[${range}]) and ${series} offset ${range}) or ${series})`;
-    expect(queries.canaryRequests).toBe(served(requests, '5m'));
-    expect(queries.canaryRecentRequests).toBe(served(requests, '1m'));
+    expect(defaults.canaryRequests).toBe(served(requests, '5m'));
+    expect(defaults.canaryRecentRequests).toBe(served(requests, '1m'));
     // No 5xx series is a ratio of 0, not "no data".
-    expect(queries.canaryErrorRatio).toBe(`(${served(errors, '5m')} or vector(0)) / ${served(requests, '5m')}`);
-    expect(queries.stableP99).toBe(
+    expect(defaults.canaryErrorRatio).toBe(`(${served(errors, '5m')} or vector(0)) / ${served(requests, '5m')}`);
+    expect(defaults.stableP99).toBe(
       'histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{app="resilient-api",track="stable",http_route!~"/health/.*|/metrics"}[5m])))',
     );
-    expect(queries.canaryUp).toBe('min(up{app="resilient-api",track="canary"})');
-    for (const [name, promql] of Object.entries(queries)) {
+    expect(defaults.canaryUp).toBe('min(up{app="resilient-api",track="canary"})');
+    for (const [name, promql] of Object.entries(defaults)) {
       if (name !== 'canaryUp') expect(promql).not.toMatch(/_count\{(?![^}]*http_route!~"\/health\/\.\*\|\/metrics")/);
     }
   });
@@ -124,15 +135,17 @@ describe('the rollout gate (F31)', () => {
   it('uses thresholds from options and environment', async () => {
     expect((await run('canary-slow', '--p99-factor', '1000', '--max-p99-seconds', '1000')).code).toBe(0);
     prometheus.serve('healthy');
-    const strict = await gate(['--prometheus', prometheus.url], { ROLLOUT_MAX_P99_SECONDS: '0.001' });
+    const strict = await gate(['--prometheus', prometheus.url, ...RECORDED_GATE_ARGS], {
+      ROLLOUT_MAX_P99_SECONDS: '0.001',
+    });
     expect(strict.code).toBe(2);
   });
 
   it.each([
     ['no-data', /no canary target in Prometheus/],
-    ['low-traffic', /canary served \d+ user requests in 5m, fewer than 100/],
+    ['low-traffic', /canary served \d+ user requests in 30s, fewer than 60/],
     // Probes and scrapes only: hundreds of requests, none of them a user's.
-    ['idle', /canary served 0 user requests in 5m, fewer than 100/],
+    ['idle', /canary served 0 user requests in 30s, fewer than 60/],
     ['no-baseline', /no stable traffic to compare with/],
   ])('holds (exit 1), never promotes, on %s', async (fixture, reason) => {
     const { code, result } = await run(fixture);
@@ -144,7 +157,7 @@ describe('the rollout gate (F31)', () => {
   it('holds when the canary served enough in the window but not recently (not serving now)', async () => {
     const { code, result } = await run('healthy', '--min-recent-requests', '100000');
     expect(code).toBe(1);
-    expect(result?.reasons.join('\n')).toMatch(/user requests in the last 1m, fewer than 100000: not serving now/);
+    expect(result?.reasons.join('\n')).toMatch(/user requests in the last 5s, fewer than 100000: not serving now/);
   });
 
   it('promotes without a baseline only when told it is a first deploy', async () => {
