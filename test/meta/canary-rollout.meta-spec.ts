@@ -128,7 +128,10 @@ describe('the canary rollout driver (F31)', () => {
   });
 
   it('rolls back at the first "rollback" during the bake, without waiting for the bake to end', async () => {
-    const { code, kubectl, stderr, state, ms } = await rollout('canary-errors', { BAKE_SECONDS: '60', POLL_SECONDS: '5' });
+    const { code, kubectl, stderr, state, ms } = await rollout('canary-errors', {
+      BAKE_SECONDS: '60',
+      POLL_SECONDS: '5',
+    });
     expect(code).toBe(1);
     expect(commands(kubectl)).toEqual([rollouts('abort api'), rollouts('undo api')]);
     expect(stderr).toContain('rolling back: step 1: the gate failed the canary');

@@ -110,7 +110,9 @@ describe('the rollout gate (F31)', () => {
     const { code, result } = await run('canary-errors');
     expect(code).toBe(2);
     expect(result?.decision).toBe('rollback');
-    expect(result?.reasons.join('\n')).toMatch(/^canary 5xx ratio 0\.\d+ > 0\.01\ncanary 5xx ratio 0\.\d+ > stable 0 x 2 \+ 0\.002/);
+    expect(result?.reasons.join('\n')).toMatch(
+      /^canary 5xx ratio 0\.\d+ > 0\.01\ncanary 5xx ratio 0\.\d+ > stable 0 x 2 \+ 0\.002/,
+    );
   });
 
   it('rolls back when the canary 5xx ratio is under the absolute limit but far above stable (stable at 0)', async () => {

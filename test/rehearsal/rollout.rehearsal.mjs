@@ -152,7 +152,9 @@ function tool(name) {
   }
   const path = join(TOOLS, name);
   if (!existsSync(path)) {
-    throw new Error(`${path} is missing: run \`bash scripts/ensure-test-tools.sh\` (it extracts it from Debian's package)`);
+    throw new Error(
+      `${path} is missing: run \`bash scripts/ensure-test-tools.sh\` (it extracts it from Debian's package)`,
+    );
   }
   return path;
 }
@@ -491,7 +493,9 @@ async function runScenario(name, run) {
     await pollUntil(
       async () => {
         const d = await gate();
-        return d.measured?.canaryUp === 1 && (name === 'idle' || (d.measured?.stableRequests ?? 0) >= TIMING.minRequests);
+        return (
+          d.measured?.canaryUp === 1 && (name === 'idle' || (d.measured?.stableRequests ?? 0) >= TIMING.minRequests)
+        );
       },
       { timeoutMs: 40_000, intervalMs: 500, what: `${name}: both targets up and a stable baseline` },
     );
@@ -578,7 +582,8 @@ async function runScenario(name, run) {
         : exit.code === 1 && final.weight === 0
           ? `rolled back at ${final.history.at(-2)?.weight ?? 0}%`
           : `driver exit ${exit.code}, weight ${final.weight}`;
-    if (process.env.REHEARSAL_DUMP) writeFileSync(`${process.env.REHEARSAL_DUMP}-${name}.json`, JSON.stringify(results));
+    if (process.env.REHEARSAL_DUMP)
+      writeFileSync(`${process.env.REHEARSAL_DUMP}-${name}.json`, JSON.stringify(results));
     const canaryFailures = results.filter((r) => r.track === 'canary' && r.status >= 500).length;
     const canaryRequests = results.filter((r) => r.track === 'canary').length;
     const otherFailures = results.filter((r) => r.track !== 'canary' && (r.status >= 500 || r.status === 0)).length;
@@ -642,7 +647,8 @@ function problemsOf(r) {
       break;
     case 'dying':
       rolledBackInTime();
-      if (!r.targetDown.includes('canary pending')) problems.push(`TargetDown not pending for the dead canary (${r.targetDown})`);
+      if (!r.targetDown.includes('canary pending'))
+        problems.push(`TargetDown not pending for the dead canary (${r.targetDown})`);
       break;
     case 'healthy':
       if (r.decision !== 'promoted to 100%') problems.push(`not promoted (${r.decision})`);
@@ -725,12 +731,20 @@ async function main(argv) {
         throw new Error(`${error.message}\n${prom.output().slice(-3000)}`);
       },
     );
-    await pollUntil(() => answers(`http://127.0.0.1:${providerPort}/health`), { timeoutMs: 15_000, what: 'the provider' });
+    await pollUntil(() => answers(`http://127.0.0.1:${providerPort}/health`), {
+      timeoutMs: 15_000,
+      what: 'the provider',
+    });
 
     // The shop's fixture, made once through a throwaway API process.
     const setupPort = await freePort();
-    const setup = start('setup-api', process.execPath, ['dist/main.js'], { env: { ...run.appEnv, PORT: String(setupPort) } });
-    await pollUntil(() => answers(`http://127.0.0.1:${setupPort}/health/ready`), { timeoutMs: 30_000, what: 'the API' });
+    const setup = start('setup-api', process.execPath, ['dist/main.js'], {
+      env: { ...run.appEnv, PORT: String(setupPort) },
+    });
+    await pollUntil(() => answers(`http://127.0.0.1:${setupPort}/health/ready`), {
+      timeoutMs: 30_000,
+      what: 'the API',
+    });
     run.fixture = await shopFixture(`http://127.0.0.1:${setupPort}`, database);
     setup.stop();
 
@@ -749,7 +763,9 @@ async function main(argv) {
       const report = await runScenario(name, run);
       report.problems = problemsOf(report);
       reports.push(report);
-      log(`scenario ${name}: ${report.decision}${report.problems.length ? ` — FAILED: ${report.problems.join('; ')}` : ''}`);
+      log(
+        `scenario ${name}: ${report.decision}${report.problems.length ? ` — FAILED: ${report.problems.join('; ')}` : ''}`,
+      );
       if (report.problems.length || process.env.REHEARSAL_VERBOSE) process.stderr.write(report.driverOutput);
     }
     if (recorded.healthy && recorded.idle) {
@@ -786,7 +802,16 @@ async function dropRedisKeys(prefix) {
 
 function printTable(reports) {
   const rows = [
-    ['scenario', 'decision', 'shift → decision', 'signal → decision', 'canary requests', 'failed on canary', 'result', 'why'],
+    [
+      'scenario',
+      'decision',
+      'shift → decision',
+      'signal → decision',
+      'canary requests',
+      'failed on canary',
+      'result',
+      'why',
+    ],
     ...reports.map((r) => [
       r.name,
       r.decision,
@@ -805,11 +830,14 @@ function printTable(reports) {
   );
 }
 
-const deadline = setTimeout(() => {
-  log(`the rehearsal passed its deadline: stopping everything`);
-  stopAll();
-  process.exit(1);
-}, Number(process.env.REHEARSAL_DEADLINE_SECONDS ?? 600) * 1000);
+const deadline = setTimeout(
+  () => {
+    log(`the rehearsal passed its deadline: stopping everything`);
+    stopAll();
+    process.exit(1);
+  },
+  Number(process.env.REHEARSAL_DEADLINE_SECONDS ?? 600) * 1000,
+);
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     stopAll();

@@ -185,7 +185,8 @@ async function main(argv) {
     else fail('the stand-in answers -o jsonpath=... and -o json only');
     return;
   }
-  if (positional[0] !== 'argo' || positional[1] !== 'rollouts') fail(`the stand-in does not do: kubectl ${argv.join(' ')}`);
+  if (positional[0] !== 'argo' || positional[1] !== 'rollouts')
+    fail(`the stand-in does not do: kubectl ${argv.join(' ')}`);
   const command = positional[2];
   found();
   observe(state);
