@@ -12,7 +12,7 @@
 // plugin's behaviour; its weight changes rewrite nginx's split and reload it.
 //
 // Scenarios (--scenarios a,b,...; default all): bad (orders answer 503: a broken provider URL),
-// slow (the canary is CPU-starved: stopped 85 % of the time), healthy (no error anywhere), idle (no
+// slow (the canary is CPU-starved: stopped 80 % of the time), healthy (no error anywhere), idle (no
 // user traffic, probes and scrapes only), dying (the canary is killed mid-bake). Each prints its
 // decision, the time from the first traffic shift to the decision, and the requests callers saw
 // fail on the canary; the run fails (exit 1) when a scenario ends otherwise than it must.
@@ -544,7 +544,7 @@ async function runScenario(name, run) {
       starve = setInterval(() => {
         try {
           process.kill(canary.child.pid, 'SIGSTOP');
-          setTimeout(() => canary.running() && process.kill(canary.child.pid, 'SIGCONT'), 170);
+          setTimeout(() => canary.running() && process.kill(canary.child.pid, 'SIGCONT'), 160);
         } catch {
           /* gone */
         }
