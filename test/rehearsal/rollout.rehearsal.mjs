@@ -678,6 +678,14 @@ async function main(argv) {
   for (const sub of ['tmp', 'tsdb', 'bin']) mkdirSync(join(dir, sub));
   chmodSync(join(dir, 'tmp'), 0o777);
   const database = await createDatabase(id);
+  const cleanUp = async () => {
+    stopAll();
+    await database.drop().catch((error) => log(`could not drop ${database.name}: ${error.message}`));
+    await dropRedisKeys(`ra-rehearsal-${id}:`).catch((error) => log(`could not delete Redis keys: ${error.message}`));
+    if (process.env.REHEARSAL_KEEP) log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
+  };
+  onDeadline = cleanUp;
   try {
     const [prometheusPort, proxyPort, providerPort, closedPort] = await Promise.all([
       freePort(),
@@ -776,11 +784,7 @@ async function main(argv) {
     printTable(reports);
     return reports.every((r) => r.problems.length === 0) ? 0 : 1;
   } finally {
-    stopAll();
-    await database.drop().catch((error) => log(`could not drop ${database.name}: ${error.message}`));
-    await dropRedisKeys(`ra-rehearsal-${id}:`).catch((error) => log(`could not delete Redis keys: ${error.message}`));
-    if (process.env.REHEARSAL_KEEP) log(`kept ${dir}`);
-    else rmSync(dir, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 
@@ -830,11 +834,14 @@ function printTable(reports) {
   );
 }
 
+// Replaced by main() once there is a database and a directory to clean up.
+let onDeadline = async () => stopAll();
 const deadline = setTimeout(
   () => {
     log(`the rehearsal passed its deadline: stopping everything`);
     stopAll();
-    process.exit(1);
+    setTimeout(() => process.exit(1), 10_000).unref();
+    onDeadline().finally(() => process.exit(1));
   },
   Number(process.env.REHEARSAL_DEADLINE_SECONDS ?? 600) * 1000,
 );
