@@ -554,10 +554,14 @@ async function runScenario(name, run) {
       setTimeout(() => canary.stop('SIGKILL'), 4_000);
     }
 
+    let scenarioTimer;
     const exit = await Promise.race([
       driver.exited,
-      sleep(TIMING.scenarioDeadlineSeconds * 1000).then(() => ({ code: 'deadline' })),
+      new Promise((done) => {
+        scenarioTimer = setTimeout(() => done({ code: 'deadline' }), TIMING.scenarioDeadlineSeconds * 1000);
+      }),
     ]);
+    clearTimeout(scenarioTimer);
     if (starve) clearInterval(starve);
     if (canary.running()) process.kill(canary.child.pid, 'SIGCONT');
     driver.stop();
