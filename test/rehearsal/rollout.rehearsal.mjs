@@ -265,7 +265,7 @@ elif [ "$weight" -le 0 ]; then split='* stable;'
 else split="$weight% canary; * stable;"; fi
 printf 'split_clients "$request_id" $track { %s }\\n' "$split" > '${dir}/split.conf'
 echo "$weight" > '${dir}/weight'
-exec '${nginx}' -p '${dir}' -c '${dir}/nginx.conf' -s reload
+exec '${nginx}' -p '${dir}' -c '${dir}/nginx.conf' -s reload 2>>'${dir}/nginx-error.log'
 `,
   );
   chmodSync(hook, 0o755);
