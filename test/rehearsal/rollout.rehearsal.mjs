@@ -12,7 +12,8 @@
 // plugin's behaviour; its weight changes rewrite nginx's split and reload it.
 //
 // Scenarios (--scenarios a,b,...; default all): bad (orders answer 503: a broken provider URL),
-// slow (the canary is CPU-starved: stopped 80 % of the time), healthy (no error anywhere), idle (no
+// slow (the canary's orders wait 1.2 s on its provider: a release that added a slow call; no
+// error, only latency, whatever the machine's load), healthy (no error anywhere), idle (no
 // user traffic, probes and scrapes only), dying (the canary is killed mid-bake). Each prints its
 // decision, the time from the first traffic shift to the decision, and the requests callers saw
 // fail on the canary; the run fails (exit 1) when a scenario ends otherwise than it must.
@@ -432,6 +433,7 @@ async function runScenario(name, run) {
   const [stablePort, canaryPort] = [await freePort(), await freePort()];
   const canaryEnv = {
     bad: { PAYMENTS_BASE_URL: `http://127.0.0.1:${run.closedPort}`, PAYMENTS_BREAKER_FAILURES: '3' },
+    slow: { PAYMENTS_BASE_URL: run.slowProviderUrl },
   }[name];
   const api = (track, port, extra = {}) =>
     start(`${track}-${name}`, process.execPath, ['dist/main.js'], {
@@ -539,17 +541,6 @@ async function runScenario(name, run) {
         await sleep(Math.max(0, 1_000 - (Date.now() - started)));
       }
     })();
-    let starve;
-    if (name === 'slow') {
-      starve = setInterval(() => {
-        try {
-          process.kill(canary.child.pid, 'SIGSTOP');
-          setTimeout(() => canary.running() && process.kill(canary.child.pid, 'SIGCONT'), 160);
-        } catch {
-          /* gone */
-        }
-      }, 200);
-    }
     if (name === 'dying') {
       setTimeout(() => canary.stop('SIGKILL'), 4_000);
     }
@@ -562,8 +553,6 @@ async function runScenario(name, run) {
       }),
     ]);
     clearTimeout(scenarioTimer);
-    if (starve) clearInterval(starve);
-    if (canary.running()) process.kill(canary.child.pid, 'SIGCONT');
     driver.stop();
     stopped = true;
     await observer;
@@ -691,7 +680,8 @@ async function main(argv) {
   };
   onDeadline = cleanUp;
   try {
-    const [prometheusPort, proxyPort, providerPort, closedPort] = await Promise.all([
+    const [prometheusPort, proxyPort, providerPort, slowProviderPort, closedPort] = await Promise.all([
+      freePort(),
       freePort(),
       freePort(),
       freePort(),
@@ -703,6 +693,7 @@ async function main(argv) {
       proxyPort,
       closedPort,
       proxyUrl: `http://127.0.0.1:${proxyPort}`,
+      slowProviderUrl: `http://127.0.0.1:${slowProviderPort}`,
       prometheusUrl: `http://127.0.0.1:${prometheusPort}`,
       appEnv: {
         NODE_ENV: 'production',
@@ -714,6 +705,9 @@ async function main(argv) {
         LOG_LEVEL: 'warn',
         SHUTDOWN_DRAIN_MS: '0',
         DB_POOL_MAX: '5',
+        // No shedding on event-loop lag: a busy shared box stalls both tracks alike, which would
+        // shed on stable too; the slow canary must be caught by its latency.
+        SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
       },
     };
     writeFileSync(join(run.bin, 'kubectl'), `#!/bin/sh\nexec '${process.execPath}' '${STAND_IN}' "$@"\n`);
@@ -726,9 +720,11 @@ async function main(argv) {
       env: { PATH: process.env.PATH, ...run.appEnv },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    start('fake-provider', process.execPath, ['dist/payments/fake-provider/fake-provider.command.js'], {
-      env: { NODE_ENV: 'test', FAKE_PAYMENTS_PORT: String(providerPort) },
-    });
+    for (const port of [providerPort, slowProviderPort]) {
+      start(`fake-provider-${port}`, process.execPath, ['dist/payments/fake-provider/fake-provider.command.js'], {
+        env: { NODE_ENV: 'test', FAKE_PAYMENTS_PORT: String(port) },
+      });
+    }
     writeFileSync(join(dir, 'pods.json'), '[]');
     writeFileSync(join(dir, 'prometheus.yml'), dumpYaml(prometheusConfig(dir)));
     const prom = start('prometheus', prometheus, [
@@ -747,6 +743,14 @@ async function main(argv) {
       timeoutMs: 15_000,
       what: 'the provider',
     });
+    await pollUntil(() => answers(`${run.slowProviderUrl}/health`), { timeoutMs: 15_000, what: 'the slow provider' });
+    // Under PAYMENTS_TIMEOUT_MS (2 s): slow, never failed.
+    const slow = await fetch(`${run.slowProviderUrl}/__admin/outage`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'slow', delayMs: 1_200 }),
+    });
+    if (!slow.ok) throw new Error(`the slow provider refused its outage: ${slow.status}`);
 
     // The shop's fixture, made once through a throwaway API process.
     const setupPort = await freePort();
