@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The system tools `npm test` needs beyond Node, Postgres and Redis, made present before the
 # suite starts (npm runs this as `pretest`; .ci/run runs it too):
-#   - promtool, for the alert-rule tests: extracted from Debian's `prometheus` package into the
-#     project-local .tools/bin (gitignored); no Prometheus server is installed or run;
+#   - promtool, for the alert-rule tests, and prometheus, for the rollout rehearsal (npm run
+#     rehearse:rollout): extracted from Debian's `prometheus` package into the project-local
+#     .tools/bin (gitignored); no Prometheus service is installed, the rehearsal runs its own;
+#   - nginx, the rehearsal's weighted proxy: the binary extracted from Debian's `nginx` package
+#     into .tools/bin the same way (installing the package would start a system nginx on :80);
 #   - docker-compose (a compose parser; no Docker engine needed), shellcheck, and util-linux's
 #     unshare and setpriv, for the delivery tests (test/meta/deploy-*, docker-image);
 #   - Debian's chromium, for the browser tests of the client's page (test/e2e/client-page.e2e-spec.ts,
@@ -36,7 +39,7 @@ apt_update_once() {
   fi
 }
 
-have_promtool() { command -v promtool >/dev/null 2>&1 || [ -x "$TOOLS_BIN/promtool" ]; }
+have_tool() { command -v "$1" >/dev/null 2>&1 || [ -x "$TOOLS_BIN/$1" ]; }
 
 missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
@@ -50,17 +53,31 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! have_promtool; then
-  say "fetching promtool from Debian's prometheus package into .tools/bin"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# extract PACKAGE PATH...: copies each PATH of Debian's PACKAGE into .tools/bin, without installing it.
+extract() {
+  local package=$1 file
+  shift
+  say "fetching $* from Debian's $package package into .tools/bin"
   apt_update_once
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
   # apt-get download runs as the calling user and needs a directory it may write.
-  (cd "$tmp" && apt-get download -qq prometheus) || {
-    say "apt-get download prometheus failed"
+  (cd "$tmp" && apt-get download -qq "$package") || {
+    say "apt-get download $package failed"
     exit 1
   }
-  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+  dpkg-deb -x "$tmp"/"${package}"_*.deb "$tmp/$package"
   mkdir -p "$TOOLS_BIN"
-  cp "$tmp/root/usr/bin/promtool" "$TOOLS_BIN/promtool"
+  for file in "$@"; do cp "$tmp/$package/$file" "$TOOLS_BIN/"; done
+}
+
+if ! have_tool promtool || ! have_tool prometheus; then
+  extract prometheus usr/bin/promtool usr/bin/prometheus
+fi
+if ! have_tool nginx; then
+  extract nginx usr/sbin/nginx
+  "$TOOLS_BIN/nginx" -v 2>/dev/null || {
+    say "the extracted nginx does not run; missing libraries: $(ldd "$TOOLS_BIN/nginx" | grep 'not found' | tr -s ' \t\n' ' ')"
+    exit 1
+  }
 fi

@@ -1,31 +1,51 @@
 #!/usr/bin/env node
 // Rollout gate: asks Prometheus how the canary compares with the stable version and decides
-// whether a staged rollout may take its next step (F31). Used by .github/workflows/deploy.yml
-// after each bake time; deploy/k8s/base/api-analysis.yml runs the same queries in the cluster.
+// whether a staged rollout may take its next step (F31). scripts/canary-rollout.sh asks it
+// every gate interval during each bake; deploy/k8s/base/api.analysis.yaml runs the same
+// queries in the cluster (test/meta/deploy-k8s.meta-spec.ts compares them).
 //
 // Usage: node scripts/rollout-gate.mjs --prometheus URL [options]
 //        node scripts/rollout-gate.mjs --print-queries [options]   (the PromQL, as JSON)
 //
 // Exit codes (the decision is also printed as one JSON line on stdout):
-//   0  promote   enough canary traffic, and every threshold holds
-//   1  hold      not enough traffic or no data yet (never a promotion): measure again later
-//   2  rollback  a threshold failed: the canary is worse than allowed
+//   0  promote   the canary is up, served enough user requests (in the window and recently),
+//                and every threshold holds against a stable baseline
+//   1  hold      not enough user traffic, no canary target or no baseline yet: measure again later
+//   2  rollback  a canary target is down, or a threshold failed: the canary is worse than allowed
 //   3  error     Prometheus unreachable or answered something unusable: no decision
 //   64 usage     bad arguments
 //
-// Series are selected by the pod labels `app` and `track` (canary | stable), which the
-// Rollout sets (canaryMetadata / stableMetadata) and Prometheus copies onto every series.
-// No Node dependency beyond the standard library: CI runs it with a bare `node`.
+// The rules (README "Staged rollout"), each learned from a live rehearsal (npm run rehearse:rollout):
+// - user traffic only: probes (/health/*) and scrapes (/metrics) are left out of every query,
+//   or an idle canary "serves" a hundred requests per pod per 5 minutes;
+// - requests and 5xx are counted from a series' birth: a series that appears inside the window
+//   (the first 503 of a new kind) counts its whole value, which increase() alone loses;
+// - no 5xx series means a ratio of 0, not "no data" (`or vector(0)`), on canary and stable;
+// - the canary must be up (every canary target answers scrapes) and serving now (user
+//   requests in the recent window), not only in the 5-minute window that still holds its past.
+// Series are selected by the pod labels `app` and `track` (canary | stable), which the Rollout
+// sets (canaryMetadata / stableMetadata) and deploy/prometheus/prometheus.kubernetes.yml copies
+// onto every series, with `namespace`. No Node dependency beyond the standard library.
 
 const OPTIONS = {
   prometheus: { env: 'PROMETHEUS_URL', fallback: undefined, help: 'base URL of Prometheus' },
   app: { env: 'ROLLOUT_APP', fallback: 'resilient-api', help: 'value of the `app` label' },
   selector: { env: 'ROLLOUT_SELECTOR', fallback: '', help: 'extra label matchers, e.g. namespace="production"' },
-  window: { env: 'ROLLOUT_WINDOW', fallback: '5m', help: 'range of every rate, e.g. 5m' },
+  window: { env: 'ROLLOUT_WINDOW', fallback: '5m', help: 'range of every ratio, count and p99, e.g. 5m' },
+  'recent-window': {
+    env: 'ROLLOUT_RECENT_WINDOW',
+    fallback: '1m',
+    help: 'range in which the canary must be serving user requests now',
+  },
   'min-requests': {
     env: 'ROLLOUT_MIN_REQUESTS',
     fallback: '100',
-    help: 'canary requests in the window before any promotion',
+    help: 'canary user requests in the window before any judgement',
+  },
+  'min-recent-requests': {
+    env: 'ROLLOUT_MIN_RECENT_REQUESTS',
+    fallback: '10',
+    help: 'canary user requests in the recent window before any promotion',
   },
   'max-error-ratio': {
     env: 'ROLLOUT_MAX_ERROR_RATIO',
@@ -91,30 +111,45 @@ function parseArgs(argv, env) {
   for (const [name, { env: variable, fallback }] of Object.entries(OPTIONS)) {
     options[name] = values[name] ?? (env[variable] || undefined) ?? fallback;
   }
-  for (const name of Object.keys(OPTIONS).filter((n) => !['prometheus', 'app', 'selector', 'window'].includes(n))) {
+  const TEXT = ['prometheus', 'app', 'selector', 'window', 'recent-window'];
+  for (const name of Object.keys(OPTIONS).filter((n) => !TEXT.includes(n))) {
     const number = Number(options[name]);
     if (!Number.isFinite(number) || number < 0)
       throw new UsageError(`--${name} must be a number >= 0 (got ${options[name]})`);
     options[name] = number;
   }
-  if (!/^\d+[smhd]$/.test(options.window) && !options.window.startsWith('{{')) {
-    throw new UsageError(`--window must be a Prometheus duration such as 5m (got ${options.window})`);
+  for (const name of ['window', 'recent-window']) {
+    if (!/^\d+[smhd]$/.test(options[name]) && !options[name].startsWith('{{')) {
+      throw new UsageError(`--${name} must be a Prometheus duration such as 5m (got ${options[name]})`);
+    }
   }
   return { options, flags };
 }
 
+/** Routes that are not user traffic: the kubelet's probes and Prometheus' scrapes. */
+const NOT_USER_TRAFFIC = 'http_route!~"/health/.*|/metrics"';
+const FIVE_XX = 'http_response_status_code=~"5.."';
+
 /** The PromQL the gate and the Argo Rollouts AnalysisTemplate both run. */
-function buildQueries({ app, selector, window }) {
-  const matchers = (track, extra = '') =>
-    [`app="${app}"`, `track="${track}"`, selector, extra].filter(Boolean).join(',');
-  const count = (track, extra) => `http_server_request_duration_seconds_count{${matchers(track, extra)}}`;
+function buildQueries({ app, selector, window, 'recent-window': recent }) {
+  const matchers = (track, ...extra) =>
+    [`app="${app}"`, `track="${track}"`, selector, ...extra].filter(Boolean).join(',');
+  const count = (track, ...extra) =>
+    `http_server_request_duration_seconds_count{${matchers(track, NOT_USER_TRAFFIC, ...extra)}}`;
+  // Requests in the range. increase() needs two samples of a series, so the requests a series
+  // already holds at its first scrape (a new status or problem code: the first 503s) never count;
+  // a series born inside the range (absent `offset range` ago) counts its whole value instead.
+  const served = (series, range) => `sum((increase(${series}[${range}]) and ${series} offset ${range}) or ${series})`;
+  // No 5xx series at all is a ratio of 0, not "no data": a healthy process never answered a 5xx.
   const errorRatio = (track) =>
-    `sum(rate(${count(track, 'http_response_status_code=~"5.."')}[${window}])) / sum(rate(${count(track)}[${window}]))`;
+    `(${served(count(track, FIVE_XX), window)} or vector(0)) / ${served(count(track), window)}`;
   const p99 = (track) =>
-    `histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{${matchers(track)}}[${window}])))`;
+    `histogram_quantile(0.99, sum by (le) (rate(http_server_request_duration_seconds_bucket{${matchers(track, NOT_USER_TRAFFIC)}}[${window}])))`;
   return {
-    canaryRequests: `sum(increase(${count('canary')}[${window}]))`,
-    stableRequests: `sum(increase(${count('stable')}[${window}]))`,
+    canaryUp: `min(up{${matchers('canary')}})`,
+    canaryRequests: served(count('canary'), window),
+    canaryRecentRequests: served(count('canary'), recent),
+    stableRequests: served(count('stable'), window),
     canaryErrorRatio: errorRatio('canary'),
     stableErrorRatio: errorRatio('stable'),
     canaryP99: p99('canary'),
@@ -151,15 +186,17 @@ async function query(base, promql, timeoutMs) {
 
 /** promote | hold | rollback, with the reasons, from measured values (null = no data). */
 function decide(m, o, allowNoBaseline = false) {
-  if (m.canaryRequests === null || m.canaryRequests < o['min-requests']) {
-    return {
-      decision: 'hold',
-      reasons: [`canary served ${m.canaryRequests ?? 0} requests in ${o.window}, fewer than ${o['min-requests']}`],
-    };
+  const hold = (reason) => ({ decision: 'hold', reasons: [reason] });
+  // Up and serving now: the window still holds a dead canary's healthy past.
+  if (m.canaryUp === null) return hold('no canary target in Prometheus (not scheduled or not scraped yet)');
+  if (m.canaryUp < 1) {
+    return { decision: 'rollback', reasons: ['a canary target is down (up == 0): it does not answer scrapes'] };
   }
-  if (m.canaryErrorRatio === null || m.canaryP99 === null) {
-    return { decision: 'hold', reasons: ['no 5xx ratio or p99 for the canary yet'] };
+  const requests = m.canaryRequests ?? 0;
+  if (requests < o['min-requests']) {
+    return hold(`canary served ${requests} user requests in ${o.window}, fewer than ${o['min-requests']}`);
   }
+  if (m.canaryErrorRatio === null || m.canaryP99 === null) return hold('no 5xx ratio or p99 for the canary yet');
   const failed = [];
   if (m.canaryErrorRatio > o['max-error-ratio']) {
     failed.push(`canary 5xx ratio ${m.canaryErrorRatio} > ${o['max-error-ratio']}`);
@@ -179,16 +216,19 @@ function decide(m, o, allowNoBaseline = false) {
     );
   }
   if (failed.length) return { decision: 'rollback', reasons: failed };
+  const recent = m.canaryRecentRequests ?? 0;
+  if (recent < o['min-recent-requests']) {
+    return hold(
+      `canary served ${recent} user requests in the last ${o['recent-window']}, fewer than ${o['min-recent-requests']}: not serving now`,
+    );
+  }
   const baseline =
     m.stableRequests !== null &&
     m.stableRequests >= o['min-requests'] &&
     m.stableErrorRatio !== null &&
     m.stableP99 !== null;
   if (!baseline && !allowNoBaseline) {
-    return {
-      decision: 'hold',
-      reasons: ['no stable traffic to compare with (pass --allow-no-baseline on a first deploy)'],
-    };
+    return hold('no stable traffic to compare with (pass --allow-no-baseline on a first deploy)');
   }
   return { decision: 'promote', reasons: ['every threshold holds'] };
 }

@@ -51,6 +51,31 @@ describe('Prometheus alert rules (deploy/prometheus)', () => {
     expect(promtool(['check', 'config', 'prometheus.yml'], RULES_DIR)).toContain('SUCCESS');
   });
 
+  it('ships the Kubernetes scrape config the rollout gate needs (jobs resilient-api*, pod labels), which promtool accepts', () => {
+    // Debian's promtool is built without Kubernetes discovery: check it with file discovery in its
+    // place, the relabeling unchanged (npm run rehearse:rollout runs it so in a real Prometheus).
+    const config = load(readFileSync(resolve(RULES_DIR, 'prometheus.kubernetes.yml'), 'utf8')) as {
+      scrape_configs: { job_name: string; kubernetes_sd_configs?: { role: string }[]; relabel_configs: unknown[] }[];
+    };
+    expect(config.scrape_configs.map((job) => job.job_name)).toEqual(['resilient-api', 'resilient-api-worker']);
+    const dir = mkdtempSync(join(tmpdir(), 'prometheus-k8s-'));
+    try {
+      const swapped = {
+        ...config,
+        rule_files: [resolve(RULES_DIR, RULE_FILE)],
+        scrape_configs: config.scrape_configs.map(({ kubernetes_sd_configs: sd, ...job }) => {
+          expect(sd).toEqual([{ role: 'pod' }]);
+          expect(JSON.stringify(job.relabel_configs)).toContain('(app|component|track|rollouts_pod_template_hash)');
+          return { ...job, file_sd_configs: [{ files: [join(dir, 'pods.json')] }] };
+        }),
+      };
+      writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(swapped));
+      expect(promtool(['check', 'config', 'prometheus.yml'], dir)).toContain('SUCCESS');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('passes its promtool unit tests', () => {
     expect(TEST_FILES.length).toBeGreaterThan(0);
     const output = promtool(['test', 'rules', ...TEST_FILES], RULES_DIR);

@@ -103,6 +103,7 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
         'ConfigMap/resilient-api-config',
         'Deployment/worker',
         'HorizontalPodAutoscaler/api',
+        'Ingress/api',
         'Job/db-migrate',
         'PodDisruptionBudget/api',
         'PodDisruptionBudget/worker',
@@ -226,6 +227,16 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
       { setWeight: 100 },
     ]);
     expect(rollout.spec.strategy.canary.canaryMetadata.labels).toEqual({ track: 'canary' });
+    // User requests reach the canary: ingress-nginx splits the Ingress api by the step's weight
+    // between the stable and canary Services (without trafficRouting no user reaches the canary).
+    const { stableService, canaryService, trafficRouting } = rollout.spec.strategy.canary;
+    expect(trafficRouting).toEqual({ nginx: { stableIngress: 'api' } });
+    const ingress = find(rendered.production, 'Ingress', 'api');
+    const backends = ingress.spec.rules.flatMap((r: any) => r.http.paths.map((p: any) => [p.path, p.backend.service]));
+    expect(new Set(backends.map(([, service]: any) => service.name))).toEqual(new Set([stableService]));
+    expect(find(rendered.production, 'Service', canaryService).spec.ports[0].name).toBe(backends[0][1].port.name);
+    // Probes and scrapes stay inside the cluster.
+    for (const [path] of backends) expect(['/', '/metrics', '/health']).not.toContain(path);
     expect(rollout.spec.strategy.canary.stableMetadata.labels).toEqual({ track: 'stable' });
     const template = find(rendered.production, 'AnalysisTemplate', 'api-canary-health');
     expect(rollout.spec.strategy.canary.analysis.templates).toEqual([{ templateName: template.metadata.name }]);
@@ -249,6 +260,7 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
     );
     const enough = (e: string) => `(${e}) and on() (${q.canaryRequests} >= ${defaults['min-requests']})`;
     const expected = [
+      ['canary-up', q.canaryUp, '1'],
       ['canary-5xx-ratio', enough(q.canaryErrorRatio), defaults['max-error-ratio']],
       [
         'canary-5xx-ratio-vs-stable',
@@ -266,10 +278,11 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
       template.spec.metrics.map((m: any) => [
         m.name,
         m.provider.prometheus.query,
-        m.failureCondition.replace(/^.*> /, ''),
+        m.failureCondition.replace(/^.*[<>] /, ''),
       ]),
     ).toEqual(expected);
-    for (const metric of template.spec.metrics) {
+    expect(template.spec.metrics[0].failureCondition).toBe('len(result) > 0 && result[0] < 1');
+    for (const metric of template.spec.metrics.slice(1)) {
       expect(metric.failureCondition).toMatch(/^len\(result\) > 0 && result\[0\] > [\d.]+$/);
       expect(metric.successCondition).toBeUndefined(); // it never promotes: the pauses wait for the gate
     }

@@ -8,6 +8,13 @@ import { ROOT } from './process.support';
 export const ROLLOUT_GATE = resolve(ROOT, 'scripts', 'rollout-gate.mjs');
 const FIXTURES = resolve(ROOT, 'test', 'fixtures', 'prometheus');
 
+/**
+ * The gate options the fixtures were recorded with (the rehearsal's compressed windows and
+ * thresholds, written by `REHEARSAL_RECORD=test/fixtures/prometheus npm run rehearse:rollout`):
+ * the stand-in answers the queries these options produce, so the gate must be run with them.
+ */
+export const RECORDED_GATE_ARGS: string[] = JSON.parse(readFileSync(resolve(FIXTURES, 'gate-args.json'), 'utf8'));
+
 export interface FixturePrometheus {
   url: string;
   /** The gate's queries by name (from `rollout-gate.mjs --print-queries`). */
@@ -20,15 +27,20 @@ export interface FixturePrometheus {
 }
 
 /**
- * A stand-in Prometheus over real HTTP that answers `/api/v1/query` with recorded responses:
+ * A stand-in Prometheus over real HTTP that answers `/api/v1/query` with responses recorded from a
+ * real Prometheus (the queries of the gate run with RECORDED_GATE_ARGS and `selector`):
  * a fixture maps each of the gate's query names to a response body, or is one error body
  * (`{"status": "error", ...}`, answered with 400 as Prometheus does). Unknown queries get 400.
  */
 export async function startFixturePrometheus(selector = ''): Promise<FixturePrometheus> {
   const queries: Record<string, string> = JSON.parse(
-    execFileSync(process.execPath, [ROLLOUT_GATE, '--print-queries', ...(selector ? ['--selector', selector] : [])], {
-      encoding: 'utf8',
-    }),
+    execFileSync(
+      process.execPath,
+      [ROLLOUT_GATE, '--print-queries', ...RECORDED_GATE_ARGS, ...(selector ? ['--selector', selector] : [])],
+      {
+        encoding: 'utf8',
+      },
+    ),
   );
   const byQuery = new Map(Object.entries(queries).map(([name, promql]) => [promql, name]));
   const asked: string[] = [];
