@@ -41,7 +41,7 @@ describe('hostile bodies stay cheap', () => {
     expect(res.text.length).toBeLessThan(4_000);
   });
 
-  it('keeps /health/live fast while four clients send hostile bodies (median under 250 ms, p99 under a generous 2 s)', async () => {
+  it('keeps /health/live fast while four clients send hostile bodies (median under 250 ms; the tail only bounded against a hang)', async () => {
     const hostile = [manyKeys(125_000), manyKeys(9_000)];
     let sending = true;
     let sent = 0;
@@ -76,8 +76,10 @@ describe('hostile bodies stay cheap', () => {
     // The old parser blocked the loop for about 0.35 s per big body, so most probes waited
     // (p99 1.85 s alone). Now a probe waits at most behind a few cheap rejections: measured
     // p50 70-90 ms and p99 0.4-0.7 s with both cores busy; the whole suite beside it has
-    // pushed p99 to 1.8 s, which is why the tail bound is generous and the median carries the proof.
+    // pushed p99 to 1.8-2.6 s (the p99 of 30-50 probes is their slowest one, the one that met a
+    // scheduling stall). The old code's p99 (1.85 s alone) was under any such tail bound too, so
+    // the median carries the proof; the tail bound only catches a probe that hangs.
     expect(p50).toBeLessThan(250);
-    expect(p99).toBeLessThan(2_000);
+    expect(p99).toBeLessThan(5_000);
   });
 });
