@@ -15,6 +15,7 @@ import type { TestApp } from '../support/test-app.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 import { REDIS_URL } from '../support/test-env.support';
 import {
+  holdLock,
   reportFinished,
   signUpWithToken,
   startWorkerProcess,
@@ -71,6 +72,8 @@ describe('tracing: one trace from the edge through SQL, Redis, the provider and 
       PAYMENTS_BREAKER_FAILURES: '1000',
       RATE_LIMIT_LOGIN_PER_IP: '0',
       RATE_LIMIT_SIGNUP_PER_IP: '0',
+      // A held row lock fails the stock reservation fast, so its retry shows within the test.
+      ORDERS_LOCK_TIMEOUT_MS: '300',
       ...otelEnv('http/json'),
     });
     t = { http: api.http, db };
@@ -157,6 +160,34 @@ describe('tracing: one trace from the edge through SQL, Redis, the provider and 
     ]);
     expect(attempts[0].events.map((e) => e.name)).toContain('exception');
     expect(attempts[0].parentSpanId).toBe(attempts[1].parentSpanId);
+  });
+
+  it('shows a retried transaction as a further attempt: a db.attempt child span after a db.retry event naming the lock timeout', async () => {
+    const lock = await holdLock(db, 'SELECT 1 FROM products WHERE id = $1 FOR UPDATE', [productId]);
+    const traceId = newTraceId();
+    const pending = order('tok_ok', callerTraceparent(traceId));
+    // Held past the first attempt's lock_timeout (300 ms), released before the deadline.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await lock.release();
+    expect((await pending).status).toBe(201);
+
+    const spans = await receiver.waitFor(
+      (all) => !!serverSpanOf(all, traceId) && traceOf(all, traceId).some((s) => s.name === 'db.attempt'),
+      'the retried reservation',
+    );
+    const trace = traceOf(spans, traceId);
+    const attempt = trace.find((s) => s.name === 'db.attempt')!;
+    const unit = trace.find((s) => s.spanId === attempt.parentSpanId)!;
+    expect(unit.name).toMatch(/^transaction/);
+    expect(unit.events).toContainEqual({
+      name: 'db.retry',
+      attributes: expect.objectContaining({ 'db.attempt.number': 2, 'error.type': '55P03' }),
+    });
+    expect(attempt.attributes['db.attempt.number']).toBeGreaterThanOrEqual(2);
+    // The retried attempt's statements are its children, so the two attempts read apart.
+    expect(
+      trace.some((s) => s.parentSpanId === attempt.spanId && s.attributes['db.system.name'] === 'postgresql'),
+    ).toBe(true);
   });
 
   it("continues a report request's trace in the worker process: producer span in the API, consumer span and its SQL in the worker", async () => {

@@ -77,6 +77,16 @@ export function outgoingTraceparent(correlation: Correlation | undefined): strin
 }
 
 /**
+ * `{ trace_id, span_id }` of the current span, for a log line (pino's `mixin` when tracing is on,
+ * root.logger.ts): a fresh object each call (pino merges the line into it), empty outside a span.
+ */
+export function currentTraceIds(): { trace_id?: string; span_id?: string } {
+  const context = storage.getStore()?.trace;
+  const span = context && trace.getSpanContext(context);
+  return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
+}
+
+/**
  * The headers that pass a correlation on to another service: `X-Request-Id` always, and the
  * `traceparent` of {@link outgoingTraceparent} (the current span's with tracing on, the caller's
  * as is without): the trace continues at the next hop.

@@ -18,7 +18,8 @@ type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan
  *
  * With tracing on (platform/tracing), the request's server span starts here too, as a child of
  * the caller's `traceparent` (honoured) or as a new root, and becomes the correlation's current
- * span: every log line of the request carries its `trace_id` and `span_id`, and the spans of its
+ * span: every log line of the request carries its `trace_id` and `span_id` (the root logger's
+ * mixin reads them from the correlation; the completion line from the request), and the spans of its
  * SQL, Redis, provider calls and enqueues are its children. It ends when the answer is sent,
  * named by the route template (`GET /v1/products/:id`), with the status and the problem code.
  * With tracing off none of this is installed.
@@ -29,12 +30,11 @@ export function installCorrelationHooks(fastify: FastifyInstance): void {
     const traceparent = parseTraceparent(request.headers.traceparent);
     const correlation: Correlation = { requestId: String(request.id), ...(traceparent && { traceparent }) };
     request[current] = correlation;
-    if (traceparent) request.traceparent = traceparent;
-    if (traced) {
-      startServerSpan(request, correlation, traceparent);
-    } else if (traceparent) {
+    if (traceparent) {
+      request.traceparent = traceparent;
       request.log = request.log.child({ traceparent });
     }
+    if (traced) startServerSpan(request, correlation, traceparent);
     // Everything after `done` (Nest middleware, guards, the handler) continues in this context.
     runWithCorrelation(correlation, done);
   });
@@ -63,12 +63,10 @@ function startServerSpan(request: CorrelatedRequest, correlation: Correlation, t
   if (!started) return;
   request[serverSpan] = started.span;
   correlation.trace = started.context;
+  // For the completion line (its own logger); every other line gets them from the root logger's mixin.
   const { traceId, spanId } = started.span.spanContext();
   request.traceId = traceId;
   request.spanId = spanId;
-  request.log = request.log.child(
-    traceparent ? { traceparent, trace_id: traceId, span_id: spanId } : { trace_id: traceId, span_id: spanId },
-  );
 }
 
 function endServerSpan(request: CorrelatedRequest, reply: FastifyReply): void {

@@ -188,8 +188,8 @@ export class QueueWorkersService implements OnApplicationShutdown {
           'messaging.bullmq.job.attempt': attempt,
         })
       : undefined;
+    // Its lines get trace_id and span_id from the root logger's mixin, which reads this correlation.
     if (consumerSpan) correlation.trace = consumerSpan.context;
-    const spanIds = consumerSpan && consumerSpan.span.spanContext();
     const bindings = {
       queue: consumer.queue,
       jobId: job.id,
@@ -197,7 +197,6 @@ export class QueueWorkersService implements OnApplicationShutdown {
       attempt,
       requestId: correlation.requestId,
       ...(correlation.traceparent && { traceparent: correlation.traceparent }),
-      ...(spanIds && { trace_id: spanIds.traceId, span_id: spanIds.spanId }),
     };
     const logger = this.logger.child(bindings);
     const isLastAttempt = attempt >= (job.opts.attempts ?? 1);
