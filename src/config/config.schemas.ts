@@ -392,7 +392,13 @@ export interface OrdersConfig {
 }
 
 /** Variables whose values must never be echoed back in an error message. */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'REDIS_URL']);
+const SECRET_VARIABLES = new Set([
+  'JWT_SECRET',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+]);
 
 export class ConfigValidationError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {

@@ -59,7 +59,7 @@ export function startTracing(config: AppConfig, service: TracedService, logger?:
   logger?.info(
     {
       serviceName,
-      endpoint: settings.endpoint,
+      collector: new URL(settings.endpoint).host, // never the URL's credentials or path
       protocol: settings.protocol,
       sampler: settings.sampler,
       ratio: settings.samplerRatio,
