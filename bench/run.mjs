@@ -77,6 +77,7 @@ const sink =
   tracedServers.length > 0
     ? spawn(process.execPath, [resolve(root, 'bench/otlp-sink.mjs'), String(SINK_PORT)], { stdio: 'ignore' })
     : undefined;
+process.on('exit', () => sink?.kill());
 const tracingEnv = {
   OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${SINK_PORT}`,
   OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
@@ -183,10 +184,17 @@ const startServers = async (round) => {
     ...(ref ? [{ name: 'ref', port: 3899, process: ref, productId: refProductId }] : []),
     ...traced,
   ];
-  await waitFor('http://127.0.0.1:3898/health/ready', 'the API');
-  for (const server of traced) await waitFor(`http://127.0.0.1:${server.port}/health/ready`, `the ${server.name} API`);
-  await waitFor('http://127.0.0.1:3897/v1/products?limit=1', 'the raw server');
-  if (ref) await waitFor('http://127.0.0.1:3899/health/ready', `the API built from ${compareRef}`);
+  try {
+    await waitFor('http://127.0.0.1:3898/health/ready', 'the API');
+    for (const server of traced)
+      await waitFor(`http://127.0.0.1:${server.port}/health/ready`, `the ${server.name} API`);
+    await waitFor('http://127.0.0.1:3897/v1/products?limit=1', 'the raw server');
+    if (ref) await waitFor('http://127.0.0.1:3899/health/ready', `the API built from ${compareRef}`);
+  } catch (error) {
+    // None of them may outlive a failed start (they would hold the ports and the databases).
+    await stopServers(servers);
+    throw error;
+  }
   return servers;
 };
 const stopServers = async (servers) => {

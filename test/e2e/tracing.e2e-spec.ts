@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { loadConfig } from '../../src/config/config.schemas';
 import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { insertProduct, newBuyer, orderOf, type Buyer } from '../support/orders.support';
@@ -160,6 +161,9 @@ describe('tracing: one trace from the edge through SQL, Redis, the provider and 
     ]);
     expect(attempts[0].events.map((e) => e.name)).toContain('exception');
     expect(attempts[0].parentSpanId).toBe(attempts[1].parentSpanId);
+    // The README's picture of a trace is drawn from this one (scripts/render-trace.mjs).
+    if (process.env.TRACE_CAPTURE)
+      writeFileSync(process.env.TRACE_CAPTURE, JSON.stringify(traceOf(spans, traceId), null, 1));
   });
 
   it('shows a retried transaction as a further attempt: a db.attempt child span after a db.retry event naming the lock timeout', async () => {

@@ -22,6 +22,9 @@ export interface ReceivedSpan {
   /** 0 unset, 1 ok, 2 error. */
   status: { code: number; message?: string };
   resource: Record<string, unknown>;
+  /** Start and end, in milliseconds since the epoch (fractions kept). */
+  startMs: number;
+  endMs: number;
   /** The body's encoding: `json` or `protobuf`. */
   encoding: 'json' | 'protobuf';
 }
@@ -97,6 +100,8 @@ export function descendantsOf(spans: ReceivedSpan[], root: ReceivedSpan): Receiv
   return out;
 }
 
+const nanosToMs = (nanos: bigint): number => Number(nanos / 1_000n) / 1_000;
+
 // ---- OTLP/JSON ----
 
 type JsonAny = Record<string, unknown>;
@@ -145,6 +150,8 @@ function fromJson(body: JsonAny): ReceivedSpan[] {
           })),
           status: { code: Number(status.code ?? 0), ...(status.message ? { message: String(status.message) } : {}) },
           resource,
+          startMs: nanosToMs(BigInt(String(s.startTimeUnixNano ?? 0))),
+          endMs: nanosToMs(BigInt(String(s.endTimeUnixNano ?? 0))),
           encoding: 'json',
         });
       }
@@ -198,6 +205,9 @@ const hex = (list: Field[], n: number): string | undefined => {
   const value = one(list, n)?.value as Buffer | undefined;
   return value && value.length > 0 ? value.toString('hex') : undefined;
 };
+
+const fixed64 = (list: Field[], n: number): bigint =>
+  ((one(list, n)?.value as Buffer | undefined) ?? Buffer.alloc(8)).readBigUInt64LE(0);
 
 function protoValue(buf: Buffer): unknown {
   const [f] = fields(buf);
@@ -259,6 +269,8 @@ function fromProtobuf(body: Buffer): ReceivedSpan[] {
             ...(message ? { message } : {}),
           },
           resource,
+          startMs: nanosToMs(fixed64(f, 7)),
+          endMs: nanosToMs(fixed64(f, 8)),
           encoding: 'protobuf',
         });
       }
