@@ -78,12 +78,14 @@ export function outgoingTraceparent(correlation: Correlation | undefined): strin
 
 /**
  * `{ trace_id, span_id }` of the current span, for a log line (pino's `mixin` when tracing is on,
- * root.logger.ts): a fresh object each call (pino merges the line into it), empty outside a span.
+ * root.logger.ts): a fresh object each call (pino merges the line into it), empty outside a
+ * sampled span.
  */
 export function currentTraceIds(): { trace_id?: string; span_id?: string } {
   const context = storage.getStore()?.trace;
   const span = context && trace.getSpanContext(context);
-  return span ? { trace_id: span.traceId, span_id: span.spanId } : {};
+  // Only a sampled span's: ids no exported trace holds would only lengthen the line.
+  return span && span.traceFlags & TraceFlags.SAMPLED ? { trace_id: span.traceId, span_id: span.spanId } : {};
 }
 
 /**

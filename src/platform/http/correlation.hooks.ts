@@ -18,7 +18,7 @@ type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan
  *
  * With tracing on (platform/tracing), the request's server span starts here too, as a child of
  * the caller's `traceparent` (honoured) or as a new root, and becomes the correlation's current
- * span: every log line of the request carries its `trace_id` and `span_id` (the root logger's
+ * span: every log line of a sampled request carries its `trace_id` and `span_id` (the root logger's
  * mixin reads them from the correlation; the completion line from the request), and the spans of its
  * SQL, Redis, provider calls and enqueues are its children. It ends when the answer is sent,
  * named by the route template (`GET /v1/products/:id`), with the status and the problem code.
@@ -55,14 +55,19 @@ export function installCorrelationHooks(fastify: FastifyInstance): void {
 
 function startServerSpan(request: CorrelatedRequest, correlation: Correlation, traceparent: string | undefined): void {
   const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-  const started = startSpanFrom(traceparent, `${request.method} ${route}`, SpanKind.SERVER, {
+  const started = startSpanFrom(traceparent, `${request.method} ${route}`, SpanKind.SERVER);
+  if (!started) return;
+  request[serverSpan] = started.span;
+  correlation.trace = started.context;
+  // A request the sampler left out (90 % by default) costs a context and nothing more: no
+  // attributes, no ids on its lines (no trace holds them). Measured: attributes given to
+  // startSpan are copied even for a span that is not recorded.
+  if (!started.span.isRecording()) return;
+  started.span.setAttributes({
     'http.request.method': request.method,
     'http.route': route,
     'url.scheme': request.protocol,
   });
-  if (!started) return;
-  request[serverSpan] = started.span;
-  correlation.trace = started.context;
   // For the completion line (its own logger); every other line gets them from the root logger's mixin.
   const { traceId, spanId } = started.span.spanContext();
   request.traceId = traceId;
