@@ -94,7 +94,7 @@ const cpuMicros = (pid) => {
 };
 
 const waitFor = async (url, what) => {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000; // four or five Nest apps boot at once on one pinned core
   while (Date.now() < deadline) {
     try {
       if ((await fetch(url)).ok) return;
