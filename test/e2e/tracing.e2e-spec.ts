@@ -14,7 +14,7 @@ import {
 import { startApiProcess, type ApiProcess } from '../support/api-process.support';
 import type { TestApp } from '../support/test-app.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
-import { REDIS_URL } from '../support/test-env.support';
+import { REDIS_URL, TRACE_CAPTURE } from '../support/test-env.support';
 import {
   holdLock,
   reportFinished,
@@ -162,8 +162,7 @@ describe('tracing: one trace from the edge through SQL, Redis, the provider and 
     expect(attempts[0].events.map((e) => e.name)).toContain('exception');
     expect(attempts[0].parentSpanId).toBe(attempts[1].parentSpanId);
     // The README's picture of a trace is drawn from this one (scripts/render-trace.mjs).
-    if (process.env.TRACE_CAPTURE)
-      writeFileSync(process.env.TRACE_CAPTURE, JSON.stringify(traceOf(spans, traceId), null, 1));
+    if (TRACE_CAPTURE) writeFileSync(TRACE_CAPTURE, JSON.stringify(traceOf(spans, traceId), null, 1));
   });
 
   it('shows a retried transaction as a further attempt: a db.attempt child span after a db.retry event naming the lock timeout', async () => {
