@@ -16,6 +16,13 @@
 // (raw, API, ref, raw, ...), so "before and after a change" is one run under one set of
 // conditions instead of two runs minutes apart: `BENCH_COMPARE=main npm run bench`.
 //
+// BENCH_TRACING=1 adds two more servers of this checkout with OpenTelemetry tracing on, exporting
+// (OTLP/HTTP protobuf, default batch settings) to a stand-in collector (bench/otlp-sink.mjs):
+// `traced` with the default sampler (parent-based, 10 % of new traces) and `traced100` sampling
+// every request; the `api` server is this checkout with tracing off (no endpoint). Prices tracing
+// in one run: `BENCH_TRACING=1 BENCH_COMPARE=main BENCH_ROUTE=Redis npm run bench` also shows
+// that tracing off costs nothing against main.
+//
 // Environment: BENCH_DURATION (seconds per round, default 5), BENCH_ROUNDS (default 3),
 // BENCH_CONNECTIONS (default 50), BENCH_ROUTE (only routes whose name contains it), BENCH_DATABASE_URL
 // (default a throwaway database on the local Postgres), BENCH_COMPARE (a git ref to run alongside).
@@ -53,6 +60,28 @@ const env = {
 mkdirSync(resolve(root, 'bench/results'), { recursive: true });
 
 const compareRef = process.env.BENCH_COMPARE;
+const SINK_PORT = 3902;
+/** BENCH_TRACING=1: the traced servers (this checkout, tracing on), each with its sampler. */
+const tracedServers =
+  process.env.BENCH_TRACING === '1'
+    ? [
+        {
+          name: 'traced',
+          port: 3900,
+          env: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+        },
+        { name: 'traced100', port: 3901, env: { OTEL_TRACES_SAMPLER: 'parentbased_always_on' } },
+      ]
+    : [];
+const sink =
+  tracedServers.length > 0
+    ? spawn(process.execPath, [resolve(root, 'bench/otlp-sink.mjs'), String(SINK_PORT)], { stdio: 'ignore' })
+    : undefined;
+process.on('exit', () => sink?.kill());
+const tracingEnv = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${SINK_PORT}`,
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+};
 
 /** CPU time (user + system, µs) the process has used so far; 0 where /proc is missing. */
 const cpuMicros = (pid) => {
@@ -65,7 +94,7 @@ const cpuMicros = (pid) => {
 };
 
 const waitFor = async (url, what) => {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000; // four or five Nest apps boot at once on one pinned core
   while (Date.now() < deadline) {
     try {
       if ((await fetch(url)).ok) return;
@@ -138,14 +167,34 @@ const startServers = async (round) => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
   ref?.stdout.pipe(createWriteStream(resolve(root, 'bench/results/ref.log'), { flags: round === 0 ? 'w' : 'a' }));
+  const traced = tracedServers.map((server) => {
+    const child = spawn(...pinned(['dist/main.js']), {
+      cwd: root,
+      env: { ...env, ...tracingEnv, ...server.env, PORT: String(server.port), SHUTDOWN_DRAIN_MS: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.stdout.pipe(
+      createWriteStream(resolve(root, `bench/results/${server.name}.log`), { flags: round === 0 ? 'w' : 'a' }),
+    );
+    return { name: server.name, port: server.port, process: child, productId };
+  });
   const servers = [
     { name: 'raw', port: 3897, process: raw, productId },
     { name: 'api', port: 3898, process: api, productId },
     ...(ref ? [{ name: 'ref', port: 3899, process: ref, productId: refProductId }] : []),
+    ...traced,
   ];
-  await waitFor('http://127.0.0.1:3898/health/ready', 'the API');
-  await waitFor('http://127.0.0.1:3897/v1/products?limit=1', 'the raw server');
-  if (ref) await waitFor('http://127.0.0.1:3899/health/ready', `the API built from ${compareRef}`);
+  try {
+    await waitFor('http://127.0.0.1:3898/health/ready', 'the API');
+    for (const server of traced)
+      await waitFor(`http://127.0.0.1:${server.port}/health/ready`, `the ${server.name} API`);
+    await waitFor('http://127.0.0.1:3897/v1/products?limit=1', 'the raw server');
+    if (ref) await waitFor('http://127.0.0.1:3899/health/ready', `the API built from ${compareRef}`);
+  } catch (error) {
+    // None of them may outlive a failed start (they would hold the ports and the databases).
+    await stopServers(servers);
+    throw error;
+  }
   return servers;
 };
 const stopServers = async (servers) => {
@@ -166,7 +215,7 @@ const routes = [
   { name: 'GET /v1/products?limit=20 (Postgres)', path: () => '/v1/products?limit=20' },
 ].filter((r) => !process.env.BENCH_ROUTE || r.name.includes(process.env.BENCH_ROUTE));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const runs = routes.map(() => ({ raw: [], api: [], ref: [] }));
+const runs = routes.map(() => ({ raw: [], api: [], ref: [], traced: [], traced100: [] }));
 try {
   for (let round = 0; round < rounds; round++) {
     const servers = await startServers(round);
@@ -182,6 +231,7 @@ try {
   }
 } finally {
   removeCompareDir();
+  sink?.kill();
 }
 const results = routes.map((route, i) => {
   const rps = (name) => median(runs[i][name].map((r) => r.result.requests.average));
@@ -204,6 +254,17 @@ const results = routes.map((route, i) => {
       [`${compareRef} ratio`]: Number((rps('ref') / rps('raw')).toFixed(2)),
       [`${compareRef} cpu ratio`]: Number((cpu('raw') / cpu('ref')).toFixed(2)),
     }),
+    ...Object.fromEntries(
+      tracedServers.flatMap(({ name }) => [
+        [`${name} req/s`, Math.round(rps(name))],
+        [`${name} ratio`, Number((rps(name) / rps('raw')).toFixed(2))],
+        [`${name} cpu ratio`, Number((cpu('raw') / cpu(name)).toFixed(2))],
+        [
+          `${name} cost`,
+          `${(100 * (1 - rps(name) / rps('api'))).toFixed(1)} % req/s, +${(cpu(name) - cpu('api')).toFixed(1)} µs/req`,
+        ],
+      ]),
+    ),
     'errors/non-2xx': bad,
   };
 });
@@ -220,6 +281,12 @@ if (compareRef) {
         `CPU per request ${r['cpu ratio']}x vs ${r[`${compareRef} cpu ratio`]}x (${cpuDelta >= 0 ? '+' : ''}${cpuDelta.toFixed(2)})`,
     );
   }
+}
+for (const r of results) {
+  for (const { name } of tracedServers)
+    console.log(
+      `${r.route}: tracing ${name === 'traced' ? 'on, default sampler (10 %)' : 'on, every request sampled'}: ${r[`${name} cost`]} against tracing off`,
+    );
 }
 const worst = Math.min(...results.map((r) => r.ratio));
 console.log(

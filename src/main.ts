@@ -3,6 +3,7 @@ import { createApp } from './app.factory';
 import { prepareDatabase } from './platform/database/database.bootstrap';
 import { runEntrypoint } from './platform/lifecycle/entrypoint.bootstrap';
 import { gracefulShutdown } from './platform/lifecycle/graceful-shutdown.handler';
+import { startTracing } from './platform/tracing/tracing.factory';
 
 /** The HTTP API: config → Postgres (wait, create, migrate) → app → listen. */
 void runEntrypoint({
@@ -12,12 +13,20 @@ void runEntrypoint({
   async run({ config, logger }) {
     // Waits for Postgres with backoff, creates the database outside production, migrates.
     await prepareDatabase(config, logger);
+    // Before the app: its hooks and seams read whether tracing is on (no OTLP endpoint: off, nothing loaded).
+    const tracing = startTracing(config, 'api', logger);
     const { app, gate } = await createApp(config, { logger });
     await app.listen({ port: config.http.port, host: '0.0.0.0' });
     // The runtime is part of what an operator checks first: which Node actually serves.
     logger.info({ port: config.http.port, env: config.env, nodeVersion: process.version }, 'listening');
     return {
-      stop: gracefulShutdown(app, config, logger, { server: app.getHttpServer(), inFlight: () => gate.inFlight }),
+      stop: gracefulShutdown(
+        app,
+        config,
+        logger,
+        { server: app.getHttpServer(), inFlight: () => gate.inFlight },
+        tracing && ((timeoutMs) => tracing.shutdown(timeoutMs)),
+      ),
     };
   },
 });

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { prepareDatabase } from './platform/database/database.bootstrap';
 import { runEntrypoint } from './platform/lifecycle/entrypoint.bootstrap';
+import { startTracing } from './platform/tracing/tracing.factory';
 import { createWorker, WORKER_HARD_EXIT_MARGIN_MS } from './worker.factory';
 
 /**
@@ -15,6 +16,8 @@ void runEntrypoint({
   forceExitAfterFailureMs: 200,
   async run({ config, logger }) {
     await prepareDatabase(config, logger);
+    // Its own service.name (resilient-api-worker): a job's consumer span continues its request's trace.
+    const tracing = startTracing(config, 'worker', logger);
     const worker = await createWorker(config, { logger });
     logger.info(
       { port: config.worker.port, concurrency: config.worker.concurrency, nodeVersion: process.version },
@@ -35,6 +38,7 @@ void runEntrypoint({
           logger.error({ err: error }, 'worker shutdown failed');
           process.exitCode = 1;
         }
+        await tracing?.shutdown(config.shutdown.closeTimeoutMs);
         logger.flush();
         // Timers or sockets someone forgot must not keep a stopped worker alive.
         setTimeout(() => process.exit(), 1_000).unref();

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { tracingConfigOf, tracingEnvSchema, tracingProblems, type TracingConfig } from './tracing.schemas';
 
 /**
  * Every environment variable the service reads, validated once at boot.
@@ -189,6 +192,8 @@ export const envSchema = z.object({
   REPORTS_MAX_REQUEUES: intInRange(3, 0, 100),
   // Payments reconciliation, scheduled in the worker.
   RECONCILIATION_INTERVAL_MS: intInRange(60_000, 100, 86_400_000),
+  // Tracing (src/platform/tracing): the standard OpenTelemetry variables. No endpoint: tracing off.
+  ...tracingEnvSchema,
 });
 
 /**
@@ -241,6 +246,18 @@ function crossVariableProblems(input: Record<string, string | undefined>): Map<s
 }
 
 type Env = z.infer<typeof envSchema>;
+
+/** The service's version (package.json), a resource attribute of its spans. */
+const SERVICE_VERSION = (() => {
+  try {
+    const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+      version?: string;
+    };
+    return manifest.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
 
 /** The typed configuration every part of the app receives (never `process.env`). */
 export interface AppConfig {
@@ -343,6 +360,8 @@ export interface AppConfig {
   corsOrigins: string[];
   /** Load shedding: 503 OVERLOADED at once over either cap (0 = off). */
   shedding: { maxInFlight: number; criticalReserve: number; maxEventLoopDelayMs: number };
+  /** OpenTelemetry traces (src/platform/tracing); undefined when no OTLP endpoint is set: tracing off. */
+  tracing: TracingConfig | undefined;
 }
 
 /** The payments provider client's policies (see README "Payments provider") and the fake provider's settings. */
@@ -385,7 +404,13 @@ export interface OrdersConfig {
 }
 
 /** Variables whose values must never be echoed back in an error message. */
-const SECRET_VARIABLES = new Set(['JWT_SECRET', 'DATABASE_URL', 'REDIS_URL']);
+const SECRET_VARIABLES = new Set([
+  'JWT_SECRET',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+]);
 
 export class ConfigValidationError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
@@ -405,7 +430,7 @@ export class ConfigValidationError extends Error {
 export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfig {
   const input = emptyAsUnset(rawEnv);
   const parsed = envSchema.safeParse(input);
-  const byVariable = crossVariableProblems(input);
+  const byVariable = new Map([...crossVariableProblems(input), ...tracingProblems(input)]);
   if (!parsed.success || byVariable.size > 0) {
     for (const issue of parsed.error?.issues ?? []) {
       const variable = String(issue.path[0] ?? 'environment');
@@ -519,6 +544,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       criticalReserve: env.SHED_CRITICAL_RESERVE,
       maxEventLoopDelayMs: env.SHED_MAX_EVENT_LOOP_DELAY_MS,
     },
+    tracing: tracingConfigOf(env, SERVICE_VERSION),
   };
 }
 

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PaymentsConfig } from '../config/config.schemas';
 import { AppError } from '../platform/errors/app.errors';
-import { correlationHeaders, currentCorrelation } from '../platform/correlation/correlation.context';
+import {
+  correlationHeaders,
+  currentCorrelation,
+  outgoingTraceparent,
+} from '../platform/correlation/correlation.context';
+import { inSpan, SpanKind, tracingOn } from '../platform/tracing/tracing.context';
 import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/resilience/circuit.breaker';
 import { Deadline, type AttemptBudget } from '../platform/resilience/deadline.policy';
 import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/resilience/retry.policy';
@@ -250,7 +255,32 @@ export class PaymentsProviderClient {
     });
   }
 
-  private async call<T>(
+  private call<T>(
+    operation: string,
+    options: CallOptions,
+    idempotencyKey: string,
+    attempt: (signal: AbortSignal, headers: Record<string, string>) => Promise<T>,
+  ): Promise<T> {
+    if (!tracingOn()) return this.callUntraced(operation, options, idempotencyKey, attempt);
+    // Tracing: one span per call (its breaker state on entry), one child span per attempt (number,
+    // breaker state, outcome), each attempt sending its own span as the provider's traceparent.
+    const attributes = { 'payments.operation': operation, 'resilience.circuit.state': this.breaker.state };
+    return inSpan(`payments ${operation}`, { kind: SpanKind.INTERNAL, attributes }, () => {
+      let n = 0;
+      return this.callUntraced(operation, options, idempotencyKey, (signal, headers) => {
+        n += 1;
+        const attemptAttributes = {
+          'payments.attempt': n,
+          'resilience.circuit.state': this.breaker.state,
+        };
+        return inSpan(`payments ${operation} attempt`, { kind: SpanKind.CLIENT, attributes: attemptAttributes }, () =>
+          attempt(signal, { ...headers, ...traceparentHeader() }),
+        );
+      });
+    });
+  }
+
+  private async callUntraced<T>(
     operation: string,
     options: CallOptions,
     idempotencyKey: string,
@@ -347,6 +377,12 @@ export class PaymentsProviderClient {
         return new PaymentProviderError(error.kind, outcome, attempts, error);
     }
   }
+}
+
+/** The current span's `traceparent` header (the attempt's), or none. */
+function traceparentHeader(): Record<string, string> {
+  const traceparent = outgoingTraceparent(currentCorrelation());
+  return traceparent ? { traceparent } : {};
 }
 
 function parseOr502<S extends z.ZodType>(schema: S, text: string): z.infer<S> {

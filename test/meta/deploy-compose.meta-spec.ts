@@ -166,6 +166,56 @@ describe('docker-compose.yml (docker-compose config)', () => {
     ]);
   });
 
+  it('sends the API and worker traces through an OpenTelemetry Collector to Jaeger, which Grafana reads (observability profile)', () => {
+    const { api, worker, grafana, jaeger } = resolved.services;
+    const collector = resolved.services['otel-collector'];
+    expect(collector.profiles).toEqual(['observability']);
+    expect(jaeger.profiles).toEqual(['observability']);
+    expect(collector.volumes).toEqual([`${resolve(ROOT, 'deploy', 'otel-collector')}:/etc/otelcol:ro`]);
+    expect(collector.command).toEqual(['--config=/etc/otelcol/config.yaml']);
+    // Both processes export to the collector's OTLP/HTTP receiver, as distinct services.
+    const otel = parse(readFileSync(resolve(ROOT, 'deploy', 'otel-collector', 'config.yaml'), 'utf8'));
+    const receiverPort = Number(otel.receivers.otlp.protocols.http.endpoint.split(':')[1]);
+    for (const service of [api, worker]) {
+      const tracing = productionConfig(service.environment).tracing;
+      expect(tracing).toMatchObject({ endpoint: `http://otel-collector:${receiverPort}/v1/traces` });
+      expect(collector.ports.map((p: { target: number }) => p.target)).toContain(receiverPort);
+    }
+    // The collector's trace pipeline ends at Jaeger's OTLP/gRPC port (4317), every component it names defined.
+    const pipeline = otel.service.pipelines.traces;
+    expect(pipeline.receivers).toEqual(['otlp']);
+    for (const name of pipeline.processors) expect(otel.processors).toHaveProperty([name]);
+    expect(pipeline.exporters.map((name: string) => otel.exporters[name].endpoint)).toEqual(['jaeger:4317']);
+    expect(jaeger.environment.COLLECTOR_OTLP_ENABLED).toBe('true');
+    // Grafana's Jaeger data source reaches the query port Jaeger publishes; the dashboard's trace links use its uid.
+    const sources = parse(readFileSync(resolve(ROOT, 'deploy/grafana/provisioning/datasources/jaeger.yml'), 'utf8'));
+    const source = sources.datasources.find((d: { type: string }) => d.type === 'jaeger');
+    const queryPort = Number(new URL(source.url).port);
+    expect(new URL(source.url).hostname).toBe('jaeger');
+    expect(jaeger.ports.map((p: { target: number }) => p.target)).toContain(queryPort);
+    expect(Object.keys(grafana.depends_on)).toEqual(expect.arrayContaining(['jaeger']));
+    // The latency and error panels link to a Jaeger search in Explore (the panes are URL-encoded JSON).
+    const dashboard = JSON.parse(readFileSync(resolve(ROOT, 'deploy/grafana/resilient-api.dashboard.json'), 'utf8'));
+    const traceLinks = dashboard.panels.flatMap((panel: any) =>
+      (panel.fieldConfig?.defaults?.links ?? []).map((link: { url: string }) => ({
+        title: panel.title,
+        url: link.url,
+      })),
+    );
+    expect(traceLinks.map((l: { title: string }) => l.title)).toEqual(
+      expect.arrayContaining([
+        '5xx ratio by route (objective 99.9 %)',
+        'p99 duration by route',
+        'Failures by problem code',
+      ]),
+    );
+    for (const { url } of traceLinks) {
+      const panes = decodeURIComponent(new URLSearchParams(url.split('?')[1]).get('panes')!);
+      expect(panes).toContain(`"datasource":{"type":"jaeger","uid":"${source.uid}"}`);
+      expect(panes).toContain('"service":"resilient-api"');
+    }
+  });
+
   it('agrees with the app: ports, health routes, commands, variables, stop grace', () => {
     expect(consistencyProblems(resolved)).toEqual([]);
   });

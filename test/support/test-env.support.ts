@@ -21,3 +21,5 @@ export function databaseUrl(name: string): string {
 /** The fuzz test's run count (`npm run fuzz` sets 5 000) and, to replay a failure, its seed. */
 export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 export const FUZZ_SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
+/** Where test/e2e/tracing.e2e-spec.ts writes one real trace's spans for scripts/render-trace.mjs (unset: nowhere). */
+export const TRACE_CAPTURE = process.env.TRACE_CAPTURE;

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
+import { redisSpan } from '../redis/redis-spans.factory';
+import { inSpan, tracingOn } from '../tracing/tracing.context';
 
 /** `healthy`: Redis answers. `degraded`: its last command failed; reads go to the source. */
 export type CacheState = 'healthy' | 'degraded';
@@ -74,7 +76,9 @@ export class CacheService {
     if (this.skipWhileDegraded()) return undefined;
     const sentAt = Date.now();
     try {
-      const raw = await this.redis.get(key);
+      const raw = await (tracingOn()
+        ? inSpan(...redisSpan('GET', 'cache'), () => this.redis.get(key))
+        : this.redis.get(key));
       this.healthy();
       return raw === null ? undefined : (JSON.parse(raw) as T);
     } catch (error) {
@@ -87,7 +91,10 @@ export class CacheService {
     if (this.skipWhileDegraded()) return;
     const sentAt = Date.now();
     try {
-      await this.redis.set(key, JSON.stringify(value), 'EX', ttlSeconds);
+      const json = JSON.stringify(value);
+      await (tracingOn()
+        ? inSpan(...redisSpan('SET', 'cache'), () => this.redis.set(key, json, 'EX', ttlSeconds))
+        : this.redis.set(key, json, 'EX', ttlSeconds));
       this.healthy();
     } catch (error) {
       this.degraded(error, 'write', sentAt);
@@ -98,7 +105,9 @@ export class CacheService {
     if (keys.length === 0) return;
     const sentAt = Date.now();
     try {
-      await this.redis.del(...keys);
+      await (tracingOn()
+        ? inSpan(...redisSpan('DEL', 'cache'), () => this.redis.del(...keys))
+        : this.redis.del(...keys));
       this.healthy();
     } catch (error) {
       this.degraded(error, 'delete', sentAt);

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { trace, TraceFlags, type Context } from '@opentelemetry/api';
 import { parseTraceparent } from './trace-context.factory';
 
 /**
@@ -14,6 +15,12 @@ export interface Correlation {
   requestId: string;
   /** The caller's W3C `traceparent`, when it sent a valid one. */
   traceparent?: string;
+  /**
+   * With tracing on (platform/tracing): the OpenTelemetry context of the work running now, i.e.
+   * its current span. This correlation is the one place the current span lives: no second
+   * async context is kept for OpenTelemetry, and outbound `traceparent`s are made from it.
+   */
+  trace?: Context;
 }
 
 const storage = new AsyncLocalStorage<Correlation>();
@@ -59,15 +66,35 @@ export function correlationOf(
 }
 
 /**
- * The headers that pass a correlation on to another service: `X-Request-Id` always,
- * `traceparent` unchanged when the caller sent one. This service does not create spans, so
- * it forwards the caller's trace context as is (from a request, or from a job that stored
- * it): the caller's trace continues at the next hop.
+ * The `traceparent` to pass on: the current span's when tracing is on (so the next hop is its
+ * child), else the caller's unchanged (the next hop continues the caller's trace), else none.
+ * @example outgoingTraceparent({ requestId: 'r', traceparent: '00-4bf9…-00f0…-01' }) // the same, tracing off
+ */
+export function outgoingTraceparent(correlation: Correlation | undefined): string | undefined {
+  const span = correlation?.trace && trace.getSpanContext(correlation.trace);
+  if (!span || !trace.isSpanContextValid(span)) return correlation?.traceparent;
+  return `00-${span.traceId}-${span.spanId}-${span.traceFlags & TraceFlags.SAMPLED ? '01' : '00'}`;
+}
+
+/**
+ * `{ trace_id, span_id }` of the current span, for a log line (pino's `mixin` when tracing is on,
+ * root.logger.ts): a fresh object each call (pino merges the line into it), empty outside a
+ * sampled span.
+ */
+export function currentTraceIds(): { trace_id?: string; span_id?: string } {
+  const context = storage.getStore()?.trace;
+  const span = context && trace.getSpanContext(context);
+  // Only a sampled span's: ids no exported trace holds would only lengthen the line.
+  return span && span.traceFlags & TraceFlags.SAMPLED ? { trace_id: span.traceId, span_id: span.spanId } : {};
+}
+
+/**
+ * The headers that pass a correlation on to another service: `X-Request-Id` always, and the
+ * `traceparent` of {@link outgoingTraceparent} (the current span's with tracing on, the caller's
+ * as is without): the trace continues at the next hop.
  */
 export function correlationHeaders(correlation: Correlation | undefined): Record<string, string> {
   if (!correlation) return {};
-  return {
-    'x-request-id': correlation.requestId,
-    ...(correlation.traceparent && { traceparent: correlation.traceparent }),
-  };
+  const traceparent = outgoingTraceparent(correlation);
+  return { 'x-request-id': correlation.requestId, ...(traceparent && { traceparent }) };
 }

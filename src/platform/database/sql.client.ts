@@ -12,6 +12,8 @@ import { MetricsService } from '../metrics/metrics.service';
 import { RetryBudget } from '../resilience/retry.budget';
 import { CommitOutcomeUnknownError } from './pg.errors';
 import { sqlStateClassOf } from './postgres-failure.classifier';
+import { attemptSpan, statementSpan, transactionSpan } from './sql-spans.factory';
+import { currentSpan, inSpan, tracingOn } from '../tracing/tracing.context';
 
 /**
  * What a statement is, for the policies that depend on it: the per-class statement and
@@ -202,6 +204,19 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     queryOptions: QueryOptions = {},
   ): Promise<T[]> {
     const options = resolved(queryOptions);
+    // Tracing (sql-spans.factory.ts): a span around the whole unit, its retries included.
+    if (tracingOn())
+      return inSpan(...statementSpan(text, options.name, options.queryClass), () =>
+        this.statement<T>(text, params, options),
+      );
+    return this.statement<T>(text, params, options);
+  }
+
+  private statement<T extends QueryResultRow>(
+    text: string,
+    params: readonly unknown[],
+    options: Resolved<QueryOptions>,
+  ): Promise<T[]> {
     const queryClass = options.queryClass;
     if (queryClass === 'report' || queryClass === 'admin') {
       // Its own limits need SET LOCAL, so its own transaction (retried as a whole, which is safe: uncommitted).
@@ -219,6 +234,12 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
    */
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, transactionOptions: TransactionOptions = {}): Promise<T> {
     const options = resolved(transactionOptions);
+    if (tracingOn())
+      return inSpan(...transactionSpan(options.name, options.queryClass), () => this.unitOfWork(fn, options));
+    return this.unitOfWork(fn, options);
+  }
+
+  private async unitOfWork<T>(fn: (tx: SqlExecutor) => Promise<T>, options: Resolved<TransactionOptions>): Promise<T> {
     this.budget.recordAttempt();
     const startedAt = performance.now();
     try {
@@ -383,6 +404,13 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       }
       attemptStartedAt = performance.now();
       try {
+        if (tracingOn()) {
+          currentSpan()?.addEvent('db.retry', {
+            'db.attempt.number': attempts + 1,
+            'error.type': failure.code ?? failure.kind,
+          });
+          return await inSpan(...attemptSpan(attempts + 1), again);
+        }
         return await again();
       } catch (next) {
         last = next;
@@ -448,6 +476,11 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
         ) => {
           throwIfAborted(opts.signal ?? options.signal);
           this.observer?.statement?.(opts.name);
+          if (tracingOn())
+            return inSpan(
+              ...statementSpan(text, opts.name, queryClass),
+              async () => (await exec<R>(text, params)).rows,
+            );
           return (await exec<R>(text, params)).rows;
         },
       };

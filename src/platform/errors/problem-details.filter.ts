@@ -29,6 +29,7 @@ export function replyWithProblem(request: FastifyRequest, reply: FastifyReply, t
   });
   const { body } = problem;
   request.problemCode = body.code;
+  if (body.status >= 500) request.problemError = thrown;
 
   // The client hung up (the body parser's `aborted` ECONNRESET, or anything failing after):
   // nobody is waiting for an answer, and it is not our failure, so no line here (the response's

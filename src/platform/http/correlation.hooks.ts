@@ -1,18 +1,31 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Span } from '@opentelemetry/api';
 import './fastify.types';
 import { currentCorrelation, runWithCorrelation, type Correlation } from '../correlation/correlation.context';
 import { parseTraceparent } from '../correlation/trace-context.factory';
+import { UNMATCHED_ROUTE } from '../metrics/metrics.catalog';
+import { recordFailure, SpanKind, startSpanFrom, tracingOn } from '../tracing/tracing.context';
 
 const current = Symbol('correlation');
-type CorrelatedRequest = FastifyRequest & { [current]?: Correlation };
+const serverSpan = Symbol('serverSpan');
+type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan]?: Span };
 
 /**
  * Makes the request's correlation (platform/correlation/correlation.context.ts) current for
  * everything the request runs (guards, services, repositories, outbound clients, the queue
  * producer) and puts a valid `traceparent` on every log line of the request. Install before
  * Nest's own hooks (createApp does), so nestjs-pino binds the logger that already carries it.
+ *
+ * With tracing on (platform/tracing), the request's server span starts here too, as a child of
+ * the caller's `traceparent` (honoured) or as a new root, and becomes the correlation's current
+ * span: every log line of a sampled request carries its `trace_id` and `span_id` (the root logger's
+ * mixin reads them from the correlation; the completion line from the request), and the spans of its
+ * SQL, Redis, provider calls and enqueues are its children. It ends when the answer is sent,
+ * named by the route template (`GET /v1/products/:id`), with the status and the problem code.
+ * With tracing off none of this is installed.
  */
 export function installCorrelationHooks(fastify: FastifyInstance): void {
+  const traced = tracingOn();
   fastify.addHook('onRequest', (request: CorrelatedRequest, _reply, done) => {
     const traceparent = parseTraceparent(request.headers.traceparent);
     const correlation: Correlation = { requestId: String(request.id), ...(traceparent && { traceparent }) };
@@ -21,6 +34,7 @@ export function installCorrelationHooks(fastify: FastifyInstance): void {
       request.traceparent = traceparent;
       request.log = request.log.child({ traceparent });
     }
+    if (traced) startServerSpan(request, correlation, traceparent);
     // Everything after `done` (Nest middleware, guards, the handler) continues in this context.
     runWithCorrelation(correlation, done);
   });
@@ -31,4 +45,50 @@ export function installCorrelationHooks(fastify: FastifyInstance): void {
     if (correlation && currentCorrelation() !== correlation) runWithCorrelation(correlation, done);
     else done();
   });
+  if (traced) {
+    fastify.addHook('onResponse', (request: CorrelatedRequest, reply, done) => {
+      endServerSpan(request, reply);
+      done();
+    });
+  }
+}
+
+function startServerSpan(request: CorrelatedRequest, correlation: Correlation, traceparent: string | undefined): void {
+  const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+  const started = startSpanFrom(traceparent, `${request.method} ${route}`, SpanKind.SERVER);
+  if (!started) return;
+  request[serverSpan] = started.span;
+  correlation.trace = started.context;
+  // A request the sampler left out (90 % by default) costs a context and nothing more: no
+  // attributes, no ids on its lines (no trace holds them). Measured: attributes given to
+  // startSpan are copied even for a span that is not recorded.
+  if (!started.span.isRecording()) return;
+  started.span.setAttributes({
+    'http.request.method': request.method,
+    'http.route': route,
+    'url.scheme': request.protocol,
+  });
+  // For the completion line (its own logger); every other line gets them from the root logger's mixin.
+  const { traceId, spanId } = started.span.spanContext();
+  request.traceId = traceId;
+  request.spanId = spanId;
+}
+
+function endServerSpan(request: CorrelatedRequest, reply: FastifyReply): void {
+  const span = request[serverSpan];
+  if (!span) return;
+  request[serverSpan] = undefined;
+  if (span.isRecording()) {
+    const status = reply.statusCode;
+    span.setAttribute('http.response.status_code', status);
+    const code = request.problemCode;
+    if (code) {
+      span.setAttribute('problem.code', code);
+      // A 4xx is the caller's doing: its code is on the span, its status stays unset (HTTP semantic conventions).
+      if (status >= 500) recordFailure(span, request.problemError ?? { code }, code);
+      else span.setAttribute('error.type', code);
+    }
+    if (!reply.raw.writableFinished) span.setAttribute('http.client_gone', true);
+  }
+  span.end();
 }

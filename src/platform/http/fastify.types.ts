@@ -21,5 +21,10 @@ declare module 'fastify' {
     deadline?: Deadline;
     /** The caller's valid W3C `traceparent` (correlation.hooks.ts), for the completion log line. */
     traceparent?: string;
+    /** With tracing on: the request's trace and server span ids (correlation.hooks.ts), for the completion log line. */
+    traceId?: string;
+    spanId?: string;
+    /** What the problem filter answered for, so the server span can record the exception (tracing only). */
+    problemError?: unknown;
   }
 }

@@ -37,6 +37,8 @@ export function installHttpHooks(fastify: FastifyInstance, requestLogger: Logger
       code: request.problemCode,
       accountId: request.accountId,
       traceparent: request.traceparent,
+      trace_id: request.traceId,
+      span_id: request.spanId,
     };
     if (status >= 500) requestLogger.error(line, 'request completed');
     else requestLogger.info(line, 'request completed');

@@ -40,6 +40,8 @@ export function gracefulShutdown(
   config: AppConfig,
   logger: Logger,
   http?: ShutdownHttp,
+  /** Runs last, bounded by its own deadline: the tracing SDK's flush of the spans still queued. */
+  flushTelemetry?: (timeoutMs: number) => Promise<void>,
 ): (reason: string) => Promise<void> {
   const lifecycle = app.get(LifecycleService);
   const { drainMs, inFlightTimeoutMs, closeTimeoutMs } = config.shutdown;
@@ -77,6 +79,7 @@ export function gracefulShutdown(
       http.server.closeAllConnections();
       logger.info({ cutRequests: cut }, 'shutdown: HTTP server closed');
     }
+    if (flushTelemetry) await flushTelemetry(closeTimeoutMs);
     logger.info({ durationMs: Date.now() - startedAt, clean }, 'shutdown complete');
     logger.flush();
     // Timers or sockets someone forgot (or a dependency that hung) must not keep a stopped instance alive.

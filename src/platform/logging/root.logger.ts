@@ -1,5 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { AppConfig } from '../../config/config.schemas';
+import { currentTraceIds } from '../correlation/correlation.context';
 import { redactErrorFields, serializeError } from './log-redaction.logger';
 
 /**
@@ -38,6 +39,9 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
       // Errors keep their type, message, stack and codes, never query parameters or values (see log-redaction.logger.ts).
       serializers: { err: serializeError },
       formatters: { ...baseOptions(config).formatters, log: redactErrorFields },
+      // Tracing on: every line written inside a request or job carries its trace and span ids. Per
+      // line, not a child logger per request (pino's child() with redaction measured +20 µs a request).
+      ...(config.tracing && { mixin: currentTraceIds }),
     },
     destination ?? pino.destination({ dest: 1, sync: false, minLength: 0 }),
   );

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
-import { currentCorrelation, type Correlation } from '../correlation/correlation.context';
+import { currentCorrelation, outgoingTraceparent, type Correlation } from '../correlation/correlation.context';
+import { inSpan, SpanKind, tracingOn } from '../tracing/tracing.context';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { QueueUnavailableError, type JobEnvelope } from './queue.types';
 
@@ -19,7 +20,8 @@ const BACKLOG_STATES = ['waiting', 'delayed', 'prioritized', 'active', 'waiting-
  * 503 DEPENDENCY_UNAVAILABLE and `Retry-After`.
  *
  * Every job gets the correlation of the work that enqueues it (`currentCorrelation()`: the
- * request id and the caller's `traceparent`, unchanged) in its data ({@link JobEnvelope}), so
+ * request id and the outgoing `traceparent`: the caller's unchanged, or with tracing on the
+ * producer span's, so the job's consumer span continues the request's trace) in its data ({@link JobEnvelope}), so
  * callers never pass ids by hand; the worker runs the job inside it (queue-workers.service.ts).
  *
  * @example
@@ -43,6 +45,26 @@ export class QueueProducerService {
     name: string,
     // `T & JobEnvelope`, not `T extends JobEnvelope`: a payload without a requestId (the usual
     // case now) shares no field with the all-optional envelope and would fail that constraint.
+    data: T & JobEnvelope,
+    options: JobsOptions & { jobId: string },
+  ): Promise<void> {
+    if (tracingOn()) {
+      // The producer span: the job data's traceparent is its own, so the worker's consumer span is its child.
+      const attributes = {
+        'messaging.system': 'bullmq',
+        'messaging.destination.name': queue.name,
+        'messaging.operation.type': 'send',
+      };
+      return inSpan(`send ${queue.name}`, { kind: SpanKind.PRODUCER, attributes }, () =>
+        this.add(queue, name, data, options),
+      );
+    }
+    return this.add(queue, name, data, options);
+  }
+
+  private async add<T extends object>(
+    queue: Queue,
+    name: string,
     data: T & JobEnvelope,
     options: JobsOptions & { jobId: string },
   ): Promise<void> {
@@ -88,6 +110,6 @@ export class QueueProducerService {
 function withCorrelation<T extends JobEnvelope>(data: T, correlation: Correlation | undefined): T {
   if (!correlation) return data;
   if (data.requestId !== undefined && data.requestId !== correlation.requestId) return data;
-  const traceparent = data.traceparent ?? correlation.traceparent;
+  const traceparent = data.traceparent ?? outgoingTraceparent(correlation);
   return { ...data, requestId: data.requestId ?? correlation.requestId, ...(traceparent && { traceparent }) };
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { correlationOf, runWithCorrelation, type Correlation } from '../correlation/correlation.context';
+import { recordFailure, SpanKind, startSpanFrom, tracingOn } from '../tracing/tracing.context';
 import { classifyFailure } from '../errors/failure.classifier';
 import { ROOT_LOGGER } from '../logging/logging.module';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
@@ -176,6 +177,19 @@ export class QueueWorkersService implements OnApplicationShutdown {
   ): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
     const correlation = jobCorrelationOf(job);
+    // Tracing: the job's consumer span, a child of the producer span whose traceparent the job carries.
+    const consumerSpan = tracingOn()
+      ? startSpanFrom(correlation.traceparent, `process ${consumer.queue}`, SpanKind.CONSUMER, {
+          'messaging.system': 'bullmq',
+          'messaging.destination.name': consumer.queue,
+          'messaging.operation.type': 'process',
+          'messaging.message.id': String(job.id),
+          'messaging.bullmq.job.name': job.name,
+          'messaging.bullmq.job.attempt': attempt,
+        })
+      : undefined;
+    // Its lines get trace_id and span_id from the root logger's mixin, which reads this correlation.
+    if (consumerSpan) correlation.trace = consumerSpan.context;
     const bindings = {
       queue: consumer.queue,
       jobId: job.id,
@@ -203,6 +217,7 @@ export class QueueWorkersService implements OnApplicationShutdown {
             logger.info({ durationMs: Date.now() - started }, 'job completed');
             return result;
           } catch (error) {
+            if (consumerSpan) recordFailure(consumerSpan.span, error);
             if (this.shutdown.signal.aborted && token !== undefined) {
               // Handed back, not failed: no attempt spent, another worker runs it from the start.
               await job.moveToWait(token);
@@ -230,6 +245,8 @@ export class QueueWorkersService implements OnApplicationShutdown {
               logger.error({ err: recordError }, 'could not record the failure of a job'),
             );
             throw error instanceof UnrecoverableError ? error : new UnrecoverableError((error as Error)?.message);
+          } finally {
+            consumerSpan?.span.end();
           }
         },
         { bindings },

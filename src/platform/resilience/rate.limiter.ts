@@ -6,6 +6,8 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { MetricsService } from '../metrics/metrics.service';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
+import { redisSpan } from '../redis/redis-spans.factory';
+import { inSpan, tracingOn } from '../tracing/tracing.context';
 
 /** What a limit counts per: the client address, the authenticated account, or the email a login names. */
 export type RateLimitKey = 'ip' | 'account' | 'email';
@@ -108,7 +110,9 @@ export class RateLimiter {
     if (active.length === 0) return [];
     let counts: { count: number; ttlMs: number }[] | undefined;
     try {
-      counts = await this.hitRedis(active);
+      counts = await (tracingOn()
+        ? inSpan(...redisSpan('EVALSHA', 'rate_limit'), () => this.hitRedis(active))
+        : this.hitRedis(active));
       if (this.redisDown) {
         this.redisDown = false;
         this.logger.info('rate limits: Redis is back; counting there again');
