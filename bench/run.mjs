@@ -144,6 +144,16 @@ const seed = async (dir, url, prefix) => {
 };
 const productId = await seed(root, databaseUrl, env.REDIS_KEY_PREFIX);
 const refEnv = { ...env, DATABASE_URL: `${databaseUrl}_ref`, REDIS_KEY_PREFIX: 'ra-bench-ref:' };
+// The compared ref's database starts empty every run: one left by a run of another ref may hold
+// migrations this ref does not know, and its readiness would then (rightly) never answer 200.
+const recreateDatabase = async (url) => {
+  const name = new URL(url).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: url.replace(/\/[^/?]*(\?.*)?$/, '/postgres') });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  await admin.end();
+};
+if (compareDir) await recreateDatabase(refEnv.DATABASE_URL);
 const refProductId = compareDir ? await seed(compareDir, refEnv.DATABASE_URL, refEnv.REDIS_KEY_PREFIX) : undefined;
 
 // 2. the servers: the API (logging to a file as in production: stdout to a file, not a
