@@ -45,9 +45,10 @@ describe('SQLSTATE → problem on real Postgres', () => {
       const started = Date.now();
       const res = await send();
       expectProblem(res, 503, 'DEPENDENCY_UNAVAILABLE');
-      // The logged 55P03 proves lock_timeout (2 s) gave up, not statement_timeout (3 s, a 504); the bound, generous
-      // for a loaded machine (scrypt runs first on sign-up), only proves the request does not hang on the lock.
-      expect(Date.now() - started).toBeLessThan(5_000);
+      // The logged 55P03 proves lock_timeout (2 s) gave up, not statement_timeout (3 s, a 504); the bound only
+      // proves the request does not hang on the lock (held for the whole test). Generous: scrypt runs first on
+      // sign-up, and fresh-clone CI runs with the bench beside read 5.6-6.0 s.
+      expect(Date.now() - started).toBeLessThan(10_000);
       const failed = await t.logs.waitFor((l) => l.requestId === res.body.requestId && l.msg === 'request failed');
       expect(failed.err).toMatchObject({ code: '55P03' });
     });
