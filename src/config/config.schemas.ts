@@ -81,117 +81,287 @@ const emptyAsUnset = (env: Record<string, string | undefined>) =>
 export const envSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'test', 'production'], { error: 'must be development, test or production' })
-    .default('development'),
-  PORT: port(3000),
-  DATABASE_URL: urlWithProtocols('postgres://postgres@127.0.0.1:5432/resilient_api', ['postgres:', 'postgresql:']),
-  REDIS_URL: urlWithProtocols('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    .default('development')
+    .meta({ description: '`development`, `test` or `production`' }),
+  PORT: port(3000).meta({ description: 'HTTP port of the API' }),
+  DATABASE_URL: urlWithProtocols('postgres://postgres@127.0.0.1:5432/resilient_api', ['postgres:', 'postgresql:']).meta(
+    { description: 'Postgres; created on boot outside production when missing' },
+  ),
+  REDIS_URL: urlWithProtocols('redis://127.0.0.1:6379', ['redis:', 'rediss:']).meta({
+    description: 'Redis (cache, rate limits and the job queue)',
+  }),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: 'must be 1-64 characters from [A-Za-z0-9:_.-]' })
-    .default('ra:'),
-  PAYMENTS_BASE_URL: urlWithProtocols('http://127.0.0.1:4010', ['http:', 'https:']),
-  FAKE_PAYMENTS_PORT: port(4010),
-  FAKE_PAYMENTS_SLOW_MS: intInRange(10_000, 0, 600_000),
-  PAYMENTS_TIMEOUT_MS: intInRange(2_000, 50, 60_000),
-  PAYMENTS_DEADLINE_MS: intInRange(8_000, 100, 120_000),
-  PAYMENTS_MAX_ATTEMPTS: intInRange(3, 1, 10),
-  PAYMENTS_BACKOFF_BASE_MS: intInRange(100, 1, 10_000),
-  PAYMENTS_BACKOFF_MAX_MS: intInRange(1_000, 1, 60_000),
-  PAYMENTS_RETRY_AFTER_MAX_MS: intInRange(2_000, 0, 60_000),
-  PAYMENTS_MIN_ATTEMPT_MS: intInRange(100, 1, 10_000),
-  PAYMENTS_BREAKER_FAILURES: intInRange(5, 1, 1_000),
-  PAYMENTS_BREAKER_HALF_OPEN_MS: intInRange(10_000, 100, 600_000),
-  REQUEST_DEADLINE_MS: intInRange(10_000, 100, 600_000),
-  ORDERS_REQUEST_DEADLINE_MS: intInRange(10_000, 100, 600_000),
-  ORDERS_LOCK_TIMEOUT_MS: intInRange(1_000, 10, 60_000),
-  IDEMPOTENCY_TTL_HOURS: intInRange(24, 24, 720),
-  RECONCILE_GRACE_MS: intInRange(60_000, 0, 86_400_000),
-  RECONCILE_MAX_AGE_MS: intInRange(86_400_000, 1_000, 2_592_000_000),
-  RECONCILE_BATCH_SIZE: intInRange(50, 1, 1_000),
-  WORKER_PORT: port(3001),
-  JWT_SECRET: z.string().optional(),
-  JWT_TTL_SECONDS: intInRange(900, 60, 86_400),
+    .default('ra:')
+    .meta({
+      description: "prefix of every key this instance writes (the queue's BullMQ prefix is `<REDIS_KEY_PREFIX>bull`)",
+    }),
+  PAYMENTS_BASE_URL: urlWithProtocols('http://127.0.0.1:4010', ['http:', 'https:']).meta({
+    description: 'the payments provider (the fake one by default); set it on the API and the worker alike',
+  }),
+  FAKE_PAYMENTS_PORT: port(4010).meta({
+    description: 'port of the fake payments provider (`npm run start:fake-payments`)',
+  }),
+  FAKE_PAYMENTS_SLOW_MS: intInRange(10_000, 0, 600_000).meta({
+    description: 'how long the fake provider holds a `tok_slow` answer',
+  }),
+  PAYMENTS_TIMEOUT_MS: intInRange(2_000, 50, 60_000).meta({ description: 'per-attempt timeout of a provider call' }),
+  PAYMENTS_DEADLINE_MS: intInRange(8_000, 100, 120_000).meta({
+    description: 'budget of one provider call when the caller passes no deadline',
+  }),
+  PAYMENTS_MAX_ATTEMPTS: intInRange(3, 1, 10).meta({ description: 'attempts per provider call, the first included' }),
+  PAYMENTS_BACKOFF_BASE_MS: intInRange(100, 1, 10_000).meta({
+    description: 'full-jitter backoff: ceiling before the first retry, doubling per retry',
+  }),
+  PAYMENTS_BACKOFF_MAX_MS: intInRange(1_000, 1, 60_000).meta({ description: 'cap of any one backoff delay' }),
+  PAYMENTS_RETRY_AFTER_MAX_MS: intInRange(2_000, 0, 60_000).meta({
+    description: 'longest provider `Retry-After` waited inside one call; longer → 503 passing it on',
+  }),
+  PAYMENTS_MIN_ATTEMPT_MS: intInRange(100, 1, 10_000).meta({
+    description: 'no attempt starts with less than this left of the deadline',
+  }),
+  PAYMENTS_BREAKER_FAILURES: intInRange(5, 1, 1_000).meta({
+    description: 'consecutive failed attempts that open the payments circuit',
+  }),
+  PAYMENTS_BREAKER_HALF_OPEN_MS: intInRange(10_000, 100, 600_000).meta({
+    description: 'how long the circuit stays open before one probe call',
+  }),
+  REQUEST_DEADLINE_MS: intInRange(10_000, 100, 600_000).meta({
+    description: "every request's time budget unless its route sets its own",
+  }),
+  ORDERS_REQUEST_DEADLINE_MS: intInRange(10_000, 100, 600_000).meta({
+    description: 'the budget of `POST /v1/orders`: stock, charge and settlement fit in it',
+  }),
+  ORDERS_LOCK_TIMEOUT_MS: intInRange(1_000, 10, 60_000).meta({
+    description: '`lock_timeout` of the stock reservation (contention → 503 + `Retry-After`)',
+  }),
+  IDEMPOTENCY_TTL_HOURS: intInRange(24, 24, 720).meta({
+    description: 'how long an `Idempotency-Key` and its stored answer are kept',
+  }),
+  RECONCILE_GRACE_MS: intInRange(60_000, 0, 86_400_000).meta({
+    description:
+      'a `payment_pending` order whose latest charge attempt is younger than this is left to its request; must exceed `ORDERS_REQUEST_DEADLINE_MS` (boot refuses otherwise, naming both)',
+  }),
+  RECONCILE_MAX_AGE_MS: intInRange(86_400_000, 1_000, 2_592_000_000).meta({
+    description: 'a pending order older than this that the provider cannot settle becomes `needs_attention`',
+  }),
+  RECONCILE_BATCH_SIZE: intInRange(50, 1, 1_000).meta({ description: 'orders looked at per reconciliation pass' }),
+  WORKER_PORT: port(3001).meta({ description: "the worker's health and metrics port" }),
+  JWT_SECRET: z
+    .string()
+    .optional()
+    .meta({
+      description: 'signing secret of bearer tokens; **required, 32+ characters, in production**',
+      defaultText: 'a development-only value',
+    }),
+  JWT_TTL_SECONDS: intInRange(900, 60, 86_400).meta({
+    description:
+      'access token lifetime; a token whose `exp` is more than this after its `iat` is refused, so lowering it also ends longer-lived tokens already issued',
+  }),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be one of fatal, error, warn, info, debug, trace, silent',
     })
-    .default('info'),
-  BODY_LIMIT_BYTES: intInRange(1_048_576, 1_024, 104_857_600),
+    .default('info')
+    .meta({ description: 'pino level' }),
+  BODY_LIMIT_BYTES: intInRange(1_048_576, 1_024, 104_857_600).meta({
+    description: 'request body limit; larger bodies get 413',
+  }),
   // Every Retry-After the API writes (429, 503: limits, shedding, breaker, a provider's own, draining) is at most this.
-  RETRY_AFTER_MAX_SECONDS: intInRange(DEFAULT_RETRY_AFTER_MAX_SECONDS, 1, 86_400),
-  DB_POOL_MAX: intInRange(10, 1, 200),
-  DB_CONNECT_TIMEOUT_MS: intInRange(2_000, 100, 60_000),
-  DB_STATEMENT_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
-  DB_ACQUIRE_TIMEOUT_MS: intInRange(1_000, 50, 60_000),
-  DB_LOCK_TIMEOUT_MS: intInRange(1_000, 10, 600_000),
-  DB_REPORT_STATEMENT_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000),
-  DB_CLIENT_TIMEOUT_MARGIN_MS: intInRange(1_000, 100, 60_000),
-  DB_RETRY_MAX_ATTEMPTS: intInRange(3, 1, 5),
-  DB_RETRY_BUDGET_PERCENT: intInRange(10, 0, 100),
-  DB_CLOSE_TIMEOUT_MS: intInRange(2_000, 0, 60_000),
-  REDIS_COMMAND_TIMEOUT_MS: intInRange(500, 50, 60_000),
-  HEALTH_CHECK_TIMEOUT_MS: intInRange(500, 50, 900),
-  BOOT_RETRY_WINDOW_MS: intInRange(30_000, 0, 600_000),
+  RETRY_AFTER_MAX_SECONDS: intInRange(DEFAULT_RETRY_AFTER_MAX_SECONDS, 1, 86_400).meta({
+    description:
+      'the longest `Retry-After` ever sent: every 429 and 503 sends a whole number of seconds from 1 to this, whatever a limit, the breaker or the payments provider said',
+  }),
+  DB_POOL_MAX: intInRange(10, 1, 200).meta({ description: 'Postgres pool size' }),
+  DB_CONNECT_TIMEOUT_MS: intInRange(2_000, 100, 60_000).meta({
+    description: 'opening a connection at boot and in `db:migrate`/`db:seed` (the probe, migrations)',
+  }),
+  DB_STATEMENT_TIMEOUT_MS: intInRange(5_000, 100, 600_000).meta({
+    description:
+      'server-side `statement_timeout` of request paths (every query class but `report`/`admin`): Postgres cancels a runaway query itself → 504',
+  }),
+  DB_ACQUIRE_TIMEOUT_MS: intInRange(1_000, 50, 60_000).meta({
+    description:
+      'longest wait for a pooled connection, opening one included; an exhausted pool answers 503 `DEPENDENCY_UNAVAILABLE` with `Retry-After` after this, never retried',
+  }),
+  DB_LOCK_TIMEOUT_MS: intInRange(1_000, 10, 600_000).meta({
+    description:
+      "`lock_timeout` of request paths: a statement waiting on a row or table lock gives up (55P03: a transient fault, see the SQL seam's retries)",
+  }),
+  DB_REPORT_STATEMENT_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000).meta({
+    description:
+      '`statement_timeout` of the `report` and `admin` query classes (migrations, the seed), set with `SET LOCAL` in their transaction',
+  }),
+  DB_CLIENT_TIMEOUT_MARGIN_MS: intInRange(1_000, 100, 60_000).meta({
+    description:
+      'the client gives up on a statement this long after its `statement_timeout` (pg `query_timeout`): what ends a request whose network to Postgres went silent → 504, connection discarded',
+  }),
+  DB_RETRY_MAX_ATTEMPTS: intInRange(3, 1, 5).meta({
+    description:
+      'attempts of one unit of work (an idempotent statement or a whole transaction) on a transient fault, the first included',
+  }),
+  DB_RETRY_BUDGET_PERCENT: intInRange(10, 0, 100).meta({
+    description:
+      'retries allowed as a share of units of work (token bucket, reserve of 2 × `DB_POOL_MAX`); `0` turns retries off',
+  }),
+  DB_CLOSE_TIMEOUT_MS: intInRange(2_000, 0, 60_000).meta({
+    description: 'at shutdown, connections still busy after this are cut so the process exits (their requests get 503)',
+  }),
+  REDIS_COMMAND_TIMEOUT_MS: intInRange(500, 50, 60_000).meta({
+    description: 'a Redis command that takes longer fails (and the cache falls back to Postgres)',
+  }),
+  HEALTH_CHECK_TIMEOUT_MS: intInRange(500, 50, 900).meta({
+    description: 'per-check timeout of `/health/ready` (at most 900, so readiness answers within 1 s)',
+  }),
+  BOOT_RETRY_WINDOW_MS: intInRange(30_000, 0, 600_000).meta({
+    description: 'how long boot retries an unreachable Postgres before exiting 1',
+  }),
   SHUTDOWN_DRAIN_MS: z.coerce
     .number({ error: 'must be a whole number from 0 to 120000' })
     .int({ error: 'must be a whole number from 0 to 120000' })
     .min(0, { error: 'must be a whole number from 0 to 120000' })
     .max(120_000, { error: 'must be a whole number from 0 to 120000' })
-    .optional(),
+    .optional()
+    .meta({
+      description:
+        'time readiness reports 503 (and responses say `Connection: close`) before the server stops accepting',
+      defaultText: '`5000` in production, else `0`',
+    }),
   // Slow and idle clients (F9): the app closes an idle keep-alive connection only after the proxy
   // in front has (its upstream idle timeout is 60 s in deploy/nginx), so the proxy never reuses a
   // connection the app is closing. Node requires headers <= request timeout.
-  KEEP_ALIVE_TIMEOUT_MS: intInRange(65_000, 100, 600_000),
-  HEADERS_TIMEOUT_MS: intInRange(66_000, 100, 600_000),
-  REQUEST_TIMEOUT_MS: intInRange(70_000, 100, 600_000),
-  MAX_CONNECTIONS: intInRange(1_024, 1, 1_000_000),
+  KEEP_ALIVE_TIMEOUT_MS: intInRange(65_000, 100, 600_000).meta({
+    description:
+      "idle keep-alive connections close after this; keep it **above** the proxy's upstream idle timeout (60 s)",
+  }),
+  HEADERS_TIMEOUT_MS: intInRange(66_000, 100, 600_000).meta({
+    description: "a request's headers must arrive within this (slowloris); must be above `KEEP_ALIVE_TIMEOUT_MS`",
+  }),
+  REQUEST_TIMEOUT_MS: intInRange(70_000, 100, 600_000).meta({
+    description:
+      "the whole request must arrive within this, else 408 `REQUEST_TIMEOUT` and the connection closes; at least `HEADERS_TIMEOUT_MS`, below the proxy's `proxy_read_timeout` (75 s)",
+  }),
+  MAX_CONNECTIONS: intInRange(1_024, 1, 1_000_000).meta({
+    description: 'open connections at most; more are closed on accept (memory stays bounded under a socket flood)',
+  }),
   // Hostile JSON (OWASP API4): deeper nesting or longer arrays are refused with 400 before any handler.
-  JSON_MAX_DEPTH: intInRange(32, 2, 1_000),
-  JSON_MAX_ARRAY_ITEMS: intInRange(1_000, 1, 1_000_000),
+  JSON_MAX_DEPTH: intInRange(32, 2, 1_000).meta({
+    description: 'JSON bodies nested deeper are refused (400 `VALIDATION_FAILED`)',
+  }),
+  JSON_MAX_ARRAY_ITEMS: intInRange(1_000, 1, 1_000_000).meta({
+    description: 'JSON arrays longer than this are refused (400)',
+  }),
   // Whether GET /health/ready names each dependency with its timing (default: everywhere but production).
   HEALTH_DETAILS: z
     .enum(['true', 'false'], { error: 'must be true or false' })
     .transform((value) => value === 'true')
-    .optional(),
+    .optional()
+    .meta({
+      description: 'whether `/health/ready` names each dependency with its timing',
+      defaultText: '`false` in production, else `true`',
+    }),
   // Graceful shutdown (F37): in-flight requests get this long after the drain; each close
   // (HTTP server, then the pools and connections) has its own deadline.
-  SHUTDOWN_INFLIGHT_TIMEOUT_MS: intInRange(10_000, 0, 600_000),
-  SHUTDOWN_CLOSE_TIMEOUT_MS: intInRange(5_000, 100, 600_000),
+  SHUTDOWN_INFLIGHT_TIMEOUT_MS: intInRange(10_000, 0, 600_000).meta({
+    description: 'after the drain, how long in-flight requests may still run before their connections are cut',
+  }),
+  SHUTDOWN_CLOSE_TIMEOUT_MS: intInRange(5_000, 100, 600_000).meta({
+    description:
+      'deadline of each close step (HTTP server, then pools and connections): a hung dependency cannot hold the exit',
+  }),
   // Load shedding (F27): 0 turns a cap off.
-  SHED_MAX_IN_FLIGHT: intInRange(256, 0, 100_000),
-  SHED_CRITICAL_RESERVE: intInRange(32, 0, 100_000),
-  SHED_MAX_EVENT_LOOP_DELAY_MS: intInRange(100, 0, 60_000),
+  SHED_MAX_IN_FLIGHT: intInRange(256, 0, 100_000).meta({
+    description: 'requests in flight at most; over it 503 `OVERLOADED` + `Retry-After` at once (`0` = off)',
+  }),
+  SHED_CRITICAL_RESERVE: intInRange(32, 0, 100_000).meta({
+    description: 'slots of that cap only critical routes (login) may use',
+  }),
+  SHED_MAX_EVENT_LOOP_DELAY_MS: intInRange(100, 0, 60_000).meta({
+    description: 'mean event-loop lag (per 500 ms window) over which sheddable requests are refused (`0` = off)',
+  }),
   // Rate limits (F24): requests per window; 0 turns a limit off.
-  RATE_LIMIT_WINDOW_SECONDS: intInRange(60, 1, 3_600),
-  RATE_LIMIT_LOGIN_PER_EMAIL: intInRange(20, 0, 1_000_000),
-  RATE_LIMIT_LOGIN_PER_IP: intInRange(100, 0, 1_000_000),
-  RATE_LIMIT_SIGNUP_PER_IP: intInRange(20, 0, 1_000_000),
-  RATE_LIMIT_PER_ACCOUNT: intInRange(600, 0, 1_000_000),
-  RATE_LIMIT_ORDERS_PER_ACCOUNT: intInRange(120, 0, 1_000_000),
+  RATE_LIMIT_WINDOW_SECONDS: intInRange(60, 1, 3_600).meta({ description: 'window of every rate limit' }),
+  RATE_LIMIT_LOGIN_PER_EMAIL: intInRange(20, 0, 1_000_000).meta({
+    description: 'login attempts per email per window (`0` = off)',
+  }),
+  RATE_LIMIT_LOGIN_PER_IP: intInRange(100, 0, 1_000_000).meta({
+    description: 'login attempts per client address per window (`0` = off)',
+  }),
+  RATE_LIMIT_SIGNUP_PER_IP: intInRange(20, 0, 1_000_000).meta({
+    description: 'sign-ups per client address per window (`0` = off)',
+  }),
+  RATE_LIMIT_PER_ACCOUNT: intInRange(600, 0, 1_000_000).meta({
+    description: "requests per account per window on the routes that carry `@RateLimit('account')` (`0` = off)",
+  }),
+  RATE_LIMIT_ORDERS_PER_ACCOUNT: intInRange(120, 0, 1_000_000).meta({
+    description: '`POST /v1/orders` per account per window (`0` = off); replays of an `Idempotency-Key` count too',
+  }),
   // Addresses (or CIDRs) of the proxies whose X-Forwarded-For is believed; empty: the socket's address.
-  TRUSTED_PROXIES: commaList(isAddressOrCidr, 'IP addresses or CIDRs (such as 10.0.0.0/8 or fd00::/8)'),
+  TRUSTED_PROXIES: commaList(isAddressOrCidr, 'IP addresses or CIDRs (such as 10.0.0.0/8 or fd00::/8)').meta({
+    description:
+      "comma-separated IPv4/IPv6 addresses or CIDRs of proxies whose `X-Forwarded-For` names the client; empty: the socket's address is the client",
+  }),
   // Browser origins allowed by CORS (exact `scheme://host[:port]`); empty: no cross-origin access.
-  CORS_ORIGINS: commaList(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'origins like https://app.example.com'),
+  CORS_ORIGINS: commaList(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'origins like https://app.example.com').meta({
+    description:
+      'comma-separated browser origins allowed by CORS (`https://app.example.com`); empty: no cross-origin access',
+  }),
   // The job queue and the worker process (src/platform/queue, src/worker.ts).
-  WORKER_CONCURRENCY: intInRange(4, 1, 100),
-  WORKER_SHUTDOWN_TIMEOUT_MS: intInRange(20_000, 100, 600_000),
-  QUEUE_LOCK_DURATION_MS: intInRange(30_000, 500, 600_000),
-  QUEUE_STALLED_INTERVAL_MS: intInRange(5_000, 200, 600_000),
-  QUEUE_MAX_STALLED_COUNT: intInRange(2, 0, 100),
-  QUEUE_KEEP_COMPLETED: intInRange(1_000, 0, 1_000_000),
-  QUEUE_KEEP_FAILED: intInRange(5_000, 0, 1_000_000),
-  QUEUE_ENQUEUE_TIMEOUT_MS: intInRange(1_000, 50, 30_000),
+  WORKER_CONCURRENCY: intInRange(4, 1, 100).meta({ description: 'report jobs one worker process runs at once' }),
+  WORKER_SHUTDOWN_TIMEOUT_MS: intInRange(20_000, 100, 600_000).meta({
+    description:
+      "on SIGTERM, how long running jobs may finish before they are handed back; the whole stop is bounded by this + 4 s, so keep it 5 s+ below the pod's grace period",
+  }),
+  QUEUE_LOCK_DURATION_MS: intInRange(30_000, 500, 600_000).meta({
+    description:
+      "a job's lock; renewed every half of it while the job runs. A killed worker's job is taken over once it expires",
+  }),
+  QUEUE_STALLED_INTERVAL_MS: intInRange(5_000, 200, 600_000).meta({
+    description:
+      "how often workers look for jobs whose lock expired (stalled) and move them back to waiting (BullMQ's own default of 30 s would add up to 30 s to every recovery)",
+  }),
+  QUEUE_MAX_STALLED_COUNT: intInRange(2, 0, 100).meta({
+    description: 'a job that stalls more often than this fails for good (a poison job that kills its worker)',
+  }),
+  QUEUE_KEEP_COMPLETED: intInRange(1_000, 0, 1_000_000).meta({
+    description: 'completed jobs kept in Redis (bounded: the report itself is in Postgres)',
+  }),
+  QUEUE_KEEP_FAILED: intInRange(5_000, 0, 1_000_000).meta({ description: 'failed jobs kept in Redis' }),
+  QUEUE_ENQUEUE_TIMEOUT_MS: intInRange(1_000, 50, 30_000).meta({
+    description:
+      'an enqueue Redis does not acknowledge in time fails (503); one while the connection is down fails at once',
+  }),
   // Reports (src/reports).
-  REPORTS_MAX_BACKLOG: intInRange(1_000, 1, 1_000_000),
-  REPORTS_MAX_UNFINISHED_PER_ACCOUNT: intInRange(10, 1, 1_000_000),
-  REPORTS_JOB_ATTEMPTS: intInRange(5, 1, 50),
-  REPORTS_RETRY_BASE_MS: intInRange(2_000, 10, 600_000),
-  REPORTS_STATEMENT_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000),
-  REPORTS_SWEEP_INTERVAL_MS: intInRange(30_000, 100, 3_600_000),
-  REPORTS_STALE_AFTER_MS: intInRange(120_000, 100, 86_400_000),
-  REPORTS_MAX_REQUEUES: intInRange(3, 0, 100),
+  REPORTS_MAX_BACKLOG: intInRange(1_000, 1, 1_000_000).meta({
+    description: 'report jobs waiting or running; at the cap `POST /v1/reports` answers 503 `OVERLOADED`',
+  }),
+  REPORTS_MAX_UNFINISHED_PER_ACCOUNT: intInRange(10, 1, 1_000_000).meta({
+    description:
+      'reports one account may have queued or running; one more answers 429 `RATE_LIMITED` (`policy: "reports-unfinished"`); must be below `REPORTS_MAX_BACKLOG`',
+  }),
+  REPORTS_JOB_ATTEMPTS: intInRange(5, 1, 50).meta({
+    description: 'attempts of a report job on transient faults (outages, lock timeouts)',
+  }),
+  REPORTS_RETRY_BASE_MS: intInRange(2_000, 10, 600_000).meta({
+    description: 'first retry delay of a report job; doubles per attempt, with jitter',
+  }),
+  REPORTS_STATEMENT_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000).meta({
+    description: "`statement_timeout` of a report's queries (the worker's longer budget)",
+  }),
+  REPORTS_SWEEP_INTERVAL_MS: intInRange(30_000, 100, 3_600_000).meta({
+    description: "how often the worker's sweeper looks for reports whose job vanished",
+  }),
+  REPORTS_STALE_AFTER_MS: intInRange(120_000, 100, 86_400_000).meta({
+    description: 'an unfinished report with no sign of life for this long is checked against the queue',
+  }),
+  REPORTS_MAX_REQUEUES: intInRange(3, 0, 100).meta({
+    description: 'times a report whose job vanished is enqueued again before it fails with a reason',
+  }),
   // Payments reconciliation, scheduled in the worker.
-  RECONCILIATION_INTERVAL_MS: intInRange(60_000, 100, 86_400_000),
+  RECONCILIATION_INTERVAL_MS: intInRange(60_000, 100, 86_400_000).meta({
+    description: 'how often the worker runs the payments reconciliation',
+  }),
   // Tracing (src/platform/tracing): the standard OpenTelemetry variables. No endpoint: tracing off.
   ...tracingEnvSchema,
 });

@@ -74,29 +74,63 @@ const keyValueList = z
   });
 
 export const tracingEnvSchema = {
-  OTEL_SDK_DISABLED: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
-  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl,
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl,
-  OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
-  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: protocol,
+  OTEL_SDK_DISABLED: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .optional()
+    .meta({ description: '`true` keeps tracing off even with an endpoint set' }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.meta({
+    description:
+      'the OTLP/HTTP collector (`http://otel-collector:4318`; `/v1/traces` is appended); tracing is on only when this or the next is set',
+    defaultText: 'unset: tracing off',
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.meta({
+    description: 'the full OTLP/HTTP traces URL (used as is)',
+    defaultText: 'unset',
+  }),
+  OTEL_EXPORTER_OTLP_PROTOCOL: protocol.meta({
+    description: '`http/protobuf` or `http/json`',
+    defaultText: '`http/protobuf`',
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: protocol.meta({
+    description: 'the same, for traces only (wins over the one above)',
+    defaultText: 'unset',
+  }),
   OTEL_SERVICE_NAME: z
     .string()
     .trim()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'must be 1-64 characters from [A-Za-z0-9._-]' })
-    .optional(),
-  OTEL_RESOURCE_ATTRIBUTES: keyValueList,
+    .optional()
+    .meta({ description: 'the service name on every span', defaultText: '`resilient-api` / `resilient-api-worker`' }),
+  OTEL_RESOURCE_ATTRIBUTES: keyValueList.meta({
+    description: '`key=value,…` resource attributes (`deployment.environment.name` here wins over `NODE_ENV`)',
+    defaultText: 'unset',
+  }),
   OTEL_TRACES_SAMPLER: z
     .enum(SAMPLERS, { error: `must be one of ${SAMPLERS.join(', ')}` })
-    .default('parentbased_traceidratio'),
+    .default('parentbased_traceidratio')
+    .meta({ description: 'the standard sampler names' }),
   OTEL_TRACES_SAMPLER_ARG: z.coerce
     .number({ error: 'must be a number from 0 to 1' })
     .min(0, { error: 'must be a number from 0 to 1' })
     .max(1, { error: 'must be a number from 0 to 1' })
-    .optional(),
-  OTEL_BSP_SCHEDULE_DELAY: positiveInt(600_000),
-  OTEL_BSP_EXPORT_TIMEOUT: positiveInt(600_000),
-  OTEL_BSP_MAX_QUEUE_SIZE: positiveInt(1_000_000),
-  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: positiveInt(1_000_000),
+    .optional()
+    .meta({ description: 'the ratio of the `*traceidratio` samplers', defaultText: '`0.1`' }),
+  OTEL_BSP_SCHEDULE_DELAY: positiveInt(600_000).meta({
+    description: 'batch span processor: delay between exports (ms)',
+    defaultText: "the SDK's",
+  }),
+  OTEL_BSP_EXPORT_TIMEOUT: positiveInt(600_000).meta({
+    description: 'batch span processor: export timeout (ms)',
+    defaultText: "the SDK's",
+  }),
+  OTEL_BSP_MAX_QUEUE_SIZE: positiveInt(1_000_000).meta({
+    description: 'batch span processor: spans queued at most',
+    defaultText: '`2048`',
+  }),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: positiveInt(1_000_000).meta({
+    description: 'batch span processor: spans per export, at most `OTEL_BSP_MAX_QUEUE_SIZE`',
+    defaultText: '`512`',
+  }),
 };
 
 type TracingEnv = z.infer<z.ZodObject<typeof tracingEnvSchema>> & { NODE_ENV: string };

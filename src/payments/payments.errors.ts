@@ -6,7 +6,7 @@ const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
 
 /**
  * The payments feature's problem types. They register when this file loads, that is once
- * PaymentsModule is imported (src/core.module.ts): `/problems`, OpenAPI and the README table
+ * PaymentsModule is imported (src/core.module.ts): `/problems`, OpenAPI and the errors guide's table
  * then list them. A caller of {@link PaymentsProviderClient} can also receive the platform's
  * DEPENDENCY_UNAVAILABLE (503 + Retry-After) and DEADLINE_EXCEEDED (504: the budget was spent
  * before any attempt, nothing was sent).

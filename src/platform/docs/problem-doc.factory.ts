@@ -123,7 +123,7 @@ export function renderProblemPage(doc: ProblemDoc): string {
 
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
-/** docs/errors.md: every problem type, by status then code, generated from the registry (`npm run docs:errors`). */
+/** docs/errors.md: every problem type, by status then code, generated from the registry (`npm run docs:reference`). */
 export function renderErrorsDocument(codes: ErrorCode[] = problemCodes()): string {
   const sorted = [...codes].sort(
     (a, b) => problemTypeOf(a).status - problemTypeOf(b).status || (a < b ? -1 : a > b ? 1 : 0),
@@ -148,11 +148,11 @@ export function renderErrorsDocument(codes: ErrorCode[] = problemCodes()): strin
   return [
     '# Error codes',
     '',
-    '<!-- Generated from the problem-type registry by `npm run docs:errors`; do not edit. test/e2e/problem-catalog.e2e-spec.ts fails when it is stale. -->',
+    '<!-- Generated from the problem-type registry by `npm run docs:reference`; do not edit. test/e2e/problem-catalog.e2e-spec.ts fails when it is stale. -->',
     '',
     'Every error response is `application/problem+json` (RFC 9457) with a stable `code`; its `type` URI',
     '(`GET /problems/{slug}`) serves the same text as this page. Each owner declares its codes in its',
-    '`*.errors.ts` (`registerProblemTypes`); the README carries the summary table, and the runbook',
+    '`*.errors.ts` (`registerProblemTypes`); the errors guide ([error-handling.md](error-handling.md)) carries the summary table, and the runbook',
     '([docs/runbook.md](runbook.md)) what to do when an alert fires.',
     '',
     '## Where to look first, by symptom',

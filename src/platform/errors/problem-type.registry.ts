@@ -3,7 +3,7 @@
  * registers them when that file loads: the platform its transport and infrastructure codes
  * (platform/errors/app.errors.ts), each feature its own (`src/<feature>/<feature>.errors.ts`).
  * The registry feeds the problem mapping (status, title, log level), `GET /problems/{slug}`,
- * the OpenAPI document and the README's table (`npm run docs:errors`);
+ * the OpenAPI document and the errors guide's table (`npm run docs:reference`);
  * test/e2e/problem-catalog.e2e-spec.ts fails when any of them disagree. A feature that does
  * not exist yet advertises nothing.
  *

@@ -18,7 +18,7 @@ const wantsHtml = (accept: string | undefined): boolean => {
 /**
  * The `type` URI of every problem body resolves here: what it means, the likely cause,
  * where an operator looks first and what the caller should do. Generated from the
- * registry, like docs/errors.md (`npm run docs:errors`).
+ * registry, like docs/errors.md (`npm run docs:reference`).
  */
 @ApiTags('problems')
 @Controller('problems')
