@@ -2,7 +2,7 @@
 // rewrites those packages (and the few other ESM-only ones) to CommonJS. On Node 24
 // Jest 30 can require() ES modules itself, but only under --experimental-vm-modules
 // (it needs vm.SourceTextModule), and the suite measured slower that way (85-109 s
-// against 47-64 s with this transform): kept on purpose, see README "Tests".
+// against 47-64 s with this transform, on the suite of 2026-11): kept on purpose, see docs/development.md "Tests".
 // Kept in a .js file on purpose: a .ts config would need ts-node, which Jest would
 // load before any of this.
 const swc = [

@@ -26,7 +26,7 @@ as_root() {
     sudo -n "$@"
   else
     say "need root (or passwordless sudo) to run: $*"
-    say "install them yourself (Debian/Ubuntu: apt-get install --no-install-recommends docker-compose shellcheck util-linux chromium; promtool: see README, Tests)"
+    say "install them yourself (Debian/Ubuntu: apt-get install --no-install-recommends docker-compose shellcheck util-linux chromium; promtool: see docs/development.md, Tests)"
     exit 1
   fi
 }

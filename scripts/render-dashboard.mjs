@@ -1,4 +1,4 @@
-// npm run docs:dashboard: a picture of deploy/grafana/resilient-api.dashboard.json for the README,
+// npm run docs:dashboard: a picture of deploy/grafana/resilient-api.dashboard.json for the README and docs/observability.md,
 // made without Grafana (none can be installed on the machine this was built on):
 //   1. a throwaway real Prometheus (Debian's `prometheus` binary, cached in .tools/bin like
 //      promtool) scrapes a real API, worker and fake payments provider, each on a spare

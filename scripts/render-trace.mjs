@@ -1,4 +1,4 @@
-// Draws one trace as a waterfall PNG (docs/trace.png in the README) from spans a real OTLP
+// Draws one trace as a waterfall PNG (docs/trace.png in docs/observability.md) from spans a real OTLP
 // receiver decoded: `TRACE_CAPTURE=<file>` makes test/e2e/tracing.e2e-spec.ts write the spans of
 // its tok_flaky order (built API and worker exporting to the test's receiver) to <file>; then
 //   node scripts/render-trace.mjs <file> [docs/trace.png]

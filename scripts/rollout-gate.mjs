@@ -15,7 +15,7 @@
 //   3  error     Prometheus unreachable or answered something unusable: no decision
 //   64 usage     bad arguments
 //
-// The rules (README "Staged rollout"), each learned from a live rehearsal (npm run rehearse:rollout):
+// The rules (docs/deploy.md "Staged rollout"), each learned from a live rehearsal (npm run rehearse:rollout):
 // - user traffic only: probes (/health/*) and scrapes (/metrics) are left out of every query,
 //   or an idle canary "serves" a hundred requests per pod per 5 minutes;
 // - requests and 5xx are counted from a series' birth: a series that appears inside the window

@@ -534,7 +534,7 @@ export interface AppConfig {
   tracing: TracingConfig | undefined;
 }
 
-/** The payments provider client's policies (see README "Payments provider") and the fake provider's settings. */
+/** The payments provider client's policies (docs/third-party-calls.md) and the fake provider's settings. */
 export interface PaymentsConfig {
   baseUrl: string;
   /** Per-attempt timeout (ms). */
@@ -559,7 +559,7 @@ export interface PaymentsConfig {
   fakeSlowMs: number;
 }
 
-/** Orders, their idempotency keys and the payments reconciliation (see README "Orders"). */
+/** Orders, their idempotency keys and the payments reconciliation (docs/third-party-calls.md). */
 export interface OrdersConfig {
   /** Time budget of `POST /v1/orders` (ms): stock, charge and settlement all fit in it. */
   requestDeadlineMs: number;

@@ -161,7 +161,7 @@ describe('tracing: one trace from the edge through SQL, Redis, the provider and 
     ]);
     expect(attempts[0].events.map((e) => e.name)).toContain('exception');
     expect(attempts[0].parentSpanId).toBe(attempts[1].parentSpanId);
-    // The README's picture of a trace is drawn from this one (scripts/render-trace.mjs).
+    // The picture of a trace in docs/observability.md is drawn from this one (scripts/render-trace.mjs).
     if (TRACE_CAPTURE) writeFileSync(TRACE_CAPTURE, JSON.stringify(traceOf(spans, traceId), null, 1));
   });
 

@@ -181,7 +181,7 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     const app = start('dist/main.js', { DATABASE_URL: db.url, PORT: String(port), REDIS_URL: await refusedRedisUrl() });
     try {
       const base = `http://127.0.0.1:${port}`;
-      // Redis is a soft dependency: readiness stays 200 and says degraded (README "Operating it").
+      // Redis is a soft dependency: readiness stays 200 and says degraded (docs/data-stores.md "Readiness").
       const ready = await pollUntil(
         async () => {
           const res = await reach(`${base}/health/ready`);

@@ -73,7 +73,7 @@ describe('one Node version and pinned dependencies everywhere (F11)', () => {
     // @swc/core only checks its prebuilt N-API binding, @scarf/scarf reports an install,
     // msgpackr-extract (BullMQ's optional fast msgpack) loads its prebuilt binary from the
     // per-platform @msgpackr-extract/* package and compiles only where none exists. A new
-    // entry here: if it runs node-gyp, see README "Runtime" (npm_config_nodedir).
+    // entry here: if it runs node-gyp, see docs/development.md "Runtime" (npm_config_nodedir).
     const withScripts = Object.entries(lock.packages)
       .filter(([path, entry]) => path && entry.hasInstallScript)
       .map(([path]) => path.replace(/^.*node_modules\//, ''))

@@ -19,7 +19,7 @@ export type SessionProfile = 'request' | 'maintenance';
  * all build their DataSource here. Never `synchronize`: the schema changes only
  * through reviewed migrations.
  *
- * Every wait is bounded (README "Configuration"): waiting for a pooled connection
+ * Every wait is bounded (docs/data-stores.md "Every wait is bounded"): waiting for a pooled connection
  * (`DB_ACQUIRE_TIMEOUT_MS`, pool exhaustion answers 503), the statement on the server
  * (`statement_timeout`, Postgres cancels it), a row or table lock (`lock_timeout`), and
  * the client's own read timeout a margin later, which is what ends a request whose

@@ -55,7 +55,7 @@ const STATUS_CODES: Record<number, string> = {
   431: 'HEADERS_TOO_LARGE',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
-  429: 'RATE_LIMITED', // once src/rate-limits registers it
+  429: 'RATE_LIMITED', // a framework 429 (none today): the platform's rate limits throw RateLimitedError
 };
 
 /**
@@ -191,7 +191,7 @@ function fromFramework(thrown: unknown, request: RequestFacts): AppError | undef
     const status = thrown.getStatus();
     if (status >= 500) return undefined;
     const cause = thrown.cause as { code?: string } | undefined;
-    // A status whose code no registered owner declares yet (429 before rate limits exist) is a plain rejection.
+    // A status whose code no registered owner declares is a plain rejection (REQUEST_REJECTED).
     const byStatus = STATUS_CODES[status];
     const code =
       (cause?.code && FRAMEWORK_CODES[cause.code]) ||

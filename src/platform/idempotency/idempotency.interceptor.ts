@@ -82,7 +82,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * Idempotency keys for unsafe requests (see README "Idempotency keys"). Runs after the bearer
+ * Idempotency keys for unsafe requests (docs/third-party-calls.md "Idempotency keys"). Runs after the bearer
  * guard (keys are scoped to the account) and before validation.
  *
  * - missing, repeated (two header lines, which Node would merge into `a, b`) or over-long

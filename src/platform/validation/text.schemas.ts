@@ -5,7 +5,7 @@ import { z } from 'zod';
  * drift apart: one `text()` with the same messages, one well-formedness rule, one email
  * normalisation. Features import these; this file imports no feature.
  *
- * Encoding rules (README "Text encoding"): request bodies are UTF-8 JSON (the body parser
+ * Encoding rules (docs/error-handling.md "Text encoding"): request bodies are UTF-8 JSON (the body parser
  * refuses anything else); strings must be well-formed Unicode (no lone surrogates, which
  * would be stored or hashed as U+FFFD); emails are ASCII; names and new passwords carry
  * no control characters.
