@@ -148,13 +148,10 @@ export const envSchema = z.object({
   }),
   RECONCILE_BATCH_SIZE: intInRange(50, 1, 1_000).meta({ description: 'orders looked at per reconciliation pass' }),
   WORKER_PORT: port(3001).meta({ description: "the worker's health and metrics port" }),
-  JWT_SECRET: z
-    .string()
-    .optional()
-    .meta({
-      description: 'signing secret of bearer tokens; **required, 32+ characters, in production**',
-      defaultText: 'a development-only value',
-    }),
+  JWT_SECRET: z.string().optional().meta({
+    description: 'signing secret of bearer tokens; **required, 32+ characters, in production**',
+    defaultText: 'a development-only value',
+  }),
   JWT_TTL_SECONDS: intInRange(900, 60, 86_400).meta({
     description:
       'access token lifetime; a token whose `exp` is more than this after its `iat` is refused, so lowering it also ends longer-lived tokens already issued',

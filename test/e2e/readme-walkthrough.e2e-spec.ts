@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { startApiProcess, type ApiProcess } from '../support/api-process.support';
 import { startFakeProviderProcess, type FakeProviderProcess } from '../support/fake-provider.support';
 import { freePort } from '../support/poll.support';
-import { ROOT, runNode } from '../support/process.support';
+import { HOST_PATH, ROOT, runNode } from '../support/process.support';
 import { deleteRedisKeys, testKeyPrefix } from '../support/redis-keys.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 import { REDIS_URL } from '../support/test-env.support';
@@ -186,7 +187,7 @@ function runShell(shell: string, script: string): Promise<string> {
   const args = shell === 'zsh' ? ['-f', '-c', script] : ['--noprofile', '--norc', '-c', script];
   const proc = spawn(shell, args, {
     cwd: ROOT,
-    env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, HOME: process.env.HOME ?? '/tmp' },
+    env: { PATH: `${dirname(process.execPath)}:${HOST_PATH}`, HOME: homedir() },
   });
   let out = '';
   let err = '';

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ROOT } from '../support/process.support';
+import { HOST_PATH, ROOT } from '../support/process.support';
 
 const PAGES = [
   'docs/errors.md',
@@ -17,7 +17,7 @@ const check = (cwd: string) =>
   spawnSync(process.execPath, [resolve(ROOT, 'dist', 'reference.command.js'), '--check'], {
     cwd,
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '' },
+    env: { PATH: HOST_PATH },
   });
 
 /**
