@@ -9,7 +9,8 @@
 #   - docker-compose (a compose parser; no Docker engine needed), shellcheck, and util-linux's
 #     unshare and setpriv, for the delivery tests (test/meta/deploy-*, docker-image);
 #   - Debian's chromium, for the browser tests of the client's page (test/e2e/client-page.e2e-spec.ts,
-#     driven by playwright-core, which downloads no browser; CHROMIUM names another binary).
+#     driven by playwright-core, which downloads no browser; CHROMIUM names another binary);
+#   - zsh, the second shell the README walkthrough is pasted into (test/e2e/readme-walkthrough.e2e-spec.ts).
 # Present tools cost one `command -v` each. Missing ones are installed with apt-get as root (or
 # with passwordless sudo); without either it stops with one line that says what to install.
 set -euo pipefail
@@ -26,7 +27,7 @@ as_root() {
     sudo -n "$@"
   else
     say "need root (or passwordless sudo) to run: $*"
-    say "install them yourself (Debian/Ubuntu: apt-get install --no-install-recommends docker-compose shellcheck util-linux chromium; promtool: see docs/development.md, Tests)"
+    say "install them yourself (Debian/Ubuntu: apt-get install --no-install-recommends docker-compose shellcheck util-linux chromium zsh; promtool: see docs/development.md, Tests)"
     exit 1
   fi
 }
@@ -46,6 +47,7 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 { command -v unshare && command -v setpriv; } >/dev/null 2>&1 || missing+=(util-linux)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v zsh >/dev/null 2>&1 || missing+=(zsh)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} (Debian packages)"
