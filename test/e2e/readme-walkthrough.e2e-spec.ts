@@ -153,6 +153,12 @@ describe('the README walkthrough, pasted into bash and zsh against a real stack'
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(Number(/^resilience_retries_total\{dependency="payments"\} (\d+)/m.exec(outage)?.[1])).toBeGreaterThan(0);
       expect(outage).toMatch(/^resilience_circuit_state\{dependency="payments"\} 2$/m);
+      // …and the API's log (the `npm start` terminal) shows the retried call: three attempts.
+      expect(
+        api
+          .lines()
+          .some((line) => line.msg === 'payments provider call' && line.attempts === 3 && line.outcome !== 'ok'),
+      ).toBe(true);
 
       // Mended: the probe order is paid.
       const mended = answersIn(outputOf('DELETE "$PROVIDER'));
