@@ -30,11 +30,13 @@ const intInRange = (fallback: number, min: number, max: number) =>
     .max(max, { error: `must be a whole number from ${min} to ${max}` })
     .default(fallback);
 
-const urlWithProtocols = (fallback: string, protocols: string[]) =>
+const urlWithProtocols = (fallback: string, protocols: string[]) => optionalUrlWithProtocols(protocols).default(fallback);
+
+/** A URL whose default depends on other variables (resolved in {@link loadConfig}). */
+const optionalUrlWithProtocols = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .default(fallback)
     .refine(
       (value) => {
         try {
@@ -89,7 +91,9 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: 'must be 1-64 characters from [A-Za-z0-9:_.-]' })
     .default('ra:'),
-  PAYMENTS_BASE_URL: urlWithProtocols('http://127.0.0.1:4010', ['http:', 'https:']),
+  // Default: the fake provider on FAKE_PAYMENTS_PORT (http://127.0.0.1:4010), so moving the fake
+  // provider to another port moves the API's and the worker's provider with it.
+  PAYMENTS_BASE_URL: optionalUrlWithProtocols(['http:', 'https:']).optional(),
   FAKE_PAYMENTS_PORT: port(4010),
   FAKE_PAYMENTS_SLOW_MS: intInRange(10_000, 0, 600_000),
   PAYMENTS_TIMEOUT_MS: intInRange(2_000, 50, 60_000),
@@ -471,7 +475,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
     payments: {
-      baseUrl: env.PAYMENTS_BASE_URL,
+      baseUrl: env.PAYMENTS_BASE_URL ?? `http://127.0.0.1:${env.FAKE_PAYMENTS_PORT}`,
       timeoutMs: env.PAYMENTS_TIMEOUT_MS,
       deadlineMs: env.PAYMENTS_DEADLINE_MS,
       maxAttempts: env.PAYMENTS_MAX_ATTEMPTS,
