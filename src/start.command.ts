@@ -62,7 +62,6 @@ async function runDevelopmentStack(config: AppConfig): Promise<number> {
   };
   const stopping = new AbortController();
   const code = await superviseProcessGroup(MEMBERS, {
-    env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
     // The longest member stop (the worker's drain and its margin) and some slack.

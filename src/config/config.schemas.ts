@@ -30,7 +30,8 @@ const intInRange = (fallback: number, min: number, max: number) =>
     .max(max, { error: `must be a whole number from ${min} to ${max}` })
     .default(fallback);
 
-const urlWithProtocols = (fallback: string, protocols: string[]) => optionalUrlWithProtocols(protocols).default(fallback);
+const urlWithProtocols = (fallback: string, protocols: string[]) =>
+  optionalUrlWithProtocols(protocols).default(fallback);
 
 /** A URL whose default depends on other variables (resolved in {@link loadConfig}). */
 const optionalUrlWithProtocols = (protocols: string[]) =>

@@ -10,7 +10,6 @@ export interface GroupMember {
 }
 
 export interface ProcessGroupOptions {
-  env: NodeJS.ProcessEnv;
   /** Where the prefixed lines go (stdout and stderr of the children keep their stream). */
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
@@ -63,7 +62,7 @@ export function superviseProcessGroup(members: GroupMember[], options: ProcessGr
 
     for (const member of members) {
       const child = spawn(process.execPath, [member.script], {
-        env: options.env,
+        // No `env`: the members inherit this process's environment (the same configuration).
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         detached: true,
       });
