@@ -33,10 +33,19 @@ export async function start(): Promise<void> {
   setTimeout(() => process.exit(), 1_000).unref();
 }
 
-const MEMBERS: GroupMember[] = [
-  { name: 'api', script: join(__dirname, 'main.js') },
-  { name: 'worker', script: join(__dirname, 'worker.js') },
-  { name: 'payments', script: join(__dirname, 'payments', 'fake-provider', 'fake-provider.command.js') },
+/** The group, and where each says it is ready (`npm run sample:remove` drops the provider's line). */
+const MEMBERS: (GroupMember & { ready: (config: AppConfig) => string })[] = [
+  { name: 'api', script: join(__dirname, 'main.js'), ready: (c) => `http://127.0.0.1:${c.http.port}/health/ready` },
+  {
+    name: 'worker',
+    script: join(__dirname, 'worker.js'),
+    ready: (c) => `http://127.0.0.1:${c.worker.port}/health/ready`,
+  },
+  {
+    name: 'payments',
+    script: join(__dirname, 'payments', 'fake-provider', 'fake-provider.command.js'),
+    ready: (c) => `http://127.0.0.1:${c.payments.fakePort}/health`,
+  },
 ];
 
 /** The prefix of this process's own lines, as wide as the members' (process-group.handler.ts). */
@@ -55,11 +64,6 @@ async function runDevelopmentStack(config: AppConfig): Promise<number> {
     process.stderr.write(lines.map((line) => `npm start: ${line}\n`).join(''));
     return 1;
   }
-  const urls = {
-    api: `http://127.0.0.1:${config.http.port}`,
-    worker: `http://127.0.0.1:${config.worker.port}`,
-    payments: `http://127.0.0.1:${config.payments.fakePort}`,
-  };
   const stopping = new AbortController();
   const code = await superviseProcessGroup(MEMBERS, {
     stdout: process.stdout,
@@ -76,7 +80,7 @@ async function runDevelopmentStack(config: AppConfig): Promise<number> {
           .map(([name, pid]) => `${name} (pid ${pid})`)
           .join(', ')}\n`,
       );
-      void announceWhenReady(urls, config, stopping.signal);
+      void announceWhenReady(config, stopping.signal);
     },
   });
   stopping.abort();
@@ -100,22 +104,13 @@ async function prepare(config: AppConfig, logger: Logger): Promise<void> {
   await seedDemoCatalogIfEmpty(config, logger);
 }
 
-/** One line once the three answer their readiness, or one saying which did not within a minute. */
-async function announceWhenReady(
-  urls: { api: string; worker: string; payments: string },
-  config: AppConfig,
-  stopped: AbortSignal,
-): Promise<void> {
-  const checks = {
-    api: `${urls.api}/health/ready`,
-    worker: `${urls.worker}/health/ready`,
-    payments: `${urls.payments}/health`,
-  };
+/** One line once every member answers its readiness, or one saying which did not within a minute. */
+async function announceWhenReady(config: AppConfig, stopped: AbortSignal): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  const pending = new Set(Object.keys(checks) as (keyof typeof checks)[]);
+  const pending = new Map(MEMBERS.map((member) => [member.name, member.ready(config)]));
   while (pending.size > 0 && Date.now() < deadline && !stopped.aborted) {
-    for (const name of [...pending]) {
-      const ok = await fetch(checks[name], { signal: AbortSignal.timeout(1_000) }).then(
+    for (const [name, url] of [...pending]) {
+      const ok = await fetch(url, { signal: AbortSignal.timeout(1_000) }).then(
         (response) => response.ok,
         () => false,
       );
@@ -124,11 +119,12 @@ async function announceWhenReady(
     if (pending.size > 0) await new Promise((resolve) => setTimeout(resolve, 250));
   }
   if (stopped.aborted) return;
+  const api = `http://127.0.0.1:${config.http.port}`;
   process.stderr.write(
     pending.size === 0
-      ? `${START}ready: API ${urls.api} (docs ${urls.api}/docs), worker :${config.worker.port}, ` +
-          `fake payments ${urls.payments}; Ctrl-C stops all three\n`
-      : `${START}not ready after ${READY_TIMEOUT_MS / 1000} s: ${[...pending].join(', ')} (see their lines above)\n`,
+      ? `${START}ready: ${MEMBERS.map((m) => `${m.name} ${new URL(m.ready(config)).origin}`).join(', ')}; ` +
+          `try ${api}/docs; Ctrl-C stops all\n`
+      : `${START}not ready after ${READY_TIMEOUT_MS / 1000} s: ${[...pending.keys()].join(', ')} (see their lines above)\n`,
   );
 }
 
