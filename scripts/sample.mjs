@@ -71,8 +71,14 @@ function remove() {
   if (existsSync(join(ROOT, hardening))) {
     write(hardening, read(hardening).replace(/\n {8}'\/v1\/(orders|reports)\/\{id\}': \{[\s\S]*?\n {8}\},/g, ''));
   }
+  // Tests that use a sample route only in a list of examples keep the others.
+  const products = 'test/e2e/products.e2e-spec.ts';
+  if (existsSync(join(ROOT, products)))
+    write(products, read(products).replace("['/v1/products', '/v1/orders']", "['/v1/products']"));
   // Tests and support files that import the sample features, then those importing a removed one, until none.
-  const candidates = [...filesUnder('test'), ...filesUnder('bench')].filter((file) => /\.(ts|mjs|js)$/.test(file));
+  const candidates = [...filesUnder('test'), ...filesUnder('bench'), ...filesUnder('client')].filter((file) =>
+    /\.(ts|mjs|js)$/.test(file),
+  );
   const gone = new Set();
   for (let changed = true; changed;) {
     changed = false;
@@ -118,7 +124,9 @@ function remove() {
 }
 
 /** A test whose subject is a sample route (its file name says so), not one that mentions one in passing. */
-const isAboutSample = (file) => /(orders|payments|reports|reconciliation|job-correlation|idempotency)/.test(file);
+const isAboutSample = (file) =>
+  /(orders|payments|reports|reconciliation|job-correlation|idempotency|start-command)/.test(file) ||
+  /^client\/.*\.spec\.ts$/.test(file);
 
 function rename(name) {
   if (!/^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/.test(name ?? '')) fail('usage: npm run rename <kebab-case-name>');
