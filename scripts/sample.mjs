@@ -6,7 +6,7 @@
 //   npm run rename <name>     renames the service (package, logs, spans, compose, Kubernetes, default database).
 // Run it on a clean git tree: `git diff` then shows exactly what changed, and `git checkout .` undoes it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,6 +43,24 @@ function remove() {
     rmSync(join(ROOT, 'src', feature), { recursive: true, force: true });
     removed.push(`src/${feature}/`);
   }
+  // The /demo page built on the typed client orders and requests reports: it goes with them.
+  for (const path of [
+    'client/page',
+    'src/platform/docs/client-page.module.ts',
+    'src/platform/docs/client-page.controller.ts',
+    'test/e2e/client-page.e2e-spec.ts',
+    'test/support/browser.support.ts',
+  ]) {
+    if (!existsSync(join(ROOT, path))) continue;
+    rmSync(join(ROOT, path), { recursive: true, force: true });
+    removed.push(path);
+  }
+  filterLines('src/app.module.ts', (line) => !/ClientPageModule|The page built on the typed client/.test(line));
+  filterLines('scripts/build-client.mjs', (line) => !/client\/page|The page served at \/demo/.test(line));
+  write(
+    'scripts/build-client.mjs',
+    read('scripts/build-client.mjs').replace('copyFileSync, mkdirSync }', 'copyFileSync }'),
+  );
   const migrationsDir = 'src/platform/database/migrations';
   for (const file of readdirSync(join(ROOT, migrationsDir))) {
     if (SAMPLE_MIGRATIONS.some((name) => file.includes(`-${name}.migration.ts`))) {
@@ -64,7 +82,8 @@ function remove() {
   const start = read('src/start.command.ts');
   write('src/start.command.ts', start.replace(/\n {2}\{\n {4}name: 'payments',[\s\S]*?\n {2}\},/, ''));
   const manifest = JSON.parse(read('package.json'));
-  for (const script of ['start:fake-payments', 'payments:reconcile']) delete manifest.scripts[script];
+  for (const script of ['start:fake-payments', 'payments:reconcile', 'docs:client-page'])
+    delete manifest.scripts[script];
   write('package.json', `${JSON.stringify(manifest, null, 2)}\n`);
   // The two-account check: the sample routes leave its list.
   const hardening = 'test/e2e/hardening.e2e-spec.ts';
@@ -113,7 +132,7 @@ function remove() {
     [
       'sample:remove: removed',
       ...removed.map((file) => `  ${file}`),
-      'edited: src/core.module.ts, src/app.module.ts, src/worker.module.ts, src/start.command.ts,',
+      'edited: src/core.module.ts, src/app.module.ts, src/worker.module.ts, src/start.command.ts, scripts/build-client.mjs,',
       `  ${migrationsDir}/all.migrations.ts, src/platform/docs/openapi.factory.ts, ${hardening}, package.json`,
       'A database migrated by the sample still holds its tables: recreate it (dropdb resilient_api; npm start creates it).',
       'Still to review by hand (docs/make-it-yours.md): the sample variables in src/config (PAYMENTS_*, ORDERS_*,',
@@ -134,7 +153,9 @@ function rename(name) {
   const snake = name.replaceAll('-', '_');
   const changed = [];
   for (const file of tracked) {
-    if (!existsSync(join(ROOT, file)) || /\.(png|ico|jpg)$/.test(file)) continue;
+    // Regular files only (node_modules may be a tracked symlink in a scratch copy); no images.
+    if (!existsSync(join(ROOT, file)) || !lstatSync(join(ROOT, file)).isFile() || /\.(png|ico|jpg)$/.test(file))
+      continue;
     const text = read(file);
     if (text.includes('\u0000')) continue;
     const next = text.replaceAll('resilient-api', name).replaceAll('resilient_api', snake);

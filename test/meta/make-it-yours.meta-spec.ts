@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ROOT } from '../support/process.support';
+import { hostEnvironment, ROOT } from '../support/process.support';
 
 /**
  * docs/make-it-yours.md, proven on a scratch copy of this repository (tracked and new files, node_modules
@@ -21,7 +21,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): stri
     encoding: 'utf8',
     timeout: STEP_TIMEOUT_MS,
     // A clean environment for a nested Jest: its own template database and Redis namespace.
-    env: { ...withoutJest(process.env), ...env },
+    env: { ...withoutJest(hostEnvironment()), ...env },
   });
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
   if (result.status !== 0)
@@ -33,8 +33,8 @@ const withoutJest = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
   Object.fromEntries(Object.entries(env).filter(([key]) => !/^(JEST_|RA_TEST_)/.test(key)));
 
 const npm = (...args: string[]) => run('npm', ['run', '--silent', ...args]);
-const jest = (...paths: string[]) =>
-  run(process.execPath, [join(scratch, 'node_modules/jest/bin/jest.js'), '--maxWorkers=2', ...paths], {
+const runJest = (...paths: string[]) =>
+  run(process.execPath, [join(scratch, 'node_modules/jest/bin/jest.js'), '--maxWorkers=2', '--verbose', ...paths], {
     RA_TEST_NO_BUILD: '1',
   });
 const tsc = () =>
@@ -53,6 +53,11 @@ beforeAll(() => {
     cpSync(join(ROOT, file), join(scratch, file));
   }
   symlinkSync(join(ROOT, 'node_modules'), join(scratch, 'node_modules'));
+  // A clone, as a user has one: the scripts list the tracked files with git.
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: scratch, stdio: 'ignore' });
+  git('init', '-q');
+  git('add', '-A');
+  git('-c', 'user.name=test', '-c', 'user.email=test@example.com', 'commit', '-qm', 'clone');
 });
 
 afterAll(() => {
@@ -87,7 +92,7 @@ describe('make it yours (issue 20, item 5): the generator, the sample removal an
       npm('lint');
       tsc();
       // The generated tests, the two-account check (which now lists /v1/notes/{id}) and the problem catalog.
-      const tests = jest(
+      const tests = runJest(
         'src/notes',
         'test/e2e/notes.e2e-spec.ts',
         'test/e2e/hardening.e2e-spec.ts',
@@ -120,7 +125,7 @@ describe('make it yours (issue 20, item 5): the generator, the sample removal an
       npm('build');
       npm('lint');
       tsc();
-      const tests = jest(
+      const tests = runJest(
         '/src/',
         '/client/',
         'test/e2e/accounts.e2e-spec.ts',
