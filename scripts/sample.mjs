@@ -164,6 +164,17 @@ function rename(name) {
       changed.push(file);
     }
   }
+  // A longer or shorter name can move a line past the print width.
+  if (changed.length > 0) {
+    execFileSync(
+      join(ROOT, 'node_modules/.bin/prettier'),
+      ['--write', '--ignore-unknown', '--log-level', 'warn', ...changed],
+      {
+        cwd: ROOT,
+        stdio: 'inherit',
+      },
+    );
+  }
   process.stdout.write(
     `rename: resilient-api → ${name}, resilient_api → ${snake} in ${changed.length} files:\n` +
       changed.map((file) => `  ${file}`).join('\n') +
