@@ -3,7 +3,11 @@ import { HttpClient } from '../support/http-client.support';
 import { freePort, pollUntil, refusingPort } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
 import { deleteRedisKeys, testKeyPrefix } from '../support/redis-keys.support';
-import { withClient } from '../support/test-database.support';
+import { createTestDatabase, withClient } from '../support/test-database.support';
+import { loadConfig } from '../../src/config/config.schemas';
+import { DEMO_PRODUCTS } from '../../src/products/products.fixtures';
+import { seedDemoCatalogIfEmpty } from '../../src/products/seed.command';
+import pino from 'pino';
 import { ADMIN_DATABASE_URL, REDIS_URL, TEMPLATE_DATABASE, databaseUrl } from '../support/test-env.support';
 import { signUpWithToken } from '../support/worker.support';
 
@@ -175,6 +179,30 @@ describe('npm start in development: the whole sample from one command (issue 20,
       what: 'the members to stop after their supervisor died',
     });
   }, 120_000);
+});
+
+describe('the demo catalog on first start', () => {
+  it('is loaded once when several processes start together on an empty catalog, and never over an existing one', async () => {
+    const db = await createTestDatabase();
+    const prefix = testKeyPrefix('seed-');
+    try {
+      const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, REDIS_URL, REDIS_KEY_PREFIX: prefix });
+      const logger = pino({ level: 'silent' });
+      const seeded = await Promise.all([1, 2, 3, 4].map(() => seedDemoCatalogIfEmpty(config, logger)));
+      expect(seeded.filter(Boolean)).toHaveLength(1);
+      const [{ n }] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
+      expect(n).toBe(DEMO_PRODUCTS.length);
+      // A catalog someone changed is left as it is.
+      await db.query("UPDATE products SET name = 'renamed' WHERE sku = $1", [DEMO_PRODUCTS[0].sku]);
+      expect(await seedDemoCatalogIfEmpty(config, logger)).toBe(false);
+      expect(await db.query('SELECT name FROM products WHERE sku = $1', [DEMO_PRODUCTS[0].sku])).toEqual([
+        { name: 'renamed' },
+      ]);
+    } finally {
+      await db.drop();
+      await deleteRedisKeys(prefix);
+    }
+  });
 });
 
 describe('npm start when Postgres or Redis is not there (development): one line, not a retry loop', () => {
