@@ -94,6 +94,17 @@ function remove() {
   const products = 'test/e2e/products.e2e-spec.ts';
   if (existsSync(join(ROOT, products)))
     write(products, read(products).replace("['/v1/products', '/v1/orders']", "['/v1/products']"));
+  // No route is @Idempotent() any more: its two problem codes are in the catalog but in no operation.
+  const catalog = 'test/e2e/problem-catalog.e2e-spec.ts';
+  if (existsSync(join(ROOT, catalog))) {
+    write(
+      catalog,
+      read(catalog).replace(
+        "const undocumented = ['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'FORBIDDEN'];",
+        "const undocumented = ['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'FORBIDDEN', 'IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_IN_USE'];",
+      ),
+    );
+  }
   // Tests and support files that import the sample features, then those importing a removed one, until none.
   const candidates = [...filesUnder('test'), ...filesUnder('bench'), ...filesUnder('client')].filter((file) =>
     /\.(ts|mjs|js)$/.test(file),
