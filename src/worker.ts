@@ -1,5 +1,7 @@
 import 'reflect-metadata';
-import { prepareDatabase } from './platform/database/database.bootstrap';
+import { BootError, prepareDatabase } from './platform/database/database.bootstrap';
+import { redisUnreachableLine } from './platform/lifecycle/start-hints.policy';
+import { redisUnreachableReason } from './platform/redis/redis-reachability.health';
 import { runEntrypoint } from './platform/lifecycle/entrypoint.bootstrap';
 import { startTracing } from './platform/tracing/tracing.factory';
 import { createWorker, WORKER_HARD_EXIT_MARGIN_MS } from './worker.factory';
@@ -16,6 +18,12 @@ void runEntrypoint({
   forceExitAfterFailureMs: 200,
   async run({ config, logger }) {
     await prepareDatabase(config, logger);
+    // Redis is the worker's hard dependency. In development, one line saying how to start it beats
+    // a reconnect loop; elsewhere the connections wait for it with backoff (a restart is an outage).
+    if (config.env === 'development') {
+      const reason = await redisUnreachableReason(config);
+      if (reason) throw new BootError(redisUnreachableLine(config.redis.url, reason));
+    }
     // Its own service.name (resilient-api-worker): a job's consumer span continues its request's trace.
     const tracing = startTracing(config, 'worker', logger);
     const worker = await createWorker(config, { logger });

@@ -53,6 +53,16 @@ describe('configuration (F10)', () => {
     expect(config.auth.jwtSecret.length).toBeGreaterThanOrEqual(32);
   });
 
+  it('points the API and the worker at the fake provider on FAKE_PAYMENTS_PORT unless PAYMENTS_BASE_URL says otherwise', () => {
+    expect(loadConfig({ FAKE_PAYMENTS_PORT: '4999' }).payments.baseUrl).toBe('http://127.0.0.1:4999');
+    expect(
+      loadConfig({ FAKE_PAYMENTS_PORT: '4999', PAYMENTS_BASE_URL: 'https://pay.example.com' }).payments.baseUrl,
+    ).toBe('https://pay.example.com');
+    expect(problemsOf({ PAYMENTS_BASE_URL: 'ftp://x' }).problems).toEqual([
+      { variable: 'PAYMENTS_BASE_URL', message: 'must be a URL starting with http:// or https:// (got "ftp://x")' },
+    ]);
+  });
+
   it('coerces numbers and treats empty strings as unset', () => {
     const config = loadConfig({ PORT: '8080', WORKER_PORT: '', LOG_LEVEL: 'debug' });
     expect(config.http.port).toBe(8080);

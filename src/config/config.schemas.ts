@@ -31,10 +31,13 @@ const intInRange = (fallback: number, min: number, max: number) =>
     .default(fallback);
 
 const urlWithProtocols = (fallback: string, protocols: string[]) =>
+  optionalUrlWithProtocols(protocols).default(fallback);
+
+/** A URL whose default depends on other variables (resolved in {@link loadConfig}). */
+const optionalUrlWithProtocols = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .default(fallback)
     .refine(
       (value) => {
         try {
@@ -97,8 +100,11 @@ export const envSchema = z.object({
     .meta({
       description: "prefix of every key this instance writes (the queue's BullMQ prefix is `<REDIS_KEY_PREFIX>bull`)",
     }),
-  PAYMENTS_BASE_URL: urlWithProtocols('http://127.0.0.1:4010', ['http:', 'https:']).meta({
-    description: 'the payments provider (the fake one by default); set it on the API and the worker alike',
+  // Default: the fake provider on FAKE_PAYMENTS_PORT (http://127.0.0.1:4010), so moving the fake
+  // provider to another port moves the API's and the worker's provider with it.
+  PAYMENTS_BASE_URL: optionalUrlWithProtocols(['http:', 'https:']).optional().meta({
+    description: 'the payments provider; set it on the API and the worker alike',
+    defaultText: 'the fake provider, `http://127.0.0.1:<FAKE_PAYMENTS_PORT>`',
   }),
   FAKE_PAYMENTS_PORT: port(4010).meta({
     description: 'port of the fake payments provider (`npm run start:fake-payments`)',
@@ -638,7 +644,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
     payments: {
-      baseUrl: env.PAYMENTS_BASE_URL,
+      baseUrl: env.PAYMENTS_BASE_URL ?? `http://127.0.0.1:${env.FAKE_PAYMENTS_PORT}`,
       timeoutMs: env.PAYMENTS_TIMEOUT_MS,
       deadlineMs: env.PAYMENTS_DEADLINE_MS,
       maxAttempts: env.PAYMENTS_MAX_ATTEMPTS,

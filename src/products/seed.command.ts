@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { once } from 'node:events';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/config.schemas';
 import { prepareDatabase } from '../platform/database/database.bootstrap';
@@ -25,6 +26,39 @@ import { productCacheKey } from './products.service';
  */
 export async function seedProducts(config: AppConfig, logger: Logger): Promise<{ inserted: number; updated: number }> {
   await prepareDatabase(config, logger);
+  return upsertDemoCatalog(config, logger);
+}
+
+/** An arbitrary constant: the advisory lock that makes "seed when empty" one decision across processes. */
+const SEED_LOCK_KEY = 7_301_925_519;
+
+/**
+ * `npm start` in development: loads the demo catalog when the catalog is empty (a fresh
+ * database), and leaves a catalog that has products alone. The check and the load happen under
+ * one advisory lock, so two processes starting together seed once; the load itself is the
+ * idempotent upsert of `npm run db:seed`. Expects migrations applied.
+ * @returns whether it seeded.
+ */
+export async function seedDemoCatalogIfEmpty(config: AppConfig, logger: Logger): Promise<boolean> {
+  const lock = new Client({
+    connectionString: config.database.url,
+    connectionTimeoutMillis: config.database.connectTimeoutMs,
+  });
+  lock.on('error', () => undefined); // a failure surfaces in the query that meets it
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [SEED_LOCK_KEY]);
+    const { rows } = await lock.query<{ present: boolean }>('SELECT EXISTS (SELECT 1 FROM products) AS present');
+    if (rows[0].present) return false;
+    const { inserted } = await upsertDemoCatalog(config, logger);
+    logger.info({ inserted }, 'demo catalog seeded on first start (npm run db:seed reloads it)');
+    return true;
+  } finally {
+    await lock.end().catch(() => undefined); // ending the session releases the lock
+  }
+}
+
+async function upsertDemoCatalog(config: AppConfig, logger: Logger): Promise<{ inserted: number; updated: number }> {
   const dataSource = new DataSource({
     ...dataSourceOptions(config, logger, 'maintenance'),
     entities: [Product],

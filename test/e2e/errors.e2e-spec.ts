@@ -120,12 +120,12 @@ describe('one problem format for every failure, from every layer (F3, F20, F29)'
       expectProblem(put, 405, 'METHOD_NOT_ALLOWED', '/v1/products/0b9e4c1e-8d53-4c55-9d36-2b1f0c6f7a11');
       expect(put.headers.get('allow')).toBe('GET, HEAD');
       // fetch() refuses to send TRACE: on the wire.
-      const trace = await rawHttp(t.baseUrl, 'TRACE /v1/reports HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const trace = await rawHttp(t.baseUrl, 'TRACE /v1/accounts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       expect(trace).toMatch(/^HTTP\/1\.1 405 /);
       expect(trace).toMatch(/\r\nallow: POST\r\n/i);
       expect(trace).toContain('"code":"METHOD_NOT_ALLOWED"');
       // A path no method serves is still a 404.
-      expectProblem(await t.http.request('DELETE', '/v1/reportsX'), 404, 'ROUTE_NOT_FOUND', '/v1/reportsX');
+      expectProblem(await t.http.request('DELETE', '/v1/accountsX'), 404, 'ROUTE_NOT_FOUND', '/v1/accountsX');
       // HEAD's router entry alone matches an empty id; GET's does not: a 404, never 'Allow: HEAD'.
       expectProblem(await t.http.get('/v1/products/'), 404, 'ROUTE_NOT_FOUND', '/v1/products/');
     });

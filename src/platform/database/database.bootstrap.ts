@@ -6,6 +6,7 @@ import { dataSourceOptions } from './data-source.factory';
 import { PG, sqlStateOf } from './pg.errors';
 import { BOOT_BACKOFF, backoffDelayMs, sleep } from '../resilience/backoff.policy';
 import { classifyPostgresFailure } from './postgres-failure.classifier';
+import { postgresUnreachableLine } from '../lifecycle/start-hints.policy';
 
 /** A boot failure that retrying cannot fix, with a message fit for an operator. */
 export class BootError extends Error {
@@ -23,7 +24,9 @@ const where = (url: URL) => `${url.hostname}:${url.port || 5432}/${decodeURIComp
 /**
  * Everything Postgres needs before the app may listen:
  * 1. reach the server, retrying with capped exponential backoff and full jitter while it
- *    is unreachable (a restarting database must not put the app in a crash loop);
+ *    is unreachable (a restarting database must not put the app in a crash loop); in
+ *    development, where nobody restarts it for you, one line at once instead: what is
+ *    missing and the command that starts it;
  * 2. outside production, create the database when it is missing;
  * 3. apply pending migrations under an advisory lock.
  * Bad credentials and a missing database in production fail at once with a clear message.
@@ -55,6 +58,10 @@ export async function waitForDatabase(config: AppConfig, logger: Logger): Promis
         );
       }
       const failure = classifyPostgresFailure(error);
+      // A server that answers "starting up" (57P03) is waited for; one that is not there at all is not.
+      if (config.env === 'development' && failure?.kind === 'unavailable' && !isSqlState(state)) {
+        throw new BootError(postgresUnreachableLine(config.database.url, reasonCode(error)));
+      }
       if (!(failure?.kind === 'unavailable' && failure.transient)) {
         throw new BootError(`Postgres at ${where(url)} refused the connection: ${describe(error)}.`);
       }
@@ -125,6 +132,20 @@ export async function runMigrations(config: AppConfig, logger: Logger): Promise<
     if (dataSource.isInitialized) await dataSource.destroy();
     await lock.end().catch(() => undefined); // ending the session releases the lock
   }
+}
+
+const isSqlState = (code: string | undefined): boolean => code !== undefined && /^[0-9A-Z]{5}$/.test(code);
+
+/** The driver's code (ECONNREFUSED, 57P03) or, without one, the message's first words. */
+function reasonCode(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return (
+    sqlStateOf(error) ??
+    e?.code ??
+    String(e?.message ?? error)
+      .split('\n')[0]
+      .slice(0, 80)
+  );
 }
 
 function describe(error: unknown): string {

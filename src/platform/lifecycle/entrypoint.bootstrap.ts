@@ -62,6 +62,13 @@ export async function runEntrypoint(entry: Entrypoint): Promise<void> {
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // Started by `npm start` (src/start.command.ts), which holds an IPC channel to each child: when
+    // the supervisor is gone (killed with no chance to stop us), stop too rather than run orphaned.
+    // The channel alone must not keep a stopped process alive.
+    if (process.channel) {
+      process.once('disconnect', () => stop('supervisor gone'));
+      process.channel.unref();
+    }
     installProcessErrorHandlers(logger, () => {
       process.exitCode = 1;
       stop('uncaughtException');
