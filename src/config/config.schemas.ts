@@ -84,6 +84,14 @@ export const envSchema = z.object({
     .default('development'),
   PORT: port(3000),
   DATABASE_URL: urlWithProtocols('postgres://postgres@127.0.0.1:5432/resilient_api', ['postgres:', 'postgresql:']),
+  // Where migrations and their lock run; default DATABASE_URL. Postgres itself when DATABASE_URL is a pooler.
+  DATABASE_MIGRATION_URL: z
+    .string()
+    .trim()
+    .refine((value) => ['postgres:', 'postgresql:'].includes(URL.parse(value)?.protocol ?? ''), {
+      error: 'must be a URL starting with postgres:// or postgresql://',
+    })
+    .optional(),
   REDIS_URL: urlWithProtocols('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
   REDIS_KEY_PREFIX: z
     .string()
@@ -129,6 +137,7 @@ export const envSchema = z.object({
   DB_RETRY_MAX_ATTEMPTS: intInRange(3, 1, 5),
   DB_RETRY_BUDGET_PERCENT: intInRange(10, 0, 100),
   DB_CLOSE_TIMEOUT_MS: intInRange(2_000, 0, 60_000),
+  DB_MIGRATION_LOCK_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000),
   REDIS_COMMAND_TIMEOUT_MS: intInRange(500, 50, 60_000),
   HEALTH_CHECK_TIMEOUT_MS: intInRange(500, 50, 900),
   BOOT_RETRY_WINDOW_MS: intInRange(30_000, 0, 600_000),
@@ -285,6 +294,13 @@ export interface AppConfig {
   };
   database: {
     url: string;
+    /**
+     * Where migrations and their advisory lock run (`DATABASE_MIGRATION_URL`, default `url`):
+     * Postgres itself when `url` points at a transaction-pooling PgBouncer.
+     */
+    migrationUrl: string;
+    /** How long a boot waits for another instance's migrations (the advisory lock) before it gives up. */
+    migrationLockTimeoutMs: number;
     poolMax: number;
     /** Opening a connection at boot and in the commands (the probe, migrations). */
     connectTimeoutMs: number;
@@ -407,6 +423,7 @@ export interface OrdersConfig {
 const SECRET_VARIABLES = new Set([
   'JWT_SECRET',
   'DATABASE_URL',
+  'DATABASE_MIGRATION_URL',
   'REDIS_URL',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
@@ -459,6 +476,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     },
     database: {
       url: env.DATABASE_URL,
+      migrationUrl: env.DATABASE_MIGRATION_URL ?? env.DATABASE_URL,
+      migrationLockTimeoutMs: env.DB_MIGRATION_LOCK_TIMEOUT_MS,
       poolMax: env.DB_POOL_MAX,
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
       acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,

@@ -21,13 +21,33 @@ export const MIGRATIONS_OUT_OF_SYNC = 'migrations out of sync';
 
 @Injectable()
 export class DependenciesHealth {
+  /** The seam's work counters at the previous readiness check. */
+  private previousWork: { completed: number };
+
   constructor(
     private readonly health: HealthIndicatorService,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sql: SqlClient,
     private readonly redis: RedisConnectionsService,
     @InjectConfig() private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.previousWork = { completed: this.sql.loadSignals().completed };
+  }
+
+  /**
+   * Called once per readiness check: whether this instance's statements got through since the
+   * previous check. A probe that timed out (or waited out PgBouncer's `query_wait_timeout`) while
+   * work keeps completing means a busy pool, not a database that is down: readiness then reports
+   * it as degraded and stays 200, so one busy shared pooler cannot take every instance out of
+   * rotation at once (which would turn a slowdown into a total outage). With nothing completing,
+   * the same probe failure means down (503).
+   */
+  workGotThrough(): boolean {
+    const { completed } = this.sql.loadSignals();
+    const through = completed > this.previousWork.completed;
+    this.previousWork = { completed };
+    return through;
+  }
 
   /** Probes read the pool directly (a per-probe query_timeout the seam does not offer). */
   private get pool(): Pool {

@@ -1,0 +1,160 @@
+import { Client } from 'pg';
+import { startFleet, type Fleet } from '../support/fleet.support';
+import { freePort, pollUntil } from '../support/poll.support';
+
+/**
+ * The fleet's shared pooler and its lifecycle: a boot while another instance holds the migration
+ * lock, a rolling restart under keep-alive load, a saturated PgBouncer. A small pooler
+ * (3 server connections, `query_wait_timeout` 1 s) so that saturation is easy to reach.
+ */
+const MIGRATION_LOCK_KEY = 7_301_925_518; // src/platform/database/database.bootstrap.ts
+
+describe('the fleet’s pooler, boots and rollouts', () => {
+  let fleet: Fleet;
+
+  beforeAll(async () => {
+    fleet = await startFleet({
+      workers: 0,
+      poolerPoolSize: 3,
+      poolerQueryWaitTimeoutS: 1,
+      env: { SHUTDOWN_DRAIN_MS: '300', DB_ACQUIRE_TIMEOUT_MS: '3000' },
+    });
+  }, 120_000);
+  afterAll(() => fleet?.stop(), 60_000);
+
+  it('a boot while another instance holds the migration lock waits (not ready), then serves; no lock is left behind', async () => {
+    const holder = new Client({ connectionString: fleet.directUrl });
+    await holder.connect();
+    let api: Awaited<ReturnType<Fleet['startApi']>> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      const port = await freePort();
+      api = await fleet.startApi('api-late', port, { DB_MIGRATION_LOCK_TIMEOUT_MS: '60000' }, { waitReady: false });
+      const late = api;
+      // It waits for the lock on Postgres itself (DATABASE_MIGRATION_URL), visible in pg_locks.
+      await pollUntil(
+        async () =>
+          (
+            await fleet.db.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`,
+            )
+          )[0].n === 1,
+        { timeoutMs: 20_000, what: 'the booting instance to wait for the migration lock' },
+      );
+      expect(await fetch(`${late.url}/health/ready`).then((r) => r.status, () => 'not listening')).toBe('not listening');
+      const releasedAt = Date.now();
+      await holder.query('COMMIT');
+      await pollUntil(async () => (await fetch(`${late.url}/health/ready`).catch(() => undefined))?.status === 200, {
+        timeoutMs: 20_000,
+        what: 'the late instance to be ready once the lock is free',
+      });
+      console.log(`[fleet timing] migration lock released → late instance ready: ${Date.now() - releasedAt} ms`);
+      // Transaction-scoped: nothing of it outlives the boot.
+      await expect(
+        fleet.db.query(`SELECT locktype FROM pg_locks WHERE locktype = 'advisory'`),
+      ).resolves.toEqual([]);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      api?.proc.kill('SIGTERM');
+      await api?.proc.exited(15_000).catch(() => api?.proc.kill('SIGKILL'));
+    }
+  });
+
+  it('a rolling restart under keep-alive load: zero failed requests', async () => {
+    let requests = 0;
+    const failures: string[] = [];
+    let running = true;
+    const loop = async () => {
+      while (running) {
+        requests++;
+        const res = await fetch(`${fleet.balancer.url}/v1/products?limit=5`).catch((e: unknown) => e as Error);
+        if (res instanceof Error) failures.push(res.message);
+        else {
+          await res.arrayBuffer();
+          if (res.status !== 200) failures.push(String(res.status));
+        }
+      }
+    };
+    const loops = Array.from({ length: 8 }, loop);
+    const startedAt = Date.now();
+    try {
+      await pollUntil(() => requests > 100, { timeoutMs: 10_000, what: 'load to run' });
+      for (const [i, api] of [...fleet.apis].entries()) {
+        api.proc.kill('SIGTERM');
+        await api.proc.exited(20_000);
+        fleet.apis[i] = await fleet.startApi(api.name, api.port);
+        // Served again (nginx's passive check lets it back in after fail_timeout).
+        await pollUntil(() => requests > 0, { timeoutMs: 1_000 });
+      }
+    } finally {
+      running = false;
+      await Promise.all(loops);
+    }
+    const seconds = (Date.now() - startedAt) / 1000;
+    console.log(
+      `[fleet rollout] rolling restart of 2 APIs under 8 keep-alive loops: ${requests} requests in ${seconds.toFixed(1)} s, ${failures.length} failed`,
+    );
+    expect(failures).toEqual([]);
+  });
+
+  it('a saturated pooler answers 503 with Retry-After within about query_wait_timeout, not after the client’s timeout', async () => {
+    // Every server connection of the pool (3) held by transactions that stay open.
+    const holders = await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        const c = new Client({ connectionString: fleet.poolerUrl });
+        c.on('error', () => undefined);
+        await c.connect();
+        await c.query('BEGIN');
+        await c.query('SELECT 1');
+        return c;
+      }),
+    );
+    try {
+      const startedAt = performance.now();
+      const res = await fetch(`${fleet.balancer.url}/v1/products?limit=2`);
+      const ms = Math.round(performance.now() - startedAt);
+      const body = (await res.json()) as { code: string };
+      console.log(`[fleet timing] saturated PgBouncer (query_wait_timeout 1 s) → ${res.status} ${body.code} in ${ms} ms`);
+      expect(res.status).toBe(503);
+      expect(body.code).toBe('DEPENDENCY_UNAVAILABLE');
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // 1 s in PgBouncer's queue, not retried (a retry would queue again); generous for a loaded machine.
+      expect(ms).toBeLessThan(4_000);
+    } finally {
+      await Promise.all(holders.map((c) => c.query('ROLLBACK').then(() => c.end()).catch(() => undefined)));
+    }
+    // Freed: served again.
+    await pollUntil(async () => (await fetch(`${fleet.balancer.url}/v1/products?limit=2`)).status === 200, {
+      timeoutMs: 10_000,
+      what: 'the fleet to serve again',
+    });
+  });
+
+  it('readiness under a busy pooler stays 200 on every instance while work gets through', async () => {
+    let running = true;
+    let served = 0;
+    const loop = async () => {
+      while (running) {
+        const res = await fetch(`${fleet.balancer.url}/v1/products?limit=100`).catch(() => undefined);
+        await res?.arrayBuffer();
+        if (res?.status === 200) served++;
+      }
+    };
+    const loops = Array.from({ length: 24 }, loop);
+    const readiness: number[] = [];
+    try {
+      await pollUntil(() => served > 50, { timeoutMs: 15_000, what: 'load to be served' });
+      for (let i = 0; i < 10; i++) {
+        for (const api of fleet.apis) readiness.push((await fetch(`${api.url}/health/ready`)).status);
+        await new Promise((resolve) => setTimeout(resolve, 200)); // one readiness check per ~second per instance
+      }
+    } finally {
+      running = false;
+      await Promise.all(loops);
+    }
+    console.log(`[fleet] readiness under load (${served} requests served): ${readiness.join(',')}`);
+    expect(readiness.every((s) => s === 200)).toBe(true);
+  });
+});
