@@ -8,7 +8,6 @@ import { ROOT, runCommand, runNode, type RunningProcess } from './process.suppor
 import { testKeyPrefix } from './redis-keys.support';
 import { createTestDatabase, type TestDatabase } from './test-database.support';
 import { REDIS_URL } from './test-env.support';
-import { FAST_WORKER_ENV } from './worker.support';
 
 /**
  * The topology harness: the fleet an operator runs, as real processes on spare ports.
@@ -54,7 +53,8 @@ export interface Fleet {
   /** Postgres itself (`DATABASE_MIGRATION_URL`, assertions on rows, pg_stat_activity, pg_locks). */
   directUrl: string;
   pooler: { port: number; proc: RunningProcess; log(): string };
-  balancer: { port: number; url: string; proc: RunningProcess };
+  /** nginx; `errorLog()` is its error log so far (why a 502 was a 502). */
+  balancer: { port: number; url: string; proc: RunningProcess; errorLog(): string };
   /** A client of the balancer: what a caller sees. */
   http: HttpClient;
   provider: FakeProviderProcess;
@@ -218,7 +218,14 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       // nginx is on loopback: the one trusted proxy (a caller's own X-Forwarded-For is not believed).
       TRUSTED_PROXIES: '127.0.0.1',
       DB_POOL_MAX: '5',
-      ...FAST_WORKER_ENV,
+      // Short queue locks and stall checks (as test/support/worker.support.ts FAST_WORKER_ENV): a killed
+      // worker's job is taken over in about a second.
+      QUEUE_LOCK_DURATION_MS: '1000',
+      QUEUE_STALLED_INTERVAL_MS: '500',
+      REPORTS_RETRY_BASE_MS: '100',
+      REPORTS_SWEEP_INTERVAL_MS: '300',
+      REPORTS_STALE_AFTER_MS: '1500',
+      WORKER_SHUTDOWN_TIMEOUT_MS: '1000',
       ...options.env,
     };
     const apps = new Map<string, FleetApp>();
@@ -256,7 +263,12 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       poolerUrl,
       directUrl: db.url,
       pooler: { port: poolerPort, proc: pooler, log: () => pooler.stderr() + pooler.stdout() },
-      balancer: { port: balancerPort, url: balancerUrl, proc: balancer },
+      balancer: {
+        port: balancerPort,
+        url: balancerUrl,
+        proc: balancer,
+        errorLog: () => (existsSync(join(dir, 'nginx-error.log')) ? readFileSync(join(dir, 'nginx-error.log'), 'utf8') : ''),
+      },
       http: new HttpClient(balancerUrl),
       provider,
       apis,

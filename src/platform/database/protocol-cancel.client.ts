@@ -47,7 +47,11 @@ export function sendCancelRequest(client: PoolClient, timeoutMs = 1_000): Promis
       packet.writeInt32BE(CANCEL_REQUEST_CODE, 4);
       packet.writeInt32BE(processID, 8);
       packet.writeInt32BE(secretKey, 12);
-      socket.end(packet);
+      // write, not end: like libpq's PQcancel, keep our side open until the server closes it. A
+      // half-close right after the packet crashed PgBouncer 1.18 ("client unexpected eof" while it was
+      // still forwarding the cancel, then FATAL "bad client state" in disconnect_client), taking every
+      // instance's connections down with it.
+      socket.write(packet);
     });
     socket.once('close', done);
     socket.once('error', done);
