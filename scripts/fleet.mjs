@@ -68,6 +68,7 @@ const stop = async () => {
   stopping = true;
   console.log('fleet: stopping');
   await fleet.stop();
+  await db.drop();
   process.exit(0);
 };
 process.on('SIGINT', stop);

@@ -168,7 +168,9 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     // Nothing leaks into the pooled session: on the bare connection, the server's defaults.
     const bare = await sql.pool.connect();
     try {
-      const { rows } = await bare.query("SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l");
+      const { rows } = await bare.query(
+        "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l",
+      );
       expect(rows).toEqual([{ s: '0', l: '0' }]);
     } finally {
       bare.release();

@@ -42,7 +42,12 @@ describe('the fleet’s pooler, boots and rollouts', () => {
           )[0].n === 1,
         { timeoutMs: 20_000, what: 'the booting instance to wait for the migration lock' },
       );
-      expect(await fetch(`${late.url}/health/ready`).then((r) => r.status, () => 'not listening')).toBe('not listening');
+      expect(
+        await fetch(`${late.url}/health/ready`).then(
+          (r) => r.status,
+          () => 'not listening',
+        ),
+      ).toBe('not listening');
       const releasedAt = Date.now();
       await holder.query('COMMIT');
       await pollUntil(async () => (await fetch(`${late.url}/health/ready`).catch(() => undefined))?.status === 200, {
@@ -51,16 +56,14 @@ describe('the fleet’s pooler, boots and rollouts', () => {
       });
       console.log(`[fleet timing] migration lock released → late instance ready: ${Date.now() - releasedAt} ms`);
       // Transaction-scoped: nothing of it outlives the boot.
-      await expect(
-        fleet.db.query(`SELECT locktype FROM pg_locks WHERE locktype = 'advisory'`),
-      ).resolves.toEqual([]);
+      await expect(fleet.db.query(`SELECT locktype FROM pg_locks WHERE locktype = 'advisory'`)).resolves.toEqual([]);
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);
       await holder.end();
       api?.proc.kill('SIGTERM');
       await api?.proc.exited(15_000).catch(() => api?.proc.kill('SIGKILL'));
     }
-  });
+  }, 60_000);
 
   it('a rolling restart under keep-alive load: zero failed requests', async () => {
     let requests = 0;
@@ -101,9 +104,17 @@ describe('the fleet’s pooler, boots and rollouts', () => {
     console.log(
       `[fleet rollout] rolling restart of 2 APIs under 8 keep-alive loops: ${requests} requests in ${seconds.toFixed(1)} s, ${failures.length} failed`,
     );
-    if (failures.length > 0) console.log(`[fleet rollout] nginx error log:\n${fleet.balancer.errorLog().split("\n").filter((l) => !l.includes("no live upstreams")).slice(0, 30).join("\n")}`);
+    if (failures.length > 0)
+      console.log(
+        `[fleet rollout] nginx error log:\n${fleet.balancer
+          .errorLog()
+          .split('\n')
+          .filter((l) => !l.includes('no live upstreams'))
+          .slice(0, 30)
+          .join('\n')}`,
+      );
     expect({ failed: failures.length, first: failures.slice(0, 5) }).toEqual({ failed: 0, first: [] });
-  });
+  }, 120_000);
 
   it('a saturated pooler answers 503 with Retry-After within about query_wait_timeout, not after the client’s timeout', async () => {
     // Every server connection of the pool (3) held by transactions that stay open.
@@ -123,14 +134,23 @@ describe('the fleet’s pooler, boots and rollouts', () => {
       const ms = Math.round(performance.now() - startedAt);
       const text = await res.text();
       const body = (text.startsWith('{') ? JSON.parse(text) : { code: text.slice(0, 200) }) as { code: string };
-      console.log(`[fleet timing] saturated PgBouncer (query_wait_timeout 1 s) → ${res.status} ${body.code} in ${ms} ms`);
+      console.log(
+        `[fleet timing] saturated PgBouncer (query_wait_timeout 1 s) → ${res.status} ${body.code} in ${ms} ms`,
+      );
       expect(res.status).toBe(503);
       expect(body.code).toBe('DEPENDENCY_UNAVAILABLE');
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       // 1 s in PgBouncer's queue, not retried (a retry would queue again); generous for a loaded machine.
       expect(ms).toBeLessThan(4_000);
     } finally {
-      await Promise.all(holders.map((c) => c.query('ROLLBACK').then(() => c.end()).catch(() => undefined)));
+      await Promise.all(
+        holders.map((c) =>
+          c
+            .query('ROLLBACK')
+            .then(() => c.end())
+            .catch(() => undefined),
+        ),
+      );
     }
     // Freed: served again.
     await pollUntil(async () => (await fetch(`${fleet.balancer.url}/v1/products?limit=2`)).status === 200, {
@@ -139,29 +159,60 @@ describe('the fleet’s pooler, boots and rollouts', () => {
     });
   });
 
-  it('readiness under a busy pooler stays 200 on every instance while work gets through', async () => {
+  it('readiness tells a busy pooler (200, "pool busy") from an unreachable database (503)', async () => {
     let running = true;
+    // Hogs: each holds one of the pooler's 3 server connections for 0.7 s at a time, so the apps'
+    // statements (and their readiness probes, 500 ms) wait in PgBouncer's queue, while some get through.
+    const hog = async () => {
+      const c = new Client({ connectionString: fleet.poolerUrl });
+      c.on('error', () => undefined);
+      await c.connect();
+      while (running) await c.query('SELECT pg_sleep(0.7)').catch(() => undefined);
+      await c.end().catch(() => undefined);
+    };
     let served = 0;
-    const loop = async () => {
+    const load = async () => {
       while (running) {
-        const res = await fetch(`${fleet.balancer.url}/v1/products?limit=100`).catch(() => undefined);
+        const res = await fetch(`${fleet.balancer.url}/v1/products?limit=5`).catch(() => undefined);
         await res?.arrayBuffer();
         if (res?.status === 200) served++;
       }
     };
-    const loops = Array.from({ length: 24 }, loop);
-    const readiness: number[] = [];
+    const workers = [...Array.from({ length: 3 }, hog), ...Array.from({ length: 6 }, load)];
+    const seen: string[] = [];
     try {
-      await pollUntil(() => served > 50, { timeoutMs: 15_000, what: 'load to be served' });
-      for (let i = 0; i < 10; i++) {
-        for (const api of fleet.apis) readiness.push((await fetch(`${api.url}/health/ready`)).status);
-        await new Promise((resolve) => setTimeout(resolve, 200)); // one readiness check per ~second per instance
-      }
+      await pollUntil(
+        async () => {
+          for (const api of fleet.apis) {
+            const res = await fetch(`${api.url}/health/ready`);
+            const body = (await res.json()) as { status?: string; checks?: Record<string, { reason?: string }> };
+            seen.push(`${res.status} ${body.checks?.postgres?.reason ?? body.status}`);
+          }
+          return seen.some((s) => s === '200 pool busy');
+        },
+        { timeoutMs: 20_000, intervalMs: 300, what: 'a readiness answer of "pool busy"' },
+      );
     } finally {
       running = false;
-      await Promise.all(loops);
+      await Promise.all(workers);
     }
-    console.log(`[fleet] readiness under load (${served} requests served): ${readiness.join(',')}`);
-    expect(readiness.every((s) => s === 200)).toBe(true);
-  });
+    console.log(`[fleet] readiness while PgBouncer's queue was full (${served} requests served): ${seen.join(', ')}`);
+    // Busy is never "down": no instance left the balancer.
+    expect(seen.filter((s) => !s.startsWith('200'))).toEqual([]);
+
+    // The pooler gone (the database unreachable for the apps): every instance leaves, within seconds.
+    fleet.pooler.proc.kill('SIGKILL');
+    await fleet.pooler.proc.exited(5_000);
+    const downAt = Date.now();
+    await pollUntil(
+      async () => {
+        const statuses = await Promise.all(
+          fleet.apis.map((api) => fetch(`${api.url}/health/ready`).then((r) => r.status)),
+        );
+        return statuses.every((status) => status === 503);
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: 'readiness 503 on every instance' },
+    );
+    console.log(`[fleet timing] pooler down → readiness 503 on both instances: ${Date.now() - downAt} ms`);
+  }, 60_000);
 });

@@ -14,6 +14,7 @@ import { holdLock, reportFinished, seedOrders, signUpWithToken } from '../suppor
  */
 const RECONCILE_EVERY_MS = 1_000;
 const LOGIN_PER_IP = 5;
+const REQUEST_DEADLINE_MS = 3_000;
 
 /** One request from another loopback address (127.0.0.2): a caller outside TRUSTED_PROXIES (127.0.0.1). */
 function fromOutside(
@@ -54,6 +55,8 @@ describe('a fleet behind nginx and PgBouncer (transaction pooling)', () => {
         // Waits end by cancellation in these tests, not by the server's own limits.
         DB_LOCK_TIMEOUT_MS: '15000',
         DB_STATEMENT_TIMEOUT_MS: '15000',
+        // GET /v1/orders' budget: its deadline ends a statement stuck behind a lock.
+        REQUEST_DEADLINE_MS: String(REQUEST_DEADLINE_MS),
       },
     });
     buyer = await signUpWithToken(fleet.http);
@@ -85,17 +88,32 @@ describe('a fleet behind nginx and PgBouncer (transaction pooling)', () => {
         fleet.http.post('/v1/orders', body, { token: buyer.token, headers: { 'idempotency-key': key } }),
       ),
     );
-    const statuses = answers.map((res) => res.status);
-    const unexpected = answers.filter((res) => res.status !== 201 && res.status !== 409).map((res) => `${res.status} ${res.text.slice(0, 200)}`);
+    // Each caller hears: the order (201), "in flight, retry" (409), or "shed, retry later" (503 OVERLOADED
+    // with Retry-After: per-process shedding of a burst); nothing else.
+    const unexpected = answers
+      .filter(
+        (res) =>
+          res.status !== 201 &&
+          res.status !== 409 &&
+          !(res.status === 503 && res.body.code === 'OVERLOADED' && Number(res.headers.get('retry-after')) >= 1),
+      )
+      .map((res) => `${res.status} ${res.text.slice(0, 200)}`);
     expect(unexpected).toEqual([]);
-    expect(statuses).toContain(201);
+    expect(answers.map((res) => res.status)).toContain(201);
+    // A caller retrying the key afterwards, on whichever instance, gets the stored order replayed.
+    const replay = await fleet.http.post('/v1/orders', body, {
+      token: buyer.token,
+      headers: { 'idempotency-key': key },
+    });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
     const orders = await fleet.db.query<{ id: string; status: string }>(
       'SELECT o.id, o.status FROM orders o JOIN order_items i ON i.order_id = o.id WHERE i.product_id = $1',
       [productId],
     );
     expect(orders).toHaveLength(1);
     expect(orders[0].status).toBe('paid');
-    const ids = new Set(answers.filter((res) => res.status === 201).map((res) => res.body.id));
+    const ids = new Set([...answers, replay].filter((res) => res.status === 201).map((res) => res.body.id));
     expect([...ids]).toEqual([orders[0].id]);
     // The provider's own count: one charge for the order, whichever instance answered.
     await expect(fleet.provider.statsFor(keyOf(orders[0].id))).resolves.toMatchObject({ charges: 1 });
@@ -124,7 +142,11 @@ describe('a fleet behind nginx and PgBouncer (transaction pooling)', () => {
         worker
           .lines()
           .filter((l) => l.msg === 'payments reconciliation run')
-          .map((l) => ({ worker: worker.name, jobId: String(l.jobId ?? ''), time: Date.parse(String(l.time)) || Number(l.time) })),
+          .map((l) => ({
+            worker: worker.name,
+            jobId: String(l.jobId ?? ''),
+            time: Date.parse(String(l.time)) || Number(l.time),
+          })),
       );
     const startedAt = Date.now();
     const before = runs().length;
@@ -136,7 +158,7 @@ describe('a fleet behind nginx and PgBouncer (transaction pooling)', () => {
     expect(all.length - before).toBeLessThanOrEqual(Math.ceil(elapsedMs / RECONCILE_EVERY_MS) + 1);
     const times = all.map((r) => r.time).sort((a, b) => a - b);
     for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThan(RECONCILE_EVERY_MS / 2);
-  });
+  }, 60_000);
 
   it('a report whose worker is SIGKILLed mid-run finishes once on the other worker', async () => {
     const owner = await signUpWithToken(fleet.http);
@@ -145,10 +167,17 @@ describe('a fleet behind nginx and PgBouncer (transaction pooling)', () => {
       { status: 'paid', totalCents: 2_000, createdAt: '2026-01-03T00:00:00Z' },
     ]);
     // Held mid-run deterministically: the report's aggregate waits on this lock in Postgres.
-    const lock = await holdLock(databaseHandle(fleet.directUrl, async () => undefined), 'LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
+    const lock = await holdLock(
+      databaseHandle(fleet.directUrl, async () => undefined),
+      'LOCK TABLE orders IN ACCESS EXCLUSIVE MODE',
+    );
     let released = false;
     try {
-      const res = await fleet.http.post('/v1/reports', { type: 'sales-summary', from: '2026-01-01', to: '2026-01-31' }, { token: owner.token });
+      const res = await fleet.http.post(
+        '/v1/reports',
+        { type: 'sales-summary', from: '2026-01-01', to: '2026-01-31' },
+        { token: owner.token },
+      );
       expect(res.status).toBe(202);
       const id = res.body.id as string;
       const runner = await pollUntil(
@@ -174,6 +203,34 @@ describe('a fleet behind nginx and PgBouncer (transaction pooling)', () => {
     } finally {
       if (!released) await lock.release();
     }
+  }, 60_000);
+
+  it("a request's deadline cancels its statement through the pooler: 504 at the deadline, the statement gone", async () => {
+    const holder = new Client({ connectionString: fleet.directUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
+      const startedAt = performance.now();
+      const res = await fleet.http.get('/v1/orders?limit=3', { token: buyer.token });
+      const answeredMs = Math.round(performance.now() - startedAt);
+      expect(res.status).toBe(504);
+      expect(res.body.code).toBe('DEADLINE_EXCEEDED');
+      const waiting = await fleet.db.query(
+        `SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'resilient-api'
+            AND wait_event_type = 'Lock' AND query LIKE '%FROM orders o WHERE o.account_id%'`,
+      );
+      console.log(
+        `[fleet timing] deadline ${REQUEST_DEADLINE_MS} ms → 504 through PgBouncer in ${answeredMs} ms; statements left waiting: ${waiting.length}`,
+      );
+      expect(waiting).toEqual([]);
+      expect(answeredMs).toBeGreaterThanOrEqual(REQUEST_DEADLINE_MS - 200);
+      expect(answeredMs).toBeLessThan(REQUEST_DEADLINE_MS + 3_000);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
   });
 
   it('a client that goes away cancels its statement through the pooler: gone from pg_stat_activity', async () => {
@@ -196,18 +253,27 @@ describe('a fleet behind nginx and PgBouncer (transaction pooling)', () => {
         signal: controller.signal,
         headers: { authorization: `Bearer ${buyer.token}` },
       }).catch((e: unknown) => e);
-      await pollUntil(async () => (await waiting()).length > 0, { timeoutMs: 10_000, what: 'the read to wait on the lock' });
+      await pollUntil(async () => (await waiting()).length > 0, {
+        timeoutMs: 10_000,
+        what: 'the read to wait on the lock',
+      });
       const abortedAt = performance.now();
       controller.abort();
       await sent;
-      await pollUntil(async () => (await waiting()).length === 0, { timeoutMs: 5_000, intervalMs: 20, what: 'the statement to be cancelled' });
+      await pollUntil(async () => (await waiting()).length === 0, {
+        timeoutMs: 5_000,
+        intervalMs: 20,
+        what: 'the statement to be cancelled',
+      });
       const goneMs = Math.round(performance.now() - abortedAt);
       console.log(`[fleet timing] client abort → statement gone from pg_stat_activity through PgBouncer: ${goneMs} ms`);
       expect(goneMs).toBeLessThan(3_000);
       // The cancelled connection went back clean: the fleet still answers.
       await holder.query('ROLLBACK');
       const after = await fleet.http.get('/v1/products?limit=1');
-      const why = fleet.apis.flatMap((api) => api.lines()).filter((l) => l.requestId === after.body?.requestId && l.err);
+      const why = fleet.apis
+        .flatMap((api) => api.lines())
+        .filter((l) => l.requestId === after.body?.requestId && l.err);
       expect({ status: after.status, why }).toEqual({ status: 200, why: [] });
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);

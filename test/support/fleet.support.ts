@@ -5,7 +5,7 @@ import { startFakeProviderProcess, type FakeProviderProcess } from './fake-provi
 import { HttpClient } from './http-client.support';
 import { freePort, pollUntil } from './poll.support';
 import { ROOT, runCommand, runNode, type RunningProcess } from './process.support';
-import { testKeyPrefix } from './redis-keys.support';
+import { deleteRedisKeys, testKeyPrefix } from './redis-keys.support';
 import { createTestDatabase, type TestDatabase } from './test-database.support';
 import { REDIS_URL } from './test-env.support';
 
@@ -64,7 +64,12 @@ export interface Fleet {
   /** The environment every app process gets (for starting one more, as a rollout does). */
   appEnv: Record<string, string>;
   /** Starts an API (again) on `port` with the fleet's environment; resolves when it is ready. */
-  startApi(name: string, port: number, env?: Record<string, string>, options?: { waitReady?: boolean }): Promise<FleetApp>;
+  startApi(
+    name: string,
+    port: number,
+    env?: Record<string, string>,
+    options?: { waitReady?: boolean },
+  ): Promise<FleetApp>;
   startWorker(name: string, env?: Record<string, string>): Promise<FleetApp>;
   stop(): Promise<void>;
 }
@@ -91,7 +96,8 @@ export function renderNginxExample(listenPort: number, apiPorts: number[]): stri
   const rendered = example
     .replace(serverLine, apiPorts.map((port) => `${indent}server 127.0.0.1:${port}${params};`).join('\n'))
     .replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${listenPort};`);
-  if (!rendered.includes(`listen 127.0.0.1:${listenPort};`)) throw new Error('the nginx example has no "listen 80;" line');
+  if (!rendered.includes(`listen 127.0.0.1:${listenPort};`))
+    throw new Error('the nginx example has no "listen 80;" line');
   return rendered;
 }
 
@@ -123,7 +129,8 @@ function startPgBouncer(dir: string, port: number, db: TestDatabase, poolSize: n
 }
 
 function startNginx(dir: string, port: number, apiPorts: number[]): RunningProcess {
-  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, 'tmp', sub), { recursive: true });
+  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+    mkdirSync(join(dir, 'tmp', sub), { recursive: true });
   chmodSync(join(dir, 'tmp'), 0o777);
   writeFileSync(join(dir, 'resilient-api.conf'), renderNginxExample(port, apiPorts));
   writeFileSync(
@@ -148,11 +155,11 @@ http {
   return runCommand(fleetTool('nginx'), ['-p', dir, '-e', join(dir, 'nginx-error.log'), '-c', join(dir, 'nginx.conf')]);
 }
 
-
 const readyWithin = async (url: string, proc: RunningProcess, what: string, timeoutMs = 30_000) =>
   pollUntil(
     async () => {
-      if (proc.proc.exitCode !== null) throw new Error(`${what} exited early:\n${proc.stderr()}\n${proc.stdout().slice(-4000)}`);
+      if (proc.proc.exitCode !== null)
+        throw new Error(`${what} exited early:\n${proc.stderr()}\n${proc.stdout().slice(-4000)}`);
       return (await fetch(url).catch(() => undefined))?.status === 200;
     },
     { timeoutMs, intervalMs: 50, what },
@@ -184,7 +191,13 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       ...Array.from({ length: apiCount }, () => freePort()),
     ]);
     const ownDb = !options.db;
-    const pooler = startPgBouncer(dir, poolerPort, db, options.poolerPoolSize ?? 8, options.poolerQueryWaitTimeoutS ?? 3);
+    const pooler = startPgBouncer(
+      dir,
+      poolerPort,
+      db,
+      options.poolerPoolSize ?? 8,
+      options.poolerQueryWaitTimeoutS ?? 3,
+    );
     started.push(() => pooler.kill('SIGKILL'));
     const provider = await startFakeProviderProcess(providerPort);
     started.push(() => provider.proc.kill('SIGKILL'));
@@ -267,7 +280,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
         port: balancerPort,
         url: balancerUrl,
         proc: balancer,
-        errorLog: () => (existsSync(join(dir, 'nginx-error.log')) ? readFileSync(join(dir, 'nginx-error.log'), 'utf8') : ''),
+        errorLog: () =>
+          existsSync(join(dir, 'nginx-error.log')) ? readFileSync(join(dir, 'nginx-error.log'), 'utf8') : '',
       },
       http: new HttpClient(balancerUrl),
       provider,
@@ -282,6 +296,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
         for (const app of running) app.proc.kill('SIGTERM');
         await Promise.all(running.map((app) => app.proc.exited(15_000).catch(() => app.proc.kill('SIGKILL'))));
         cleanup();
+        await deleteRedisKeys(keyPrefix);
         if (ownDb) await db.drop();
       },
     };

@@ -11,7 +11,7 @@ import { DeadlineExceededError } from '../resilience/deadline.policy';
 import { MetricsService } from '../metrics/metrics.service';
 import { RetryBudget } from '../resilience/retry.budget';
 import { CommitOutcomeUnknownError } from './pg.errors';
-import { isPoolerBusy, sqlStateClassOf } from './postgres-failure.classifier';
+import { sqlStateClassOf } from './postgres-failure.classifier';
 import { limitedQuery } from './limited-query.factory';
 import { sendCancelRequest } from './protocol-cancel.client';
 import { attemptSpan, statementSpan, transactionSpan } from './sql-spans.factory';
@@ -164,8 +164,6 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   private closing = false;
   /** Statements and transactions completed (readiness: is work getting through?). */
   private completed = 0;
-  /** Failures that were a full pool or a saturated pooler (readiness: busy, not down). */
-  private busySeen = 0;
   /** `db_client_errors_total`, one bound child per SQLSTATE class seen. */
   private readonly errors: Counter<'sqlstate_class'>;
   private readonly errorsByClass = new Map<string, Counter.Internal>();
@@ -486,20 +484,18 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     }
   }
 
-  /** Counts a failure, notes a pooler that is saturated (readiness reads it), and rethrows. */
+  /** Counts a failure and rethrows it. */
   private failed(error: unknown): never {
     this.count(error);
-    if (isPoolerBusy(error)) this.busySeen++;
     throw error;
   }
 
   /**
-   * What readiness needs to tell "pool busy" from "Postgres down": units of work completed, and
-   * failures that were a full pool or a saturated pooler's queue (PgBouncer `query_wait_timeout`),
-   * since the process started. Two counters: the hot path pays an increment.
+   * What readiness needs to tell "pool busy" from "Postgres down": the statements and transactions
+   * completed since the process started (the hot path pays one increment).
    */
-  loadSignals(): { completed: number; busy: number; waiting: number } {
-    return { completed: this.completed, busy: this.busySeen, waiting: this.pool.waitingCount };
+  loadSignals(): { completed: number } {
+    return { completed: this.completed };
   }
 
   /**

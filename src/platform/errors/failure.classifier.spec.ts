@@ -82,8 +82,9 @@ describe('classifyFailure', () => {
     });
   });
 
-  it("answers a saturated PgBouncer (its FATAL 08P01 query_wait_timeout) with a 503 that is never retried, unlike other 08 errors", () => {
-    const pooler = (message: string) => Object.assign(new DatabaseError(message, 0, 'error'), { code: '08P01', severity: 'FATAL' });
+  it('answers a saturated PgBouncer (its FATAL 08P01 query_wait_timeout) with a 503 that is never retried, unlike other 08 errors', () => {
+    const pooler = (message: string) =>
+      Object.assign(new DatabaseError(message, 0, 'error'), { code: '08P01', severity: 'FATAL' });
     for (const message of ['query_wait_timeout', 'no more connections allowed (max_client_conn)'])
       expect(classifyFailure(pooler(message))).toEqual({
         dependency: 'database',

@@ -136,7 +136,11 @@ export class HealthController {
     Object.assign(checks, soft);
     const workGotThrough = this.checks.workGotThrough();
     const failing = Object.values(checks).filter((check) => check.status === 'down');
-    if (!hard.ready && workGotThrough && failing.every((check) => check.reason === 'timed out' || check.reason === POOL_BUSY)) {
+    if (
+      !hard.ready &&
+      workGotThrough &&
+      failing.every((check) => check.reason === 'timed out' || check.reason === POOL_BUSY)
+    ) {
       // Busy, not down: the probe waited in a full pool (ours or PgBouncer's queue) while this
       // instance's own statements kept completing. Stays in rotation (see workGotThrough).
       for (const check of failing) Object.assign(check, { status: 'degraded', reason: POOL_BUSY });
