@@ -178,6 +178,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const workerCount = options.workers ?? 2;
   const dir = mkdtempSync(join(tmpdir(), 'ra-fleet-'));
   const started: Array<() => void> = [];
+  let createdDb: TestDatabase | undefined;
   const cleanup = () => {
     for (const stop of started.reverse()) stop();
     rmSync(dir, { recursive: true, force: true });
@@ -191,6 +192,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       ...Array.from({ length: apiCount }, () => freePort()),
     ]);
     const ownDb = !options.db;
+    if (ownDb) createdDb = db;
     const pooler = startPgBouncer(
       dir,
       poolerPort,
@@ -302,6 +304,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     };
   } catch (error) {
     cleanup();
+    await createdDb?.drop().catch(() => undefined);
     throw error;
   }
 }
