@@ -162,8 +162,8 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   private readonly budget: RetryBudget;
   private observer: SqlObserver | undefined;
   private closing = false;
-  /** Statements and transactions completed (readiness: is work getting through?). */
-  private completed = 0;
+  /** When a statement or transaction last completed (`performance.now()`; readiness: is work getting through?). */
+  private lastCompletedAt = -Infinity;
   /** `db_client_errors_total`, one bound child per SQLSTATE class seen. */
   private readonly errors: Counter<'sqlstate_class'>;
   private readonly errorsByClass = new Map<string, Counter.Internal>();
@@ -320,7 +320,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       );
       void client.query(query);
       const rows = (await result).rows;
-      this.completed++;
+      this.lastCompletedAt = performance.now();
       return rows;
     } catch (error) {
       if (connectionLost(error)) broken = error instanceof Error ? error : new Error(String(error));
@@ -469,7 +469,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       }
       try {
         await exec('COMMIT');
-        this.completed++;
+        this.lastCompletedAt = performance.now();
       } catch (error) {
         // A server-side refusal (a serialization failure at commit) is a known outcome: nothing
         // was committed. A broken connection leaves it unknown.
@@ -491,11 +491,11 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   }
 
   /**
-   * What readiness needs to tell "pool busy" from "Postgres down": the statements and transactions
-   * completed since the process started (the hot path pays one increment).
+   * What readiness needs to tell "pool busy" from "Postgres down": when a statement or transaction
+   * last completed (`performance.now()`, -Infinity before the first; the hot path pays one clock read).
    */
-  loadSignals(): { completed: number } {
-    return { completed: this.completed };
+  loadSignals(): { lastCompletedAt: number } {
+    return { lastCompletedAt: this.lastCompletedAt };
   }
 
   /**
