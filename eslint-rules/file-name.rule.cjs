@@ -23,7 +23,7 @@ const ROOT = path.resolve(__dirname, '..');
 const ROLES = [
   'module controller service repository client processor entity schemas errors filter guard interceptor',
   'middleware health types catalog factory hooks handler pipe decorator bootstrap command migration migrations',
-  'fixtures support constants spec e2e-spec fault-spec meta-spec setup teardown server logger indicator',
+  'fixtures support constants spec e2e-spec fault-spec meta-spec fleet-spec setup teardown server logger indicator',
   'classifier policy registry worker queue scheduler metrics breaker limiter budget deadline gate context',
 ]
   .join(' ')

@@ -6,6 +6,9 @@
 #     .tools/bin (gitignored); no Prometheus service is installed, the rehearsal runs its own;
 #   - nginx, the rehearsal's weighted proxy: the binary extracted from Debian's `nginx` package
 #     into .tools/bin the same way (installing the package would start a system nginx on :80);
+#   - pgbouncer, the fleet tier's transaction pooler (test/fleet, npm run fleet): the binary extracted
+#     from Debian's `pgbouncer` package into .tools/bin (installing the package would start a system
+#     pgbouncer), with the shared libraries it links (libc-ares2, libevent) installed as packages;
 #   - docker-compose (a compose parser; no Docker engine needed), shellcheck, and util-linux's
 #     unshare and setpriv, for the delivery tests (test/meta/deploy-*, docker-image);
 #   - Debian's chromium, for the browser tests of the client's page (test/e2e/client-page.e2e-spec.ts,
@@ -48,6 +51,9 @@ command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 { command -v unshare && command -v setpriv; } >/dev/null 2>&1 || missing+=(util-linux)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+# Libraries only (no service): what the extracted pgbouncer links against.
+ldconfig -p | grep -q 'libcares\.so\.2' || missing+=(libc-ares2)
+ldconfig -p | grep -q 'libevent-2\.1\.so\.7' || missing+=(libevent-2.1-7)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} (Debian packages)"
@@ -75,6 +81,13 @@ extract() {
 
 if ! have_tool promtool || ! have_tool prometheus; then
   extract prometheus usr/bin/promtool usr/bin/prometheus
+fi
+if ! have_tool pgbouncer; then
+  extract pgbouncer usr/sbin/pgbouncer
+  "$TOOLS_BIN/pgbouncer" --version >/dev/null 2>&1 || {
+    say "the extracted pgbouncer does not run; missing libraries: $(ldd "$TOOLS_BIN/pgbouncer" | grep 'not found' | tr -s ' \t\n' ' ')"
+    exit 1
+  }
 fi
 if ! have_tool nginx; then
   extract nginx usr/sbin/nginx

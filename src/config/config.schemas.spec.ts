@@ -70,6 +70,20 @@ describe('configuration (F10)', () => {
     expect(config.log.level).toBe('debug');
   });
 
+  it('sends migrations to DATABASE_MIGRATION_URL (default DATABASE_URL) and never echoes it in an error', () => {
+    const direct = 'postgres://postgres:pw@10.0.0.5:5432/app';
+    const pooled = 'postgres://postgres:pw@pgbouncer:6432/app';
+    expect(loadConfig({ DATABASE_URL: pooled }).database.migrationUrl).toBe(pooled);
+    expect(loadConfig({ DATABASE_URL: pooled, DATABASE_MIGRATION_URL: direct }).database).toMatchObject({
+      url: pooled,
+      migrationUrl: direct,
+      migrationLockTimeoutMs: 60_000,
+    });
+    const error = problemsOf({ DATABASE_MIGRATION_URL: 'mysql://admin:secret@db/x' });
+    expect(error.message).toContain('DATABASE_MIGRATION_URL must be a URL starting with postgres:// or postgresql://');
+    expect(error.message).not.toContain('secret');
+  });
+
   it('names every bad variable in one message', () => {
     const error = problemsOf({
       PORT: 'abc',

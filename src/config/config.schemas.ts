@@ -90,6 +90,18 @@ export const envSchema = z.object({
   DATABASE_URL: urlWithProtocols('postgres://postgres@127.0.0.1:5432/resilient_api', ['postgres:', 'postgresql:']).meta(
     { description: 'Postgres; created on boot outside production when missing' },
   ),
+  DATABASE_MIGRATION_URL: z
+    .string()
+    .trim()
+    .refine((value) => ['postgres:', 'postgresql:'].includes(URL.parse(value)?.protocol ?? ''), {
+      error: 'must be a URL starting with postgres:// or postgresql://',
+    })
+    .optional()
+    .meta({
+      description:
+        'where migrations and their lock run (and, outside production, where a missing database is created): Postgres itself when `DATABASE_URL` is a transaction-pooling PgBouncer ([fleet harness](../fleet-harness.md))',
+      defaultText: '`DATABASE_URL`',
+    }),
   REDIS_URL: urlWithProtocols('redis://127.0.0.1:6379', ['redis:', 'rediss:']).meta({
     description: 'Redis (cache, rate limits and the job queue)',
   }),
@@ -207,6 +219,10 @@ export const envSchema = z.object({
   DB_RETRY_BUDGET_PERCENT: intInRange(10, 0, 100).meta({
     description:
       'retries allowed as a share of units of work (token bucket, reserve of 2 × `DB_POOL_MAX`); `0` turns retries off',
+  }),
+  DB_MIGRATION_LOCK_TIMEOUT_MS: intInRange(60_000, 100, 3_600_000).meta({
+    description:
+      "how long a boot waits for another instance's migrations (the transaction-scoped advisory lock) before it stops with a message naming `pg_locks`",
   }),
   DB_CLOSE_TIMEOUT_MS: intInRange(2_000, 0, 60_000).meta({
     description: 'at shutdown, connections still busy after this are cut so the process exits (their requests get 503)',
@@ -458,6 +474,13 @@ export interface AppConfig {
   };
   database: {
     url: string;
+    /**
+     * Where migrations and their advisory lock run (`DATABASE_MIGRATION_URL`, default `url`):
+     * Postgres itself when `url` points at a transaction-pooling PgBouncer.
+     */
+    migrationUrl: string;
+    /** How long a boot waits for another instance's migrations (the advisory lock) before it gives up. */
+    migrationLockTimeoutMs: number;
     poolMax: number;
     /** Opening a connection at boot and in the commands (the probe, migrations). */
     connectTimeoutMs: number;
@@ -580,6 +603,7 @@ export interface OrdersConfig {
 const SECRET_VARIABLES = new Set([
   'JWT_SECRET',
   'DATABASE_URL',
+  'DATABASE_MIGRATION_URL',
   'REDIS_URL',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
@@ -632,6 +656,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
     },
     database: {
       url: env.DATABASE_URL,
+      migrationUrl: env.DATABASE_MIGRATION_URL ?? env.DATABASE_URL,
+      migrationLockTimeoutMs: env.DB_MIGRATION_LOCK_TIMEOUT_MS,
       poolMax: env.DB_POOL_MAX,
       connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS,
       acquireTimeoutMs: env.DB_ACQUIRE_TIMEOUT_MS,

@@ -149,23 +149,54 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     expect(isIdempotent({ queryClass: 'read', idempotent: false })).toBe(false);
   });
 
-  it('gives each query class its timeouts: request classes the session defaults, report its own in a transaction', async () => {
+  it('gives each query class its timeouts with the unit of work, none left in the pooled session (pooler-safe)', async () => {
     const show = (executor: { query: SqlClient['query'] }, options = {}) =>
       executor.query<{ s: string; l: string }>(
         "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l",
         [],
         options,
       );
-    // A plain statement uses the pool's session settings (sent at connect, no extra round trip).
+    // A plain statement carries its limits in its own round trip (no startup parameters, no session SET).
     await expect(show(sql)).resolves.toEqual([{ s: '4s', l: '700ms' }]);
-    // A report statement runs in its own transaction with SET LOCAL (a worker's long query).
+    await expect(show(sql, { queryClass: 'write', idempotent: true })).resolves.toEqual([{ s: '4s', l: '700ms' }]);
+    // A report statement gets the long limit the same way (a worker's long query).
     await expect(show(sql, { queryClass: 'report' })).resolves.toEqual([{ s: '90s', l: '700ms' }]);
     await expect(sql.transaction((tx) => show(tx), { queryClass: 'lock' })).resolves.toEqual([{ s: '4s', l: '700ms' }]);
     // A deadline shortens the transaction's statement timeout to the time left.
     const [{ s }] = await sql.transaction((tx) => show(tx), { deadline: Date.now() + 1_500 });
     expect(parseInt(s, 10)).toBeLessThanOrEqual(1_500);
-    // Nothing leaks into the pooled session.
-    await expect(show(sql)).resolves.toEqual([{ s: '4s', l: '700ms' }]);
+    // Nothing leaks into the pooled session: on the bare connection, the server's defaults.
+    const bare = await sql.pool.connect();
+    try {
+      const { rows } = await bare.query(
+        "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l",
+      );
+      expect(rows).toEqual([{ s: '0', l: '0' }]);
+    } finally {
+      bare.release();
+    }
+  });
+
+  it('ends a plain read at its statement timeout on the server: 57014, the statement gone, the connection usable', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, DB_STATEMENT_TIMEOUT_MS: '300' });
+    const short = new DataSource({ ...dataSourceOptions(config), poolSize: 1 });
+    await short.initialize();
+    try {
+      const seam = new SqlClient(short, config, new MetricsService());
+      const startedAt = Date.now();
+      const error = await seam.query("SELECT pg_sleep(5), 'seam-cancel-probe'").catch((e: unknown) => e);
+      const tookMs = Date.now() - startedAt;
+      expect(error).toMatchObject({ code: '57014' });
+      expect(tookMs).toBeLessThan(2_500); // the 5 s sleep did not run out
+      const running = await db.query(
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE '%seam-cancel-probe%' AND state = 'active' AND pid <> pg_backend_pid()",
+      );
+      expect(running).toEqual([]);
+      // The connection is usable afterwards: the cancel did not outlive its statement.
+      await expect(seam.query('SELECT 1 AS one')).resolves.toEqual([{ one: 1 }]);
+    } finally {
+      await short.destroy();
+    }
   });
 
   it('retries a lock timeout, but never past the deadline: an attempt that cannot finish in time is not started', async () => {

@@ -30,10 +30,17 @@ export interface RunOptions {
 export function runNode(script: string, env: Record<string, string>, options: RunOptions = {}): RunningProcess {
   const cwd = options.cwd ?? ROOT;
   const [command, ...args] = [...(options.wrapper ?? []), process.execPath, resolve(cwd, script)];
-  const proc = spawn(command, args, {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', REDIS_KEY_PREFIX: testKeyPrefix('proc-'), ...env },
-  });
+  return runCommand(command, args, { REDIS_KEY_PREFIX: testKeyPrefix('proc-'), ...env }, cwd);
+}
+
+/** Any program as a child process (pgbouncer, nginx), with the same bookkeeping as {@link runNode}. */
+export function runCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  cwd: string = ROOT,
+): RunningProcess {
+  const proc = spawn(command, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env } });
   let out = '';
   let err = '';
   let checkedUpTo = 0;

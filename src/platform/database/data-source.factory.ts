@@ -8,9 +8,10 @@ import { MIGRATIONS } from './migrations/all.migrations';
 export const MIGRATIONS_TABLE = 'migrations';
 
 /**
- * Which session defaults a pool's connections get: `request` (the API and the worker's
- * request-like work: short statement and lock timeouts) or `maintenance` (migrations and
- * the seed: the long `report` timeouts, and the boot connect timeout to open connections).
+ * Which pool a DataSource is for: `request` (the API and the worker, through `DATABASE_URL`,
+ * which may be a transaction-pooling PgBouncer) or `maintenance` (migrations and the seed,
+ * through `DATABASE_MIGRATION_URL`: Postgres itself when a pooler sits in front; the boot
+ * connect timeout to open connections).
  */
 export type SessionProfile = 'request' | 'maintenance';
 
@@ -19,8 +20,17 @@ export type SessionProfile = 'request' | 'maintenance';
  * all build their DataSource here. Never `synchronize`: the schema changes only
  * through reviewed migrations.
  *
- * Every wait is bounded (docs/data-stores.md "Every wait is bounded"): waiting for a pooled connection
- * (`DB_ACQUIRE_TIMEOUT_MS`, pool exhaustion answers 503), the statement on the server
+ * Pooler-safe by construction: a connection carries no session state. No startup parameter
+ * but `application_name` (which PgBouncer tracks; stock PgBouncer refuses `statement_timeout`
+ * and the like with 08P01 `unsupported startup parameter`), no session `SET`, no session
+ * advisory lock. The limits travel with each unit of work instead (sql.client.ts): a
+ * transaction sets its own with `SET LOCAL` in its BEGIN's round trip, and a single statement
+ * outside one carries them with `set_config(…, true)` in the same packet
+ * (limited-query.factory.ts); a deadline or a caller leaving cancels it on the server with the
+ * protocol's cancel request (docs/fleet-harness.md, "The pooler-safe seam").
+ *
+ * Every wait is bounded (docs/data-stores.md "Every wait is bounded"): waiting for a pooled
+ * connection (`DB_ACQUIRE_TIMEOUT_MS`, pool exhaustion answers 503), the statement on the server
  * (`statement_timeout`, Postgres cancels it), a row or table lock (`lock_timeout`), and
  * the client's own read timeout a margin later, which is what ends a request whose
  * network to Postgres went silent (the server cannot cancel what it never sees).
@@ -30,7 +40,8 @@ export function dataSourceOptions(
   logger?: Logger,
   profile: SessionProfile = 'request',
 ): PostgresConnectionOptions {
-  const { url, poolMax, connectTimeoutMs, acquireTimeoutMs, lockTimeoutMs, clientTimeoutMarginMs } = config.database;
+  const { poolMax, connectTimeoutMs, acquireTimeoutMs, clientTimeoutMarginMs } = config.database;
+  const url = profile === 'request' ? config.database.url : config.database.migrationUrl;
   const statementTimeoutMs =
     profile === 'request' ? config.database.statementTimeoutMs : config.database.reportStatementTimeoutMs;
   return {
@@ -54,14 +65,9 @@ export function dataSourceOptions(
         'postgres pool: idle connection failed and was discarded',
       ),
     extra: {
-      // Session defaults sent in the startup packet (no extra round trip): a runaway
-      // query is cancelled by Postgres itself, so a timeout never answers the client
-      // while the query keeps running. Transactions also SET LOCAL their class's values.
-      statement_timeout: statementTimeoutMs,
-      idle_in_transaction_session_timeout: statementTimeoutMs * 2,
-      lock_timeout: Math.min(lockTimeoutMs, statementTimeoutMs),
-      // Client side: gives up when the server has not answered a margin after it should
-      // have cancelled the statement (network black-holed, server frozen); pg then drops the connection.
+      // Client side only (pg reads it, nothing is sent): gives up when the server has not answered
+      // a margin after the statement's limit (network black-holed, server frozen); pg then drops
+      // the connection. The seam sets a tighter one per statement.
       query_timeout: statementTimeoutMs + clientTimeoutMarginMs,
       idleTimeoutMillis: 30_000,
       keepAlive: true,

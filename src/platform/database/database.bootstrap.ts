@@ -92,9 +92,10 @@ async function probe(config: AppConfig): Promise<void> {
 }
 
 async function createDatabase(config: AppConfig, logger: Logger): Promise<void> {
-  const target = new URL(config.database.url);
+  // On Postgres itself: a pooler in front knows only the databases it was told about.
+  const target = new URL(config.database.migrationUrl);
   const name = decodeURIComponent(target.pathname.slice(1));
-  const maintenance = new URL(config.database.url);
+  const maintenance = new URL(config.database.migrationUrl);
   maintenance.pathname = '/postgres';
   const client = new Client({
     connectionString: maintenance.toString(),
@@ -113,24 +114,62 @@ async function createDatabase(config: AppConfig, logger: Logger): Promise<void> 
   }
 }
 
+/** How long one attempt at the migration lock waits (`lock_timeout`) before the boot says so and waits again. */
+const MIGRATION_LOCK_SLICE_MS = 5_000;
+
+/**
+ * Applies pending migrations, one instance at a time, on `DATABASE_MIGRATION_URL` (Postgres
+ * itself when `DATABASE_URL` is a transaction pooler).
+ *
+ * The lock is transaction-scoped (`pg_advisory_xact_lock` inside an open transaction on a
+ * connection of its own), so it cannot leak: COMMIT, ROLLBACK, a closed connection or a killed
+ * process all release it, and a pooler cannot hand it to another client (a session lock on a
+ * pooled server connection outlived its client and hung the next boots: issue 19). It is taken
+ * with a `lock_timeout`: while another instance migrates, this boot logs and waits in slices of
+ * {@link MIGRATION_LOCK_SLICE_MS}, then finds nothing left to apply; after
+ * `DB_MIGRATION_LOCK_TIMEOUT_MS` it stops with a clear message instead of hanging.
+ */
 export async function runMigrations(config: AppConfig, logger: Logger): Promise<void> {
-  // The advisory lock lives on its own session, so instances starting together
-  // apply each migration once while TypeORM uses its pool as usual.
   const lock = new Client({
-    connectionString: config.database.url,
+    connectionString: config.database.migrationUrl,
     connectionTimeoutMillis: config.database.connectTimeoutMs,
+    application_name: 'resilient-api migrations',
   });
   lock.on('error', () => undefined);
   await lock.connect();
   const dataSource = new DataSource({ ...dataSourceOptions(config, logger, 'maintenance'), poolSize: 2 });
   try {
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await takeMigrationLock(lock, config, logger);
     await dataSource.initialize();
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     if (applied.length > 0) logger.info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
+    await lock.query('COMMIT'); // releases the lock
   } finally {
     if (dataSource.isInitialized) await dataSource.destroy();
-    await lock.end().catch(() => undefined); // ending the session releases the lock
+    await lock.end().catch(() => undefined); // a transaction still open is rolled back: the lock goes with it
+  }
+}
+
+async function takeMigrationLock(lock: Client, config: AppConfig, logger: Logger): Promise<void> {
+  const startedAt = Date.now();
+  for (;;) {
+    const sliceMs = Math.max(1, Math.min(MIGRATION_LOCK_SLICE_MS, config.database.migrationLockTimeoutMs));
+    await lock.query(`BEGIN; SET LOCAL lock_timeout = ${sliceMs}`);
+    try {
+      await lock.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      return;
+    } catch (error) {
+      await lock.query('ROLLBACK').catch(() => undefined);
+      if (sqlStateOf(error) !== PG.LOCK_NOT_AVAILABLE) throw error;
+      const waitedMs = Date.now() - startedAt;
+      if (waitedMs >= config.database.migrationLockTimeoutMs) {
+        throw new BootError(
+          `another instance has held the migration lock for ${Math.round(waitedMs / 1000)} s (DB_MIGRATION_LOCK_TIMEOUT_MS); ` +
+            'its migrations may be stuck: see pg_locks (locktype advisory) on the database in DATABASE_MIGRATION_URL.',
+        );
+      }
+      logger.warn({ waitedMs }, 'another instance is migrating (migration lock held); waiting');
+    }
   }
 }
 

@@ -45,6 +45,22 @@ const POOL_EXHAUSTED_MESSAGE = 'timeout exceeded when trying to connect';
 /** pg's own `query_timeout` fired: the server did not answer a margin after statement_timeout (a silent network). */
 const CLIENT_TIMEOUT_MESSAGE = 'Query read timeout';
 
+/**
+ * PgBouncer's own errors (SQLSTATE 08P01, FATAL, the client connection closed after them), by
+ * message. `query_wait_timeout`: the client waited in the pooler's queue for a server connection
+ * for the whole `query_wait_timeout` (every server connection busy, or none can be opened): like
+ * a full pool, an overload answered 503 at once and never retried here (a retry queues again).
+ * `no more connections allowed`: the pooler's `max_client_conn` is reached.
+ */
+const POOLER_BUSY_MESSAGES = ['query_wait_timeout', 'no more connections allowed'];
+
+/** A full pool of ours, or a saturated pooler in front of Postgres: busy, which is not down. */
+export function isPoolerBusy(error: unknown): boolean {
+  const message = (error as { message?: unknown } | null | undefined)?.message;
+  if (typeof message !== 'string') return false;
+  return message === POOL_EXHAUSTED_MESSAGE || POOLER_BUSY_MESSAGES.some((m) => message.startsWith(m));
+}
+
 /** A SQLSTATE the server sent (not an errno a socket raised). */
 function serverSqlState(error: unknown): string | undefined {
   const e = error as { driverError?: unknown; severity?: unknown } | null | undefined;
@@ -60,6 +76,9 @@ export function classifyPostgresFailure(error: unknown): Failure | undefined {
     return { ...base, kind: 'unavailable', transient: true, outcome: 'unknown', code: 'commit_lost' };
   }
   const state = serverSqlState(error);
+  if (state === '08P01' && isPoolerBusy(error)) {
+    return { ...base, kind: 'unavailable', transient: false, outcome: 'known', code: 'pooler_busy' };
+  }
   if (state !== undefined) {
     // statement_timeout: Postgres cancelled the statement (and rolled it back). Not retried: it would time out again.
     if (state === PG.QUERY_CANCELED)

@@ -12,15 +12,21 @@ import { MetricsService } from '../metrics/metrics.service';
 import { RetryBudget } from '../resilience/retry.budget';
 import { CommitOutcomeUnknownError } from './pg.errors';
 import { sqlStateClassOf } from './postgres-failure.classifier';
+import { limitedQuery } from './limited-query.factory';
+import { sendCancelRequest } from './protocol-cancel.client';
 import { attemptSpan, statementSpan, transactionSpan } from './sql-spans.factory';
 import { currentSpan, inSpan, tracingOn } from '../tracing/tracing.context';
 
 /**
  * What a statement is, for the policies that depend on it: the per-class statement and
  * lock timeouts, the metrics label, and (with `idempotent`) whether a transient fault may
- * be retried. `read` is the default. `report` and `admin` get the long timeouts
- * (`DB_REPORT_STATEMENT_TIMEOUT_MS`) and always run in a transaction of their own (the
- * only way to give one statement other limits than the pool's session defaults).
+ * be retried. `read` is the default.
+ *
+ * No session state on a pooled connection: the limits travel with the unit of work. Outside
+ * `transaction()`, a `read`, `write` or `lock` statement carries `DB_STATEMENT_TIMEOUT_MS` (or less
+ * to meet the deadline) and `DB_LOCK_TIMEOUT_MS` in its own round trip (limited-query.factory.ts),
+ * enforced by Postgres. `report` and `admin` get the long timeouts (`DB_REPORT_STATEMENT_TIMEOUT_MS`)
+ * and run in a transaction of their own with `SET LOCAL`.
  */
 export type QueryClass = 'read' | 'write' | 'lock' | 'report' | 'admin';
 
@@ -35,9 +41,9 @@ export interface QueryOptions {
   idempotent?: boolean;
   /**
    * Aborts the statement: the request's deadline or the client went away. A statement that
-   * is running when it fires is cancelled on the server (`pg_cancel_backend`: 57014, answered
-   * 504), so the caller's answer does not leave the query running; one not started yet is not
-   * started (504 `DEADLINE_EXCEEDED`).
+   * is running when it fires is cancelled on the server (the protocol's cancel request, which
+   * also works through PgBouncer: 57014, answered 504), so the caller's answer does not leave
+   * the query running; one not started yet is not started (504 `DEADLINE_EXCEEDED`).
    */
   signal?: AbortSignal;
   /**
@@ -156,6 +162,8 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   private readonly budget: RetryBudget;
   private observer: SqlObserver | undefined;
   private closing = false;
+  /** When a statement or transaction last completed (`performance.now()`; readiness: is work getting through?). */
+  private lastCompletedAt = -Infinity;
   /** `db_client_errors_total`, one bound child per SQLSTATE class seen. */
   private readonly errors: Counter<'sqlstate_class'>;
   private readonly errorsByClass = new Map<string, Counter.Internal>();
@@ -219,7 +227,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   ): Promise<T[]> {
     const queryClass = options.queryClass;
     if (queryClass === 'report' || queryClass === 'admin') {
-      // Its own limits need SET LOCAL, so its own transaction (retried as a whole, which is safe: uncommitted).
+      // Its own long limits need SET LOCAL, so its own transaction (retried as a whole, which is safe: uncommitted).
       return this.transaction((tx) => tx.query<T>(text, params, options), options);
     }
     this.budget.recordAttempt();
@@ -264,99 +272,66 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     }, this.config.database.closeTimeoutMs).unref();
   }
 
-  /** A plain statement on the pool, with the pool's session settings (no extra round trip). */
+  /**
+   * A statement on a pooled connection, in one round trip, with its limits sent along
+   * (limited-query.factory.ts: `set_config(…, true)` in the statement's own implicit transaction,
+   * no session state, so it is the same behind a transaction pooler): Postgres ends it at the
+   * statement timeout (57014, or sooner to meet the deadline) and a lock wait at the lock timeout
+   * (55P03). When `signal` fires, the protocol cancel request stops it on the server.
+   */
   private async run<T extends QueryResultRow>(
     text: string,
     params: readonly unknown[],
     options: Resolved<QueryOptions>,
   ): Promise<T[]> {
     throwIfAborted(options.signal);
-    if (options.signal) {
-      const startedAt = performance.now();
-      try {
-        return await this.runCancellable<T>(text, params, options, options.signal);
-      } catch (error) {
-        return this.retryAfter(error, isIdempotent(options), options, startedAt, () =>
-          this.runCancellable<T>(text, params, options, options.signal!),
-        );
-      }
-    }
-    this.observer?.statement?.(options.name);
     const startedAt = performance.now();
     try {
-      const result =
-        options.deadline === undefined
-          ? await this.pool.query<T>(text, params as unknown[])
-          : await this.pool.query<T>(timed(text, params, this.clientTimeoutMs(undefined, options.deadline)));
-      return result.rows;
+      return await this.runOnce<T>(text, params, options);
     } catch (error) {
-      this.count(error);
       return this.retryAfter(error, isIdempotent(options), options, startedAt, () =>
         this.runOnce<T>(text, params, options),
       );
     }
   }
 
-  /**
-   * A plain statement that `signal` cancels on the server: on a connection of its own (the
-   * pool's `query()` does not say which backend runs it), released once it ends.
-   */
-  private async runCancellable<T extends QueryResultRow>(
-    text: string,
-    params: readonly unknown[],
-    options: Resolved<QueryOptions>,
-    signal: AbortSignal,
-  ): Promise<T[]> {
-    throwIfAborted(signal);
-    this.observer?.statement?.(options.name);
-    const client = await this.pool.connect().catch((error: unknown) => {
-      this.count(error);
-      throw error;
-    });
-    let broken: Error | undefined;
-    const onError = (error: Error) => (broken ??= error);
-    client.on('error', onError);
-    const cancel = () => void this.cancelBackend(client);
-    signal.addEventListener('abort', cancel, { once: true });
-    try {
-      const result = await client.query<T>(timed(text, params, this.clientTimeoutMs(undefined, options.deadline)));
-      return result.rows;
-    } catch (error) {
-      if (!(error instanceof DatabaseError)) broken = error instanceof Error ? error : new Error(String(error));
-      this.count(error);
-      throw error;
-    } finally {
-      signal.removeEventListener('abort', cancel);
-      client.removeListener('error', onError);
-      client.release(broken);
-    }
-  }
-
-  /**
-   * Cancels the statement a connection is running (`pg_cancel_backend` from another pooled
-   * connection): Postgres stops it with SQLSTATE 57014, which the problem mapping answers as
-   * 504 `DEADLINE_EXCEEDED`; inside a transaction the ROLLBACK follows as usual.
-   */
-  private async cancelBackend(client: PoolClient): Promise<void> {
-    const pid = (client as PoolClient & { processID?: number }).processID;
-    if (pid === undefined) return;
-    await this.pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
-  }
-
-  /** One more attempt of a plain statement (the retry path only). */
+  /** One attempt of a plain statement. */
   private async runOnce<T extends QueryResultRow>(
     text: string,
     params: readonly unknown[],
     options: Resolved<QueryOptions>,
   ): Promise<T[]> {
+    const { signal } = options;
+    throwIfAborted(signal);
     this.observer?.statement?.(options.name);
-    const result = await this.pool
-      .query<T>(timed(text, params, this.clientTimeoutMs(undefined, options.deadline)))
-      .catch((error: unknown) => {
-        this.count(error);
-        throw error;
-      });
-    return result.rows;
+    const { statementTimeoutMs, lockTimeoutMs } = this.config.database;
+    const statementMs = Math.max(1, Math.trunc(fitDeadline(statementTimeoutMs, options.deadline)));
+    const client = await this.pool.connect().catch((error: unknown) => this.failed(error));
+    let broken: Error | undefined;
+    const onError = (error: Error) => (broken ??= error);
+    client.on('error', onError);
+    let cancelled: Promise<void> | undefined;
+    const cancel = () => void (cancelled ??= sendCancelRequest(client));
+    signal?.addEventListener('abort', cancel, { once: true });
+    try {
+      const { query, result } = limitedQuery<T>(
+        { text, values: params, queryTimeoutMs: this.clientTimeoutMs(statementMs, undefined) },
+        { statementTimeoutMs: statementMs, lockTimeoutMs: Math.min(lockTimeoutMs, statementTimeoutMs) },
+      );
+      void client.query(query);
+      const rows = (await result).rows;
+      this.lastCompletedAt = performance.now();
+      return rows;
+    } catch (error) {
+      if (connectionLost(error)) broken = error instanceof Error ? error : new Error(String(error));
+      return this.failed(error);
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+      // A cancel still in flight must not reach the connection's next statement (another caller's).
+      if (cancelled) await cancelled;
+      client.removeListener('error', onError);
+      client.release(broken);
+    }
   }
 
   /**
@@ -440,10 +415,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     const queryTimeout = this.clientTimeoutMs(statementMs, undefined);
     const ownTimeout = queryTimeout !== this.clientTimeoutMs(undefined, undefined);
     const acquireStartedAt = performance.now();
-    const client = await this.pool.connect().catch((error: unknown) => {
-      this.count(error);
-      throw error;
-    });
+    const client = await this.pool.connect().catch((error: unknown) => this.failed(error));
     this.acquire.observe((performance.now() - acquireStartedAt) / 1_000);
     // A connection that failed at the protocol level (or timed out client-side, leaving a
     // statement running) is discarded, never handed to the next caller.
@@ -453,21 +425,25 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     const onError = (error: Error) => (broken ??= error);
     client.on('error', onError);
     // The request's deadline (or the caller leaving) cancels the running statement on the server.
-    const cancel = () => void this.cancelBackend(client);
+    let cancelled: Promise<void> | undefined;
+    const cancel = () => void (cancelled ??= sendCancelRequest(client));
     options.signal?.addEventListener('abort', cancel, { once: true });
     const exec = <R extends QueryResultRow>(text: string, params?: readonly unknown[]) =>
       (ownTimeout
         ? client.query<R>(timed(text, params, queryTimeout))
         : client.query<R>(text, params as unknown[] | undefined)
       ).catch((error: unknown) => {
-        if (!(error instanceof DatabaseError)) broken = error instanceof Error ? error : new Error(String(error));
-        this.count(error);
-        throw error;
+        if (connectionLost(error)) broken = error instanceof Error ? error : new Error(String(error));
+        return this.failed(error);
       });
     try {
       const begin = options.isolation ? `BEGIN ISOLATION LEVEL ${options.isolation.toUpperCase()}` : 'BEGIN';
-      // One simple-protocol round trip: the same cost as a bare BEGIN.
-      await exec(`${begin}; SET LOCAL statement_timeout = ${statementMs}; SET LOCAL lock_timeout = ${lockMs}`);
+      // One simple-protocol round trip: the same cost as a bare BEGIN. Every limit is LOCAL: it
+      // ends with the transaction, so a pooled server connection carries nothing to its next client.
+      await exec(
+        `${begin}; SET LOCAL statement_timeout = ${statementMs}; SET LOCAL lock_timeout = ${lockMs}; ` +
+          `SET LOCAL idle_in_transaction_session_timeout = ${Math.max(statementMs * 2, 1_000)}`,
+      );
       const tx: SqlExecutor = {
         query: async <R extends QueryResultRow>(
           text: string,
@@ -493,6 +469,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       }
       try {
         await exec('COMMIT');
+        this.lastCompletedAt = performance.now();
       } catch (error) {
         // A server-side refusal (a serialization failure at commit) is a known outcome: nothing
         // was committed. A broken connection leaves it unknown.
@@ -501,9 +478,24 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       return result;
     } finally {
       options.signal?.removeEventListener('abort', cancel);
+      if (cancelled) await cancelled;
       client.removeListener('error', onError);
       client.release(broken);
     }
+  }
+
+  /** Counts a failure and rethrows it. */
+  private failed(error: unknown): never {
+    this.count(error);
+    throw error;
+  }
+
+  /**
+   * What readiness needs to tell "pool busy" from "Postgres down": when a statement or transaction
+   * last completed (`performance.now()`, -Infinity before the first; the hot path pays one clock read).
+   */
+  loadSignals(): { lastCompletedAt: number } {
+    return { lastCompletedAt: this.lastCompletedAt };
   }
 
   /**
@@ -524,6 +516,16 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     const full = (statementMs ?? statementTimeoutMs) + clientTimeoutMarginMs;
     return Math.max(1, Math.trunc(fitDeadline(full, deadline)));
   }
+}
+
+/**
+ * Whether a failed statement leaves its connection unusable: anything but a server's statement-level
+ * error (a socket error, a read timeout, or a FATAL such as 57P01 after an admin's kill or a pooler's
+ * `query_wait_timeout`, after which the server closes the connection). Such a connection is discarded,
+ * never handed to the next caller.
+ */
+function connectionLost(error: unknown): boolean {
+  return !(error instanceof DatabaseError) || error.severity === 'FATAL' || error.severity === 'PANIC';
 }
 
 /** `ms`, or less when the deadline comes sooner. */

@@ -82,6 +82,21 @@ describe('classifyFailure', () => {
     });
   });
 
+  it('answers a saturated PgBouncer (its FATAL 08P01 query_wait_timeout) with a 503 that is never retried, unlike other 08 errors', () => {
+    const pooler = (message: string) =>
+      Object.assign(new DatabaseError(message, 0, 'error'), { code: '08P01', severity: 'FATAL' });
+    for (const message of ['query_wait_timeout', 'no more connections allowed (max_client_conn)'])
+      expect(classifyFailure(pooler(message))).toEqual({
+        dependency: 'database',
+        kind: 'unavailable',
+        transient: false,
+        outcome: 'known',
+        code: 'pooler_busy',
+      });
+    // Another protocol-level failure stays a transient connection exception.
+    expect(classifyFailure(pooler('server conn crashed?'))).toMatchObject({ transient: true, code: '08P01' });
+  });
+
   it('marks a COMMIT that lost its connection as outcome unknown, so only idempotent work may repeat it', () => {
     const failure = classifyFailure(new CommitOutcomeUnknownError(new Error('Connection terminated')));
     expect(failure).toMatchObject({ dependency: 'database', outcome: 'unknown' });

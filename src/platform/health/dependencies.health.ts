@@ -18,6 +18,8 @@ import { RedisConnectionsService } from '../redis/redis-connections.service';
  * down and why in our words; driver messages stay in the logs.
  */
 export const MIGRATIONS_OUT_OF_SYNC = 'migrations out of sync';
+/** How recent a completed statement must be for a failed probe to count as "busy", not "down". */
+export const BUSY_EVIDENCE_MS = 2_000;
 
 @Injectable()
 export class DependenciesHealth {
@@ -28,6 +30,19 @@ export class DependenciesHealth {
     private readonly redis: RedisConnectionsService,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
+
+  /**
+   * Whether this instance's own statements are getting through: one completed within the last
+   * {@link BUSY_EVIDENCE_MS}. A probe that timed out (or waited out PgBouncer's `query_wait_timeout`)
+   * while work keeps completing means a busy pool, not a database that is down: readiness then
+   * reports it as degraded and stays 200, so one busy shared pooler cannot take every instance out
+   * of rotation at once (which would turn a slowdown into a total outage). With nothing completing
+   * the same probe failure means down (503): a hung or unreachable database is still reported
+   * within that window.
+   */
+  workGotThrough(): boolean {
+    return performance.now() - this.sql.loadSignals().lastCompletedAt <= BUSY_EVIDENCE_MS;
+  }
 
   /** Probes read the pool directly (a per-probe query_timeout the seam does not offer). */
   private get pool(): Pool {

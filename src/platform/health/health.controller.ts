@@ -11,6 +11,7 @@ import { AppError, DependencyUnavailableError } from '../errors/app.errors';
 import { LifecycleService } from '../lifecycle/lifecycle.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { DependenciesHealth, MIGRATIONS_OUT_OF_SYNC } from './dependencies.health';
+import { isPoolerBusy } from '../database/postgres-failure.classifier';
 
 const checkSchema = z.object({
   status: z.string(),
@@ -38,6 +39,8 @@ type CheckSummary = Record<string, z.infer<typeof checkSchema>>;
  */
 /** How old a readiness result may be when it is served again (see HealthController.latestReadiness). */
 export const READINESS_MAX_AGE_MS = 1_000;
+/** The reason readiness gives for a probe that waited in a full pool while work got through. */
+const POOL_BUSY = 'pool busy';
 
 interface Readiness {
   ready: boolean;
@@ -131,6 +134,20 @@ export class HealthController {
     const checks = summarize(hard.result);
     const soft = summarizeSoft(redis);
     Object.assign(checks, soft);
+    const workGotThrough = this.checks.workGotThrough();
+    const failing = Object.values(checks).filter((check) => check.status === 'down');
+    if (
+      !hard.ready &&
+      workGotThrough &&
+      failing.every((check) => check.reason === 'timed out' || check.reason === POOL_BUSY)
+    ) {
+      // Busy, not down: the probe waited in a full pool (ours or PgBouncer's queue) while this
+      // instance's own statements kept completing. Stays in rotation (see workGotThrough).
+      for (const check of failing) Object.assign(check, { status: 'degraded', reason: POOL_BUSY });
+      this.readiness.set(1);
+      this.logger.warn({ checks: hard.result.details }, 'database pool busy; still ready');
+      return { ready: true, status: 'degraded', checks };
+    }
     if (!hard.ready) {
       this.readiness.set(0);
       this.logger.warn({ checks: hard.result.details }, 'not ready');
@@ -158,6 +175,7 @@ function summarize(result: HealthCheckResult): CheckSummary {
     let reason: string | undefined;
     if (status !== 'up') {
       if (message?.startsWith('timeout of')) reason = 'timed out';
+      else if (message !== undefined && isPoolerBusy({ message })) reason = POOL_BUSY;
       else if (message?.startsWith(MIGRATIONS_OUT_OF_SYNC)) reason = message;
       else reason = 'unavailable';
     }

@@ -1,0 +1,82 @@
+import { Query, type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
+
+/** What pg's Query does with the backend's messages (its types do not declare these). */
+interface QueryInternals {
+  handleDataRow(msg: unknown): void;
+  handleCommandComplete(msg: unknown, connection: unknown): void;
+}
+interface ConnectionInternals {
+  parse(message: { text: string; name?: string }): void;
+  bind(message: { portal?: string; statement?: string; values?: unknown[] }): void;
+  execute(message: { portal?: string; rows?: number }): void;
+  stream: { cork?(): void; uncork?(): void };
+}
+
+/** The limits one statement carries to the server: `statement_timeout` and `lock_timeout`, ms. */
+export interface StatementLimits {
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+}
+
+/**
+ * A statement (`pool.query(limitedQuery(…))`) that carries its own server-side limits in the same round trip, with no session
+ * state (what makes it safe behind a transaction pooler such as PgBouncer).
+ *
+ * pg sends a parameterized statement with the extended protocol: Parse, Bind, Describe, Execute,
+ * then Sync, and Postgres runs everything before the Sync in one implicit transaction (ended by
+ * the Sync, which is also where a transaction pooler may hand the server connection to another
+ * client). This query writes one more Parse/Bind/Execute in front, in the same packet:
+ * `SELECT set_config('statement_timeout', …, true), set_config('lock_timeout', …, true)`, whose
+ * `is_local` makes both values end with that implicit transaction, as `SET LOCAL` would. So the
+ * statement gets exactly the limits of a `BEGIN; SET LOCAL …; stmt; COMMIT` (Postgres cancels it
+ * with 57014, a lock wait ends with 55P03), for one round trip instead of three. The prefix's
+ * own answer (one row, one CommandComplete) is dropped before the statement's is read; an error
+ * in either ends the whole unit at the Sync, which pg reports as usual.
+ */
+export function limitedQuery<R extends QueryResultRow = QueryResultRow>(
+  config: { text: string; values?: readonly unknown[]; queryTimeoutMs: number },
+  limits: StatementLimits,
+): { query: Query<R>; result: Promise<QueryResult<R>> } {
+  let settle!: (error: Error | undefined, result: QueryResult<R>) => void;
+  const result = new Promise<QueryResult<R>>((resolve, reject) => {
+    settle = (error, res) => (error ? reject(error) : resolve(res));
+  });
+  // Always the extended protocol: a simple-protocol Query message after the prefix would not end
+  // in the Sync the prefix needs if the prefix failed.
+  const query = new Query<R>({
+    text: config.text,
+    values: config.values ?? [],
+    queryMode: 'extended',
+    callback: (error: Error | undefined, res: QueryResult<R>) => settle(error, res),
+  } as unknown as QueryConfig);
+  // pg's client-side read timeout, read from the submitted object.
+  (query as unknown as { query_timeout: number }).query_timeout = config.queryTimeoutMs;
+  const internals = query as unknown as QueryInternals & { submit(connection: unknown): Error | null };
+  const statementMs = Math.max(1, Math.trunc(limits.statementTimeoutMs));
+  const lockMs = Math.max(1, Math.trunc(limits.lockTimeoutMs));
+  // Whole numbers computed here, never caller input.
+  const prefix = `SELECT set_config('statement_timeout', '${statementMs}', true), set_config('lock_timeout', '${lockMs}', true)`;
+  const { submit, handleDataRow, handleCommandComplete } = internals;
+  let prefixPending = true;
+  internals.submit = (connection: unknown) => {
+    const con = connection as ConnectionInternals;
+    con.stream.cork?.();
+    try {
+      con.parse({ text: prefix });
+      con.bind({ values: [] });
+      con.execute({ rows: 0 });
+      // pg's own Parse/Bind/Describe/Execute/Sync of the statement follows in the same corked write.
+      return submit.call(query, connection);
+    } finally {
+      con.stream.uncork?.();
+    }
+  };
+  internals.handleDataRow = (msg: unknown) => {
+    if (!prefixPending) handleDataRow.call(query, msg);
+  };
+  internals.handleCommandComplete = (msg: unknown, connection: unknown) => {
+    if (prefixPending) prefixPending = false;
+    else handleCommandComplete.call(query, msg, connection);
+  };
+  return { query, result };
+}
