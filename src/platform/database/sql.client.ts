@@ -13,7 +13,7 @@ import { RetryBudget } from '../resilience/retry.budget';
 import { CommitOutcomeUnknownError } from './pg.errors';
 import { sqlStateClassOf } from './postgres-failure.classifier';
 import { attemptSpan, statementSpan, transactionSpan } from './sql-spans.factory';
-import { currentSpan, inSpan, tracingOn } from '../tracing/tracing.context';
+import { currentSpan, inChildSpan, tracedNow } from '../tracing/tracing.context';
 
 /**
  * What a statement is, for the policies that depend on it: the per-class statement and
@@ -205,8 +205,8 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   ): Promise<T[]> {
     const options = resolved(queryOptions);
     // Tracing (sql-spans.factory.ts): a span around the whole unit, its retries included.
-    if (tracingOn())
-      return inSpan(...statementSpan(text, options.name, options.queryClass), () =>
+    if (tracedNow())
+      return inChildSpan(statementSpan(text, options.name, options.queryClass), () =>
         this.statement<T>(text, params, options),
       );
     return this.statement<T>(text, params, options);
@@ -234,8 +234,8 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
    */
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, transactionOptions: TransactionOptions = {}): Promise<T> {
     const options = resolved(transactionOptions);
-    if (tracingOn())
-      return inSpan(...transactionSpan(options.name, options.queryClass), () => this.unitOfWork(fn, options));
+    if (tracedNow())
+      return inChildSpan(transactionSpan(options.name, options.queryClass), () => this.unitOfWork(fn, options));
     return this.unitOfWork(fn, options);
   }
 
@@ -404,12 +404,12 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       }
       attemptStartedAt = performance.now();
       try {
-        if (tracingOn()) {
+        if (tracedNow()) {
           currentSpan()?.addEvent('db.retry', {
             'db.attempt.number': attempts + 1,
             'error.type': failure.code ?? failure.kind,
           });
-          return await inSpan(...attemptSpan(attempts + 1), again);
+          return await inChildSpan(attemptSpan(attempts + 1), again);
         }
         return await again();
       } catch (next) {
@@ -476,9 +476,9 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
         ) => {
           throwIfAborted(opts.signal ?? options.signal);
           this.observer?.statement?.(opts.name);
-          if (tracingOn())
-            return inSpan(
-              ...statementSpan(text, opts.name, queryClass),
+          if (tracedNow())
+            return inChildSpan(
+              statementSpan(text, opts.name, queryClass),
               async () => (await exec<R>(text, params)).rows,
             );
           return (await exec<R>(text, params)).rows;
