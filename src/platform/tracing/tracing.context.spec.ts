@@ -56,7 +56,10 @@ describe('tracing: sampling decided before any span is made', () => {
     // traceidratio ignores the parent's flag and decides on the trace id exactly as the SDK's sampler does.
     const byId = gate('traceidratio', '0.5');
     const sdkSampler = new sdk.TraceIdRatioBasedSampler(0.5);
-    const ids = Array.from({ length: 64 }, (_, i) => `${(i * 0x9e3779b1).toString(16).padStart(8, '0')}${TRACE_ID.slice(8)}`);
+    const ids = Array.from(
+      { length: 64 },
+      (_, i) => `${(i * 0x9e3779b1).toString(16).padStart(8, '0')}${TRACE_ID.slice(8)}`,
+    );
     const agree = ids.map(
       (traceId) =>
         byId({ traceId, sampled: false }) ===
@@ -129,12 +132,18 @@ describe('tracing: sampling decided before any span is made', () => {
   it('outside any request or job: inSpan starts a new trace when the sampler takes one, inChildSpan never does', async () => {
     const never = startTracing({ OTEL_TRACES_SAMPLER_ARG: '0' });
     expect(samples(undefined)).toBe(false);
-    await inSpan(() => ['send reports', { kind: SpanKind.PRODUCER }], async () => undefined);
+    await inSpan(
+      () => ['send reports', { kind: SpanKind.PRODUCER }],
+      async () => undefined,
+    );
     expect(never.started).toEqual([]);
 
     const always = startTracing({ OTEL_TRACES_SAMPLER_ARG: '1' });
     expect(samples(undefined)).toBe(true);
-    await inSpan(() => ['send reports', { kind: SpanKind.PRODUCER }], async () => undefined);
+    await inSpan(
+      () => ['send reports', { kind: SpanKind.PRODUCER }],
+      async () => undefined,
+    );
     await inChildSpan(['GET', {}], async () => undefined);
     expect(always.started).toEqual(['send reports']);
     expect((await always.finished()).map((span) => span.name)).toEqual(['send reports']);
