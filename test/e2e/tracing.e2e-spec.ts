@@ -135,6 +135,11 @@ describe('tracing: one trace from the edge through SQL, Redis, the provider and 
     expect(statements.some((s) => transactions.some((tx) => tx.spanId === s.parentSpanId))).toBe(true);
     for (const s of statements) expect(String(s.attributes['db.query.text'])).not.toContain(buyer.accountId);
 
+    // The orders limiter's Redis command (per account), a child of the request: its purpose, never its key (an account id).
+    const limiter = under.find((s) => s.attributes['redis.purpose'] === 'rate_limit')!;
+    expect(limiter).toMatchObject({ name: 'EVALSHA', parentSpanId: server.spanId, kind: SPAN_KIND.client });
+    expect(JSON.stringify(limiter.attributes)).not.toContain(buyer.accountId);
+
     const call = under.find((s) => s.name === 'payments charge')!;
     expect(call).toMatchObject({ attributes: expect.objectContaining({ 'resilience.circuit.state': 'closed' }) });
     const attempts = under.filter((s) => s.parentSpanId === call.spanId && s.kind === SPAN_KIND.client);

@@ -28,9 +28,20 @@ type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan
  */
 export function installCorrelationHooks(fastify: FastifyInstance): void {
   const traced = tracingOn();
+  if (traced) {
+    // Every request gets these fields, set or not: when only the sampled 10 % got them, requests
+    // came in two shapes and every property read along the whole request path went polymorphic
+    // (measured: the default sampler cost ~12 µs a request, all of it on the 90 % left out).
+    fastify.decorateRequest('traceId', undefined);
+    fastify.decorateRequest('spanId', undefined);
+    fastify.decorateRequest(serverSpan as unknown as string, undefined);
+  }
   fastify.addHook('onRequest', (request: CorrelatedRequest, _reply, done) => {
     const traceparent = parseTraceparent(request.headers.traceparent);
-    const correlation: Correlation = { requestId: String(request.id), ...(traceparent && { traceparent }) };
+    // With tracing on, one shape for every correlation too (`trace` only on the sampled ones otherwise).
+    const correlation: Correlation = traced
+      ? { requestId: String(request.id), traceparent, trace: undefined, unsampledTraceparent: undefined }
+      : { requestId: String(request.id), ...(traceparent && { traceparent }) };
     request[current] = correlation;
     if (traceparent) {
       request.traceparent = traceparent;
