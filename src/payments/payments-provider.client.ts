@@ -266,22 +266,24 @@ export class PaymentsProviderClient {
     // breaker state, outcome), each attempt sending its own span as the provider's traceparent.
     // Inside a request or job the sampler left out, neither is made (nor their attributes built).
     const state = this.breaker.state;
-    const call = () => [
-      `payments ${operation}`,
-      { kind: SpanKind.INTERNAL, attributes: { 'payments.operation': operation, 'resilience.circuit.state': state } },
-    ] as const;
+    const call = () =>
+      [
+        `payments ${operation}`,
+        { kind: SpanKind.INTERNAL, attributes: { 'payments.operation': operation, 'resilience.circuit.state': state } },
+      ] as const;
     return inSpan(call, (span) => {
       if (!span) return this.callUntraced(operation, options, idempotencyKey, attempt);
       let n = 0;
       return this.callUntraced(operation, options, idempotencyKey, (signal, headers) => {
         n += 1;
-        const attemptSpan = () => [
-          `payments ${operation} attempt`,
-          {
-            kind: SpanKind.CLIENT,
-            attributes: { 'payments.attempt': n, 'resilience.circuit.state': this.breaker.state },
-          },
-        ] as const;
+        const attemptSpan = () =>
+          [
+            `payments ${operation} attempt`,
+            {
+              kind: SpanKind.CLIENT,
+              attributes: { 'payments.attempt': n, 'resilience.circuit.state': this.breaker.state },
+            },
+          ] as const;
         return inChildSpan(attemptSpan, () => attempt(signal, { ...headers, ...traceparentHeader() }));
       });
     });

@@ -105,9 +105,7 @@ export class CacheService {
     if (keys.length === 0) return;
     const sentAt = Date.now();
     try {
-      await (tracedNow()
-        ? inChildSpan(REDIS_SPANS.cacheDel, () => this.redis.del(...keys))
-        : this.redis.del(...keys));
+      await (tracedNow() ? inChildSpan(REDIS_SPANS.cacheDel, () => this.redis.del(...keys)) : this.redis.del(...keys));
       this.healthy();
     } catch (error) {
       this.degraded(error, 'delete', sentAt);

@@ -14,11 +14,7 @@ import { SpanKind, type SpanSpec } from '../tracing/tracing.context';
 const MAX_TEXT = 1_000;
 const FIRST_WORD = /^\s*([A-Za-z]+)/;
 
-export function statementSpan(
-  text: string,
-  name: string | undefined,
-  queryClass: string | undefined,
-): SpanSpec {
+export function statementSpan(text: string, name: string | undefined, queryClass: string | undefined): SpanSpec {
   const operation = FIRST_WORD.exec(text)?.[1]?.toUpperCase() ?? 'SQL';
   const attributes: Attributes = {
     'db.system.name': 'postgresql',
@@ -33,10 +29,7 @@ export function statementSpan(
 export function transactionSpan(name: string | undefined, queryClass: string | undefined): SpanSpec {
   const attributes: Attributes = { 'db.system.name': 'postgresql', 'db.query.class': queryClass ?? 'read' };
   if (name) attributes['db.query.summary'] = name;
-  return [
-    name ? `transaction ${name}` : 'transaction',
-    { kind: SpanKind.INTERNAL, attributes },
-  ];
+  return [name ? `transaction ${name}` : 'transaction', { kind: SpanKind.INTERNAL, attributes }];
 }
 
 export const attemptSpan = (attempt: number): SpanSpec => [
