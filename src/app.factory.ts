@@ -109,7 +109,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const nest: { lifecycle?: LifecycleService } = {};
   // First, so that every answer carries them, a shed 503 included.
   installSecurityHeaders(fastify);
-  const httpMetrics = new HttpMetrics(metrics);
+  // With tracing on, the duration histogram keeps a sampled request's trace id as its bucket's exemplar.
+  const httpMetrics = new HttpMetrics(metrics, { exemplars: config.tracing !== undefined });
   const requestLogger = createRequestLogger(logger, config);
   installOverloadHooks(fastify, {
     gate,

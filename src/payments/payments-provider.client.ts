@@ -7,7 +7,7 @@ import {
   currentCorrelation,
   outgoingTraceparent,
 } from '../platform/correlation/correlation.context';
-import { inSpan, SpanKind, tracingOn } from '../platform/tracing/tracing.context';
+import { inChildSpan, inSpan, SpanKind, tracingOn } from '../platform/tracing/tracing.context';
 import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/resilience/circuit.breaker';
 import { Deadline, type AttemptBudget } from '../platform/resilience/deadline.policy';
 import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/resilience/retry.policy';
@@ -264,18 +264,27 @@ export class PaymentsProviderClient {
     if (!tracingOn()) return this.callUntraced(operation, options, idempotencyKey, attempt);
     // Tracing: one span per call (its breaker state on entry), one child span per attempt (number,
     // breaker state, outcome), each attempt sending its own span as the provider's traceparent.
-    const attributes = { 'payments.operation': operation, 'resilience.circuit.state': this.breaker.state };
-    return inSpan(`payments ${operation}`, { kind: SpanKind.INTERNAL, attributes }, () => {
+    // Inside a request or job the sampler left out, neither is made (nor their attributes built).
+    const state = this.breaker.state;
+    const call = () =>
+      [
+        `payments ${operation}`,
+        { kind: SpanKind.INTERNAL, attributes: { 'payments.operation': operation, 'resilience.circuit.state': state } },
+      ] as const;
+    return inSpan(call, (span) => {
+      if (!span) return this.callUntraced(operation, options, idempotencyKey, attempt);
       let n = 0;
       return this.callUntraced(operation, options, idempotencyKey, (signal, headers) => {
         n += 1;
-        const attemptAttributes = {
-          'payments.attempt': n,
-          'resilience.circuit.state': this.breaker.state,
-        };
-        return inSpan(`payments ${operation} attempt`, { kind: SpanKind.CLIENT, attributes: attemptAttributes }, () =>
-          attempt(signal, { ...headers, ...traceparentHeader() }),
-        );
+        const attemptSpan = () =>
+          [
+            `payments ${operation} attempt`,
+            {
+              kind: SpanKind.CLIENT,
+              attributes: { 'payments.attempt': n, 'resilience.circuit.state': this.breaker.state },
+            },
+          ] as const;
+        return inChildSpan(attemptSpan, () => attempt(signal, { ...headers, ...traceparentHeader() }));
       });
     });
   }

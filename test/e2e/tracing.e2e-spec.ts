@@ -12,6 +12,8 @@ import {
   type ReceivedSpan,
 } from '../support/otlp-receiver.support';
 import { startApiProcess, type ApiProcess } from '../support/api-process.support';
+import { pollUntil } from '../support/poll.support';
+import { startPrometheus } from '../support/prometheus-server.support';
 import type { TestApp } from '../support/test-app.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 import { REDIS_URL, TRACE_CAPTURE } from '../support/test-env.support';
@@ -132,6 +134,11 @@ describe('tracing: one trace from the edge through SQL, Redis, the provider and 
     // Statements inside a transaction are its children; their text is the parameterized SQL, never a value.
     expect(statements.some((s) => transactions.some((tx) => tx.spanId === s.parentSpanId))).toBe(true);
     for (const s of statements) expect(String(s.attributes['db.query.text'])).not.toContain(buyer.accountId);
+
+    // The orders limiter's Redis command (per account), a child of the request: its purpose, never its key (an account id).
+    const limiter = under.find((s) => s.attributes['redis.purpose'] === 'rate_limit')!;
+    expect(limiter).toMatchObject({ name: 'EVALSHA', parentSpanId: server.spanId, kind: SPAN_KIND.client });
+    expect(JSON.stringify(limiter.attributes)).not.toContain(buyer.accountId);
 
     const call = under.find((s) => s.name === 'payments charge')!;
     expect(call).toMatchObject({ attributes: expect.objectContaining({ 'resilience.circuit.state': 'closed' }) });
@@ -294,4 +301,89 @@ describe('tracing: one trace from the edge through SQL, Redis, the provider and 
       ),
     ).toBe(true);
   });
+
+  it("leaves out what the caller's not-sampled traceparent leaves out, in both processes, and passes the trace on not sampled", async () => {
+    const traceId = newTraceId();
+    const unsampled = `00-${traceId}-${CALLER_SPAN}-00`;
+    const ordered = await order('tok_ok', unsampled);
+    expect(ordered.status).toBe(201);
+    const owner = await signUpWithToken(t.http);
+    const report = await t.http.post(
+      '/v1/reports',
+      { type: 'sales-summary', from: '2026-01-01', to: '2026-01-31' },
+      { token: owner.token, headers: { traceparent: unsampled } },
+    );
+    expect(report.status).toBe(202);
+    await reportFinished(t.http, owner.token, report.body.id, 15_000);
+    // The provider got the caller's trace, not sampled, with a span id of the API's hop (not the caller's).
+    const sent = providerLines.map((line) => String(line.traceparent ?? '')).filter((tp) => tp.includes(traceId));
+    expect(sent.length).toBeGreaterThanOrEqual(1);
+    for (const traceparent of sent)
+      expect(traceparent).toMatch(new RegExp(`^00-${traceId}-(?!${CALLER_SPAN})[0-9a-f]{16}-00$`));
+    // The worker ran the job in that trace (its lines carry the traceparent) and sampled nothing.
+    await worker.waitForLine(
+      (line) => line.msg === 'job completed' && String(line.traceparent).includes(traceId),
+      10_000,
+    );
+    // A later traced request is exported: everything before it was flushed, and none of it is this trace's.
+    const marker = newTraceId();
+    expect(
+      (await t.http.get(`/v1/products/${productId}`, { headers: { traceparent: callerTraceparent(marker) } })).status,
+    ).toBe(200);
+    const spans = await receiver.waitFor((all) => !!serverSpanOf(all, marker), 'a later traced request');
+    expect(traceOf(spans, traceId)).toEqual([]);
+    expect(api.lines().filter((line) => line.trace_id === traceId)).toEqual([]);
+  });
+
+  it("links latency to traces: a traced request is its bucket's exemplar in OpenMetrics, which a real Prometheus stores; the Prometheus text stays as it was", async () => {
+    const traceId = newTraceId();
+    const res = await t.http.get(`/v1/products/${productId}`, { headers: { traceparent: callerTraceparent(traceId) } });
+    expect(res.status).toBe(200);
+    const spans = await receiver.waitFor((all) => !!serverSpanOf(all, traceId), 'the product read');
+    const server = serverSpanOf(spans, traceId)!;
+
+    // Any scraper that does not ask for OpenMetrics gets the Prometheus text, as before: no exemplars.
+    const plain = await fetch(`${api.baseUrl}/metrics`);
+    expect(plain.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await plain.text();
+    expect(text).not.toContain('# EOF');
+    expect(text).not.toContain(traceId);
+    // One that asks for it gets OpenMetrics, the bucket of this request carrying its trace and span.
+    const open = await fetch(`${api.baseUrl}/metrics`, {
+      headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' },
+    });
+    expect(open.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+    const openText = await open.text();
+    expect(openText.endsWith('# EOF\n')).toBe(true);
+    const bucket = new RegExp(
+      `^http_server_request_duration_seconds_bucket\\{[^}]*http_route="/v1/products/:id"[^}]*\\} \\d+ # \\{trace_id="${traceId}",span_id="${server.spanId}"\\} [0-9.e-]+ [0-9.]+$`,
+      'm',
+    );
+    expect(openText).toMatch(bucket);
+    // Counters keep their names in the Prometheus text after an OpenMetrics render (prom-client renames in place).
+    const after = await (await fetch(`${api.baseUrl}/metrics`)).text();
+    expect(after).toMatch(/^# TYPE http_server_requests_aborted_total counter$/m);
+    const families = (body: string) => body.split('\n').filter((line) => line.startsWith('# '));
+    expect(families(after)).toEqual(families(text));
+
+    // A real Prometheus with exemplar storage (as in the compose profile) scrapes the API and stores it.
+    const prometheus = await startPrometheus({ targets: [new URL(api.baseUrl).host], features: ['exemplar-storage'] });
+    try {
+      const query = encodeURIComponent('http_server_request_duration_seconds_bucket{http_route="/v1/products/:id"}');
+      const now = Date.now() / 1000;
+      const stored = await pollUntil(
+        async () => {
+          const answer = await fetch(
+            `${prometheus.url}/api/v1/query_exemplars?query=${query}&start=${now - 600}&end=${now + 600}`,
+          );
+          const body = (await answer.json()) as { data?: { exemplars: { labels: Record<string, string> }[] }[] };
+          return body.data?.flatMap((series) => series.exemplars).find((e) => e.labels.trace_id === traceId);
+        },
+        { timeoutMs: 30_000, intervalMs: 250, what: `Prometheus to store the exemplar\n${prometheus.log()}` },
+      );
+      expect(stored.labels).toEqual({ trace_id: traceId, span_id: server.spanId });
+    } finally {
+      await prometheus.close();
+    }
+  }, 60_000);
 });

@@ -216,6 +216,28 @@ describe('docker-compose.yml (docker-compose config)', () => {
     }
   });
 
+  it("links latency to traces through exemplars: Prometheus keeps them, Grafana's Prometheus source opens their trace_id in Jaeger, the latency panels ask for them", () => {
+    const { prometheus, grafana } = resolved.services;
+    expect(prometheus.command).toContain('--enable-feature=exemplar-storage');
+    const sources = parse(
+      readFileSync(resolve(ROOT, 'deploy/grafana/provisioning/datasources/prometheus.yml'), 'utf8'),
+    );
+    const jaeger = parse(readFileSync(resolve(ROOT, 'deploy/grafana/provisioning/datasources/jaeger.yml'), 'utf8'));
+    const jaegerUid = jaeger.datasources.find((d: { type: string }) => d.type === 'jaeger').uid;
+    const source = sources.datasources.find((d: { type: string }) => d.type === 'prometheus');
+    // `trace_id` is the exemplar label the API writes (test/e2e/tracing.e2e-spec.ts reads it back from a real Prometheus).
+    expect(source.jsonData.exemplarTraceIdDestinations).toEqual([{ name: 'trace_id', datasourceUid: jaegerUid }]);
+    expect(Object.keys(grafana.depends_on)).toEqual(expect.arrayContaining(['prometheus', 'jaeger']));
+    const dashboard = JSON.parse(readFileSync(resolve(ROOT, 'deploy/grafana/resilient-api.dashboard.json'), 'utf8'));
+    const latencyTargets = dashboard.panels.flatMap((panel: any) =>
+      (panel.targets ?? []).filter((t: { expr?: string }) =>
+        t.expr?.includes('http_server_request_duration_seconds_bucket'),
+      ),
+    );
+    expect(latencyTargets.length).toBeGreaterThanOrEqual(2);
+    for (const target of latencyTargets) expect(target.exemplar).toBe(true);
+  });
+
   it('agrees with the app: ports, health routes, commands, variables, stop grace', () => {
     expect(consistencyProblems(resolved)).toEqual([]);
   });

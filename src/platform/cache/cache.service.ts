@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
-import { redisSpan } from '../redis/redis-spans.factory';
-import { inSpan, tracingOn } from '../tracing/tracing.context';
+import { REDIS_SPANS } from '../redis/redis-spans.factory';
+import { inChildSpan, tracedNow } from '../tracing/tracing.context';
 
 /** `healthy`: Redis answers. `degraded`: its last command failed; reads go to the source. */
 export type CacheState = 'healthy' | 'degraded';
@@ -76,8 +76,8 @@ export class CacheService {
     if (this.skipWhileDegraded()) return undefined;
     const sentAt = Date.now();
     try {
-      const raw = await (tracingOn()
-        ? inSpan(...redisSpan('GET', 'cache'), () => this.redis.get(key))
+      const raw = await (tracedNow()
+        ? inChildSpan(REDIS_SPANS.cacheGet, () => this.redis.get(key))
         : this.redis.get(key));
       this.healthy();
       return raw === null ? undefined : (JSON.parse(raw) as T);
@@ -92,8 +92,8 @@ export class CacheService {
     const sentAt = Date.now();
     try {
       const json = JSON.stringify(value);
-      await (tracingOn()
-        ? inSpan(...redisSpan('SET', 'cache'), () => this.redis.set(key, json, 'EX', ttlSeconds))
+      await (tracedNow()
+        ? inChildSpan(REDIS_SPANS.cacheSet, () => this.redis.set(key, json, 'EX', ttlSeconds))
         : this.redis.set(key, json, 'EX', ttlSeconds));
       this.healthy();
     } catch (error) {
@@ -105,9 +105,7 @@ export class CacheService {
     if (keys.length === 0) return;
     const sentAt = Date.now();
     try {
-      await (tracingOn()
-        ? inSpan(...redisSpan('DEL', 'cache'), () => this.redis.del(...keys))
-        : this.redis.del(...keys));
+      await (tracedNow() ? inChildSpan(REDIS_SPANS.cacheDel, () => this.redis.del(...keys)) : this.redis.del(...keys));
       this.healthy();
     } catch (error) {
       this.degraded(error, 'delete', sentAt);

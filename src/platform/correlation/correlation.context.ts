@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { trace, TraceFlags, type Context } from '@opentelemetry/api';
 import { parseTraceparent } from './trace-context.factory';
 
@@ -21,9 +21,21 @@ export interface Correlation {
    * async context is kept for OpenTelemetry, and outbound `traceparent`s are made from it.
    */
   trace?: Context;
+  /**
+   * With tracing on, for work the sampler left out (no `trace`): the `traceparent` it passes on,
+   * made on its first outbound call or enqueue (see {@link outgoingTraceparent}).
+   */
+  unsampledTraceparent?: string;
 }
 
 const storage = new AsyncLocalStorage<Correlation>();
+/** True while the trace SDK runs in this process (set by platform/tracing/tracing.context.ts). */
+let tracing = false;
+
+/** Called by platform/tracing when the SDK starts (true) and stops (false). */
+export const markTracing = (on: boolean): void => {
+  tracing = on;
+};
 const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
@@ -66,14 +78,20 @@ export function correlationOf(
 }
 
 /**
- * The `traceparent` to pass on: the current span's when tracing is on (so the next hop is its
- * child), else the caller's unchanged (the next hop continues the caller's trace), else none.
+ * The `traceparent` to pass on: the current span's when tracing is on and the work is sampled (so
+ * the next hop is its child); with tracing on but the work left out by the sampler, one of its own
+ * in the same trace (the caller's trace id, or a new one), not sampled, so the next hop (the
+ * provider, the worker) leaves it out too, made once per request or job; with tracing off the
+ * caller's unchanged (the next hop continues the caller's trace), else none.
  * @example outgoingTraceparent({ requestId: 'r', traceparent: '00-4bf9…-00f0…-01' }) // the same, tracing off
  */
 export function outgoingTraceparent(correlation: Correlation | undefined): string | undefined {
   const span = correlation?.trace && trace.getSpanContext(correlation.trace);
-  if (!span || !trace.isSpanContextValid(span)) return correlation?.traceparent;
-  return `00-${span.traceId}-${span.spanId}-${span.traceFlags & TraceFlags.SAMPLED ? '01' : '00'}`;
+  if (span && trace.isSpanContextValid(span))
+    return `00-${span.traceId}-${span.spanId}-${span.traceFlags & TraceFlags.SAMPLED ? '01' : '00'}`;
+  if (!tracing || !correlation) return correlation?.traceparent;
+  const traceId = correlation.traceparent?.slice(3, 35) ?? randomBytes(16).toString('hex');
+  return (correlation.unsampledTraceparent ??= `00-${traceId}-${randomBytes(8).toString('hex')}-00`);
 }
 
 /**

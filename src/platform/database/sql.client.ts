@@ -15,7 +15,7 @@ import { sqlStateClassOf } from './postgres-failure.classifier';
 import { limitedQuery } from './limited-query.factory';
 import { sendCancelRequest } from './protocol-cancel.client';
 import { attemptSpan, statementSpan, transactionSpan } from './sql-spans.factory';
-import { currentSpan, inSpan, tracingOn } from '../tracing/tracing.context';
+import { currentSpan, inChildSpan, tracedNow } from '../tracing/tracing.context';
 
 /**
  * What a statement is, for the policies that depend on it: the per-class statement and
@@ -213,8 +213,8 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   ): Promise<T[]> {
     const options = resolved(queryOptions);
     // Tracing (sql-spans.factory.ts): a span around the whole unit, its retries included.
-    if (tracingOn())
-      return inSpan(...statementSpan(text, options.name, options.queryClass), () =>
+    if (tracedNow())
+      return inChildSpan(statementSpan(text, options.name, options.queryClass), () =>
         this.statement<T>(text, params, options),
       );
     return this.statement<T>(text, params, options);
@@ -242,8 +242,8 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
    */
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, transactionOptions: TransactionOptions = {}): Promise<T> {
     const options = resolved(transactionOptions);
-    if (tracingOn())
-      return inSpan(...transactionSpan(options.name, options.queryClass), () => this.unitOfWork(fn, options));
+    if (tracedNow())
+      return inChildSpan(transactionSpan(options.name, options.queryClass), () => this.unitOfWork(fn, options));
     return this.unitOfWork(fn, options);
   }
 
@@ -379,12 +379,12 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       }
       attemptStartedAt = performance.now();
       try {
-        if (tracingOn()) {
+        if (tracedNow()) {
           currentSpan()?.addEvent('db.retry', {
             'db.attempt.number': attempts + 1,
             'error.type': failure.code ?? failure.kind,
           });
-          return await inSpan(...attemptSpan(attempts + 1), again);
+          return await inChildSpan(attemptSpan(attempts + 1), again);
         }
         return await again();
       } catch (next) {
@@ -452,9 +452,9 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
         ) => {
           throwIfAborted(opts.signal ?? options.signal);
           this.observer?.statement?.(opts.name);
-          if (tracingOn())
-            return inSpan(
-              ...statementSpan(text, opts.name, queryClass),
+          if (tracedNow())
+            return inChildSpan(
+              statementSpan(text, opts.name, queryClass),
               async () => (await exec<R>(text, params)).rows,
             );
           return (await exec<R>(text, params)).rows;

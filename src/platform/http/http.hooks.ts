@@ -27,7 +27,16 @@ export function installHttpHooks(fastify: FastifyInstance, requestLogger: Logger
     const { url, config } = request.routeOptions; // a getter that builds an object: read once
     const route = url ?? UNMATCHED_ROUTE;
     const elapsedMs = reply.elapsedTime;
-    metrics?.record(request.method, route, config, status, elapsedMs, request.problemCode);
+    metrics?.record(
+      request.method,
+      route,
+      config,
+      status,
+      elapsedMs,
+      request.problemCode,
+      request.traceId,
+      request.spanId,
+    );
     const line = {
       requestId: request.id,
       method: request.method,

@@ -36,9 +36,19 @@ export class HttpMetrics {
   private readonly failures: Counter<string>;
   private readonly aborted: Counter<string>;
   private readonly routes = new Map<string, Map<string, RouteSeries>>();
+  /** With exemplars: each bound child's labels, for the one observation path that carries a trace id. */
+  private readonly labelsOf = new WeakMap<DurationChild, Record<string, string>>();
 
-  constructor(metrics: MetricsService) {
-    this.duration = metrics.histogram('http_server_request_duration_seconds');
+  /**
+   * @param options.exemplars (tracing on) a traced request's observation carries its `trace_id`
+   *   and `span_id` as the exemplar of its bucket: served in the OpenMetrics format
+   *   (MetricsService.renderOpenMetrics), where Grafana links a latency point to its trace.
+   */
+  constructor(
+    metrics: MetricsService,
+    private readonly options: { exemplars?: boolean } = {},
+  ) {
+    this.duration = metrics.histogram('http_server_request_duration_seconds', { exemplars: options.exemplars });
     this.attempts = metrics.counter('business_flow_attempts_total');
     this.failures = metrics.counter('business_flow_failures_total');
     this.aborted = metrics.counter('http_server_requests_aborted_total');
@@ -54,6 +64,7 @@ export class HttpMetrics {
    * @param config the route's Fastify config (carries `businessFlow`)
    * @param elapsedMs `reply.elapsedTime`
    * @param code the problem code of a failure response
+   * @param traceId the trace of a traced (sampled) request: its exemplar, with `spanId`
    */
   record(
     method: string,
@@ -62,13 +73,15 @@ export class HttpMetrics {
     status: number,
     elapsedMs: number,
     code: string | undefined,
+    traceId?: string,
+    spanId?: string,
   ): void {
     const series = this.seriesOf(method, route, config);
     let child: DurationChild | undefined;
     if (code === undefined) {
       child = series.byStatus.get(status);
       if (child === undefined) {
-        child = this.duration.labels({
+        child = this.bind({
           http_request_method: method,
           http_route: route,
           http_response_status_code: String(status),
@@ -80,7 +93,7 @@ export class HttpMetrics {
       if (byStatus === undefined) series.byCode.set(code, (byStatus = new Map()));
       child = byStatus.get(status);
       if (child === undefined) {
-        child = this.duration.labels({
+        child = this.bind({
           http_request_method: method,
           http_route: route,
           http_response_status_code: String(status),
@@ -89,7 +102,14 @@ export class HttpMetrics {
         byStatus.set(status, child);
       }
     }
-    child.observe(elapsedMs / 1000);
+    if (traceId !== undefined && this.options.exemplars) {
+      // A traced request (10 % by default): the same series, with its trace as the bucket's exemplar.
+      this.duration.observe({
+        labels: this.labelsOf.get(child),
+        value: elapsedMs / 1000,
+        exemplarLabels: { trace_id: traceId, span_id: spanId ?? '' },
+      });
+    } else child.observe(elapsedMs / 1000);
 
     const flow = series.flow;
     if (flow === undefined) return;
@@ -103,6 +123,12 @@ export class HttpMetrics {
       }
       failures.inc();
     }
+  }
+
+  private bind(labels: Record<string, string>): DurationChild {
+    const child = this.duration.labels(labels);
+    if (this.options.exemplars) this.labelsOf.set(child, labels);
+    return child;
   }
 
   private seriesOf(method: string, route: string, config: FastifyContextConfig | undefined): RouteSeries {

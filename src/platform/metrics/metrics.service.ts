@@ -1,4 +1,12 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type Metric,
+  type OpenMetricsContentType,
+} from 'prom-client';
 import {
   METRICS,
   type CounterName,
@@ -57,11 +65,32 @@ export class MetricsService {
     return this.instrument(name, () => new Counter({ ...this.options(name) })) as Counter<LabelsOf<N>>;
   }
 
-  histogram<N extends HistogramName>(name: N): Histogram<LabelsOf<N>> {
+  /**
+   * @param options.exemplars keep, per bucket, the labels of the last observation given some
+   *   (`observe({ labels, value, exemplarLabels })`: a trace id), served only in the OpenMetrics
+   *   format ({@link renderOpenMetrics}); observations through `labels(...)` children carry none.
+   */
+  histogram<N extends HistogramName>(name: N, options: { exemplars?: boolean } = {}): Histogram<LabelsOf<N>> {
     const { buckets } = METRICS[name];
-    return this.instrument(name, () => new Histogram({ ...this.options(name), buckets: [...buckets] })) as Histogram<
-      LabelsOf<N>
-    >;
+    return this.instrument(name, () => {
+      if (!options.exemplars) return new Histogram({ ...this.options(name), buckets: [...buckets] });
+      // prom-client refuses exemplars on a Prometheus-format registry at construction, though its
+      // Prometheus renderer just leaves them out: registered by hand, the same histogram serves
+      // both formats (exemplars only in renderOpenMetrics).
+      const histogram = new Histogram({
+        ...this.options(name),
+        registers: [],
+        buckets: [...buckets],
+        enableExemplars: true,
+      });
+      this.registry.registerMetric(histogram);
+      return histogram;
+    }) as Histogram<LabelsOf<N>>;
+  }
+
+  /** True once a histogram keeps exemplars: `GET /metrics` then offers OpenMetrics to a scraper that asks. */
+  get hasExemplars(): boolean {
+    return [...this.created.values()].some((metric) => (metric as { enableExemplars?: boolean }).enableExemplars);
   }
 
   /**
@@ -90,6 +119,23 @@ export class MetricsService {
   async render(): Promise<string> {
     await Promise.all([...this.collectors].map(([name, collector]) => this.collect(name, collector)));
     return this.registry.metrics();
+  }
+
+  /**
+   * The same registry in the OpenMetrics 1.0 text format, the one that carries exemplars (a
+   * histogram bucket's last trace id: `… # {trace_id="…",span_id="…"} 0.012 1733540000.123`), for
+   * a scraper that asks for it (Prometheus does; it stores them with `--enable-feature=exemplar-storage`).
+   * Rendered through a registry of its own whose counters are views (`Object.create`) of the real
+   * ones: prom-client renames a counter in place (`x_total` → `x`) when it renders OpenMetrics,
+   * which would otherwise leak into the Prometheus text that every other scrape gets.
+   */
+  async renderOpenMetrics(): Promise<string> {
+    await Promise.all([...this.collectors].map(([name, collector]) => this.collect(name, collector)));
+    const openMetrics = new Registry<OpenMetricsContentType>();
+    openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    for (const metric of this.registry.getMetricsAsArray() as unknown as (Metric & { type: string })[])
+      openMetrics.registerMetric(metric.type === 'counter' ? (Object.create(metric) as Metric) : metric);
+    return openMetrics.metrics();
   }
 
   private async collect(name: MetricName, collector: Collector): Promise<void> {

@@ -3,7 +3,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { currentCorrelation, outgoingTraceparent, type Correlation } from '../correlation/correlation.context';
-import { inSpan, SpanKind, tracingOn } from '../tracing/tracing.context';
+import { inSpan, SpanKind, tracingOn, type SpanSpec } from '../tracing/tracing.context';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { QueueUnavailableError, type JobEnvelope } from './queue.types';
 
@@ -50,14 +50,18 @@ export class QueueProducerService {
   ): Promise<void> {
     if (tracingOn()) {
       // The producer span: the job data's traceparent is its own, so the worker's consumer span is its child.
-      const attributes = {
-        'messaging.system': 'bullmq',
-        'messaging.destination.name': queue.name,
-        'messaging.operation.type': 'send',
-      };
-      return inSpan(`send ${queue.name}`, { kind: SpanKind.PRODUCER, attributes }, () =>
-        this.add(queue, name, data, options),
-      );
+      const spec = (): SpanSpec => [
+        `send ${queue.name}`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            'messaging.system': 'bullmq',
+            'messaging.destination.name': queue.name,
+            'messaging.operation.type': 'send',
+          },
+        },
+      ];
+      return inSpan(spec, () => this.add(queue, name, data, options));
     }
     return this.add(queue, name, data, options);
   }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { correlationOf, runWithCorrelation, type Correlation } from '../correlation/correlation.context';
-import { recordFailure, SpanKind, startSpanFrom, tracingOn } from '../tracing/tracing.context';
+import { recordFailure, samples, SpanKind, startSpanFrom } from '../tracing/tracing.context';
 import { classifyFailure } from '../errors/failure.classifier';
 import { ROOT_LOGGER } from '../logging/logging.module';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
@@ -28,7 +28,8 @@ const HAND_BACK_GRACE_MS = 2_000;
  * - runs the processor inside the job's correlation ({@link jobCorrelationOf}: the request id and
  *   `traceparent` the producer stored, re-validated), so every outbound call the job makes
  *   through a client that reads `currentCorrelation()` (the payments provider) carries the
- *   caller's `X-Request-Id` and `traceparent`, unchanged: the worker creates no spans;
+ *   caller's `X-Request-Id` and `traceparent` (with tracing on: the job's consumer span, a child of
+ *   the producer span, when the sampler takes it; a job of a request it left out stays left out);
  * - binds a child logger (queue, jobId, job name, attempt, requestId, traceparent) and runs the
  *   processor in nestjs-pino's logging context, so every line the job writes, even from a service
  *   using PinoLogger, carries the request id (and trace) of the request that enqueued it;
@@ -178,7 +179,8 @@ export class QueueWorkersService implements OnApplicationShutdown {
     const attempt = job.attemptsMade + 1;
     const correlation = jobCorrelationOf(job);
     // Tracing: the job's consumer span, a child of the producer span whose traceparent the job carries.
-    const consumerSpan = tracingOn()
+    // Sampled first (a job of a request the sampler left out carries a not-sampled traceparent: no span).
+    const consumerSpan = samples(correlation.traceparent)
       ? startSpanFrom(correlation.traceparent, `process ${consumer.queue}`, SpanKind.CONSUMER, {
           'messaging.system': 'bullmq',
           'messaging.destination.name': consumer.queue,

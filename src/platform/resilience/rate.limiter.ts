@@ -6,8 +6,8 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { MetricsService } from '../metrics/metrics.service';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
-import { redisSpan } from '../redis/redis-spans.factory';
-import { inSpan, tracingOn } from '../tracing/tracing.context';
+import { REDIS_SPANS } from '../redis/redis-spans.factory';
+import { inChildSpan, tracedNow } from '../tracing/tracing.context';
 
 /** What a limit counts per: the client address, the authenticated account, or the email a login names. */
 export type RateLimitKey = 'ip' | 'account' | 'email';
@@ -110,8 +110,8 @@ export class RateLimiter {
     if (active.length === 0) return [];
     let counts: { count: number; ttlMs: number }[] | undefined;
     try {
-      counts = await (tracingOn()
-        ? inSpan(...redisSpan('EVALSHA', 'rate_limit'), () => this.hitRedis(active))
+      counts = await (tracedNow()
+        ? inChildSpan(REDIS_SPANS.rateLimit, () => this.hitRedis(active))
         : this.hitRedis(active));
       if (this.redisDown) {
         this.redisDown = false;

@@ -9,7 +9,12 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import { currentCorrelation, runWithCorrelation, type Correlation } from '../correlation/correlation.context';
+import {
+  currentCorrelation,
+  markTracing,
+  runWithCorrelation,
+  type Correlation,
+} from '../correlation/correlation.context';
 import { serializeError, type SafeError } from '../logging/log-redaction.logger';
 
 /**
@@ -19,15 +24,32 @@ import { serializeError, type SafeError } from '../logging/log-redaction.logger'
  * of the process; these helpers read and extend it. With tracing off (no OTLP endpoint, see
  * tracing.factory.ts) {@link tracingOn} is false and every caller skips them: no span, no
  * context object, no closure on the hot path.
+ *
+ * Sampling is decided once, where work enters the process (an HTTP request, a job: {@link samples}),
+ * before any span exists: a request the sampler leaves out (90 % by default) gets no span object,
+ * no context, no attributes, no ids. Only a recorded span is ever put in a correlation, so below
+ * the entry point "is there a span in the correlation" is the whole test ({@link tracedNow}): a
+ * sampled-out request's SQL, Redis, provider calls and enqueues make none either. What it passes
+ * on is still a `traceparent` (correlation.context.ts, `outgoingTraceparent()`): the caller's
+ * trace id, not sampled, so the provider and the worker leave it out too.
  */
 let tracer: Tracer | undefined;
+let gate: SamplingGate = () => false;
+
+/**
+ * The sampler of OTEL_TRACES_SAMPLER, as a decision on work entering the process: `remote` is the
+ * `traceparent` it came with (the caller's, the job's), undefined for a new trace.
+ */
+export type SamplingGate = (remote: { traceId: string; sampled: boolean } | undefined) => boolean;
 
 /** True once tracing.factory.ts has started the SDK in this process. */
 export const tracingOn = (): boolean => tracer !== undefined;
 
-/** Called by tracing.factory.ts (and its shutdown, with undefined). */
-export function useTracer(next: Tracer | undefined): void {
+/** Called by tracing.factory.ts with the tracer and the sampling decision (and at shutdown, with undefined). */
+export function useTracer(next: Tracer | undefined, decide?: SamplingGate): void {
   tracer = next;
+  gate = next && decide ? decide : () => false;
+  markTracing(next !== undefined);
 }
 
 export { SpanKind };
@@ -35,43 +57,74 @@ export { SpanKind };
 export interface ChildSpanOptions {
   kind?: SpanKind;
   attributes?: Attributes;
-  /**
-   * Only under a span that records (default false): the SQL and Redis spans, which mean
-   * something only inside a request or a job, so boot-time statements and requests the sampler
-   * left out cost no span at all.
-   */
-  requireRecordingParent?: boolean;
 }
 
-/** The span of the current correlation, if any. */
+/** A span's name and options; a function when they cost something to build (called only for a span that is made). */
+export type SpanSpec = readonly [name: string, options: ChildSpanOptions];
+
+/** The span of the current correlation, if any (only a recorded one is ever there). */
 export const currentSpan = (): Span | undefined => {
   const context = currentCorrelation()?.trace;
   return context && trace.getSpan(context);
 };
 
 /**
- * Runs `work` inside a new child span of the current one (ended when `work` settles; a
- * failure is recorded by {@link recordFailure} and rethrown). Inside `work` the span is the
- * current one: its statements, commands and outbound calls are its children. Call only when
- * {@link tracingOn}.
- * @example tracingOn() ? inSpan('payments charge', { kind: SpanKind.CLIENT }, (span) => call(span)) : call()
+ * True when a child span made now would be recorded: tracing is on and the request or job running
+ * now was sampled (its span is still open). Seams ask before building a span's name and attributes.
+ * @example if (tracedNow()) return inChildSpan(statementSpan(text, name, queryClass), run); return run();
  */
-export function inSpan<T>(
-  name: string,
-  options: ChildSpanOptions,
+export function tracedNow(): boolean {
+  if (tracer === undefined) return false;
+  const context = currentCorrelation()?.trace;
+  return context !== undefined && trace.getSpan(context)?.isRecording() === true;
+}
+
+/**
+ * The sampling decision for work entering this process, made before any span exists: `traceparent`
+ * is the one it came with (already validated, trace-context.factory.ts), or undefined for a new
+ * trace. False whenever tracing is off. Then build the span with {@link startSpanFrom}.
+ */
+export function samples(traceparent: string | undefined): boolean {
+  if (tracer === undefined) return false;
+  if (traceparent === undefined) return gate(undefined);
+  // version-00 layout: 00-<trace id: 3..35>-<parent id: 36..52>-<flags: 53..55>
+  const sampled = (parseInt(traceparent.slice(53, 55), 16) & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+  return gate({ traceId: traceparent.slice(3, 35), sampled });
+}
+
+/**
+ * Runs `work` inside a new child span of the current (recorded) one; without one, `work` runs
+ * alone: no span, no context. For the SQL and Redis spans, which mean something only inside a
+ * sampled request or job (boot-time statements make none). Ended when `work` settles; a failure
+ * is recorded by {@link recordFailure} and rethrown. Inside `work` the span is the current one.
+ * @example tracedNow() ? inChildSpan(CACHE_GET, () => redis.get(key)) : redis.get(key)
+ */
+export function inChildSpan<T>(
+  spec: SpanSpec | (() => SpanSpec),
   work: (span: Span | undefined) => Promise<T>,
 ): Promise<T> {
-  const correlation = currentCorrelation();
-  const parent = correlation?.trace ?? ROOT_CONTEXT;
-  // Not async: a request the sampler left out pays no extra promise for its SQL and Redis calls.
-  if (!tracer || (options.requireRecordingParent && !trace.getSpan(parent)?.isRecording())) return work(undefined);
-  return runInSpan(tracer, name, options, work, correlation, parent);
+  // Not async: the path that makes no span pays no extra promise.
+  if (!tracedNow()) return work(undefined);
+  const correlation = currentCorrelation()!;
+  return runInSpan(tracer!, typeof spec === 'function' ? spec() : spec, work, correlation, correlation.trace!);
+}
+
+/**
+ * Like {@link inChildSpan}, but outside any request or job (a timer: the reports sweeper's
+ * enqueue, a provider call at boot) it starts a new trace when the sampler takes one. Inside a
+ * request or job the sampler left out it makes nothing. For the spans that may begin a trace:
+ * the payments call, the enqueue.
+ * @example tracingOn() ? inSpan(() => ['payments charge', { kind: SpanKind.INTERNAL, attributes }], call) : call()
+ */
+export function inSpan<T>(spec: SpanSpec | (() => SpanSpec), work: (span: Span | undefined) => Promise<T>): Promise<T> {
+  if (tracedNow()) return inChildSpan(spec, work);
+  if (tracer === undefined || currentCorrelation() !== undefined || !gate(undefined)) return work(undefined);
+  return runInSpan(tracer, typeof spec === 'function' ? spec() : spec, work, undefined, ROOT_CONTEXT);
 }
 
 async function runInSpan<T>(
   tracer: Tracer,
-  name: string,
-  options: ChildSpanOptions,
+  [name, options]: SpanSpec,
   work: (span: Span | undefined) => Promise<T>,
   correlation: Correlation | undefined,
   parent: Context,
@@ -96,9 +149,10 @@ async function runInSpan<T>(
 }
 
 /**
- * Starts a span whose parent is a W3C `traceparent` that crossed a process boundary (an HTTP
- * request's header, a job's data), or a new root without one; the caller ends it. The returned
- * context makes it current (put it in the correlation).
+ * Starts the span of work entering this process, once {@link samples} said yes: a child of a W3C
+ * `traceparent` that crossed a process boundary (an HTTP request's header, a job's data), or a new
+ * root without one; the caller ends it. The returned context makes it current (put it in the
+ * correlation).
  */
 export function startSpanFrom(
   traceparent: string | undefined,

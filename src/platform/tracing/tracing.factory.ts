@@ -1,9 +1,9 @@
-import { trace } from '@opentelemetry/api';
-import type { SpanExporter, Sampler } from '@opentelemetry/sdk-trace';
+import { ROOT_CONTEXT, SamplingDecision, trace } from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../config/config.schemas';
 import type { TracingConfig } from '../../config/tracing.schemas';
-import { useTracer } from './tracing.context';
+import { useTracer, type SamplingGate } from './tracing.context';
 
 /** Which process this is: each is its own `service.name` unless OTEL_SERVICE_NAME says otherwise. */
 export type TracedService = 'api' | 'worker';
@@ -29,8 +29,9 @@ export interface Tracing {
  * - exporter: OTLP/HTTP, `http/protobuf` (default) or `http/json` (OTEL_EXPORTER_OTLP_PROTOCOL);
  *   headers, timeout, compression and certificates from the exporter's own OTEL variables;
  * - batch span processor with OTEL_BSP_* (spans leave the request path in batches);
- * - sampler from OTEL_TRACES_SAMPLER[_ARG], default parent-based 10 %: a caller's sampled
- *   `traceparent` is always followed;
+ * - sampler from OTEL_TRACES_SAMPLER[_ARG], default parent-based 10 %: a caller's `traceparent`
+ *   is followed (sampled or not); decided where work enters the process, before any span is made
+ *   ({@link samplingGateOf});
  * - resource: `service.name` (API and worker apart), `service.version`,
  *   `deployment.environment.name`, and OTEL_RESOURCE_ATTRIBUTES.
  * @example const tracing = startTracing(config, 'api', logger); … await tracing?.shutdown();
@@ -51,11 +52,13 @@ export function startTracing(config: AppConfig, service: TracedService, logger?:
   });
   const provider = new sdk.TracerProvider({
     resource,
-    sampler: samplerOf(settings, sdk),
+    // Sampling is decided before a span is started (samplingGateOf, tracing.context.ts `samples()`),
+    // so every span that reaches the SDK is one to record: its own sampler only says yes.
+    sampler: new sdk.AlwaysOnSampler(),
     spanProcessors: [new sdk.BatchSpanProcessor({ exporter: exporterOf(settings), ...settings.batch })],
   });
   trace.setGlobalTracerProvider(provider);
-  useTracer(provider.getTracer('resilient-api', settings.serviceVersion));
+  useTracer(provider.getTracer('resilient-api', settings.serviceVersion), samplingGateOf(settings, sdk));
   logger?.info(
     {
       serviceName,
@@ -90,20 +93,37 @@ function exporterOf(settings: TracingConfig): SpanExporter {
   return new OTLPTraceExporter({ url: settings.endpoint });
 }
 
-function samplerOf(settings: TracingConfig, sdk: typeof import('@opentelemetry/sdk-trace')): Sampler {
-  const ratio = new sdk.TraceIdRatioBasedSampler(settings.samplerRatio);
+/**
+ * OTEL_TRACES_SAMPLER[_ARG] as a decision on work entering the process (tracing.context.ts,
+ * `samples()`), with the SDK's own meaning of each sampler: the parent-based ones follow a remote
+ * parent's sampled flag and apply their root sampler to a new trace; `traceidratio` decides on the
+ * trace id (the SDK's TraceIdRatioBasedSampler, so services agree on a trace), and on a new trace,
+ * whose id is not drawn yet, with the same probability. Made before any span exists, so a request
+ * left out costs no span, context or attribute: the SDK's sampler then is always-on.
+ */
+export function samplingGateOf(settings: TracingConfig, sdk: typeof import('@opentelemetry/sdk-trace')): SamplingGate {
+  const ratio = settings.samplerRatio;
+  const byTraceId = new sdk.TraceIdRatioBasedSampler(ratio);
+  const traceIdRatio: SamplingGate = (remote) =>
+    remote
+      ? byTraceId.shouldSample(ROOT_CONTEXT, remote.traceId).decision === SamplingDecision.RECORD_AND_SAMPLED
+      : Math.random() < ratio;
+  const parentBased =
+    (root: SamplingGate): SamplingGate =>
+    (remote) =>
+      remote ? remote.sampled : root(undefined);
   switch (settings.sampler) {
     case 'always_on':
-      return new sdk.AlwaysOnSampler();
+      return () => true;
     case 'always_off':
-      return new sdk.AlwaysOffSampler();
+      return () => false;
     case 'traceidratio':
-      return ratio;
+      return traceIdRatio;
     case 'parentbased_always_on':
-      return new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() });
+      return parentBased(() => true);
     case 'parentbased_always_off':
-      return new sdk.ParentBasedSampler({ root: new sdk.AlwaysOffSampler() });
+      return parentBased(() => false);
     case 'parentbased_traceidratio':
-      return new sdk.ParentBasedSampler({ root: ratio });
+      return parentBased(traceIdRatio);
   }
 }
