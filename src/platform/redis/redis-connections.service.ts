@@ -1,13 +1,12 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { ROOT_LOGGER } from '../logging/logging.module';
-import { createRedisConnection, type RedisConnectionName } from './redis-connection.factory';
+import { createRedisConnection, type RedisClient, type RedisConnectionName } from './redis-connection.factory';
 
-/** ioredis's own status words: `ready` is the only one that serves commands. */
-export type RedisConnectionState = Redis['status'];
+/** ioredis's own status words (a Redis's or a Cluster's): `ready` is the only one that serves commands. */
+export type RedisConnectionState = RedisClient['status'];
 
 /**
  * The one owner of the process's Redis connections: opens each named connection on first
@@ -18,14 +17,14 @@ export type RedisConnectionState = Redis['status'];
  */
 @Injectable()
 export class RedisConnectionsService implements OnApplicationShutdown {
-  private readonly open = new Map<RedisConnectionName, Redis>();
+  private readonly open = new Map<RedisConnectionName, RedisClient>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
   ) {}
 
-  get(name: RedisConnectionName): Redis {
+  get(name: RedisConnectionName): RedisClient {
     let client = this.open.get(name);
     if (!client) {
       client = createRedisConnection(name, this.config, this.logger);
