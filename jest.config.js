@@ -58,5 +58,6 @@ module.exports = {
     // Tests of the repository itself (lint rules, README fix map, pinned versions) and of its delivery
     // files (Dockerfile replay, compose, workflows, Kubernetes, rollout gate): no in-process app.
     { ...common, displayName: 'meta', testMatch: ['<rootDir>/test/meta/**/*.meta-spec.ts'] },
+    { ...common, displayName: 'fleet', testMatch: ['<rootDir>/test/fleet/**/*.fleet-spec.ts'] },
   ],
 };

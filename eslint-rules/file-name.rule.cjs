@@ -23,12 +23,12 @@ const ROOT = path.resolve(__dirname, '..');
 const ROLES = [
   'module controller service repository client processor entity schemas errors filter guard interceptor',
   'middleware health types catalog factory hooks handler pipe decorator bootstrap command migration migrations',
-  'fixtures support constants spec e2e-spec fault-spec meta-spec setup teardown server logger indicator',
+  'fixtures support constants spec e2e-spec fault-spec meta-spec fleet-spec setup teardown server logger indicator',
   'classifier policy registry worker queue scheduler metrics breaker limiter budget deadline gate context',
 ]
   .join(' ')
   .split(' ');
-const TEST_ROLES = ['spec', 'e2e-spec', 'fault-spec', 'meta-spec'];
+const TEST_ROLES = ['spec', 'e2e-spec', 'fault-spec', 'meta-spec', 'fleet-spec'];
 const ENTRY_POINTS = new Set(['src/main.ts', 'src/worker.ts']);
 
 const KEBAB = '[a-z0-9]+(?:-[a-z0-9]+)*';
