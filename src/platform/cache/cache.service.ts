@@ -101,7 +101,7 @@ export class CacheService {
     }
   }
 
-  /** Deletes the keys: one DEL on one Redis; on a cluster one per slot, at once (one DEL across slots is CROSSSLOT). */
+  /** Deletes the keys: one DEL per cluster slot (one DEL across slots is CROSSSLOT on a cluster), sent together. */
   async delete(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
     const sentAt = Date.now();

@@ -21,7 +21,8 @@ import { RECONNECT_BACKOFF, backoffDelayMs } from '../resilience/backoff.policy'
  * With REDIS_CLUSTER_NODES set, each named connection is an `ioredis` Cluster with the same
  * options ({@link clusterConnectionOptions}); every consumer (cache, rate limits, queue,
  * readiness) works the same on both, as long as no command or script spans two slots
- * ({@link keysBySlot}; the queue prefix carries a hash tag, config.schemas.ts).
+ * ({@link keysBySlot}; the queue prefix carries a hash tag, config.schemas.ts). Keys and commands
+ * are the same in both modes.
  */
 export const REDIS_CONNECTION_NAMES = ['cache', 'queue-producer', 'queue-worker'] as const;
 export type RedisConnectionName = (typeof REDIS_CONNECTION_NAMES)[number];
@@ -90,13 +91,14 @@ export function clusterConnectionOptions(name: RedisConnectionName, config: AppC
 
 /**
  * The keys of one multi-key command or script, grouped so each group lies in one Redis Cluster
- * slot: a cluster refuses a command whose keys hash to different slots (CROSSSLOT). One Redis
- * takes them all at once (one group, one round trip). Slots are those of the keys as sent, with
- * the connection's `keyPrefix`.
+ * slot: a cluster refuses a command whose keys hash to different slots (CROSSSLOT). Grouped on one
+ * Redis too, on purpose: the same commands in both modes, so every test on one Redis runs the
+ * cluster-safe path (test/e2e/redis-key-slots.e2e-spec.ts watches them), at the cost of a few
+ * commands where one would do; callers send the groups at once, so time is still one round trip.
+ * Slots are those of the keys as sent, with the connection's `keyPrefix`.
  * @example await Promise.all(keysBySlot(redis, keys).map((group) => redis.del(...group)));
  */
 export function keysBySlot(client: RedisClient, keys: readonly string[]): string[][] {
-  if (!(client instanceof Cluster)) return keys.length ? [[...keys]] : [];
   const prefix = client.options.keyPrefix ?? '';
   const groups = new Map<number, string[]>();
   for (const key of keys) {

@@ -35,11 +35,11 @@ const loginHits = (limiter: RateLimiter): RateLimitHit[] => [
 ];
 
 describe('RateLimiter keys and Redis Cluster slots', () => {
-  it('counts every policy of a request in one script call on one Redis', async () => {
+  it('on one Redis, sends the same per-slot calls as on a cluster', async () => {
     const redis = new Redis({ lazyConnect: true, keyPrefix: 'ra:' });
     const { limiter, calls } = limiterOn(redis);
     const states = await limiter.hit(loginHits(limiter));
-    expect(calls).toEqual([['ra:rl:login:someone@example.com', 'ra:rl:login-ip:203.0.113.7']]);
+    expect(calls.sort()).toEqual([['ra:rl:login-ip:203.0.113.7'], ['ra:rl:login:someone@example.com']]);
     expect(states.map((s) => [s.policy.name, s.remaining])).toEqual([
       ['login', 1],
       ['login-ip', 99],

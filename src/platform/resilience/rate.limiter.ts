@@ -47,15 +47,15 @@ export interface RateLimitHit {
 }
 
 /**
- * Fixed-window counters in Redis, shared by every instance: every policy of a request is counted
- * in ONE round trip (a Lua script: INCR, and PEXPIRE on the first hit; EVALSHA once loaded).
+ * Fixed-window counters in Redis, shared by every instance: the policies of a request are counted
+ * in one round trip (a Lua script: INCR, and PEXPIRE on the first hit; EVALSHA once loaded).
  * Keys are `<REDIS_KEY_PREFIX>rl:<policy>:<subject>`; emails and account ids are what they are
  * (the key expires with its window), never logged.
  *
- * On a Redis Cluster a script may only touch keys of one slot, and a request's keys (a login's
- * email and address) hash to different slots by nature: there the script runs once per slot, the
- * calls at once (one round trip of time, one per node). The keys carry no shared hash tag on
- * purpose: one tag would put every limiter key of the fleet on one node.
+ * A Redis Cluster lets a script touch keys of one slot only, and a request's keys (a login's email
+ * and address) hash to different slots by nature: so the script runs once per slot, the calls sent
+ * together (one round trip of time), on a cluster and on one Redis alike (keysBySlot). The keys
+ * carry no shared hash tag on purpose: one tag would put every limiter key of the fleet on one node.
  */
 const HIT_SCRIPT = `
 local out = {}
