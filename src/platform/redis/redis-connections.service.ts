@@ -33,6 +33,34 @@ export class RedisConnectionsService implements OnApplicationShutdown {
     return client;
   }
 
+  /**
+   * Opens the named connection if needed and waits until it serves commands, at most `timeoutMs`.
+   * For boot steps on a connection without an offline queue: BullMQ waits for `ready` itself on one
+   * Redis but takes a Cluster's `connect` (before its slot table is loaded) for ready, and the
+   * first command then fails ("Cluster isn't ready").
+   * @throws Error naming the connection when it is not ready in time
+   */
+  async whenReady(name: RedisConnectionName, timeoutMs: number): Promise<RedisClient> {
+    const client = this.get(name);
+    if (client.status === 'ready') return client;
+    let timer: NodeJS.Timeout | undefined;
+    let onReady: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onReady = resolve;
+        client.once('ready', onReady);
+        timer = setTimeout(
+          () => reject(new Error(`Redis connection ${name} not ready after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      return client;
+    } finally {
+      clearTimeout(timer);
+      if (onReady) client.off('ready', onReady);
+    }
+  }
+
   /** The state of every connection opened so far, by name. */
   states(): Partial<Record<RedisConnectionName, RedisConnectionState>> {
     return Object.fromEntries([...this.open].map(([name, client]) => [name, client.status]));
