@@ -55,7 +55,8 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/client/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     { ...common, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.fault-spec.ts'] },
-    // Real fleets (test/support/fleet.support.ts): PgBouncer, nginx, two APIs, two workers, the fake provider.
+    // Real fleets (test/support/fleet.support.ts): PgBouncer, nginx, two APIs, two workers, the fake provider;
+    // and a real three-node Redis Cluster.
     { ...common, displayName: 'fleet', testMatch: ['<rootDir>/test/fleet/**/*.fleet-spec.ts'] },
     // Tests of the repository itself (lint rules, README fix map, pinned versions) and of its delivery
     // files (Dockerfile replay, compose, workflows, Kubernetes, rollout gate): no in-process app.

@@ -28,7 +28,7 @@ const ROLES = [
 ]
   .join(' ')
   .split(' ');
-const TEST_ROLES = ['spec', 'e2e-spec', 'fault-spec', 'meta-spec'];
+const TEST_ROLES = ['spec', 'e2e-spec', 'fault-spec', 'meta-spec', 'fleet-spec'];
 const ENTRY_POINTS = new Set(['src/main.ts', 'src/worker.ts']);
 
 const KEBAB = '[a-z0-9]+(?:-[a-z0-9]+)*';

@@ -204,3 +204,69 @@ describe('configuration of the payments reconciliation (issue 17, item 3)', () =
     );
   });
 });
+
+describe('configuration of Redis Cluster mode (issue 19, item 2)', () => {
+  it('uses one Redis by default, with the queue prefix hash-tagged under REDIS_KEY_PREFIX', () => {
+    const config = loadConfig({ REDIS_KEY_PREFIX: 'shop:' });
+    expect(config.redis.cluster).toBeUndefined();
+    // `{bull}`: every key of every queue in one cluster slot; still under the instance's prefix.
+    expect(config.queue.prefix).toBe('shop:{bull}');
+  });
+
+  it('switches to a cluster with REDIS_CLUSTER_NODES, taking credentials and TLS from the node URLs', () => {
+    const config = loadConfig({
+      REDIS_CLUSTER_NODES: 'rediss://app:p%40ss@redis-0.redis:6379, rediss://app:p%40ss@[fd00::7]:6380',
+    });
+    expect(config.redis.cluster).toEqual({
+      nodes: [
+        { host: 'redis-0.redis', port: 6379 },
+        { host: 'fd00::7', port: 6380 },
+      ],
+      username: 'app',
+      password: 'p@ss',
+      tls: true,
+    });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000' }).redis.cluster).toMatchObject({
+      username: undefined,
+      password: undefined,
+      tls: false,
+    });
+  });
+
+  it('refuses REDIS_URL beside REDIS_CLUSTER_NODES, which would be silently ignored', () => {
+    expect(
+      problemsOf({ REDIS_URL: 'redis://10.0.0.1:6379', REDIS_CLUSTER_NODES: 'redis://10.0.0.1:7000' }).problems,
+    ).toEqual([
+      {
+        variable: 'REDIS_CLUSTER_NODES',
+        message:
+          'cannot be set together with REDIS_URL: set REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster',
+      },
+    ]);
+  });
+
+  it.each([
+    ['10.0.0.1:7000', 'no scheme'],
+    ['redis://10.0.0.1', 'no port'],
+    ['redis://10.0.0.1:7000/2', 'a database number (a cluster has only db 0)'],
+    ['http://10.0.0.1:7000', 'another scheme'],
+  ])('rejects the node %s (%s) without echoing it', (node) => {
+    const error = problemsOf({ REDIS_CLUSTER_NODES: `redis://:secret@10.0.0.9:7000,${node}` });
+    expect(error.problems).toEqual([
+      {
+        variable: 'REDIS_CLUSTER_NODES',
+        message: 'must be a comma-separated list of redis:// or rediss:// URLs with a host and port, without a path',
+      },
+    ]);
+    expect(error.message).not.toContain('secret');
+  });
+
+  it('refuses nodes that disagree on the scheme or the credentials (one cluster, one user)', () => {
+    const error = problemsOf({ REDIS_CLUSTER_NODES: 'redis://:a@10.0.0.1:7000,rediss://:a@10.0.0.2:7000' });
+    expect(error.problems[0]).toMatchObject({ variable: 'REDIS_CLUSTER_NODES' });
+    expect(error.problems[0].message).toContain('same scheme and credentials');
+    expect(
+      problemsOf({ REDIS_CLUSTER_NODES: 'redis://:a@10.0.0.1:7000,redis://:b@10.0.0.2:7000' }).problems,
+    ).toHaveLength(1);
+  });
+});

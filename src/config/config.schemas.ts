@@ -77,6 +77,21 @@ const commaList = (item: RegExp | ((value: string) => boolean), what: string) =>
       error: `must be a comma-separated list of ${what}`,
     });
 
+/** A Redis Cluster seed node: `redis[s]://[user:password@]host:port`, no database path (a cluster has only db 0). */
+const isRedisNodeUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return (
+      ['redis:', 'rediss:'].includes(url.protocol) &&
+      url.hostname !== '' &&
+      url.port !== '' &&
+      ['', '/'].includes(url.pathname)
+    );
+  } catch {
+    return false;
+  }
+};
+
 /** Empty strings count as unset, as most shells and .env loaders produce them for `VAR=`. */
 const emptyAsUnset = (env: Record<string, string | undefined>) =>
   Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
@@ -105,12 +120,21 @@ export const envSchema = z.object({
   REDIS_URL: urlWithProtocols('redis://127.0.0.1:6379', ['redis:', 'rediss:']).meta({
     description: 'Redis (cache, rate limits and the job queue)',
   }),
+  REDIS_CLUSTER_NODES: commaList(
+    isRedisNodeUrl,
+    'redis:// or rediss:// URLs with a host and port, without a path',
+  ).meta({
+    description:
+      'a Redis Cluster instead of `REDIS_URL` (not both): seed nodes as `redis[s]://[user:pw@]host:port,…` ([running a fleet](../fleet.md#redis-cluster))',
+    defaultText: 'empty (one Redis at `REDIS_URL`)',
+  }),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_.-]{1,64}$/, { error: 'must be 1-64 characters from [A-Za-z0-9:_.-]' })
     .default('ra:')
     .meta({
-      description: "prefix of every key this instance writes (the queue's BullMQ prefix is `<REDIS_KEY_PREFIX>bull`)",
+      description:
+        "prefix of every key this instance writes (the queue's BullMQ prefix is `<REDIS_KEY_PREFIX>{bull}`: one cluster slot)",
     }),
   // Default: the fake provider on FAKE_PAYMENTS_PORT (http://127.0.0.1:4010), so moving the fake
   // provider to another port moves the API's and the worker's provider with it.
@@ -425,6 +449,29 @@ function crossVariableProblems(input: Record<string, string | undefined>): Map<s
       `must be greater than ORDERS_REQUEST_DEADLINE_MS (${orderBudget}): a charge may still be in flight before that`,
     );
   }
+  // One Redis or one cluster: a REDIS_URL left beside the cluster's nodes would be silently ignored.
+  if (input.REDIS_CLUSTER_NODES !== undefined && input.REDIS_URL !== undefined) {
+    problems.set(
+      'REDIS_CLUSTER_NODES',
+      'cannot be set together with REDIS_URL: set REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster',
+    );
+  } else if (input.REDIS_CLUSTER_NODES !== undefined) {
+    const items = input.REDIS_CLUSTER_NODES.split(',')
+      .map((part) => part.trim())
+      .filter(Boolean);
+    // A malformed item is the schema's to name; compare the nodes only when each is a node URL.
+    const access = new Set(
+      items
+        .map((item) => (isRedisNodeUrl(item) ? new URL(item) : undefined))
+        .map((url) => url && `${url.protocol}|${url.username}|${url.password}`),
+    );
+    if (!access.has(undefined) && access.size > 1) {
+      problems.set(
+        'REDIS_CLUSTER_NODES',
+        'must give every node the same scheme and credentials (one cluster: redis:// or rediss://, one user)',
+      );
+    }
+  }
   // One account alone must never be able to fill the shared report backlog.
   const maxBacklog = ms('REPORTS_MAX_BACKLOG', 1_000);
   const perAccount = ms('REPORTS_MAX_UNFINISHED_PER_ACCOUNT', 10);
@@ -498,7 +545,17 @@ export interface AppConfig {
     /** At shutdown, connections still busy after this are destroyed so the process can exit. */
     closeTimeoutMs: number;
   };
-  redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
+  redis: {
+    /** The one Redis (REDIS_URL); unused when {@link AppConfig.redis.cluster} is set. */
+    url: string;
+    /**
+     * Redis Cluster mode (REDIS_CLUSTER_NODES): every connection is an `ioredis` Cluster seeded
+     * with these nodes; credentials and TLS come from their URLs. Undefined: one Redis at `url`.
+     */
+    cluster: RedisClusterConfig | undefined;
+    keyPrefix: string;
+    commandTimeoutMs: number;
+  };
   payments: PaymentsConfig;
   orders: OrdersConfig;
   /** How long an idempotency key and its stored response are kept (hours, at least 24). */
@@ -506,7 +563,13 @@ export interface AppConfig {
   worker: { port: number; concurrency: number; shutdownTimeoutMs: number };
   /** BullMQ settings shared by every queue (src/platform/queue). */
   queue: {
-    /** BullMQ key prefix: under REDIS_KEY_PREFIX, so instances and tests sharing a Redis never meet. */
+    /**
+     * BullMQ key prefix, `<REDIS_KEY_PREFIX>{bull}`: under REDIS_KEY_PREFIX, so instances and tests
+     * sharing a Redis never meet (and an ACL key pattern or a sweep by prefix finds every key), with
+     * the hash tag `{bull}` so every key of every queue hashes to one Redis Cluster slot: BullMQ's
+     * scripts touch several keys of a queue at once (flows, several queues), which a cluster refuses
+     * (CROSSSLOT) across slots. The same names in both modes, so moving to a cluster moves keys as they are.
+     */
     prefix: string;
     lockDurationMs: number;
     stalledIntervalMs: number;
@@ -560,6 +623,28 @@ export interface AppConfig {
   tracing: TracingConfig | undefined;
 }
 
+/** How to reach a Redis Cluster: seed nodes (the rest are discovered) and how to authenticate. */
+export interface RedisClusterConfig {
+  nodes: { host: string; port: number }[];
+  username: string | undefined;
+  password: string | undefined;
+  tls: boolean;
+}
+
+/** The cluster settings of REDIS_CLUSTER_NODES (validated: same scheme and credentials everywhere), or undefined. */
+function redisClusterOf(nodeUrls: string[]): RedisClusterConfig | undefined {
+  if (nodeUrls.length === 0) return undefined;
+  const urls = nodeUrls.map((value) => new URL(value));
+  const [first] = urls;
+  return {
+    // An IPv6 host comes bracketed from URL (`[::1]`); sockets want it bare.
+    nodes: urls.map((url) => ({ host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port) })),
+    username: first.username ? decodeURIComponent(first.username) : undefined,
+    password: first.password ? decodeURIComponent(first.password) : undefined,
+    tls: first.protocol === 'rediss:',
+  };
+}
+
 /** The payments provider client's policies (docs/third-party-calls.md) and the fake provider's settings. */
 export interface PaymentsConfig {
   baseUrl: string;
@@ -605,6 +690,7 @@ const SECRET_VARIABLES = new Set([
   'DATABASE_URL',
   'DATABASE_MIGRATION_URL',
   'REDIS_URL',
+  'REDIS_CLUSTER_NODES',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
 ]);
@@ -668,7 +754,12 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       retry: { maxAttempts: env.DB_RETRY_MAX_ATTEMPTS, budgetPercent: env.DB_RETRY_BUDGET_PERCENT },
       closeTimeoutMs: env.DB_CLOSE_TIMEOUT_MS,
     },
-    redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS },
+    redis: {
+      url: env.REDIS_URL,
+      cluster: redisClusterOf(env.REDIS_CLUSTER_NODES),
+      keyPrefix: env.REDIS_KEY_PREFIX,
+      commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+    },
     payments: {
       baseUrl: env.PAYMENTS_BASE_URL ?? `http://127.0.0.1:${env.FAKE_PAYMENTS_PORT}`,
       timeoutMs: env.PAYMENTS_TIMEOUT_MS,
@@ -697,7 +788,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       shutdownTimeoutMs: env.WORKER_SHUTDOWN_TIMEOUT_MS,
     },
     queue: {
-      prefix: `${env.REDIS_KEY_PREFIX}bull`,
+      prefix: `${env.REDIS_KEY_PREFIX}{bull}`,
       lockDurationMs: env.QUEUE_LOCK_DURATION_MS,
       stalledIntervalMs: env.QUEUE_STALLED_INTERVAL_MS,
       maxStalledCount: env.QUEUE_MAX_STALLED_COUNT,

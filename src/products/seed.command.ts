@@ -9,7 +9,7 @@ import { dataSourceOptions } from '../platform/database/data-source.factory';
 import { SqlClient } from '../platform/database/sql.client';
 import { runEntrypoint } from '../platform/lifecycle/entrypoint.bootstrap';
 import { MetricsService } from '../platform/metrics/metrics.service';
-import { createRedisConnection } from '../platform/redis/redis-connection.factory';
+import { createRedisConnection, keysBySlot } from '../platform/redis/redis-connection.factory';
 import { sleep } from '../platform/resilience/backoff.policy';
 import { Product } from './product.entity';
 import { DEMO_PRODUCTS } from './products.fixtures';
@@ -84,7 +84,8 @@ async function forgetCachedProducts(config: AppConfig, logger: Logger, ids: stri
       once(redis, 'ready'),
       sleep(REDIS_READY_TIMEOUT_MS).then(() => Promise.reject(new Error('Redis not ready'))),
     ]);
-    if (ids.length > 0) await redis.del(...ids.map(productCacheKey));
+    // One DEL per Redis Cluster slot (a single DEL across slots is refused: CROSSSLOT).
+    await Promise.all(keysBySlot(redis, ids.map(productCacheKey)).map((keys) => redis.del(...keys)));
   } catch (error) {
     logger.warn(
       { reason: (error as Error).message },

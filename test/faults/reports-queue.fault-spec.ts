@@ -244,13 +244,13 @@ describe('reports queue under faults (F28, F27, F30)', () => {
     });
   });
 
-  it('keeps its BullMQ keys under REDIS_KEY_PREFIX', async () => {
+  it('keeps its BullMQ keys under REDIS_KEY_PREFIX, in the {bull} hash tag (one Redis Cluster slot)', async () => {
     const t = await start();
     const { token } = await signUpWithToken(t.http);
     await t.http.post('/v1/reports', JANUARY, { token });
     const redis = new Redis(t.config.redis.url);
     try {
-      const keys = await redis.keys(`${t.config.redis.keyPrefix}bull:reports:*`);
+      const keys = await redis.keys(`${t.config.redis.keyPrefix}{bull}:reports:*`);
       expect(keys.length).toBeGreaterThan(0);
     } finally {
       redis.disconnect();

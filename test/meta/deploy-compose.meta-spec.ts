@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { APP_VARIABLES, ENTRY_POINTS, healthPaths, productionConfig, stopBound } from '../support/deploy.support';
+import { connectionBudgetProblems, parsePgbouncerIni } from '../support/connection-budget.support';
 import { HOST_PATH, ROOT } from '../support/process.support';
 
 /**
@@ -98,6 +99,60 @@ function consistencyProblems(resolved: any): string[] {
   return problems;
 }
 
+/**
+ * PgBouncer between the apps and Postgres (issue 19): the API and the worker through it, migrations
+ * direct, its settings and sizes within the connection budget (Postgres' default max_connections).
+ */
+function poolerProblems(resolved: any): string[] {
+  const problems: string[] = [];
+  const services = resolved.services;
+  const pooler = services.pgbouncer;
+  if (!pooler) return ['no pgbouncer service'];
+  const port = Number(pooler.ports?.[0]?.target);
+  const hostOf = (value: string | undefined) => (value ? new URL(value).host : undefined);
+  for (const name of ['api', 'worker']) {
+    const env = services[name].environment;
+    if (hostOf(env.DATABASE_URL) !== `pgbouncer:${port}`)
+      problems.push(`${name} DATABASE_URL goes to ${hostOf(env.DATABASE_URL)}, not pgbouncer:${port}`);
+    if (hostOf(env.DATABASE_MIGRATION_URL) !== 'postgres:5432')
+      problems.push(`${name} DATABASE_MIGRATION_URL goes to ${hostOf(env.DATABASE_MIGRATION_URL)}, not postgres:5432`);
+    if (services[name].depends_on?.pgbouncer?.condition !== 'service_healthy')
+      problems.push(`${name} does not wait for a healthy pgbouncer`);
+  }
+  for (const variable of ['DATABASE_URL', 'DATABASE_MIGRATION_URL']) {
+    const host = hostOf(services.migrate.environment[variable]);
+    if (host !== 'postgres:5432') problems.push(`migrate ${variable} goes to ${host}, not postgres:5432`);
+  }
+  // docker-compose 1.29 resolves a bind mount to `<absolute source>:<target>[:ro]`.
+  const mount = (pooler.volumes ?? [])
+    .map((v: string | { source: string; target: string }) =>
+      typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v,
+    )
+    .find((v: { target: string }) => v.target === '/etc/pgbouncer');
+  if (!mount) return [...problems, 'pgbouncer does not mount deploy/pgbouncer at /etc/pgbouncer'];
+  const ini = parsePgbouncerIni(readFileSync(join(mount.source, 'pgbouncer.ini'), 'utf8'));
+  if (Number(ini.pgbouncer?.listen_port) !== port)
+    problems.push(`pgbouncer listens on ${ini.pgbouncer?.listen_port}, publishes ${port}`);
+  const api = productionConfig(services.api.environment);
+  problems.push(
+    ...connectionBudgetProblems(
+      {
+        apiPeak: 1,
+        workerPeak: 1,
+        poolMax: api.database.poolMax,
+        // The migrate service and a booting worker.
+        migrators: 2,
+        pooler: { replicas: 1, ini },
+        // The postgres image's defaults (its command sets neither).
+        postgres: { maxConnections: 100, superuserReserved: 3 },
+        requestDeadlineMs: api.http.requestDeadlineMs,
+      },
+      'docker-compose.yml pgbouncer',
+    ),
+  );
+  return problems;
+}
+
 describe('docker-compose.yml (docker-compose config)', () => {
   let resolved: any;
   beforeAll(() => {
@@ -135,11 +190,13 @@ describe('docker-compose.yml (docker-compose config)', () => {
       expect(services[name].depends_on).toEqual({
         migrate: { condition: 'service_completed_successfully' },
         postgres: { condition: 'service_healthy' },
+        pgbouncer: { condition: 'service_healthy' },
         redis: { condition: 'service_healthy' },
         'fake-payments': { condition: 'service_healthy' },
       });
     }
-    for (const name of ['postgres', 'redis', 'api', 'worker', 'fake-payments', 'prometheus']) {
+    expect(services.pgbouncer.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+    for (const name of ['postgres', 'pgbouncer', 'redis', 'api', 'worker', 'fake-payments', 'prometheus']) {
       expect({ name, healthcheck: Boolean(services[name].healthcheck) }).toEqual({ name, healthcheck: true });
     }
   });
@@ -240,6 +297,27 @@ describe('docker-compose.yml (docker-compose config)', () => {
 
   it('agrees with the app: ports, health routes, commands, variables, stop grace', () => {
     expect(consistencyProblems(resolved)).toEqual([]);
+  });
+
+  it('puts PgBouncer between the apps and Postgres, migrations direct, within the connection budget', () => {
+    expect(poolerProblems(resolved)).toEqual([]);
+    const mutate = (change: (services: any) => void) => {
+      const copy = structuredClone(resolved);
+      change(copy.services);
+      return poolerProblems(copy);
+    };
+    expect(mutate((s) => (s.api.environment.DATABASE_URL = s.api.environment.DATABASE_MIGRATION_URL))).toEqual([
+      'api DATABASE_URL goes to postgres:5432, not pgbouncer:6432',
+    ]);
+    expect(mutate((s) => (s.migrate.environment.DATABASE_MIGRATION_URL = s.api.environment.DATABASE_URL))).toEqual([
+      'migrate DATABASE_MIGRATION_URL goes to pgbouncer:6432, not postgres:5432',
+    ]);
+    expect(mutate((s) => (s.api.environment.DB_POOL_MAX = '150'))).toEqual([
+      'docker-compose.yml pgbouncer: (1 API + 1 worker processes) x DB_POOL_MAX 150 = 300 clients > max_client_conn 200',
+    ]);
+    expect(mutate((s) => delete s.worker.depends_on.pgbouncer)).toEqual([
+      'worker does not wait for a healthy pgbouncer',
+    ]);
   });
 
   it('fails when one side changes alone (proved on mutated copies)', () => {

@@ -46,7 +46,10 @@ function problems({ dockerfile, compose, k8s }: Sources): string[] {
 
   const composePort = (service: string, variable: string) => Number(compose.services[service].environment[variable]);
   const configMap = k8s.find((o) => o.kind === 'ConfigMap')!.data;
-  const containerPort = (kind: string) => containersOf(k8s.find((o) => o.kind === kind)!)[0].ports[0].containerPort;
+  // The app's workloads by name (PgBouncer is a Deployment too).
+  const containerPort = (kind: string) =>
+    containersOf(k8s.find((o) => o.kind === kind && ['api', 'worker'].includes(o.metadata.name))!)[0].ports[0]
+      .containerPort;
   for (const [where, got, want] of [
     ['docker-compose.yml api PORT', composePort('api', 'PORT'), expected.api],
     ['docker-compose.yml worker WORKER_PORT', composePort('worker', 'WORKER_PORT'), expected.worker],

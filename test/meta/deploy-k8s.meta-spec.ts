@@ -9,6 +9,7 @@ import {
   validateK8s,
   type K8sObject,
 } from '../support/kustomize.support';
+import { connectionBudgetProblems, parsePgbouncerIni } from '../support/connection-budget.support';
 import { ROOT } from '../support/process.support';
 
 /**
@@ -32,6 +33,78 @@ function containerConfig(objects: K8sObject[]): { config: AppConfig; problems: s
   for (const name of Object.keys(data))
     if (!APP_VARIABLES.has(name)) problems.push(`ConfigMap sets ${name}, which the app does not read`);
   return { config: productionConfig(data), problems };
+}
+
+/** The app's own workloads (the image resilient-api), not the pooler beside them. */
+const isApp = (object: K8sObject) => object.metadata.name !== 'pgbouncer';
+
+/** The Secret the apps load (secret.example.yaml's first document; applied by hand, not rendered). */
+const appSecret = () => loadYamlDocuments(resolve(K8S, 'base', 'secret.example.yaml'))[0] as K8sObject;
+
+/**
+ * The pooler and the connection budget (issue 19): the apps reach Postgres through the PgBouncer
+ * Service, migrations reach it directly, TRUSTED_PROXIES is set, and the pools of the fleet at its
+ * peak fit PgBouncer's limits, whose server connections fit Postgres' max_connections.
+ */
+function poolerProblems(objects: K8sObject[], secret: K8sObject): string[] {
+  const { config } = containerConfig(objects);
+  const problems: string[] = [];
+  const pooler = find(objects, 'Deployment', 'pgbouncer');
+  const service = find(objects, 'Service', 'pgbouncer');
+  const ini = parsePgbouncerIni(find(objects, 'ConfigMap', 'pgbouncer-config').data['pgbouncer.ini']);
+  const data = secret.stringData as Record<string, string>;
+  const through = new URL(data.DATABASE_URL);
+  const servicePort = service.spec.ports[0].port;
+  if (through.hostname !== service.metadata.name || Number(through.port) !== servicePort) {
+    problems.push(`DATABASE_URL goes to ${through.host}, not the PgBouncer Service pgbouncer:${servicePort}`);
+  }
+  const backend = /host=(\S+)\s+port=(\d+)/.exec(Object.values(ini.databases ?? {})[0] ?? '');
+  const direct = data.DATABASE_MIGRATION_URL ? new URL(data.DATABASE_MIGRATION_URL) : undefined;
+  if (!direct || direct.hostname !== backend?.[1] || direct.port !== backend?.[2]) {
+    problems.push(
+      `DATABASE_MIGRATION_URL goes to ${direct?.host}, not Postgres itself (${backend?.[1]}:${backend?.[2]}, where PgBouncer connects)`,
+    );
+  }
+  if (direct && direct.pathname !== through.pathname) {
+    problems.push(`DATABASE_MIGRATION_URL names database ${direct.pathname}, DATABASE_URL ${through.pathname}`);
+  }
+  const [migrate] = containersOf(find(objects, 'Job', 'db-migrate'));
+  const loads = (migrate.envFrom ?? []).some(
+    (e: { secretRef?: { name: string } }) => e.secretRef?.name === secret.metadata.name,
+  );
+  const overridden = (migrate.env ?? []).some((e: { name: string }) => /^DATABASE_(MIGRATION_)?URL$/.test(e.name));
+  if (!loads || overridden)
+    problems.push('Job db-migrate does not take DATABASE_MIGRATION_URL from the Secret as it is');
+  if (config.trustedProxies.length === 0)
+    problems.push('TRUSTED_PROXIES is not set: behind the ingress every client is one address');
+
+  const rollout = find(objects, 'Rollout', 'api');
+  const hpa = find(objects, 'HorizontalPodAutoscaler', 'api');
+  const worker = find(objects, 'Deployment', 'worker');
+  const surge = (deployment: K8sObject) => Number(deployment.spec.strategy?.rollingUpdate?.maxSurge ?? 1);
+  const annotations = (pooler.metadata.annotations ?? {}) as Record<string, string>;
+  const annotation = (name: string) => Number(annotations[`resilient-api/${name}`]);
+  const workerPeak = worker.spec.replicas + surge(worker);
+  problems.push(
+    ...connectionBudgetProblems(
+      {
+        // With traffic routing, Argo Rollouts keeps the stable ReplicaSet at full size while the
+        // canary scales up to its weight: at 100 %, before promotion, both run every replica.
+        apiPeak: (rollout.spec.strategy.canary.trafficRouting ? 2 : 1) * hpa.spec.maxReplicas,
+        workerPeak,
+        poolMax: config.database.poolMax,
+        migrators: workerPeak + 1,
+        pooler: { replicas: pooler.spec.replicas + surge(pooler), ini },
+        postgres: {
+          maxConnections: annotation('postgres-max-connections'),
+          superuserReserved: annotation('postgres-superuser-reserved-connections'),
+        },
+        requestDeadlineMs: config.http.requestDeadlineMs,
+      },
+      'deploy/k8s',
+    ),
+  );
+  return problems;
 }
 
 /** Every disagreement between the manifests and the app; empty when consistent. */
@@ -85,7 +158,12 @@ function consistencyProblems(objects: K8sObject[]): string[] {
       problems.push(`Service ${name} targets ${port}, not the API's port ${config.http.port}`);
     }
   }
-  const images = new Set(objects.flatMap(containersOf).map((c) => c.image));
+  const images = new Set(
+    objects
+      .filter(isApp)
+      .flatMap(containersOf)
+      .map((c) => c.image),
+  );
   if (images.size !== 1) problems.push(`one image for every command, got ${[...images].join(', ')}`);
   return problems;
 }
@@ -100,16 +178,20 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
       [
         'AnalysisTemplate/api-canary-health',
+        'ConfigMap/pgbouncer-config',
         'ConfigMap/resilient-api-config',
+        'Deployment/pgbouncer',
         'Deployment/worker',
         'HorizontalPodAutoscaler/api',
         'Ingress/api',
         'Job/db-migrate',
         'PodDisruptionBudget/api',
+        'PodDisruptionBudget/pgbouncer',
         'PodDisruptionBudget/worker',
         'Rollout/api',
         'Service/api',
         'Service/api-canary',
+        'Service/pgbouncer',
       ].sort(),
     );
     expect(new Set(objects.map((o) => o.metadata.namespace))).toEqual(
@@ -139,8 +221,9 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
   });
 
   it('documents a Secret that validates, and every ConfigMap and Secret key is a variable the app reads', () => {
-    const [secret] = loadYamlDocuments(resolve(K8S, 'base', 'secret.example.yaml'));
-    expect(validateK8s([secret])).toEqual([]);
+    const documents = loadYamlDocuments(resolve(K8S, 'base', 'secret.example.yaml'));
+    expect(validateK8s(documents)).toEqual([]);
+    const secret = appSecret();
     const keys = [
       ...Object.keys(secret.stringData),
       ...Object.keys(find(rendered.production, 'ConfigMap', 'resilient-api-config').data),
@@ -151,6 +234,7 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
       'NODE_ENV',
       'PORT',
       'DATABASE_URL',
+      'DATABASE_MIGRATION_URL',
       'REDIS_URL',
       'PAYMENTS_BASE_URL',
       'WORKER_PORT',
@@ -159,8 +243,8 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
     ]) {
       expect(keys).toContain(name);
     }
-    // Every workload loads both.
-    for (const container of rendered.production.flatMap(containersOf)) {
+    // Every app workload loads both.
+    for (const container of rendered.production.filter(isApp).flatMap(containersOf)) {
       expect(container.envFrom).toEqual([
         { configMapRef: { name: 'resilient-api-config' } },
         { secretRef: { name: secret.metadata.name } },
@@ -214,6 +298,62 @@ describe('Kubernetes manifests (F31, F32, F37)', () => {
     ]);
     expect(mutate((o) => (containersOf(find(o, 'Deployment', 'worker'))[0].image = 'other'))).toEqual([
       expect.stringMatching(/^one image for every command/),
+    ]);
+  });
+
+  it.each(OVERLAYS)(
+    '%s puts PgBouncer between the apps and Postgres, migrations direct, and the fleet within its connection budget',
+    (overlay) => {
+      expect(poolerProblems(rendered[overlay], appSecret())).toEqual([]);
+    },
+  );
+
+  it('fails the connection budget when one number changes alone (proved on mutated copies)', () => {
+    const mutate = (change: (objects: K8sObject[], secret: K8sObject) => void) => {
+      const copy = clone(rendered.production);
+      const secret = clone(appSecret());
+      change(copy, secret);
+      return poolerProblems(copy, secret);
+    };
+    const ini = (o: K8sObject[]) => find(o, 'ConfigMap', 'pgbouncer-config').data;
+    const setIni = (o: K8sObject[], key: string, value: string) =>
+      (ini(o)['pgbouncer.ini'] = ini(o)['pgbouncer.ini'].replace(
+        new RegExp(`^${key} = .*$`, 'm'),
+        `${key} = ${value}`,
+      ));
+    expect(mutate((o) => (find(o, 'HorizontalPodAutoscaler', 'api').spec.maxReplicas = 60))).toEqual([
+      'deploy/k8s: (120 API + 4 worker processes) x DB_POOL_MAX 10 = 1240 clients > max_client_conn 1000',
+    ]);
+    expect(mutate((o) => (find(o, 'ConfigMap', 'resilient-api-config').data.DB_POOL_MAX = '30'))).toEqual([
+      'deploy/k8s: (40 API + 4 worker processes) x DB_POOL_MAX 30 = 1320 clients > max_client_conn 1000',
+    ]);
+    expect(mutate((o) => (find(o, 'Deployment', 'pgbouncer').spec.replicas = 3))).toEqual([
+      'deploy/k8s: 3 poolers x 40 server connections = 120 > Postgres max_connections 100 - reserved 3 - migrations 15 = 82',
+    ]);
+    expect(mutate((o) => (find(o, 'Deployment', 'pgbouncer').spec.strategy.rollingUpdate.maxSurge = 1))).toHaveLength(
+      1,
+    );
+    expect(mutate((o) => setIni(o, 'query_wait_timeout', '120'))).toEqual([
+      'deploy/k8s: query_wait_timeout 120 s is not within half the request deadline (10000 ms)',
+    ]);
+    expect(mutate((o) => setIni(o, 'pool_mode', 'session'))).toEqual([
+      'deploy/k8s: pool_mode session, not transaction',
+    ]);
+    expect(mutate((_, secret) => (secret.stringData.DATABASE_URL = secret.stringData.DATABASE_MIGRATION_URL))).toEqual([
+      'DATABASE_URL goes to postgres:5432, not the PgBouncer Service pgbouncer:6432',
+    ]);
+    expect(mutate((_, secret) => (secret.stringData.DATABASE_MIGRATION_URL = secret.stringData.DATABASE_URL))).toEqual([
+      'DATABASE_MIGRATION_URL goes to pgbouncer:6432, not Postgres itself (postgres:5432, where PgBouncer connects)',
+    ]);
+    expect(
+      mutate((o) => {
+        containersOf(find(o, 'Job', 'db-migrate'))[0].env = [
+          { name: 'DATABASE_MIGRATION_URL', value: 'postgres://x@pgbouncer:6432/y' },
+        ];
+      }),
+    ).toEqual(['Job db-migrate does not take DATABASE_MIGRATION_URL from the Secret as it is']);
+    expect(mutate((o) => delete find(o, 'ConfigMap', 'resilient-api-config').data.TRUSTED_PROXIES)).toEqual([
+      'TRUSTED_PROXIES is not set: behind the ingress every client is one address',
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { PinoLogger } from 'nestjs-pino';
+import { keysBySlot, type RedisClient } from '../redis/redis-connection.factory';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { REDIS_SPANS } from '../redis/redis-spans.factory';
 import { inChildSpan, tracedNow } from '../tracing/tracing.context';
@@ -45,7 +45,7 @@ export interface ReadThroughOptions<T> {
  */
 @Injectable()
 export class CacheService {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private current: CacheState = 'healthy';
   /** While degraded: when the next command may go to Redis as a probe. */
   private nextProbeAt = 0;
@@ -101,11 +101,13 @@ export class CacheService {
     }
   }
 
+  /** Deletes the keys: one DEL per cluster slot (one DEL across slots is CROSSSLOT on a cluster), sent together. */
   async delete(...keys: string[]): Promise<void> {
     if (keys.length === 0) return;
     const sentAt = Date.now();
+    const del = () => Promise.all(keysBySlot(this.redis, keys).map((group) => this.redis.del(...group)));
     try {
-      await (tracedNow() ? inChildSpan(REDIS_SPANS.cacheDel, () => this.redis.del(...keys)) : this.redis.del(...keys));
+      await (tracedNow() ? inChildSpan(REDIS_SPANS.cacheDel, del) : del());
       this.healthy();
     } catch (error) {
       this.degraded(error, 'delete', sentAt);

@@ -116,6 +116,21 @@ describe('classifyFailure', () => {
     expect(classifyFailure(wrongType)).toMatchObject({ dependency: 'redis', kind: 'rejected', transient: false });
   });
 
+  it('classifies a Redis Cluster without a slot table or in a failover as unavailable, and CROSSSLOT as a bug', () => {
+    expect(classifyFailure(new Error("Cluster isn't ready and enableOfflineQueue options is false"))).toMatchObject({
+      dependency: 'redis',
+      kind: 'unavailable',
+      outcome: 'known',
+      code: 'cluster_not_ready',
+    });
+    const redirected = new Error('Too many Cluster redirections. Last error: MOVED 3999 127.0.0.1:7001');
+    expect(classifyFailure(redirected)).toMatchObject({ kind: 'unavailable', outcome: 'unknown', transient: true });
+    const crossSlot = Object.assign(new Error("CROSSSLOT Keys in request don't hash to the same slot"), {
+      name: 'ReplyError',
+    });
+    expect(classifyFailure(crossSlot)).toMatchObject({ kind: 'rejected', transient: false, code: 'CROSSSLOT' });
+  });
+
   it('takes the classification an outbound client attached to its error', () => {
     const failure: Failure = { dependency: 'payments', kind: 'timeout', transient: true, outcome: 'unknown' };
     expect(classifyFailure(Object.assign(new Error('provider timed out'), { failure }))).toBe(failure);

@@ -89,6 +89,8 @@ export class QueueWorkersService implements OnApplicationShutdown {
   }
 
   async start(): Promise<void> {
+    // Scheduler upserts and settings go out on the producer connection (no offline queue): it must be ready first.
+    await this.redis.whenReady('queue-producer', this.config.boot.retryWindowMs);
     for (const consumer of this.consumers.values()) {
       if (consumer.globalConcurrency !== undefined) {
         await this.queue(consumer.queue).setGlobalConcurrency(consumer.globalConcurrency);

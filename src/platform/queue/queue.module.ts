@@ -26,7 +26,7 @@ BullModule.queueClass = ListenedQueue;
  * The job queue, for every process (the API enqueues, the worker consumes and schedules).
  * Queues are BullMQ queues registered through @nestjs/bullmq, on the `queue-producer`
  * connection of platform/redis (fails fast: no offline queue), under the BullMQ prefix that
- * follows `REDIS_KEY_PREFIX` (`<prefix>bull:<queue>:…`), with bounded history
+ * follows `REDIS_KEY_PREFIX` (`<prefix>{bull}:<queue>:…`, one cluster slot), with bounded history
  * (`QUEUE_KEEP_COMPLETED`, `QUEUE_KEEP_FAILED`) so Redis memory cannot grow without limit.
  * A feature registers its queue with `BullModule.registerQueue({ name })`, injects it with
  * `@InjectQueue(name)` and enqueues through {@link QueueProducerService}. Workers are created

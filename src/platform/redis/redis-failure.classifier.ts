@@ -20,6 +20,14 @@ export function classifyRedisFailure(error: unknown): Failure | undefined {
   if (message.startsWith("Stream isn't writeable")) {
     return { ...base, kind: 'unavailable', transient: true, outcome: 'known', code: 'not_connected' };
   }
+  // A Redis Cluster connection with no slot table yet (booting, every node away): nothing was sent.
+  if (message.startsWith("Cluster isn't ready") || message === 'None of startup nodes is available') {
+    return { ...base, kind: 'unavailable', transient: true, outcome: 'known', code: 'cluster_not_ready' };
+  }
+  // Redirected (MOVED/ASK) or refreshed until ioredis gave up: a failover in progress.
+  if (name === 'ClusterAllFailedError' || message.startsWith('Too many Cluster redirections')) {
+    return { ...base, kind: 'unavailable', transient: true, outcome: 'unknown', code: 'cluster_redirections' };
+  }
   if (name === 'MaxRetriesPerRequestError' || message === 'Connection is closed.') {
     return { ...base, kind: 'unavailable', transient: true, outcome: 'unknown', code: 'connection_lost' };
   }

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import { PinoLogger } from 'nestjs-pino';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { MetricsService } from '../metrics/metrics.service';
+import { keysBySlot } from '../redis/redis-connection.factory';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { REDIS_SPANS } from '../redis/redis-spans.factory';
 import { inChildSpan, tracedNow } from '../tracing/tracing.context';
@@ -46,10 +47,15 @@ export interface RateLimitHit {
 }
 
 /**
- * Fixed-window counters in Redis, shared by every instance: every policy of a request is counted
- * in ONE round trip (a Lua script: INCR, and PEXPIRE on the first hit; EVALSHA once loaded).
+ * Fixed-window counters in Redis, shared by every instance: the policies of a request are counted
+ * in one round trip (a Lua script: INCR, and PEXPIRE on the first hit; EVALSHA once loaded).
  * Keys are `<REDIS_KEY_PREFIX>rl:<policy>:<subject>`; emails and account ids are what they are
  * (the key expires with its window), never logged.
+ *
+ * A Redis Cluster lets a script touch keys of one slot only, and a request's keys (a login's email
+ * and address) hash to different slots by nature: so the script runs once per slot, the calls sent
+ * together (one round trip of time), on a cluster and on one Redis alike (keysBySlot). The keys
+ * carry no shared hash tag on purpose: one tag would put every limiter key of the fleet on one node.
  */
 const HIT_SCRIPT = `
 local out = {}
@@ -65,7 +71,10 @@ for i, key in ipairs(KEYS) do
 end
 return out`;
 
-type RedisWithHit = Redis & { rateLimitHit(numKeys: number, ...args: (string | number)[]): Promise<number[]> };
+type HitCommand = { rateLimitHit(numKeys: number, ...args: (string | number)[]): Promise<number[]> };
+type RedisWithHit = (Redis | Cluster) & HitCommand;
+
+const keyOf = (hit: RateLimitHit): string => `rl:${hit.policy.name}:${hit.subject}`;
 
 /** Local windows kept at most (a flood of distinct emails cannot grow memory without bound). */
 const LOCAL_MAX_ENTRIES = 10_000;
@@ -146,10 +155,15 @@ export class RateLimiter {
   private async hitRedis(hits: RateLimitHit[]): Promise<{ count: number; ttlMs: number }[]> {
     const redis = this.connections.get('cache') as RedisWithHit;
     if (!redis.rateLimitHit) redis.defineCommand('rateLimitHit', { lua: HIT_SCRIPT });
-    const keys = hits.map((h) => `rl:${h.policy.name}:${h.subject}`);
-    const windows = hits.map((h) => h.policy.windowSeconds * 1_000);
-    const flat = await redis.rateLimitHit(keys.length, ...keys, ...windows);
-    return hits.map((_, i) => ({ count: Number(flat[2 * i]), ttlMs: Number(flat[2 * i + 1]) }));
+    const windowOf = new Map(hits.map((h) => [keyOf(h), h.policy.windowSeconds * 1_000]));
+    const counted = new Map<string, { count: number; ttlMs: number }>();
+    await Promise.all(
+      keysBySlot(redis, [...windowOf.keys()]).map(async (keys) => {
+        const flat = await redis.rateLimitHit(keys.length, ...keys, ...keys.map((key) => windowOf.get(key)!));
+        keys.forEach((key, i) => counted.set(key, { count: Number(flat[2 * i]), ttlMs: Number(flat[2 * i + 1]) }));
+      }),
+    );
+    return hits.map((hit) => counted.get(keyOf(hit))!);
   }
 
   private hitLocal({ policy, subject }: RateLimitHit): { count: number; ttlMs: number } {
