@@ -30,6 +30,8 @@ const row = (overrides: Partial<Product> = {}): Product => ({
 
 /** An in-memory stand-in for the `cache` Redis connection, under the real CacheService (single flight included). */
 class FakeRedis {
+  /** ioredis' options: the cache groups keys by cluster slot of the prefixed key (keysBySlot). */
+  readonly options = { keyPrefix: 'ra:' };
   readonly entries = new Map<string, { value: unknown; ttl: number }>();
   async get(key: string): Promise<string | null> {
     const entry = this.entries.get(key);
