@@ -7,7 +7,7 @@ import { freePort, pollUntil } from './poll.support';
 import { ROOT, runCommand, runNode, type RunningProcess } from './process.support';
 import { deleteRedisKeys, testKeyPrefix } from './redis-keys.support';
 import { createTestDatabase, type TestDatabase } from './test-database.support';
-import { REDIS_URL } from './test-env.support';
+import { FAST_WORKER_ENV, REDIS_URL } from './test-env.support';
 
 /**
  * The topology harness: the fleet an operator runs, as real processes on spare ports.
@@ -233,14 +233,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       // nginx is on loopback: the one trusted proxy (a caller's own X-Forwarded-For is not believed).
       TRUSTED_PROXIES: '127.0.0.1',
       DB_POOL_MAX: '5',
-      // Short queue locks and stall checks (as test/support/worker.support.ts FAST_WORKER_ENV): a killed
-      // worker's job is taken over in about a second.
-      QUEUE_LOCK_DURATION_MS: '1000',
-      QUEUE_STALLED_INTERVAL_MS: '500',
-      REPORTS_RETRY_BASE_MS: '100',
-      REPORTS_SWEEP_INTERVAL_MS: '300',
-      REPORTS_STALE_AFTER_MS: '1500',
-      WORKER_SHUTDOWN_TIMEOUT_MS: '1000',
+      // Short queue locks and stall checks: a killed worker's job is taken over in about a second.
+      ...FAST_WORKER_ENV,
       ...options.env,
     };
     const apps = new Map<string, FleetApp>();

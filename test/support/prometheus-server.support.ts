@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort, pollUntil } from './poll.support';
-import { PROJECT_TOOLS_BIN } from './promtool.support';
+import { executable, PROJECT_TOOLS_BIN } from './promtool.support';
 
 export interface PrometheusServer {
   url: string;
@@ -11,15 +11,6 @@ export interface PrometheusServer {
   log(): string;
   close(): Promise<void>;
 }
-
-const executable = (file: string): boolean => {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The prometheus server binary: PATH first, then .tools/bin (scripts/ensure-test-tools.sh puts Debian's there). */
 export function resolvePrometheus(searchPath = process.env.PATH ?? ''): string {

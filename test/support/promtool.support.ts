@@ -13,7 +13,8 @@ const HOW_TO_GET_IT = [
   'or install the prometheus package, or put any promtool 2.x binary on PATH.',
 ].join('\n');
 
-const executable = (file: string): boolean => {
+/** Whether the file exists and may be executed. */
+export const executable = (file: string): boolean => {
   try {
     accessSync(file, constants.X_OK);
     return true;

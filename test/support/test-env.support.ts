@@ -23,3 +23,16 @@ export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 export const FUZZ_SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 /** Where test/e2e/tracing.e2e-spec.ts writes one real trace's spans for scripts/render-trace.mjs (unset: nowhere). */
 export const TRACE_CAPTURE = process.env.TRACE_CAPTURE;
+
+/**
+ * Settings that keep worker tests fast and bounded: short locks and stall checks (a killed
+ * worker's job is taken over in about a second), quick retries, a quick sweeper.
+ */
+export const FAST_WORKER_ENV: Record<string, string> = {
+  QUEUE_LOCK_DURATION_MS: '1000',
+  QUEUE_STALLED_INTERVAL_MS: '500',
+  REPORTS_RETRY_BASE_MS: '100',
+  REPORTS_SWEEP_INTERVAL_MS: '300',
+  REPORTS_STALE_AFTER_MS: '1500',
+  WORKER_SHUTDOWN_TIMEOUT_MS: '1000',
+};

@@ -10,19 +10,9 @@ import { freePort, pollUntil } from './poll.support';
 import { runNode, type RunningProcess } from './process.support';
 import type { TestDatabase } from './test-database.support';
 import type { TestApp } from './test-app.support';
+import { FAST_WORKER_ENV } from './test-env.support';
 
-/**
- * Settings that keep worker tests fast and bounded: short locks and stall checks (a killed
- * worker's job is taken over in about a second), quick retries, a quick sweeper.
- */
-export const FAST_WORKER_ENV: Record<string, string> = {
-  QUEUE_LOCK_DURATION_MS: '1000',
-  QUEUE_STALLED_INTERVAL_MS: '500',
-  REPORTS_RETRY_BASE_MS: '100',
-  REPORTS_SWEEP_INTERVAL_MS: '300',
-  REPORTS_STALE_AFTER_MS: '1500',
-  WORKER_SHUTDOWN_TIMEOUT_MS: '1000',
-};
+export { FAST_WORKER_ENV } from './test-env.support';
 
 /** The environment a worker needs to share an app's database and queue (same Redis, same key prefix). */
 export function workerEnvFor(
