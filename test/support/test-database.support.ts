@@ -13,6 +13,10 @@ export interface TestDatabase {
 /** Runs `fn` on a fresh connection to `url`, closed afterwards (setup, fault injection, assertions). */
 export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });
+  // A fault test may kill every backend of its database (pg_terminate_backend) while this client is
+  // idle: without a listener that 'error' would crash the test process. A failure that matters
+  // surfaces in the query that meets it.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await fn(client);

@@ -306,10 +306,9 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     this.observer?.statement?.(options.name);
     const { statementTimeoutMs, lockTimeoutMs } = this.config.database;
     const statementMs = Math.max(1, Math.trunc(fitDeadline(statementTimeoutMs, options.deadline)));
-    const client = await this.pool.connect().catch((error: unknown) => this.failed(error));
     let broken: Error | undefined;
     const onError = (error: Error) => (broken ??= error);
-    client.on('error', onError);
+    const client = await this.checkout(onError);
     let cancelled: Promise<void> | undefined;
     const cancel = () => void (cancelled ??= sendCancelRequest(client));
     signal?.addEventListener('abort', cancel, { once: true });
@@ -415,15 +414,12 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     const queryTimeout = this.clientTimeoutMs(statementMs, undefined);
     const ownTimeout = queryTimeout !== this.clientTimeoutMs(undefined, undefined);
     const acquireStartedAt = performance.now();
-    const client = await this.pool.connect().catch((error: unknown) => this.failed(error));
-    this.acquire.observe((performance.now() - acquireStartedAt) / 1_000);
     // A connection that failed at the protocol level (or timed out client-side, leaving a
     // statement running) is discarded, never handed to the next caller.
     let broken: Error | undefined;
-    // pg-pool drops its idle-error listener while a client is checked out: a backend killed
-    // between two statements would emit 'error' with no listener and crash the process.
     const onError = (error: Error) => (broken ??= error);
-    client.on('error', onError);
+    const client = await this.checkout(onError);
+    this.acquire.observe((performance.now() - acquireStartedAt) / 1_000);
     // The request's deadline (or the caller leaving) cancels the running statement on the server.
     let cancelled: Promise<void> | undefined;
     const cancel = () => void (cancelled ??= sendCancelRequest(client));
@@ -482,6 +478,24 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       client.removeListener('error', onError);
       client.release(broken);
     }
+  }
+
+  /**
+   * Checks out a pooled connection with `onError` already listening. pg-pool drops its idle-error
+   * listener when it hands a client out, so the listener must be attached in pg-pool's own
+   * callback, not after an `await`: a new connection's last startup message and a FATAL (a backend
+   * killed as soon as it exists, 57P01) can arrive in one read, and the FATAL is emitted before any
+   * promise continuation runs. With no listener that 'error' crashed the process
+   * (test/faults/database-retry.fault-spec.ts found it).
+   */
+  private checkout(onError: (error: Error) => void): Promise<PoolClient> {
+    return new Promise<PoolClient>((resolve, reject) => {
+      this.pool.connect((error, client) => {
+        if (error || !client) return reject(error ?? new Error('pg-pool gave no client'));
+        client.on('error', onError);
+        resolve(client);
+      });
+    }).catch((error: unknown) => this.failed(error));
   }
 
   /** Counts a failure and rethrows it. */
