@@ -6,7 +6,7 @@ import { runNode, type RunningProcess } from '../support/process.support';
 import { startRedisServer } from '../support/redis-server.support';
 import { ADMIN_DATABASE_URL, databaseUrl } from '../support/test-env.support';
 import { FAST_WORKER_ENV } from '../support/worker.support';
-import type { ProcessHandle, SoakTopology, SourcedLine } from './topology';
+import type { ProcessHandle, SoakTopology, SourcedLine } from './soak.topology';
 
 /**
  * The settings every soak topology runs the apps with: the product's own mechanisms, with their
@@ -139,8 +139,16 @@ export async function startSingleInstance(options: { env?: Record<string, string
     const apiPort = await freePort();
     const workerPort = await freePort();
     const api = new ManagedProcess('api-1', 'dist/main.js', { ...appEnv, PORT: String(apiPort) }, apiPort);
-    const worker = new ManagedProcess('worker-1', 'dist/worker.js', { ...appEnv, WORKER_PORT: String(workerPort) }, workerPort);
-    cleanups.push(() => api.stop('SIGKILL'), () => worker.stop('SIGKILL'));
+    const worker = new ManagedProcess(
+      'worker-1',
+      'dist/worker.js',
+      { ...appEnv, WORKER_PORT: String(workerPort) },
+      workerPort,
+    );
+    cleanups.push(
+      () => api.stop('SIGKILL'),
+      () => worker.stop('SIGKILL'),
+    );
     await api.start(); // migrates the fresh database
     await worker.start();
     const reconcileOutputs: string[] = [];
@@ -194,7 +202,10 @@ export async function startSingleInstance(options: { env?: Record<string, string
         return [
           ...tag('api-1', api.lines()),
           ...tag('worker-1', worker.lines()),
-          ...tag('reconcile', reconcileOutputs.flatMap((out) => out.split('\n'))),
+          ...tag(
+            'reconcile',
+            reconcileOutputs.flatMap((out) => out.split('\n')),
+          ),
         ];
       },
       stop: stopAll,

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, type FaultKind } from './faults';
-import { runSoak } from './soak';
+import { FAULT_KINDS, type FaultKind } from './faults.scheduler';
+import { runSoak } from './soak.support';
 
 /**
  * `npm run soak -- --minutes N --seed S [--rate R] [--customers C] [--faults F] [--fault-kinds a,b]
@@ -33,7 +33,10 @@ async function main(): Promise<number> {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min} (got ${text})`);
     return n;
   };
-  const kinds = values['fault-kinds']?.split(',').map((k) => k.trim()).filter(Boolean);
+  const kinds = values['fault-kinds']
+    ?.split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   const unknown = kinds?.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k)) ?? [];
   if (unknown.length) throw new Error(`--fault-kinds: unknown ${unknown.join(', ')} (known: ${FAULT_KINDS.join(' ')})`);
   const seed = values.seed === undefined ? Date.now() % 1_000_000_007 : Math.trunc(number('seed', values.seed, 0));

@@ -1,5 +1,5 @@
-import { FAULT_KINDS } from './faults';
-import { runSoak, type SoakReport } from './soak';
+import { FAULT_KINDS } from './faults.scheduler';
+import { runSoak, type SoakReport } from './soak.support';
 
 /**
  * The invariant soak, short and seeded: about a minute of customers against the built API and

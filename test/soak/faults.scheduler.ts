@@ -1,7 +1,7 @@
 import { Client } from 'pg';
-import type { FaultEvent, History } from './history';
-import type { Rng } from './rng';
-import type { ProcessHandle, SoakTopology } from './topology';
+import type { FaultEvent, History } from './soak-history.support';
+import type { Rng } from './seeded-random.support';
+import type { ProcessHandle, SoakTopology } from './soak.topology';
 
 /**
  * Every kind of fault the soak injects. A topology that lacks what a kind needs (no pooler in the

@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
 import { repeatedKeys } from '../support/log-keys.support';
-import { withSoakClient, SOAK_APPLICATION_NAME } from './faults';
-import type { Exchange, History } from './history';
-import type { SoakTopology } from './topology';
-import type { WorkloadSecrets } from './workload';
+import { withSoakClient, SOAK_APPLICATION_NAME } from './faults.scheduler';
+import type { Exchange, History } from './soak-history.support';
+import type { SoakTopology } from './soak.topology';
+import type { WorkloadSecrets } from './customers.workload';
 
 /**
  * The invariants, checked over the whole history and the final state. Each is a count of
@@ -49,9 +49,7 @@ export async function readFinalState(databaseUrl: string): Promise<FinalState> {
     const orders = await c.query(
       `SELECT id, status, total_cents::float8 AS "totalCents", currency, attention_reason AS "attentionReason" FROM orders`,
     );
-    const items = await c.query(
-      `SELECT order_id AS "orderId", product_id AS "productId", quantity FROM order_items`,
-    );
+    const items = await c.query(`SELECT order_id AS "orderId", product_id AS "productId", quantity FROM order_items`);
     const products = await c.query<{ id: string; stock: number }>(`SELECT id, stock FROM products`);
     const reports = await c.query(`SELECT id, status, error FROM reports`);
     return {
@@ -80,7 +78,8 @@ export async function checkState(
   const twice = new Tally('never-charged-twice', 'one charge per idempotency key, one succeeded charge per order');
   const succeededByOrder = new Map<string, number>();
   for (const entry of ledger) {
-    if (entry.charges > 1) twice.add(`key ${entry.idempotencyKey}: ${entry.charges} charges`, [entry.charge?.reference]);
+    if (entry.charges > 1)
+      twice.add(`key ${entry.idempotencyKey}: ${entry.charges} charges`, [entry.charge?.reference]);
     const charge = entry.charge;
     if (!charge || charge.status !== 'succeeded') continue;
     succeededByOrder.set(charge.reference, (succeededByOrder.get(charge.reference) ?? 0) + 1);
@@ -89,17 +88,24 @@ export async function checkState(
     else if (order.status !== 'paid' && order.status !== 'needs_attention') {
       charges.add(`order ${order.id} is ${order.status} but charge ${charge.id} succeeded`, [order.id]);
     } else if (charge.amountCents !== order.totalCents || charge.currency !== order.currency) {
-      charges.add(`order ${order.id}: ${order.totalCents} ${order.currency} charged ${charge.amountCents} ${charge.currency}`, [order.id]);
+      charges.add(
+        `order ${order.id}: ${order.totalCents} ${order.currency} charged ${charge.amountCents} ${charge.currency}`,
+        [order.id],
+      );
     }
   }
-  for (const [orderId, n] of succeededByOrder) if (n > 1) twice.add(`order ${orderId}: ${n} succeeded charges`, [orderId]);
+  for (const [orderId, n] of succeededByOrder)
+    if (n > 1) twice.add(`order ${orderId}: ${n} succeeded charges`, [orderId]);
   for (const order of state.orders) {
     if (order.status === 'paid' && !succeededByOrder.has(order.id)) {
       charges.add(`order ${order.id} is paid without a succeeded charge`, [order.id]);
     }
   }
 
-  const stock = new Tally('stock-conserved', 'initial stock = current stock + items of paid, pending and handed-over orders');
+  const stock = new Tally(
+    'stock-conserved',
+    'initial stock = current stock + items of paid, pending and handed-over orders',
+  );
   const held = new Map<string, number>();
   for (const item of state.items) {
     if (HOLDS_STOCK.has(orders.get(item.orderId)?.status ?? '')) {
@@ -120,7 +126,10 @@ export async function checkState(
     }
   }
 
-  const settled = new Tally('orders-settled', 'every order paid, payment_failed or needs_attention (with a reason) once faults stop');
+  const settled = new Tally(
+    'orders-settled',
+    'every order paid, payment_failed or needs_attention (with a reason) once faults stop',
+  );
   for (const order of state.orders) {
     if (!TERMINAL.has(order.status)) settled.add(`order ${order.id} still ${order.status}`, [order.id]);
     else if (order.status === 'needs_attention' && !order.attentionReason) {
@@ -128,7 +137,10 @@ export async function checkState(
     }
   }
 
-  const agree = new Tally('answers-agree', 'a 201 means the order ended paid; an answer stating a settled status matches the final one');
+  const agree = new Tally(
+    'answers-agree',
+    'a 201 means the order ended paid; an answer stating a settled status matches the final one',
+  );
   for (const e of history.exchanges) {
     if (!e.orderId || !e.orderStatus || e.status === 0) continue;
     const final = orders.get(e.orderId);
@@ -177,17 +189,22 @@ export async function checkState(
     else if (r.status === 'failed' && !r.error) reports.add(`report ${r.id} failed without a reason`, [r.id]);
   }
 
-  const progress = new Tally('workload-progressed', 'the run did real work: orders paid and declined, reports completed');
+  const progress = new Tally(
+    'workload-progressed',
+    'the run did real work: orders paid and declined, reports completed',
+  );
   const paid = state.orders.filter((o) => o.status === 'paid').length;
   if (paid === 0) progress.add('no order was paid');
-  if (!state.orders.some((o) => o.status === 'payment_failed')) progress.add('no order failed (declined tokens are in the mix)');
+  if (!state.orders.some((o) => o.status === 'payment_failed'))
+    progress.add('no order failed (declined tokens are in the mix)');
   if (!state.reports.some((r) => r.status === 'completed')) progress.add('no report completed');
 
   return [charges, twice, stock, settled, agree, replay, reports, progress].map((t) => t.result);
 }
 
 const STACK = /\n\s+at |\bat [\w.<>]+ \(|[\w/.-]+\.(?:ts|js):\d+:\d+/;
-const SQL = /\b(?:SELECT\s.+\sFROM|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b|duplicate key value|violates .* constraint|relation "|syntax error at/i;
+const SQL =
+  /\b(?:SELECT\s.+\sFROM|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b|duplicate key value|violates .* constraint|relation "|syntax error at/i;
 const PATHS = /\/(?:work|home|usr|app|src|dist|node_modules)\//;
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z.]{2,}/;
 const JWT = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\./;
@@ -215,7 +232,8 @@ export function checkAnswers(history: History, secrets: WorkloadSecrets, hangBou
       }
       continue;
     }
-    if (e.durationMs > hangBoundMs) hangs.add(`#${e.seq} ${e.method} ${e.route}: ${e.status} after ${e.durationMs} ms`, ids);
+    if (e.durationMs > hangBoundMs)
+      hangs.add(`#${e.seq} ${e.method} ${e.route}: ${e.status} after ${e.durationMs} ms`, ids);
     if (e.status === 500) no500.add(`#${e.seq} ${e.method} ${e.route} → 500 ${e.code ?? ''}`, ids);
     if (!e.responseRequestId) problems.add(`#${e.seq} ${e.method} ${e.route} → ${e.status} without X-Request-Id`, ids);
     if (e.status >= 400) {
@@ -257,8 +275,14 @@ export function checkAnswers(history: History, secrets: WorkloadSecrets, hangBou
 }
 
 /** Over every log line of every process: no personal data, no token, no repeated key; each report completed once. */
-export function checkLogs(topology: SoakTopology, secrets: WorkloadSecrets): { results: InvariantResult[]; lines: number } {
-  const personal = new Tally('no-personal-data-in-logs', 'no email, password or bearer token in any log line; no key repeated in one line');
+export function checkLogs(
+  topology: SoakTopology,
+  secrets: WorkloadSecrets,
+): { results: InvariantResult[]; lines: number } {
+  const personal = new Tally(
+    'no-personal-data-in-logs',
+    'no email, password or bearer token in any log line; no key repeated in one line',
+  );
   const once = new Tally('jobs-complete-once', 'no report is processed to completion twice');
   const completed = new Map<string, number>();
   const lines = topology.logLines();
@@ -335,7 +359,10 @@ async function atRestOnce(topology: SoakTopology): Promise<InvariantResult[]> {
     if (pending.some((v) => v > 0)) gauges.add(`${p.name}: db_client_connection_pending_requests ${pending.join(',')}`);
   }
 
-  const connections = new Tally('at-rest-connections', 'no app session idle in a transaction or busy; no more sessions than the pools allow');
+  const connections = new Tally(
+    'at-rest-connections',
+    'no app session idle in a transaction or busy; no more sessions than the pools allow',
+  );
   const locks = new Tally('at-rest-advisory-locks', 'no advisory lock held');
   await withSoakClient(topology.databaseUrl, async (c) => {
     const { rows } = await c.query<{ pid: number; state: string; query: string; application_name: string }>(

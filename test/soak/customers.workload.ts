@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { createClient, type ApiClient } from '../../client/index';
-import type { Exchange, History } from './history';
-import type { Rng } from './rng';
+import type { Exchange, History } from './soak-history.support';
+import type { Rng } from './seeded-random.support';
 
 /**
  * The soak's customers: accounts that sign up, log in, browse, order with idempotency keys and
@@ -14,7 +14,14 @@ import type { Rng } from './rng';
  */
 
 /** The mix of payment tokens orders are placed with (the provider's test tokens). */
-export const TOKEN_MIX = { tok_ok: 55, tok_declined: 10, tok_flaky: 12, tok_slow: 6, tok_error: 6, tok_invalid: 4 } as const;
+export const TOKEN_MIX = {
+  tok_ok: 55,
+  tok_declined: 10,
+  tok_flaky: 12,
+  tok_slow: 6,
+  tok_error: 6,
+  tok_invalid: 4,
+} as const;
 
 export interface WorkloadOptions {
   baseUrl: string;
@@ -190,7 +197,11 @@ class Customer {
       });
       throw error;
     }
-    history.record({ ...base, ...answerFields(response, text, url.pathname), durationMs: Math.round(performance.now() - started) });
+    history.record({
+      ...base,
+      ...answerFields(response, text, url.pathname),
+      durationMs: Math.round(performance.now() - started),
+    });
     return response;
   }
 
@@ -330,14 +341,21 @@ class Customer {
     if (kind === 'hangup') {
       // A full order request (a real payment token), then the connection closed before any answer.
       const key = `soak-${this.name}-hangup-${randomBytes(4).toString('hex')}`;
-      const body = JSON.stringify({ items: [{ productId: this.rng.pick(productIds), quantity: 1 }], paymentToken: 'tok_ok' });
+      const body = JSON.stringify({
+        items: [{ productId: this.rng.pick(productIds), quantity: 1 }],
+        paymentToken: 'tok_ok',
+      });
       await this.rawHangUp(baseUrl, key, token, body);
       return;
     }
     if (kind === 'malformed') {
       await this.raw('hostile-malformed', baseUrl, '/v1/orders', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': `soak-bad-${randomBytes(4).toString('hex')}` },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          'idempotency-key': `soak-bad-${randomBytes(4).toString('hex')}`,
+        },
         body: '{"items": [{"productId": ',
       });
       return;
@@ -351,7 +369,12 @@ class Customer {
       return;
     }
     if (kind === 'unknownRoute') {
-      await this.raw('hostile-unknown-route', baseUrl, `/v1/nothing-here/${randomBytes(3).toString('hex')}?email=x@y.z`, {});
+      await this.raw(
+        'hostile-unknown-route',
+        baseUrl,
+        `/v1/nothing-here/${randomBytes(3).toString('hex')}?email=x@y.z`,
+        {},
+      );
       return;
     }
     // A burst of wrong passwords for one address: past the per-email login limit, 429 with Retry-After.
@@ -435,7 +458,11 @@ function backoff(rng: Rng, attempt: number, retryAfterSeconds: number | undefine
 }
 
 /** What an answer says, parsed once: status, problem code, the order or report it is about. */
-function answerFields(response: Response, text: string, pathname: string): Partial<Exchange> & { status: number; body: string } {
+function answerFields(
+  response: Response,
+  text: string,
+  pathname: string,
+): Partial<Exchange> & { status: number; body: string } {
   const fields: Partial<Exchange> & { status: number; body: string } = {
     status: response.status,
     body: response.status >= 400 ? text : text.slice(0, 240),
@@ -453,7 +480,12 @@ function answerFields(response: Response, text: string, pathname: string): Parti
   if (typeof json.code === 'string') fields.code = json.code;
   if (typeof json.orderId === 'string') fields.orderId = json.orderId;
   if (typeof json.orderStatus === 'string') fields.orderStatus = json.orderStatus;
-  if (response.ok && pathname.startsWith('/v1/orders') && typeof json.id === 'string' && typeof json.status === 'string') {
+  if (
+    response.ok &&
+    pathname.startsWith('/v1/orders') &&
+    typeof json.id === 'string' &&
+    typeof json.status === 'string'
+  ) {
     fields.orderId = json.id;
     fields.orderStatus = json.status;
   }

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ROOT } from '../support/process.support';
-import { FAULT_KINDS, FaultSchedule, availableFaults, withSoakClient, type FaultKind } from './faults';
-import { History, describeFault } from './history';
+import { FAULT_KINDS, FaultSchedule, availableFaults, withSoakClient, type FaultKind } from './faults.scheduler';
+import { History, describeFault } from './soak-history.support';
 import {
   checkAnswers,
   checkAtRest,
@@ -11,11 +11,11 @@ import {
   countByStatus,
   readFinalState,
   type InvariantResult,
-} from './invariants';
-import { Rng } from './rng';
+} from './soak.invariants';
+import { Rng } from './seeded-random.support';
 import { startSingleInstance } from './single-instance.topology';
-import type { SoakTopology } from './topology';
-import { Workload } from './workload';
+import type { SoakTopology } from './soak.topology';
+import { Workload } from './customers.workload';
 
 export interface SoakOptions {
   /** How long customers and faults run (the settle phase comes after). */
@@ -65,7 +65,9 @@ export interface SoakReport {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The soak's catalog: stock enough for the run, one product scarce (OUT_OF_STOCK races), one discontinued. */
-async function seedCatalog(databaseUrl: string): Promise<{ productIds: string[]; discontinuedId: string; stock: Map<string, number> }> {
+async function seedCatalog(
+  databaseUrl: string,
+): Promise<{ productIds: string[]; discontinuedId: string; stock: Map<string, number> }> {
   return withSoakClient(databaseUrl, async (c) => {
     const rows: [string, number, number, string][] = [
       ['SOAK-TEA', 450, 100_000, 'active'],
@@ -121,7 +123,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   try {
     const catalog = await seedCatalog(topology.databaseUrl);
     const history = new History();
-    const kinds = (options.faultKinds ?? availableFaults(topology)).filter((k) => availableFaults(topology).includes(k));
+    const kinds = (options.faultKinds ?? availableFaults(topology)).filter((k) =>
+      availableFaults(topology).includes(k),
+    );
     const notAvailable = FAULT_KINDS.filter((k) => !availableFaults(topology).includes(k));
     const workload = new Workload(
       { baseUrl: topology.baseUrl, customers: options.customers, rate: options.rate, ...catalog },
@@ -130,7 +134,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     );
     const meanGapMs = Math.max(300, 60_000 / options.faultsPerMinute - 2_500);
     const schedule = new FaultSchedule(topology, history, faultRng, kinds, meanGapMs);
-    say(`soak: seed ${options.seed}, ${options.customers} customers at ~${options.rate} req/s, faults ${kinds.join(' ')}`);
+    say(
+      `soak: seed ${options.seed}, ${options.customers} customers at ~${options.rate} req/s, faults ${kinds.join(' ')}`,
+    );
     workload.start();
     schedule.start();
     const endAt = Date.now() + options.minutes * 60_000;
@@ -142,7 +148,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       if (Date.now() >= endAt && rounds >= options.minRounds) break;
       if (Date.now() - lastProgress > 30_000) {
         lastProgress = Date.now();
-        say(`soak: t=${Math.round(history.now() / 1000)}s requests=${history.exchanges.length} faults=${history.faults.length}`);
+        say(
+          `soak: t=${Math.round(history.now() / 1000)}s requests=${history.exchanges.length} faults=${history.faults.length}`,
+        );
       }
       await sleep(250);
     }
@@ -156,14 +164,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const settleS = await settle(topology.databaseUrl, settleBoundMs);
 
     const secrets = workload.secrets();
-    const hangBoundMs = Math.max(Number(topology.appEnv.REQUEST_DEADLINE_MS), Number(topology.appEnv.ORDERS_REQUEST_DEADLINE_MS)) + 4_000;
+    const hangBoundMs =
+      Math.max(Number(topology.appEnv.REQUEST_DEADLINE_MS), Number(topology.appEnv.ORDERS_REQUEST_DEADLINE_MS)) + 4_000;
     const state = await readFinalState(topology.databaseUrl);
     const logs = checkLogs(topology, secrets);
     const recovered = {
       name: 'faults-recovered',
       checks: 'every fault was injected and healed: each killed process came back ready',
       violations: history.faults.filter((f) => f.failure).length,
-      examples: history.faults.filter((f) => f.failure).slice(0, 5).map((f) => ({ text: describeFault(f).trim(), ids: [] })),
+      examples: history.faults
+        .filter((f) => f.failure)
+        .slice(0, 5)
+        .map((f) => ({ text: describeFault(f).trim(), ids: [] })),
     };
     const invariants = [
       ...(await checkState(topology, history, state, catalog.stock)),
@@ -180,7 +192,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }));
     const slices = invariants
       .filter((r) => r.violations > 0)
-      .flatMap((r) => r.examples.slice(0, 2).map((ex) => ({ invariant: r.name, example: ex.text, slice: history.slice(ex.ids) })));
+      .flatMap((r) =>
+        r.examples.slice(0, 2).map((ex) => ({ invariant: r.name, example: ex.text, slice: history.slice(ex.ids) })),
+      );
     const tally = <T>(items: T[], key: (t: T) => string) =>
       items.reduce<Record<string, number>>((acc, item) => ((acc[key(item)] = (acc[key(item)] ?? 0) + 1), acc), {});
     const { topology: _t, progress: _p, ...plainOptions } = options;
@@ -222,7 +236,11 @@ function pad(rows: string[][]): string {
 export function formatReport(r: SoakReport): string {
   const invariantRows = [
     ['invariant', 'violations', 'first example'],
-    ...r.invariants.map((i) => [i.name, String(i.violations), (i.examples[0]?.text ?? '').replace(/\|/g, '/').slice(0, 110)]),
+    ...r.invariants.map((i) => [
+      i.name,
+      String(i.violations),
+      (i.examples[0]?.text ?? '').replace(/\|/g, '/').slice(0, 110),
+    ]),
   ];
   const faultRows = [
     ['fault', 'injected', 'not recovered'],
@@ -233,8 +251,14 @@ export function formatReport(r: SoakReport): string {
     `## Soak ${r.startedAt} — seed ${r.seed}`,
     '',
     `topology ${r.topology}; ${r.options.customers} customers at ~${r.options.rate} req/s; ${r.durationS} s of faults and traffic, settled in ${r.settleS} s`,
-    `requests ${r.requests} (${Object.entries(r.statuses).map(([s, n]) => `${s}: ${n}`).join(', ')})`,
-    `orders ${Object.entries(r.orders).map(([s, n]) => `${s} ${n}`).join(', ')}; reports ${Object.entries(r.reports).map(([s, n]) => `${s} ${n}`).join(', ')}; ${r.logLines} log lines checked`,
+    `requests ${r.requests} (${Object.entries(r.statuses)
+      .map(([s, n]) => `${s}: ${n}`)
+      .join(', ')})`,
+    `orders ${Object.entries(r.orders)
+      .map(([s, n]) => `${s} ${n}`)
+      .join(', ')}; reports ${Object.entries(r.reports)
+      .map(([s, n]) => `${s} ${n}`)
+      .join(', ')}; ${r.logLines} log lines checked`,
     '',
     pad(invariantRows),
     '',
@@ -242,7 +266,8 @@ export function formatReport(r: SoakReport): string {
   ];
   if (r.slices.length > 0) {
     lines.push('', `Violations: replay with --seed ${r.seed}. Minimal history slices:`);
-    for (const s of r.slices) lines.push('', `[${s.invariant}] ${s.example}`, ...(s.slice.length ? s.slice : ['  (no exchange names it)']));
+    for (const s of r.slices)
+      lines.push('', `[${s.invariant}] ${s.example}`, ...(s.slice.length ? s.slice : ['  (no exchange names it)']));
   }
   return lines.join('\n');
 }
