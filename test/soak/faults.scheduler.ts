@@ -40,16 +40,18 @@ export const SOAK_APPLICATION_NAME = 'ra-soak';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Faults on a schedule drawn from the seed: one at a time, a pause between two (drawn around
- * `meanGapMs`), each kind drawn from a shuffled bag of every available kind (so a run of a few
- * bags injects every kind, in an order the seed decides), each fault held for a drawn time and
- * then healed. A fault the system does not recover from (a process that does not come back)
- * is recorded with its failure.
+ * Faults on a schedule drawn from the seed, in two lanes that run at once, so a crash can race a
+ * recovery elsewhere: the **process** lane (API and worker SIGKILL/SIGTERM and restart) and the
+ * **dependency** lane (provider, Postgres, Redis, pooler, forced reconciliation). Within a lane,
+ * one fault at a time, a pause between two (drawn around `meanGapMs`), each kind drawn from a
+ * shuffled bag of the lane's kinds (so every kind comes once a round, in an order the seed
+ * decides), held for a drawn time, then healed. The seed fixes what is drawn; how a loaded
+ * machine times it is not replayable to the millisecond. A fault the system does not recover from
+ * (a process that does not come back) is recorded with its failure.
  */
 export class FaultSchedule {
-  private bag: FaultKind[] = [];
   private stopping = false;
-  private loop?: Promise<void>;
+  private lanes: Promise<void>[] = [];
 
   constructor(
     private readonly topology: SoakTopology,
@@ -60,30 +62,35 @@ export class FaultSchedule {
   ) {}
 
   start(): void {
-    this.loop = this.run();
+    const processLane = this.kinds.filter((k) => k.startsWith('api-') || k.startsWith('worker-'));
+    const dependencyLane = this.kinds.filter((k) => !processLane.includes(k));
+    this.lanes = [processLane, dependencyLane]
+      .map((kinds, i) => ({ kinds, rng: this.rng.fork(100 + i) }))
+      .filter((lane) => lane.kinds.length > 0)
+      .map((lane) => this.run(lane.kinds, lane.rng));
   }
 
-  /** Stops drawing faults, waits for the one in progress to heal, and heals everything. */
+  /** Stops drawing faults, waits for the ones in progress to heal, and heals everything. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.loop;
+    await Promise.all(this.lanes);
     await this.healAll();
   }
 
-  private async run(): Promise<void> {
+  private async run(kinds: FaultKind[], rng: Rng): Promise<void> {
+    let bag: FaultKind[] = [];
     while (!this.stopping) {
-      await sleep(Math.round(this.meanGapMs * (0.4 + this.rng.next() * 1.2)));
+      await sleep(Math.round(this.meanGapMs * (0.4 + rng.next() * 1.2)));
       if (this.stopping) break;
-      if (this.bag.length === 0) this.bag = this.rng.shuffle(this.kinds);
-      const kind = this.bag.pop()!;
-      await this.inject(kind);
+      if (bag.length === 0) bag = rng.shuffle(kinds);
+      await this.inject(bag.pop()!, rng);
     }
   }
 
-  private async inject(kind: FaultKind): Promise<void> {
+  private async inject(kind: FaultKind, rng: Rng): Promise<void> {
     const event = this.history.fault(kind, '');
     try {
-      event.detail = await this.apply(kind, event);
+      event.detail = await this.apply(kind, event, rng);
     } catch (error) {
       event.failure = error instanceof Error ? error.message.split('\n')[0] : String(error);
       await this.healAll().catch(() => undefined);
@@ -92,24 +99,24 @@ export class FaultSchedule {
     }
   }
 
-  private async apply(kind: FaultKind, event: FaultEvent): Promise<string> {
+  private async apply(kind: FaultKind, event: FaultEvent, rng: Rng): Promise<string> {
     const t = this.topology;
-    const hold = () => this.rng.int(800, 3_000);
+    const hold = () => rng.int(800, 3_000);
     switch (kind) {
       case 'api-sigkill':
       case 'api-sigterm':
       case 'worker-sigkill':
       case 'worker-sigterm': {
-        const target = this.rng.pick<ProcessHandle>(kind.startsWith('api') ? t.apis : t.workers);
+        const target = rng.pick<ProcessHandle>(kind.startsWith('api') ? t.apis : t.workers);
         const signal = kind.endsWith('sigkill') ? 'SIGKILL' : 'SIGTERM';
         const { exitCode, ms } = await target.stop(signal);
-        const down = this.rng.int(100, 1_500);
+        const down = rng.int(100, 1_500);
         await sleep(down);
         await target.start();
         return `${target.name} ${signal}: exit ${exitCode} after ${ms} ms, restarted after ${down} ms`;
       }
       case 'provider-slow': {
-        const delayMs = this.rng.int(150, 700);
+        const delayMs = rng.int(150, 700);
         return this.providerOutage({ mode: 'slow', delayMs }, hold(), `answers ${delayMs} ms late`);
       }
       case 'provider-down':
@@ -118,7 +125,7 @@ export class FaultSchedule {
         return this.providerOutage({ mode: 'reset' }, hold(), 'charges made, connection reset mid-answer');
       case 'provider-rate-limited':
         return this.providerOutage(
-          { mode: 'rate-limited', retryAfterSeconds: this.rng.int(1, 2) },
+          { mode: 'rate-limited', retryAfterSeconds: rng.int(1, 2) },
           hold(),
           '429 with Retry-After before charging',
         );
@@ -133,8 +140,8 @@ export class FaultSchedule {
         // their requests still deciding) while a reconciliation pass runs, twice.
         await t.provider.setOutage({ mode: 'slow', delayMs: 2_500 });
         try {
-          await sleep(this.rng.int(300, 1_500));
-          await Promise.all([t.reconcileNow(), sleep(this.rng.int(0, 400)).then(() => t.reconcileNow())]);
+          await sleep(rng.int(300, 1_500));
+          await Promise.all([t.reconcileNow(), sleep(rng.int(0, 400)).then(() => t.reconcileNow())]);
         } finally {
           await t.provider.clearOutage();
         }
@@ -152,7 +159,7 @@ export class FaultSchedule {
         return `${killed} backends terminated`;
       }
       case 'postgres-table-locked': {
-        const table = this.rng.pick(['orders', 'products', 'reports', 'idempotency_keys']);
+        const table = rng.pick(['orders', 'products', 'reports', 'idempotency_keys']);
         const ms = hold();
         await withSoakClient(t.databaseUrl, async (c) => {
           await c.query('BEGIN');

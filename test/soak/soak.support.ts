@@ -47,7 +47,7 @@ export interface SoakReport {
   settleS: number;
   requests: number;
   statuses: Record<string, number>;
-  faults: { kind: string; injected: number; failed: number }[];
+  faults: { kind: string; injected: number; failed: number; meanS: number }[];
   faultsTotal: number;
   notAvailable: string[];
   orders: Record<string, number>;
@@ -62,6 +62,7 @@ export interface SoakReport {
   resultFile?: string;
 }
 
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The soak's catalog: stock enough for the run, one product scarce (OUT_OF_STOCK races), one discontinued. */
@@ -189,6 +190,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       kind,
       injected: history.faults.filter((f) => f.kind === kind).length,
       failed: history.faults.filter((f) => f.kind === kind && f.failure).length,
+      meanS: mean(history.faults.filter((f) => f.kind === kind).map((f) => ((f.healedAt ?? f.at) - f.at) / 1000)),
     }));
     const slices = invariants
       .filter((r) => r.violations > 0)
@@ -243,9 +245,9 @@ export function formatReport(r: SoakReport): string {
     ]),
   ];
   const faultRows = [
-    ['fault', 'injected', 'not recovered'],
-    ...r.faults.map((f) => [f.kind, String(f.injected), String(f.failed)]),
-    ...r.notAvailable.map((k) => [k, 'n/a (not in this topology)', '-']),
+    ['fault', 'injected', 'not recovered', 'mean duration (s)'],
+    ...r.faults.map((f) => [f.kind, String(f.injected), String(f.failed), f.meanS.toFixed(1)]),
+    ...r.notAvailable.map((k) => [k, 'n/a (not in this topology)', '-', '-']),
   ];
   const lines = [
     `## Soak ${r.startedAt} — seed ${r.seed}`,
