@@ -170,14 +170,16 @@ export async function checkState(
     if (e.method !== 'POST' || e.route !== '/v1/orders' || !e.idempotencyKey || !e.orderId || e.status === 0) continue;
     const entry = byKey.get(e.idempotencyKey) ?? { stored: new Set(), claims: new Set(), all: new Set() };
     entry.all.add(e.orderId);
-    if (e.status < 500) {
+    // Released (not stored) only: a 5xx about an order settled payment_failed, nothing charged.
+    if (e.status < 500 || e.orderStatus !== 'payment_failed') {
       entry.stored.add(e.orderId);
-      if (e.orderStatus) entry.claims.add(e.status === 201 ? 'paid' : e.orderStatus);
+      const claim = e.status === 201 ? 'paid' : e.orderStatus;
+      if (claim === 'paid' || claim === 'payment_failed') entry.claims.add(claim);
     }
     byKey.set(e.idempotencyKey, entry);
   }
   for (const [key, { stored, claims, all }] of byKey) {
-    if (stored.size > 1) replay.add(`key ${key} answered (2xx/4xx) with ${stored.size} different orders`, [key]);
+    if (stored.size > 1) replay.add(`key ${key} answered with ${stored.size} different orders`, [key]);
     if (claims.size > 1) replay.add(`key ${key} answered ${[...claims].join(' and ')}`, [key]);
     const live = [...all].filter((id) => orders.get(id)?.status !== 'payment_failed');
     if (live.length > 1) replay.add(`key ${key} has ${live.length} orders not failed: ${live.join(', ')}`, [key]);
