@@ -8,6 +8,9 @@ import { runSoak } from './soak.support';
  * under soak/results/, and ends with `SOAK violations=<n> faults=<n> requests=<n> seed=<seed>`;
  * exits 1 when any invariant was violated (2 when the soak itself could not run).
  */
+/** A bad option: one line on stderr, no stack. */
+class UsageError extends Error {}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -30,7 +33,7 @@ async function main(): Promise<number> {
   }
   const number = (name: string, text: string, min: number) => {
     const n = Number(text);
-    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min} (got ${text})`);
+    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min} (got ${text})`);
     return n;
   };
   const kinds = values['fault-kinds']
@@ -38,7 +41,8 @@ async function main(): Promise<number> {
     .map((k) => k.trim())
     .filter(Boolean);
   const unknown = kinds?.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k)) ?? [];
-  if (unknown.length) throw new Error(`--fault-kinds: unknown ${unknown.join(', ')} (known: ${FAULT_KINDS.join(' ')})`);
+  if (unknown.length)
+    throw new UsageError(`--fault-kinds: unknown ${unknown.join(', ')} (known: ${FAULT_KINDS.join(' ')})`);
   const seed = values.seed === undefined ? Date.now() % 1_000_000_007 : Math.trunc(number('seed', values.seed, 0));
   const report = await runSoak({
     minutes: number('minutes', values.minutes, 0.1),
@@ -60,7 +64,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`soak failed to run: ${error instanceof Error ? error.stack : String(error)}\n`);
+    const text = error instanceof UsageError ? error.message : error instanceof Error ? error.stack : String(error);
+    process.stderr.write(`soak failed to run: ${text}\n`);
     process.stdout.write('SOAK violations=-1 faults=0 requests=0 seed=unknown\n');
     process.exit(2);
   },
