@@ -190,7 +190,8 @@ export async function startSingleInstance(options: { env?: Record<string, string
       async reconcileNow() {
         const pass = runNode('dist/orders/reconcile.command.js', appEnv);
         try {
-          await pass.exited(30_000);
+          // Generous: it boots a whole process, on a box where restarts are being forced meanwhile.
+          await pass.exited(90_000);
         } finally {
           pass.kill('SIGKILL');
           reconcileOutputs.push(pass.stdout());

@@ -57,6 +57,8 @@ export interface SoakReport {
   /** Per failing invariant, its first example's history slice. */
   slices: { invariant: string; example: string; slice: string[] }[];
   logLines: number;
+  /** Report runs that recomputed a finished report and stored nothing (at-least-once jobs, by design). */
+  reportsRecomputed: number;
   table: string;
   summaryLine: string;
   resultFile?: string;
@@ -192,10 +194,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       failed: history.faults.filter((f) => f.kind === kind && f.failure).length,
       meanS: mean(history.faults.filter((f) => f.kind === kind).map((f) => ((f.healedAt ?? f.at) - f.at) / 1000)),
     }));
+    const allLines = topology.logLines();
+    /** The log lines (any process) that name one of `ids`: what the processes said about it. */
+    const logsNaming = (ids: string[]) =>
+      ids.length === 0
+        ? []
+        : allLines
+            .filter((l) => ids.some((id) => l.text.includes(id)))
+            .slice(0, 10)
+            .map((l) => `  log ${l.source}: ${l.text.slice(0, 300)}`);
     const slices = invariants
       .filter((r) => r.violations > 0)
       .flatMap((r) =>
-        r.examples.slice(0, 2).map((ex) => ({ invariant: r.name, example: ex.text, slice: history.slice(ex.ids) })),
+        r.examples.slice(0, 2).map((ex) => ({
+          invariant: r.name,
+          example: ex.text,
+          slice: [...history.slice(ex.ids), ...logsNaming(ex.ids)],
+        })),
       );
     const tally = <T>(items: T[], key: (t: T) => string) =>
       items.reduce<Record<string, number>>((acc, item) => ((acc[key(item)] = (acc[key(item)] ?? 0) + 1), acc), {});
@@ -218,6 +233,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       violations,
       slices,
       logLines: logs.lines,
+      reportsRecomputed: logs.recomputed,
       table: '',
       summaryLine: `SOAK violations=${violations} faults=${history.faults.length} requests=${history.exchanges.length} seed=${options.seed}`,
     };
@@ -260,7 +276,9 @@ export function formatReport(r: SoakReport): string {
       .map(([s, n]) => `${s} ${n}`)
       .join(', ')}; reports ${Object.entries(r.reports)
       .map(([s, n]) => `${s} ${n}`)
-      .join(', ')}; ${r.logLines} log lines checked`,
+      .join(
+        ', ',
+      )}; ${r.logLines} log lines checked; ${r.reportsRecomputed} report runs recomputed a finished report and stored nothing`,
     '',
     pad(invariantRows),
     '',
