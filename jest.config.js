@@ -61,5 +61,7 @@ module.exports = {
     // Tests of the repository itself (lint rules, README fix map, pinned versions) and of its delivery
     // files (Dockerfile replay, compose, workflows, Kubernetes, rollout gate): no in-process app.
     { ...common, displayName: 'meta', testMatch: ['<rootDir>/test/meta/**/*.meta-spec.ts'] },
+    // The invariant soak's short seeded run (test/soak): the whole system under a workload and random faults.
+    { ...common, displayName: 'soak', testMatch: ['<rootDir>/test/soak/**/*.soak-spec.ts'] },
   ],
 };

@@ -7,7 +7,7 @@
  * Allowed shapes (folders on the way must be kebab-case too):
  *   orders.service.ts                 <name>.<role>.ts
  *   orders.service.spec.ts            a unit test beside the file it tests: <name>.<role>.spec.ts
- *   idempotency.e2e-spec.ts           <name>.<test-role>.ts (e2e-spec, fault-spec, meta-spec)
+ *   idempotency.e2e-spec.ts           <name>.<test-role>.ts (e2e-spec, fault-spec, meta-spec, soak-spec)
  *   1767225600000-create-orders.migration.ts
  *                                     a migration: <13-digit ms timestamp>-<kebab-name>.migration.ts
  * Exceptions: the entry points src/main.ts and src/worker.ts.
@@ -25,10 +25,12 @@ const ROLES = [
   'middleware health types catalog factory hooks handler pipe decorator bootstrap command migration migrations',
   'fixtures support constants spec e2e-spec fault-spec meta-spec fleet-spec setup teardown server logger indicator',
   'classifier policy registry worker queue scheduler metrics breaker limiter budget deadline gate context',
+  // The invariant soak (test/soak): what runs against the system, what it checks, what it runs on.
+  'soak-spec workload invariants topology',
 ]
   .join(' ')
   .split(' ');
-const TEST_ROLES = ['spec', 'e2e-spec', 'fault-spec', 'meta-spec', 'fleet-spec'];
+const TEST_ROLES = ['spec', 'e2e-spec', 'fault-spec', 'meta-spec', 'fleet-spec', 'soak-spec'];
 const ENTRY_POINTS = new Set(['src/main.ts', 'src/worker.ts']);
 
 const KEBAB = '[a-z0-9]+(?:-[a-z0-9]+)*';

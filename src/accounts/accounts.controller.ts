@@ -4,7 +4,9 @@ import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
 import { RateLimit } from '../platform/http/rate-limit.guard';
+import { RequestDeadline } from '../platform/http/request.deadline';
 import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
+import type { Deadline } from '../platform/resilience/deadline.policy';
 import { accountSchema, createAccountSchema, type AccountView, type CreateAccountInput } from './accounts.schemas';
 import { AccountsService } from './accounts.service';
 
@@ -24,8 +26,11 @@ export class AccountsController {
   })
   @ApiCreatedResponse({ standardSchema: accountSchema, description: 'The new account.' })
   @ApiProblems('VALIDATION_FAILED', 'EMAIL_TAKEN')
-  create(@Body({ schema: createAccountSchema }) input: CreateAccountInput): Promise<AccountView> {
-    return this.accounts.signUp(input);
+  create(
+    @Body({ schema: createAccountSchema }) input: CreateAccountInput,
+    @RequestDeadline() deadline: Deadline,
+  ): Promise<AccountView> {
+    return this.accounts.signUp(input, deadline.signal);
   }
 
   @Get('me')

@@ -41,7 +41,7 @@ describe('AccountsService.verifyCredentials', () => {
     const dummy = jest.spyOn(passwords, 'verifyNothing');
 
     await expect(service.verifyCredentials('nobody@example.com', 'correct horse battery')).resolves.toBeUndefined();
-    expect(dummy).toHaveBeenCalledWith('correct horse battery');
+    expect(dummy).toHaveBeenCalledWith('correct horse battery', undefined);
     dummy.mockRestore();
   });
 

@@ -22,8 +22,9 @@ export class AccountsService implements CredentialsVerifier {
    * @param input validated and normalized by `createAccountSchema` (email trimmed and lower-cased).
    * @throws EmailTakenError when the email is registered already, including by a concurrent sign-up.
    */
-  async signUp(input: CreateAccountInput): Promise<AccountView> {
-    const passwordHash = await this.passwords.hash(input.password);
+  /** @throws DeadlineExceededError when `signal` (the request deadline's) aborts before the password could be hashed. */
+  async signUp(input: CreateAccountInput, signal?: AbortSignal): Promise<AccountView> {
+    const passwordHash = await this.passwords.hash(input.password, signal);
     const account = await this.repository.insert({ email: input.email, name: input.name, passwordHash });
     this.logger.info({ accountId: account.id }, 'account created');
     return toAccountView(account);
@@ -37,16 +38,16 @@ export class AccountsService implements CredentialsVerifier {
   }
 
   /** {@inheritDoc CredentialsVerifier.verifyCredentials} */
-  async verifyCredentials(email: string, password: string): Promise<string | undefined> {
+  async verifyCredentials(email: string, password: string, signal?: AbortSignal): Promise<string | undefined> {
     // The shared normalisation (as emailSchema stores it): callers of verifyCredentials may not have run the schema.
     const found = await this.repository.findCredentialsByEmail(normalizeEmail(email));
     if (!found) {
       // Same scrypt work as a real check: an unknown email must not answer faster.
-      await this.passwords.verifyNothing(password);
+      await this.passwords.verifyNothing(password, signal);
       this.logger.info({ reason: 'unknown_email' }, 'credentials rejected');
       return undefined;
     }
-    if (!(await this.passwords.verify(password, found.passwordHash))) {
+    if (!(await this.passwords.verify(password, found.passwordHash, signal))) {
       this.logger.info({ reason: 'wrong_password', accountId: found.id }, 'credentials rejected');
       return undefined;
     }

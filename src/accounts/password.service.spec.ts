@@ -1,5 +1,6 @@
 import { scryptSync } from 'node:crypto';
-import { DEFAULT_SCRYPT_PARAMS, PasswordService } from './password.service';
+import { DeadlineExceededError } from '../platform/resilience/deadline.policy';
+import { DEFAULT_SCRYPT_PARAMS, HashSlots, PasswordService } from './password.service';
 
 describe('PasswordService', () => {
   const passwords = new PasswordService();
@@ -83,5 +84,40 @@ describe('PasswordService: two different passwords never verify as equal', () =>
     const replacement = await passwords.hash('pass\uFFFDword');
     await expect(passwords.verify('pass\uD800word', replacement)).resolves.toBe(false);
     await expect(passwords.hash('pw\u0000')).rejects.toThrow(/NUL/);
+  });
+});
+
+describe('HashSlots (soak finding, seed 77: a login burst queued past its budget)', () => {
+  it('lets `max` callers in at once and hands each freed slot to the next waiter, in order', async () => {
+    const slots = new HashSlots(2);
+    await slots.acquire();
+    await slots.acquire();
+    const order: string[] = [];
+    const third = slots.acquire().then(() => order.push('third'));
+    const fourth = slots.acquire().then(() => order.push('fourth'));
+    expect(slots.queued).toBe(2);
+    slots.release();
+    await third;
+    slots.release();
+    await fourth;
+    expect(order).toEqual(['third', 'fourth']);
+  });
+
+  it('rejects a waiter with DeadlineExceededError as soon as its signal aborts, and never gives it a slot', async () => {
+    const slots = new HashSlots(1);
+    await slots.acquire();
+    const budget = new AbortController();
+    const waiting = slots.acquire(budget.signal);
+    const next = slots.acquire();
+    budget.abort(new Error('budget spent'));
+    await expect(waiting).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(slots.queued).toBe(1);
+    slots.release();
+    await expect(next).resolves.toBeUndefined();
+  });
+
+  it('refuses at once when the signal has already aborted, even with a slot free', async () => {
+    const slots = new HashSlots(4);
+    await expect(slots.acquire(AbortSignal.abort())).rejects.toBeInstanceOf(DeadlineExceededError);
   });
 });

@@ -2,8 +2,10 @@ import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../platform/docs/api-problems.decorator';
 import { LoadPriorityOf } from '../platform/http/overload.hooks';
+import { RequestDeadline } from '../platform/http/request.deadline';
 import { RateLimit } from '../platform/http/rate-limit.guard';
 import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
+import type { Deadline } from '../platform/resilience/deadline.policy';
 import { tokenRequestSchema, tokenResponseSchema, type TokenRequest, type TokenResponse } from './auth.schemas';
 import { AuthService } from './auth.service';
 
@@ -27,7 +29,10 @@ export class AuthController {
   })
   @ApiOkResponse({ standardSchema: tokenResponseSchema, description: 'A bearer token for the account.' })
   @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED')
-  token(@Body({ schema: tokenRequestSchema }) body: TokenRequest): Promise<TokenResponse> {
-    return this.auth.issueToken(body.email, body.password);
+  token(
+    @Body({ schema: tokenRequestSchema }) body: TokenRequest,
+    @RequestDeadline() deadline: Deadline,
+  ): Promise<TokenResponse> {
+    return this.auth.issueToken(body.email, body.password, deadline.signal);
   }
 }

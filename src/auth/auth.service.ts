@@ -43,9 +43,12 @@ export class AuthService {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  /** @throws InvalidCredentialsError for an unknown email or a wrong password alike. */
-  async issueToken(email: string, password: string): Promise<TokenResponse> {
-    const accountId = await this.credentials.verifyCredentials(email, password);
+  /**
+   * @throws InvalidCredentialsError for an unknown email or a wrong password alike.
+   * @throws DeadlineExceededError when `signal` (the request deadline's) aborts before the password could be checked.
+   */
+  async issueToken(email: string, password: string, signal?: AbortSignal): Promise<TokenResponse> {
+    const accountId = await this.credentials.verifyCredentials(email, password, signal);
     if (accountId === undefined) throw new InvalidCredentialsError();
     const expiresIn = this.config.auth.jwtTtlSeconds;
     const accessToken = await this.jwt.signAsync(

@@ -9,7 +9,8 @@ export abstract class CredentialsVerifier {
   /**
    * The id of the account when `email` and `password` match one, otherwise `undefined`.
    * Must take comparable time whether or not the email exists, so timing does not
-   * reveal which addresses have accounts.
+   * reveal which addresses have accounts. `signal` is the request deadline's: when it aborts
+   * before the password could be checked, the call throws DeadlineExceededError (504).
    */
-  abstract verifyCredentials(email: string, password: string): Promise<string | undefined>;
+  abstract verifyCredentials(email: string, password: string, signal?: AbortSignal): Promise<string | undefined>;
 }

@@ -14,6 +14,8 @@ import type { Socket } from 'node:net';
  * Test hooks (never affected by outage modes, except `down`):
  * - `GET /__admin/charges/{key}`: `{requests, charges}` seen for a key;
  *   `GET /__admin/charges?reference=...`: every charge for a reference (any key);
+ *   `GET /__admin/charges` (no reference): every charge made, with `{requests, charges}` per key
+ *   (what the soak's invariant checker reads: test/soak);
  * - `PUT /__admin/outage` `{mode, delayMs?, retryAfterSeconds?, times?}`, `DELETE /__admin/outage`;
  * - `PUT /__admin/hold/{charges|lookups}`: every answer of that kind is decided when its request
  *   arrives (a charge is made, a lookup reads what exists then) and held until
@@ -70,6 +72,14 @@ export interface FakeCharge {
   createdAt: string;
 }
 
+/** One idempotency key as the provider saw it: for checkers that compare the provider with the orders. */
+export interface ChargeLedgerEntry {
+  idempotencyKey: string;
+  requests: number;
+  charges: number;
+  charge?: FakeCharge;
+}
+
 interface KeyRecord {
   requests: number;
   /** Charges created under this key: more than 1 would be a double charge. */
@@ -98,6 +108,8 @@ export interface FakeProviderHandle {
   statsFor(key: string): { requests: number; charges: number };
   /** Every charge made for a reference (an order), whatever key it came with. */
   chargesForReference(reference: string): FakeCharge[];
+  /** Every key that saw a charge request: its stats and the charge made under it (if any). */
+  ledger(): ChargeLedgerEntry[];
   /** Stops listening and drops every connection (pending slow answers included). */
   close(): Promise<void>;
 }
@@ -327,7 +339,8 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
       );
     }
     if (url.pathname === '/__admin/charges' && req.method === 'GET') {
-      const reference = url.searchParams.get('reference') ?? '';
+      const reference = url.searchParams.get('reference');
+      if (reference === null) return send(res, 200, { keys: ledger() });
       return send(res, 200, { charges: chargesForReference(reference) });
     }
     const holdMatch = /^\/__admin\/hold\/(charges|lookups)$/.exec(url.pathname);
@@ -346,6 +359,13 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     const entry = keys.get(key);
     return { requests: entry?.requests ?? 0, charges: entry?.charges ?? 0 };
   };
+  const ledger = (): ChargeLedgerEntry[] =>
+    [...keys].map(([idempotencyKey, entry]) => ({
+      idempotencyKey,
+      requests: entry.requests,
+      charges: entry.charges,
+      ...(entry.charge && { charge: entry.charge }),
+    }));
   const chargesForReference = (reference: string) =>
     [...keys.values()].flatMap((entry) => (entry.charge?.reference === reference ? [entry.charge] : []));
 
@@ -402,6 +422,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     heldCount: (kind) => held.get(kind)?.length ?? 0,
     statsFor,
     chargesForReference,
+    ledger,
     close: async () => {
       held.clear();
       for (const timer of timers) clearTimeout(timer);

@@ -1,0 +1,76 @@
+/**
+ * What the soak needs from the system under test, whatever its shape: one API process and one
+ * worker today ({@link startSingleInstance}), the fleet of the topology harness (two APIs behind
+ * nginx, PgBouncer, two workers) when it plugs in. The workload talks to `baseUrl` only; the fault
+ * schedule uses the handles; the invariant checker reads `databaseUrl`, the provider's ledger, the
+ * metrics endpoints, Redis and the logs. A capability a topology lacks is absent (`redis`,
+ * `pooler`), and the faults that need it are reported as "not in this topology", never faked.
+ */
+import type { ChargeLedgerEntry, OutageMode } from '../../src/payments/fake-provider/fake-provider.server';
+
+export interface ProcessHandle {
+  /** `api-1`, `worker-1`, … */
+  readonly name: string;
+  readonly running: boolean;
+  /** Sends `signal` and waits until the process is gone (SIGTERM: its graceful shutdown, bounded). */
+  stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<{ exitCode: number | null; ms: number }>;
+  /** Starts it again with the same port and environment; resolves once it is ready. */
+  start(): Promise<void>;
+  /** Its `/metrics` URL (Prometheus text). */
+  readonly metricsUrl: string;
+}
+
+export interface ProviderControl {
+  readonly url: string;
+  setOutage(outage: OutageMode): Promise<void>;
+  clearOutage(): Promise<void>;
+  /** Every idempotency key the provider saw, with the charge made under it. */
+  ledger(): Promise<ChargeLedgerEntry[]>;
+}
+
+/** A Redis of the topology's own (never the shared one): safe to pause and restart. */
+export interface RedisControl {
+  readonly url: string;
+  readonly keyPrefix: string;
+  /** SIGSTOP: connections stay open, nothing answers. */
+  pause(): void;
+  resume(): Promise<void>;
+  /** SIGKILL and a fresh, empty server on the same port. */
+  restart(): Promise<void>;
+}
+
+/** The connection pooler between the apps and Postgres (fleet only). */
+export interface PoolerControl {
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
+/** One JSON log line of a process of the topology (every incarnation of it, restarts included). */
+export interface SourcedLine {
+  source: string;
+  text: string;
+}
+
+export interface SoakTopology {
+  /** `single-instance` or `fleet`: printed in the report. */
+  readonly kind: string;
+  /** Where callers send requests (the API, or the balancer in front of the APIs). */
+  readonly baseUrl: string;
+  /** Postgres itself, the topology's own database: rows, pg_stat_activity, pg_locks, pg_terminate_backend. */
+  readonly databaseUrl: string;
+  /** The most Postgres connections the apps may hold between them at rest (pools). */
+  readonly maxAppConnections: number;
+  readonly apis: readonly ProcessHandle[];
+  readonly workers: readonly ProcessHandle[];
+  readonly provider: ProviderControl;
+  readonly redis?: RedisControl;
+  readonly pooler?: PoolerControl;
+  /** The settings the apps run with (the invariant checker derives its bounds from them). */
+  readonly appEnv: Readonly<Record<string, string>>;
+  /** One reconciliation pass now (`npm run payments:reconcile`), beside the worker's own schedule. */
+  reconcileNow(): Promise<void>;
+  /** Every JSON log line of the APIs, workers and reconcile passes so far. */
+  logLines(): SourcedLine[];
+  /** Stops every process and removes the database and private servers. */
+  stop(): Promise<void>;
+}
