@@ -8,18 +8,11 @@ const require = createRequire(import.meta.url);
 const Module = require('node:module');
 const swc = require('@swc/core');
 
+// Jest's own SWC options (jest.config.js), so the soak compiles exactly as its test does.
+const [, swcOptions] = Object.values(require('../jest.config.js').transform)[0];
+
 Module._extensions['.ts'] = (module, filename) => {
-  const { code } = swc.transformSync(readFileSync(filename, 'utf8'), {
-    filename,
-    sourceMaps: 'inline',
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
-      target: 'es2023',
-      keepClassNames: true,
-    },
-    module: { type: 'commonjs' },
-  });
+  const { code } = swc.transformSync(readFileSync(filename, 'utf8'), { ...swcOptions, filename });
   module._compile(code, filename);
 };
 // The typed client's sources import their siblings by the emitted name (`./retry.policy.js`).
