@@ -415,9 +415,13 @@ async function atRestOnce(topology: SoakTopology): Promise<InvariantResult[]> {
   return [gauges, connections, locks, orphans].map((t) => t.result);
 }
 
-/** BullMQ's own keys (queue meta, ids, events, job hashes kept by QUEUE_KEEP_*): bounded by the queue, not by a TTL. */
+/**
+ * BullMQ's own keys (queue meta, ids, events, repeatables, job hashes kept by QUEUE_KEEP_*): bounded by
+ * the queue, not by a TTL. The app's queue prefix is `<REDIS_KEY_PREFIX>{bull}` (the hash tag keeps a
+ * queue's keys in one Redis Cluster slot: config.schemas.ts), so exactly that prefix is allowed.
+ */
 function isQueueStructure(key: string, prefix: string): boolean {
-  return key.startsWith(`${prefix}bull:`) || key.startsWith('bull:') || /^\{?[\w-]*\}?:?bull:/.test(key);
+  return key.startsWith(`${prefix}{bull}:`);
 }
 
 /** For the report: the exchanges of one kind of answer. */
