@@ -50,6 +50,9 @@ function remove() {
     'src/platform/docs/client-page.controller.ts',
     'test/e2e/client-page.e2e-spec.ts',
     'test/support/browser.support.ts',
+    // The invariant soak's customers order and request reports through the typed client.
+    'test/soak',
+    'scripts/soak.mjs',
   ]) {
     if (!existsSync(join(ROOT, path))) continue;
     rmSync(join(ROOT, path), { recursive: true, force: true });
@@ -82,7 +85,7 @@ function remove() {
   const start = read('src/start.command.ts');
   write('src/start.command.ts', start.replace(/\n {2}\{\n {4}name: 'payments',[\s\S]*?\n {2}\},/, ''));
   const manifest = JSON.parse(read('package.json'));
-  for (const script of ['start:fake-payments', 'payments:reconcile', 'docs:client-page'])
+  for (const script of ['start:fake-payments', 'payments:reconcile', 'docs:client-page', 'soak'])
     delete manifest.scripts[script];
   write('package.json', `${JSON.stringify(manifest, null, 2)}\n`);
   // The two-account check: the sample routes leave its list.
