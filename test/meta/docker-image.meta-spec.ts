@@ -96,12 +96,12 @@ function sh(command: string, cwd: string): Promise<void> {
     execFile(
       'nice',
       ['-n', '19', 'sh', '-c', command],
-      { cwd, timeout: 180_000, env: { ...hostEnvironment(), npm_config_prefer_offline: 'true' } },
+      { cwd, timeout: 360_000, env: { ...hostEnvironment(), npm_config_prefer_offline: 'true' } },
       (error, _out, stderr) =>
         error
           ? fail(
               new Error(
-                `${command} failed (${error.killed ? `killed after the 180 s bound, ${error.signal}` : `exit ${error.code}`}): ${stderr.replace(/^npm warn Unknown (env|user) config "nodedir".*\n/gm, '')}`,
+                `${command} failed (${error.killed ? `killed after the 360 s bound, ${error.signal}` : `exit ${error.code}`}): ${stderr.replace(/^npm warn Unknown (env|user) config "nodedir".*\n/gm, '')}`,
               ),
             )
           : done(),
@@ -173,7 +173,10 @@ describe('the Docker image, replayed without Docker', () => {
     await replay(stageNamed('deps'), deps, {});
     imageEnv = await replay(runtime, app, { deps, build: ROOT });
     db = await createTestDatabase();
-  }, 240_000);
+    // The install runs at nice 19 so it never starves the timed tests beside it; on a loaded 2-core
+    // machine (a fresh-clone CI run with the bench beside, the soak and the fleet tier) it took over
+    // 180 s once, against 67-153 s in other runs.
+  }, 480_000);
   afterAll(async () => {
     await db?.drop();
     rmSync(scratch, { recursive: true, force: true });
