@@ -16,6 +16,9 @@ export type CacheState = 'healthy' | 'degraded';
  */
 const PROBE_INTERVAL_MS = 1_000;
 
+/** The most keys whose last load is remembered while degraded (see `degradedLoads`). */
+const MAX_DEGRADED_LOADS = 1_000;
+
 /**
  * Hook for the metrics module (wired by it; the platform cache never imports metrics): called
  * once per state change, never per request, e.g. for a `cache_degraded` gauge (1 degraded, 0 healthy).
@@ -37,7 +40,8 @@ export interface ReadThroughOptions<T> {
  * REDIS_COMMAND_TIMEOUT_MS: it has no offline queue, so a disconnected Redis fails in about
  * a millisecond), a failed write is skipped.
  *
- * While degraded, only one command per second goes to Redis (a probe); the others skip it.
+ * While degraded, only one command per second goes to Redis (a probe); the others skip it. Reads
+ * that were waiting on Redis when a load of their key started take that load's value.
  *
  * Degraded mode is logged and reported once per change of state (`cache degraded` at warn
  * with the reason, `cache recovered` at info), never once per request: an outage at 1,000
@@ -54,6 +58,17 @@ export class CacheService {
   private observer: CacheObserver | undefined;
   /** Loads in flight by key: concurrent misses of one key share one load (single flight). */
   private readonly loading = new Map<string, Promise<unknown>>();
+  /**
+   * While degraded only: the last load of each key and when it started (a {@link sequence}
+   * number). A read that began before that load started overlapped it, so it may take its value,
+   * exactly as it could have joined it in flight. This is what lets reads that wait out their own
+   * command timeouts (a black-holed Redis: each gives up at a different moment, so they no longer
+   * overlap each other's loads) share one load instead of one each. Never a value older than
+   * the read: reads that began after the load started load again. Cleared on recovery; bounded.
+   */
+  private readonly degradedLoads = new Map<string, { value: unknown; startedAt: number }>();
+  /** Orders read starts and load starts (a counter, not a clock: two can share a millisecond). */
+  private sequence = 0;
 
   constructor(
     connections: RedisConnectionsService,
@@ -125,8 +140,11 @@ export class CacheService {
    *   parse: (raw) => entrySchema.safeParse(raw).data?.product, ttlSeconds: (p) => (p ? 60 : 5) });
    */
   async readThrough<T>(key: string, load: () => Promise<T>, options: ReadThroughOptions<T>): Promise<T> {
+    const readStartedAt = ++this.sequence;
     const cached = options.parse(await this.get<unknown>(key));
     if (cached !== undefined) return cached;
+    const overlapped = this.degradedLoads.get(key);
+    if (overlapped && overlapped.startedAt > readStartedAt) return overlapped.value as T;
     const pending = this.loading.get(key) as Promise<T> | undefined;
     if (pending) return pending;
     const loaded = this.load(key, load, options);
@@ -135,8 +153,10 @@ export class CacheService {
   }
 
   private async load<T>(key: string, load: () => Promise<T>, options: ReadThroughOptions<T>): Promise<T> {
+    const startedAt = ++this.sequence;
     try {
       const value = await load();
+      if (this.current === 'degraded') this.rememberWhileDegraded(key, value, startedAt);
       // Not awaited: the reply never waits for the cache write, so a hung Redis adds one
       // command timeout to a request, not two. set() never rejects.
       void this.set(key, value, options.ttlSeconds(value));
@@ -144,6 +164,12 @@ export class CacheService {
     } finally {
       this.loading.delete(key);
     }
+  }
+
+  private rememberWhileDegraded(key: string, value: unknown, startedAt: number): void {
+    // Bounded: an outage over many keys must not grow the process without limit.
+    if (this.degradedLoads.size >= MAX_DEGRADED_LOADS) this.degradedLoads.clear();
+    this.degradedLoads.set(key, { value, startedAt });
   }
 
   /**
@@ -162,6 +188,7 @@ export class CacheService {
     this.lastSuccessAt = Date.now();
     if (this.current === 'healthy') return;
     this.current = 'healthy';
+    this.degradedLoads.clear();
     this.logger.info('cache recovered: reading from Redis again');
     this.observer?.stateChanged?.('healthy');
   }

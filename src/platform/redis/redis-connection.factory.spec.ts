@@ -10,6 +10,7 @@ describe('named Redis connections', () => {
       keyPrefix: 'ra-unit:',
       enableOfflineQueue: false,
       commandTimeout: 300,
+      socketTimeout: 600,
       maxRetriesPerRequest: 1,
     });
   });
@@ -25,6 +26,8 @@ describe('named Redis connections', () => {
     expect(options.maxRetriesPerRequest).toBeNull();
     expect(options.keyPrefix).toBeUndefined();
     expect(options.commandTimeout).toBeUndefined();
+    // BullMQ's blocking commands wait on purpose: a socket timeout would cut them.
+    expect(options.socketTimeout).toBeUndefined();
   });
 
   it('names every connection, so CLIENT LIST shows which one misbehaves', () => {
@@ -46,6 +49,7 @@ describe('named Redis connections on a Redis Cluster (REDIS_CLUSTER_NODES)', () 
     expect(options.redisOptions).toMatchObject({
       connectionName: 'resilient-api:cache',
       commandTimeout: 300,
+      socketTimeout: 600,
       maxRetriesPerRequest: 1,
       username: 'app',
       password: 's@cret',

@@ -9,8 +9,9 @@ import { RECONNECT_BACKOFF, backoffDelayMs } from '../resilience/backoff.policy'
  * they conflict, so they are never shared:
  * - `cache`: fails fast. No offline queue (a command while Redis is down errors at once),
  *   `commandTimeout` (a hung command gives up), one retry per request, so a request falls
- *   back to Postgres instead of waiting over a minute (ioredis defaults). Keys carry the
- *   instance's `REDIS_KEY_PREFIX`.
+ *   back to Postgres instead of waiting over a minute (ioredis defaults); `socketTimeout`
+ *   replaces a connection whose replies stopped arriving. Keys carry the instance's
+ *   `REDIS_KEY_PREFIX`.
  * - `queue-producer`: enqueueing while Redis is down fails fast (no offline queue, one
  *   retry) so the caller can answer 503. No ioredis `keyPrefix`: BullMQ refuses it and
  *   prefixes keys itself.
@@ -40,6 +41,9 @@ export type RedisClient = Redis | Cluster;
 /** How long one connection attempt may take before it counts as failed. */
 const CONNECT_TIMEOUT_MS = 2_000;
 
+/** The cache's socket timeout, in command timeouts: a slow reply is a miss long before the socket is given up. */
+const SOCKET_TIMEOUT_COMMANDS = 2;
+
 export function redisConnectionOptions(name: RedisConnectionName, config: AppConfig): RedisOptions {
   const common: RedisOptions = {
     connectionName: `resilient-api:${name}`,
@@ -54,6 +58,10 @@ export function redisConnectionOptions(name: RedisConnectionName, config: AppCon
         keyPrefix: config.redis.keyPrefix,
         enableOfflineQueue: false,
         commandTimeout: config.redis.commandTimeoutMs,
+        // A socket that gets no byte back for this long while commands wait is dead (a silent
+        // network drop swallows replies and never errors): ioredis destroys it and reconnects.
+        // Without it only TCP keep-alive (hours) would end it, and the cache would stay degraded.
+        socketTimeout: config.redis.commandTimeoutMs * SOCKET_TIMEOUT_COMMANDS,
         maxRetriesPerRequest: 1,
       };
     case 'queue-producer':
