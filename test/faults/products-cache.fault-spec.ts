@@ -216,6 +216,16 @@ describe('product reads through a faulty network to Redis, and a cold hot key', 
     return { statuses: new Set(responses.map((r) => r.status)), ms: performance.now() - started };
   };
   const evict = () => t.app.get(ProductsService).invalidate([id]);
+  /** Polls until a read right after another one costs no query: the cache answers from Redis again. */
+  const servedFromRedisAgain = (timeoutMs: number) =>
+    pollUntil(
+      async () => {
+        lookups = 0;
+        await t.http.get(`/v1/products/${id}`);
+        return (await t.http.get(`/v1/products/${id}`)).status === 200 && lookups === 0;
+      },
+      { timeoutMs, intervalMs: 200, what: 'reads served from Redis again' },
+    );
 
   it('200 concurrent reads of one uncached product make at most a handful of queries (single flight)', async () => {
     await evict();
@@ -252,14 +262,7 @@ describe('product reads through a faulty network to Redis, and a cold hot key', 
     // gone for good, as after a silent network drop. Nothing on it ever errors; without a socket
     // timeout only TCP keep-alive (hours) would end it, and the cache would stay degraded.
     const started = performance.now();
-    await pollUntil(
-      async () => {
-        lookups = 0;
-        await t.http.get(`/v1/products/${id}`);
-        return (await t.http.get(`/v1/products/${id}`)).status === 200 && lookups === 0;
-      },
-      { timeoutMs: 10_000, intervalMs: 200, what: 'reads served from Redis again' },
-    );
+    await servedFromRedisAgain(10_000);
     process.stdout.write(
       `[fault latency] cache back on Redis ${(performance.now() - started).toFixed(0)} ms after the black hole healed\n`,
     );
@@ -268,14 +271,7 @@ describe('product reads through a faulty network to Redis, and a cold hot key', 
   it('with Redis black-holed: reads sent over 300 ms, each timing out at its own moment, share one load', async () => {
     // From a healthy cache (the test before proved it is): every GET below goes to Redis and
     // waits out its own timeout.
-    await pollUntil(
-      async () => {
-        lookups = 0;
-        await t.http.get(`/v1/products/${id}`);
-        return (await t.http.get(`/v1/products/${id}`)).status === 200 && lookups === 0;
-      },
-      { timeoutMs: 15_000, intervalMs: 200, what: 'reads served from Redis again' },
-    );
+    await servedFromRedisAgain(15_000);
     await evict();
     proxy.setMode('blackhole');
     try {
@@ -315,15 +311,7 @@ describe('product reads through a faulty network to Redis, and a cold hot key', 
       proxy.setMode('pass');
     }
     // The cache connection reconnects by itself (backoff); reads come from Redis again.
-    await pollUntil(
-      async () => {
-        lookups = 0;
-        await t.http.get(`/v1/products/${id}`);
-        const second = await t.http.get(`/v1/products/${id}`);
-        return second.status === 200 && lookups === 0;
-      },
-      { timeoutMs: 15_000, intervalMs: 200, what: 'reads served from Redis again' },
-    );
+    await servedFromRedisAgain(15_000);
   });
 
   it('forgets a product when the seed changes it, so the API shows the change at once', async () => {

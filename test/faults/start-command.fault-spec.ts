@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { HttpClient } from '../support/http-client.support';
 import { freePort, pollUntil, refusingPort } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
 import { deleteRedisKeys, testKeyPrefix } from '../support/redis-keys.support';
-import { createTestDatabase, withClient } from '../support/test-database.support';
+import { createTestDatabase, testDatabaseName, withClient } from '../support/test-database.support';
 import { loadConfig } from '../../src/config/config.schemas';
 import { DEMO_PRODUCTS } from '../../src/products/products.fixtures';
 import { seedDemoCatalogIfEmpty } from '../../src/products/seed.command';
@@ -37,22 +37,24 @@ const alive = (pid: number): boolean => {
   }
 };
 
-/** A database name of this run that does not exist yet (the global teardown drops leftovers). */
-const freshDatabaseName = () =>
-  `ra_t_${TEMPLATE_DATABASE().replace('ra_test_tpl_', '')}_${randomBytes(4).toString('hex')}`;
-
-async function startStack(database: string, prefix: string, env: Record<string, string> = {}): Promise<Stack> {
+/** Spare ports for the three members, and the environment `npm start` reads them and its stores from. */
+async function stackEnv(database: string, prefix: string) {
   const ports = { api: await freePort(), worker: await freePort(), payments: await freePort() };
-  // As a newcomer runs it: NODE_ENV unset (development), no PAYMENTS_BASE_URL (derived from the provider's port).
-  const run = runNode(START, {
+  const env = {
     DATABASE_URL: databaseUrl(database),
     REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
     PORT: String(ports.api),
     WORKER_PORT: String(ports.worker),
     FAKE_PAYMENTS_PORT: String(ports.payments),
-    ...env,
-  });
+  };
+  return { ports, env };
+}
+
+async function startStack(database: string, prefix: string, extra: Record<string, string> = {}): Promise<Stack> {
+  const { ports, env } = await stackEnv(database, prefix);
+  // As a newcomer runs it: NODE_ENV unset (development), no PAYMENTS_BASE_URL (derived from the provider's port).
+  const run = runNode(START, { ...env, ...extra });
   const ready = await pollUntil(
     () => {
       if (run.proc.exitCode !== null) throw new Error(`npm start exited ${run.proc.exitCode}:\n${run.stderr()}`);
@@ -76,7 +78,7 @@ describe('npm start in development: the whole sample from one command (issue 20,
   const stacks: Stack[] = [];
 
   const newStack = async (env: Record<string, string> = {}) => {
-    const database = freshDatabaseName();
+    const database = testDatabaseName();
     const prefix = testKeyPrefix('start-');
     databases.push(database);
     prefixes.push(prefix);
@@ -214,7 +216,7 @@ describe('npm start when Postgres or Redis is not there (development): one line,
   );
 
   const start = async (env: Record<string, string>, script = START) => {
-    const database = freshDatabaseName();
+    const database = testDatabaseName();
     databases.push(database);
     const run = runNode(script, {
       NODE_ENV: 'development',
@@ -280,21 +282,16 @@ describe('npm start when Postgres or Redis is not there (development): one line,
 
 describe('npm start in production: the API alone, as the image runs it', () => {
   it('serves the API on PORT, starts neither the worker nor the provider, and stops on SIGTERM with exit 0', async () => {
-    const ports = { api: await freePort(), worker: await freePort(), payments: await freePort() };
     const prefix = testKeyPrefix('start-prod-');
-    const database = freshDatabaseName();
+    const database = testDatabaseName();
     await withClient(ADMIN_DATABASE_URL, (admin) =>
       admin.query(`CREATE DATABASE ${database} TEMPLATE ${TEMPLATE_DATABASE()}`),
     );
+    const { ports, env } = await stackEnv(database, prefix);
     const run = runNode(START, {
+      ...env,
       NODE_ENV: 'production',
       JWT_SECRET: 'a-production-secret-of-at-least-32-characters',
-      DATABASE_URL: databaseUrl(database),
-      REDIS_URL,
-      REDIS_KEY_PREFIX: prefix,
-      PORT: String(ports.api),
-      WORKER_PORT: String(ports.worker),
-      FAKE_PAYMENTS_PORT: String(ports.payments),
       SHUTDOWN_DRAIN_MS: '0',
     });
     try {

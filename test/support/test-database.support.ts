@@ -27,11 +27,18 @@ export async function withClient<T>(url: string, fn: (client: Client) => Promise
 
 const admin = <T>(fn: (client: Client) => Promise<T>): Promise<T> => withClient(ADMIN_DATABASE_URL, fn);
 
+/**
+ * A database name of this run that does not exist yet: `ra_t_<run>_<random>`, which the global
+ * teardown drops if a test leaves it behind. For a test whose subject creates the database itself.
+ */
+export function testDatabaseName(): string {
+  return `ra_t_${TEMPLATE_DATABASE().replace('ra_test_tpl_', '')}_${randomBytes(4).toString('hex')}`;
+}
+
 /** A fresh, migrated database of its own for one test file: no test sees another's rows. */
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const template = TEMPLATE_DATABASE();
-  const suffix = template.replace('ra_test_tpl_', '');
-  const name = `ra_t_${suffix}_${randomBytes(4).toString('hex')}`;
+  const name = testDatabaseName();
   await admin((c) =>
     c.query(options.migrated === false ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`),
   );
