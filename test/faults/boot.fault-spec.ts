@@ -52,14 +52,16 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       TRUSTED_PROXIES: '10.0.0.1, 999.1.1.1',
       DATABASE_URL: `postgres://postgres@127.0.0.1:${closed}/none`,
     });
-    expect(await app.exited(10_000)).toBe(1);
+    // Well inside the 30 s a boot past the configuration would wait for the database (20 s: a
+    // loaded two-core CI machine once took over 10 s to load the build and refuse).
+    expect(await app.exited(20_000)).toBe(1);
     const stderr = app.stderr();
     expect(stderr).toMatch(
       /^Invalid configuration \(1 variable\):\n {2}- TRUSTED_PROXIES must be a comma-separated list/,
     );
     expect(stderr).toContain('999.1.1.1');
     expect(stderr).not.toMatch(STACK);
-  });
+  }, 40_000);
 
   it('retries an unreachable database with backoff, then exits 1 with one clear line and no stack', async () => {
     const port = await refusingPort();
