@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { BootError, prepareDatabase } from './platform/database/database.bootstrap';
+import { prepareDatabase } from './platform/database/database.bootstrap';
+import { BootError } from './platform/lifecycle/boot.errors';
 import { redisUnreachableLine } from './platform/lifecycle/start-hints.policy';
 import { redisUnreachableReason } from './platform/redis/redis-reachability.health';
 import { runEntrypoint } from './platform/lifecycle/entrypoint.bootstrap';

@@ -6,15 +6,8 @@ import { dataSourceOptions } from './data-source.factory';
 import { PG, sqlStateOf } from './pg.errors';
 import { BOOT_BACKOFF, backoffDelayMs, sleep } from '../resilience/backoff.policy';
 import { classifyPostgresFailure } from './postgres-failure.classifier';
+import { BootError } from '../lifecycle/boot.errors';
 import { postgresUnreachableLine } from '../lifecycle/start-hints.policy';
-
-/** A boot failure that retrying cannot fix, with a message fit for an operator. */
-export class BootError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BootError';
-  }
-}
 
 /** An arbitrary constant: the advisory lock that serializes migrations across instances. */
 const MIGRATION_LOCK_KEY = 7_301_925_518;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { loadConfigOrExit, type AppConfig } from '../../config/config.schemas';
-import { BootError } from '../database/database.bootstrap';
+import { BootError } from './boot.errors';
 import { createRootLogger } from '../logging/root.logger';
 import { installProcessErrorHandlers } from './process-errors.handler';
 
