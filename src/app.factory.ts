@@ -16,17 +16,17 @@ import { installCorrelationHooks } from './platform/http/correlation.hooks';
 import { installHttpHooks } from './platform/http/http.hooks';
 import { installOverloadHooks } from './platform/http/overload.hooks';
 import { installCors, installSecurityHeaders } from './platform/http/security.hooks';
-import { LifecycleService } from './platform/lifecycle/lifecycle.service';
-import { LoadSheddingGate } from './platform/resilience/load-shedding.gate';
+import { LifecycleService } from './platform/kernel/lifecycle/lifecycle.service';
+import { LoadSheddingGate } from './platform/kernel/resilience/load-shedding.gate';
 import { installJsonBodyParser } from './platform/http/json-body.factory';
 import { installMethodNotAllowed } from './platform/http/method-not-allowed.hooks';
 import { installProtocolHooks } from './platform/http/protocol.hooks';
 import { installRequestBudgets } from './platform/http/request.deadline';
 import { requestIdOf } from './platform/http/request-id.factory';
 import { HttpMetrics } from './platform/metrics/http-metrics.hooks';
-import { MetricsService } from './platform/metrics/metrics.service';
+import { MetricsService } from './platform/kernel/metrics/metrics.service';
 import { SchemaValidationPipe } from './platform/http/schema-validation.pipe';
-import { createRequestLogger, createRootLogger } from './platform/logging/root.logger';
+import { createRequestLogger, createRootLogger } from './platform/kernel/logging/root.logger';
 
 export interface CreateAppOptions {
   /** The process's root logger, when the caller already made one. */

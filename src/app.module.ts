@@ -9,7 +9,7 @@ import { ErrorsModule } from './platform/errors/errors.module';
 import { HealthModule } from './platform/health/health.module';
 import { RateLimitModule } from './platform/http/rate-limit.module';
 import { MetricsHttpModule } from './platform/metrics/metrics-http.module';
-import type { MetricsService } from './platform/metrics/metrics.service';
+import type { MetricsService } from './platform/kernel/metrics/metrics.service';
 import { OrdersHttpModule } from './orders/orders-http.module';
 import { ProductsHttpModule } from './products/products-http.module';
 import { ReportsHttpModule } from './reports/reports-http.module';

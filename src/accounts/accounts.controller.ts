@@ -6,7 +6,7 @@ import { ApiProblems } from '../platform/docs/api-problems.decorator';
 import { RateLimit } from '../platform/http/rate-limit.guard';
 import { RequestDeadline } from '../platform/http/request.deadline';
 import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
-import type { Deadline } from '../platform/resilience/deadline.policy';
+import type { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import { accountSchema, createAccountSchema, type AccountView, type CreateAccountInput } from './accounts.schemas';
 import { AccountsService } from './accounts.service';
 

@@ -5,7 +5,7 @@ import { LoadPriorityOf } from '../platform/http/overload.hooks';
 import { RequestDeadline } from '../platform/http/request.deadline';
 import { RateLimit } from '../platform/http/rate-limit.guard';
 import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
-import type { Deadline } from '../platform/resilience/deadline.policy';
+import type { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import { tokenRequestSchema, tokenResponseSchema, type TokenRequest, type TokenResponse } from './auth.schemas';
 import { AuthService } from './auth.service';
 

@@ -2,7 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createHmac } from 'node:crypto';
 import type { AppConfig } from '../config/config.schemas';
-import { AppError } from '../platform/errors/app.errors';
+import { AppError } from '../platform/kernel/errors/app.errors';
 import { toProblem } from '../platform/errors/problem.factory';
 import { AuthService } from './auth.service';
 import type { CredentialsVerifier } from './auth.types';

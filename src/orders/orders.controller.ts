@@ -9,7 +9,7 @@ import { RequestBudget, RequestDeadline } from '../platform/http/request.deadlin
 import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
 import { Idempotent, IdempotencyKey } from '../platform/idempotency/idempotency.decorator';
 import type { IdempotencyHandle } from '../platform/idempotency/idempotency.interceptor';
-import type { Deadline } from '../platform/resilience/deadline.policy';
+import type { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import {
   createOrderBodySchema,
   listOrdersQuerySchema,

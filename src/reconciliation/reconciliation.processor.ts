@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
-import { MetricsService } from '../platform/metrics/metrics.service';
+import { MetricsService } from '../platform/kernel/metrics/metrics.service';
 import { QueueWorkersService } from '../platform/queue/queue-workers.service';
 import type { JobContext } from '../platform/queue/queue.types';
 import { PaymentsReconciler, type ReconciliationBacklog, type ReconciliationOutcome } from './reconciliation.types';

@@ -10,7 +10,7 @@ import {
   slugOf,
   typeUriOf,
   type ErrorCode,
-} from '../../src/platform/errors/problem-type.registry';
+} from '../../src/platform/kernel/errors/problem-type.registry';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 

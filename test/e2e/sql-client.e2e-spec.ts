@@ -4,8 +4,8 @@ import { dataSourceOptions } from '../../src/platform/database/data-source.facto
 import { isForeignKeyViolation } from '../../src/platform/database/pg.errors';
 import { SqlClient, isIdempotent } from '../../src/platform/database/sql.client';
 import { classifyFailure } from '../../src/platform/errors/failure.classifier';
-import { Deadline, DeadlineExceededError } from '../../src/platform/resilience/deadline.policy';
-import { MetricsService } from '../../src/platform/metrics/metrics.service';
+import { Deadline, DeadlineExceededError } from '../../src/platform/kernel/resilience/deadline.policy';
+import { MetricsService } from '../../src/platform/kernel/metrics/metrics.service';
 import { parseMetrics } from '../support/metrics.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 

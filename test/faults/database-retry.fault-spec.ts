@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config/config.schemas';
 import { dataSourceOptions } from '../../src/platform/database/data-source.factory';
 import { SqlClient, type SqlExecutor } from '../../src/platform/database/sql.client';
-import { MetricsService } from '../../src/platform/metrics/metrics.service';
+import { MetricsService } from '../../src/platform/kernel/metrics/metrics.service';
 import { toProblem } from '../../src/platform/errors/problem.factory';
 import { parseMetrics } from '../support/metrics.support';
 import { pollUntil } from '../support/poll.support';

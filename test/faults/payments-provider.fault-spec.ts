@@ -4,8 +4,8 @@ import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/f
 import { PaymentsProviderClient, type PaymentsClientSettings } from '../../src/payments/payments-provider.client';
 import { classifyFailure, isRetryable } from '../../src/platform/errors/failure.classifier';
 import { toProblem } from '../../src/platform/errors/problem.factory';
-import { runWithCorrelation } from '../../src/platform/correlation/correlation.context';
-import { Deadline } from '../../src/platform/resilience/deadline.policy';
+import { runWithCorrelation } from '../../src/platform/kernel/correlation/correlation.context';
+import { Deadline } from '../../src/platform/kernel/resilience/deadline.policy';
 import { FaultProxy } from '../support/fault-proxy.support';
 import { startFakeProviderProcess, type FakeProviderProcess } from '../support/fake-provider.support';
 import { freePort, pollUntil } from '../support/poll.support';

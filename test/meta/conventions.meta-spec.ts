@@ -74,9 +74,9 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     'test/meta/orders.meta-spec.ts',
     // Roles of the capabilities on the roadmap.
     'src/payments/payments-provider.client.ts',
-    'src/platform/resilience/retry.policy.ts',
+    'src/platform/kernel/resilience/retry.policy.ts',
     'src/platform/resilience/payments.breaker.ts',
-    'src/platform/resilience/retry.budget.ts',
+    'src/platform/kernel/resilience/retry.budget.ts',
     'src/platform/http/request.deadline.ts',
     'src/platform/http/load-shedding.gate.ts',
     'src/platform/http/rate.limiter.ts',

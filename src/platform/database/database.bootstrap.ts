@@ -4,10 +4,10 @@ import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/config.schemas';
 import { dataSourceOptions } from './data-source.factory';
 import { PG, sqlStateOf } from './pg.errors';
-import { BOOT_BACKOFF, backoffDelayMs, sleep } from '../resilience/backoff.policy';
+import { BOOT_BACKOFF, backoffDelayMs, sleep } from '../kernel/resilience/backoff.policy';
 import { classifyPostgresFailure } from './postgres-failure.classifier';
-import { BootError } from '../lifecycle/boot.errors';
-import { postgresUnreachableLine } from '../lifecycle/start-hints.policy';
+import { BootError } from '../kernel/lifecycle/boot.errors';
+import { postgresUnreachableLine } from '../kernel/lifecycle/start-hints.policy';
 
 /** An arbitrary constant: the advisory lock that serializes migrations across instances. */
 const MIGRATION_LOCK_KEY = 7_301_925_518;

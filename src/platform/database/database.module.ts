@@ -3,7 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
-import { ROOT_LOGGER } from '../logging/logging.module';
+import { ROOT_LOGGER } from '../kernel/logging/logging.module';
 import { dataSourceOptions } from './data-source.factory';
 import { PoolMetricsService } from './pool-metrics.service';
 import { SqlClient } from './sql.client';

@@ -6,16 +6,16 @@ import { DataSource } from 'typeorm';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { classifyFailure, isRetryable } from '../errors/failure.classifier';
-import { backoffDelayMs, sleep, type BackoffPolicy } from '../resilience/backoff.policy';
-import { DeadlineExceededError } from '../resilience/deadline.policy';
-import { MetricsService } from '../metrics/metrics.service';
-import { RetryBudget } from '../resilience/retry.budget';
+import { backoffDelayMs, sleep, type BackoffPolicy } from '../kernel/resilience/backoff.policy';
+import { DeadlineExceededError } from '../kernel/resilience/deadline.policy';
+import { MetricsService } from '../kernel/metrics/metrics.service';
+import { RetryBudget } from '../kernel/resilience/retry.budget';
 import { CommitOutcomeUnknownError } from './pg.errors';
 import { sqlStateClassOf } from './postgres-failure.classifier';
 import { limitedQuery } from './limited-query.factory';
 import { sendCancelRequest } from './protocol-cancel.client';
 import { attemptSpan, statementSpan, transactionSpan } from './sql-spans.factory';
-import { currentSpan, inChildSpan, tracedNow } from '../tracing/tracing.context';
+import { currentSpan, inChildSpan, tracedNow } from '../kernel/tracing/tracing.context';
 
 /**
  * What a statement is, for the policies that depend on it: the per-class statement and
@@ -56,7 +56,7 @@ export interface QueryOptions {
   name?: string;
 }
 
-/** What the seam reads of a request's Deadline (src/platform/resilience/deadline.policy.ts). */
+/** What the seam reads of a request's Deadline (src/platform/kernel/resilience/deadline.policy.ts). */
 export interface DeadlineLike {
   remainingMs(): number;
   readonly signal: AbortSignal;

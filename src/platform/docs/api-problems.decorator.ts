@@ -1,5 +1,5 @@
 import { DECORATORS } from '@nestjs/swagger';
-import type { ErrorCode } from '../errors/problem-type.registry';
+import type { ErrorCode } from '../kernel/errors/problem-type.registry';
 
 /** The operation's vendor extension that lists every problem code it can answer with. */
 export const PROBLEM_CODES_EXTENSION = 'x-problem-codes';

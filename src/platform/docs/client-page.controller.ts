@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { Controller, Get, Param, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { AppError } from '../errors/app.errors';
+import { AppError } from '../kernel/errors/app.errors';
 
 /** Where the page lives: `GET /demo`. Outside production only (AppModule mounts it). */
 export const CLIENT_PAGE_PATH = '/demo';

@@ -7,7 +7,7 @@ import {
   typeUriOf,
   type DocumentedOn,
   type ErrorCode,
-} from '../errors/problem-type.registry';
+} from '../kernel/errors/problem-type.registry';
 import {
   HTML_ALTERNATIVE_EXTENSION,
   IDEMPOTENCY_KEY_EXTENSION,

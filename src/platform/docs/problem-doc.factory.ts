@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { problemCodes, problemTypeOf, typeUriOf, type ErrorCode } from '../errors/problem-type.registry';
+import { problemCodes, problemTypeOf, typeUriOf, type ErrorCode } from '../kernel/errors/problem-type.registry';
 
 /**
  * Where an operator looks first, by what they see. The same four rows as the runbook's

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { problemTypeOf, type ErrorCode } from '../errors/problem-type.registry';
-import { METRICS } from '../metrics/metrics.catalog';
+import { problemTypeOf, type ErrorCode } from '../kernel/errors/problem-type.registry';
+import { METRICS } from '../kernel/metrics/metrics.catalog';
 
 /**
  * The reference pages (docs/reference/*.md) rendered from the code that they describe, so they
@@ -73,7 +73,7 @@ export function renderConfigurationReference(envSchema: z.ZodObject): string {
   ].join('\n');
 }
 
-/** docs/reference/metrics.md: every metric of the catalog (`src/platform/metrics/metrics.catalog.ts`). */
+/** docs/reference/metrics.md: every metric of the catalog (`src/platform/kernel/metrics/metrics.catalog.ts`). */
 export function renderMetricsReference(): string {
   const rows = Object.entries(METRICS).map(([name, definition]) => {
     const labels = definition.labelNames.length === 0 ? '—' : definition.labelNames.map(code).join(', ');
@@ -83,7 +83,7 @@ export function renderMetricsReference(): string {
   return [
     '# Metrics',
     '',
-    GENERATED('the metrics catalog, `src/platform/metrics/metrics.catalog.ts`'),
+    GENERATED('the metrics catalog, `src/platform/kernel/metrics/metrics.catalog.ts`'),
     '',
     "Prometheus text format on `GET /metrics` of the API and on the worker's `WORKER_PORT`. Label values are",
     'bounded by construction (route templates, catalog codes, names fixed in code): never a raw path, id,',

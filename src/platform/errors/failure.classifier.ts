@@ -1,8 +1,8 @@
 import { classifyPostgresFailure } from '../database/postgres-failure.classifier';
 import { classifyRedisFailure } from '../redis/redis-failure.classifier';
-import type { ClassifiedError, Failure } from './failure.types';
+import type { ClassifiedError, Failure } from '../kernel/errors/failure.types';
 
-export type { ClassifiedError, Failure } from './failure.types';
+export type { ClassifiedError, Failure } from '../kernel/errors/failure.types';
 
 const carriesFailure = (error: unknown): error is ClassifiedError => {
   const failure = (error as { failure?: Partial<Failure> } | null | undefined)?.failure;

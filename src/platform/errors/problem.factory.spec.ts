@@ -1,6 +1,6 @@
 import { HttpException, NotFoundException } from '@nestjs/common';
-import { AppError, UnauthenticatedError, ValidationFailedError } from './app.errors';
-import { problemTypeOf, registerProblemTypes } from './problem-type.registry';
+import { AppError, UnauthenticatedError, ValidationFailedError } from '../kernel/errors/app.errors';
+import { problemTypeOf, registerProblemTypes } from '../kernel/errors/problem-type.registry';
 
 // A feature's problem type, as a feature registers it (platform code must not import a feature).
 export const THING_PROBLEM_TYPES = registerProblemTypes({
@@ -15,7 +15,7 @@ export const THING_PROBLEM_TYPES = registerProblemTypes({
     defaultDetail: 'No thing has this id.',
   },
 });
-declare module './problem-type.registry' {
+declare module '../kernel/errors/problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof THING_PROBLEM_TYPES, true> {}
 }
 import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../config/config.schemas';

@@ -6,9 +6,15 @@ import {
   MethodNotAllowedError,
   RateLimitedError,
   type RateLimitFacts,
-} from './app.errors';
+} from '../kernel/errors/app.errors';
 import { classifyFailure } from './failure.classifier';
-import { isRegistered, problemTypeOf, typeUriOf, type ErrorCode, type LogLevel } from './problem-type.registry';
+import {
+  isRegistered,
+  problemTypeOf,
+  typeUriOf,
+  type ErrorCode,
+  type LogLevel,
+} from '../kernel/errors/problem-type.registry';
 
 /** An RFC 9457 problem body as this API sends it. */
 export interface ProblemBody {

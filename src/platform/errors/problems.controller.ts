@@ -4,8 +4,8 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { ApiHtmlAlternative, ApiProblems } from '../docs/api-problems.decorator';
 import { problemDocOf, problemDocSchema, renderProblemPage, type ProblemDoc } from '../docs/problem-doc.factory';
-import { AppError } from './app.errors';
-import { codeForSlug, problemCodes } from './problem-type.registry';
+import { AppError } from '../kernel/errors/app.errors';
+import { codeForSlug, problemCodes } from '../kernel/errors/problem-type.registry';
 
 /** A browser asks for HTML first; curl (`*\/*`) and API clients get JSON. */
 const wantsHtml = (accept: string | undefined): boolean => {

@@ -7,9 +7,9 @@ import { PinoLogger } from 'nestjs-pino';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import type { Gauge } from 'prom-client';
-import { AppError, DependencyUnavailableError } from '../errors/app.errors';
-import { LifecycleService } from '../lifecycle/lifecycle.service';
-import { MetricsService } from '../metrics/metrics.service';
+import { AppError, DependencyUnavailableError } from '../kernel/errors/app.errors';
+import { LifecycleService } from '../kernel/lifecycle/lifecycle.service';
+import { MetricsService } from '../kernel/metrics/metrics.service';
 import { DependenciesHealth, MIGRATIONS_OUT_OF_SYNC } from './dependencies.health';
 import { isPoolerBusy } from '../database/postgres-failure.classifier';
 

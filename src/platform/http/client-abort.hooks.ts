@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { UNMATCHED_ROUTE } from '../metrics/metrics.catalog';
+import { UNMATCHED_ROUTE } from '../kernel/metrics/metrics.catalog';
 import './fastify.types';
 
 /** True once the client closed the connection before the response was complete. */

@@ -1,17 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Span } from '@opentelemetry/api';
 import './fastify.types';
-import { currentCorrelation, runWithCorrelation, type Correlation } from '../correlation/correlation.context';
-import { parseTraceparent } from '../correlation/trace-context.factory';
-import { UNMATCHED_ROUTE } from '../metrics/metrics.catalog';
-import { recordFailure, samples, SpanKind, startSpanFrom, tracingOn } from '../tracing/tracing.context';
+import { currentCorrelation, runWithCorrelation, type Correlation } from '../kernel/correlation/correlation.context';
+import { parseTraceparent } from '../kernel/correlation/trace-context.factory';
+import { UNMATCHED_ROUTE } from '../kernel/metrics/metrics.catalog';
+import { recordFailure, samples, SpanKind, startSpanFrom, tracingOn } from '../kernel/tracing/tracing.context';
 
 const current = Symbol('correlation');
 const serverSpan = Symbol('serverSpan');
 type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan]?: Span };
 
 /**
- * Makes the request's correlation (platform/correlation/correlation.context.ts) current for
+ * Makes the request's correlation (platform/kernel/correlation/correlation.context.ts) current for
  * everything the request runs (guards, services, repositories, outbound clients, the queue
  * producer) and puts a valid `traceparent` on every log line of the request. Install before
  * Nest's own hooks (createApp does), so nestjs-pino binds the logger that already carries it.

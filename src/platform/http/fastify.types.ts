@@ -1,5 +1,5 @@
 import 'fastify';
-import type { Deadline } from '../resilience/deadline.policy';
+import type { Deadline } from '../kernel/resilience/deadline.policy';
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpMetrics } from '../metrics/http-metrics.hooks';
-import { UNMATCHED_ROUTE } from '../metrics/metrics.catalog';
+import { UNMATCHED_ROUTE } from '../kernel/metrics/metrics.catalog';
 import './fastify.types';
 
 /**

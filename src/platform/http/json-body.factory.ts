@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError, ValidationFailedError, type FieldError } from '../errors/app.errors';
+import { AppError, ValidationFailedError, type FieldError } from '../kernel/errors/app.errors';
 
 /** `charset=utf-8` (any case, quoted or not) or none at all; RFC 8259 §8.1: JSON exchanged between systems is UTF-8. */
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;

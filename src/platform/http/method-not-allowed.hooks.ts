@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { MethodNotAllowedError } from '../errors/app.errors';
+import { MethodNotAllowedError } from '../kernel/errors/app.errors';
 
 /** The order `Allow` lists methods in; any other method a route uses comes after, alphabetically. */
 const ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { connect } from 'node:net';
-import { LoadSheddingGate } from '../resilience/load-shedding.gate';
+import { LoadSheddingGate } from '../kernel/resilience/load-shedding.gate';
 import { installOverloadHooks } from './overload.hooks';
 
 /** Resolves once `check()` is true; fails after `ms`. */

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { buildProblemBody, retryAfterHeaderValue } from '../errors/problem.factory';
-import { problemTypeOf } from '../errors/problem-type.registry';
+import { problemTypeOf } from '../kernel/errors/problem-type.registry';
 import { METRICS_PATH } from '../metrics/metrics.controller';
-import type { LoadPriority, LoadSheddingGate } from '../resilience/load-shedding.gate';
+import type { LoadPriority, LoadSheddingGate } from '../kernel/resilience/load-shedding.gate';
 import './fastify.types';
 import { AddRouteConfig } from './route-config.decorator';
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { AppError } from '../errors/app.errors';
+import { AppError } from '../kernel/errors/app.errors';
 import { replyWithProblem } from '../errors/problem-details.filter';
 import { rawProblemResponse } from '../errors/problem.factory';
 import { requestIdOf } from './request-id.factory';

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isIP } from 'node:net';
 import { ApiProblems } from '../docs/api-problems.decorator';
-import { AppError } from '../errors/app.errors';
+import { AppError } from '../kernel/errors/app.errors';
 import { rateLimitItem, rateLimitPolicyItem } from '../errors/problem.factory';
 import {
   RateLimiter,

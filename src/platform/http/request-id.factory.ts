@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isRequestId } from '../correlation/correlation.context';
+import { isRequestId } from '../kernel/correlation/correlation.context';
 
 /**
  * Fastify's `genReqId`: keep a caller's `X-Request-Id` when it is 1-128 characters of

@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../config/config.schemas';
-import { Deadline } from '../resilience/deadline.policy';
+import { Deadline } from '../kernel/resilience/deadline.policy';
 import { AddRouteConfig } from './route-config.decorator';
 import './fastify.types';
 

@@ -1,6 +1,6 @@
 import { ArgumentMetadata, Injectable, StandardSchemaValidationPipe } from '@nestjs/common';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { MAX_LISTED_FIELD_ERRORS, ValidationFailedError, type FieldError } from '../errors/app.errors';
+import { MAX_LISTED_FIELD_ERRORS, ValidationFailedError, type FieldError } from '../kernel/errors/app.errors';
 
 const LOCATION: Record<string, FieldError['in']> = { body: 'body', query: 'query', param: 'path' };
 

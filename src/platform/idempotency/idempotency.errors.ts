@@ -1,5 +1,5 @@
-import { AppError } from '../errors/app.errors';
-import { registerProblemTypes } from '../errors/problem-type.registry';
+import { AppError } from '../kernel/errors/app.errors';
+import { registerProblemTypes } from '../kernel/errors/problem-type.registry';
 
 /**
  * The problem types of idempotency keys (platform/idempotency). They register when this file
@@ -32,7 +32,7 @@ export const IDEMPOTENCY_PROBLEM_TYPES = registerProblemTypes({
   },
 });
 
-declare module '../errors/problem-type.registry' {
+declare module '../kernel/errors/problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof IDEMPOTENCY_PROBLEM_TYPES, true> {}
 }
 

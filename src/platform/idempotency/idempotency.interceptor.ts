@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { from, lastValueFrom, type Observable } from 'rxjs';
 import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
-import { ValidationFailedError } from '../errors/app.errors';
+import { ValidationFailedError } from '../kernel/errors/app.errors';
 import { retryAfterHeaderValue, toProblem } from '../errors/problem.factory';
 import type { SqlExecutor } from '../database/sql.client';
 import '../http/fastify.types';

@@ -1,5 +1,5 @@
 import { AddRouteConfig } from '../http/route-config.decorator';
-import type { BusinessFlowName } from './metrics.catalog';
+import type { BusinessFlowName } from '../kernel/metrics/metrics.catalog';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,5 +1,5 @@
 import { HttpMetrics } from './http-metrics.hooks';
-import { MetricsService } from './metrics.service';
+import { MetricsService } from '../kernel/metrics/metrics.service';
 
 describe('HttpMetrics.record', () => {
   const setup = () => {

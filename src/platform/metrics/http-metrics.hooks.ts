@@ -1,8 +1,8 @@
 import type { FastifyContextConfig } from 'fastify';
 import type { Counter, Histogram } from 'prom-client';
 import './business-flow.decorator';
-import type { BusinessFlowName } from './metrics.catalog';
-import { MetricsService } from './metrics.service';
+import type { BusinessFlowName } from '../kernel/metrics/metrics.catalog';
+import { MetricsService } from '../kernel/metrics/metrics.service';
 
 type DurationChild = Histogram.Internal<string>;
 type CounterChild = Counter.Internal;

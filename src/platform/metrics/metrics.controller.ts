@@ -2,7 +2,7 @@ import { Controller, Get, Headers, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Registry } from 'prom-client';
-import { MetricsService } from './metrics.service';
+import { MetricsService } from '../kernel/metrics/metrics.service';
 
 /** Where Prometheus scrapes this instance. */
 export const METRICS_PATH = '/metrics';

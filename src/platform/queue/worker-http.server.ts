@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../config/config.schemas';
 import { buildProblemBody, retryAfterHeaderValue } from '../errors/problem.factory';
-import { problemTypeOf, type ErrorCode } from '../errors/problem-type.registry';
+import { problemTypeOf, type ErrorCode } from '../kernel/errors/problem-type.registry';
 import type { CheckResult } from './queue.health';
 
 export interface WorkerHttpOptions {

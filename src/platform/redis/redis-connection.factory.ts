@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../config/config.schemas';
-import { RECONNECT_BACKOFF, backoffDelayMs } from '../resilience/backoff.policy';
+import { RECONNECT_BACKOFF, backoffDelayMs } from '../kernel/resilience/backoff.policy';
 
 /**
  * The named Redis connections of a process. Each has the options its job needs, and

@@ -1,7 +1,7 @@
 import Redis, { Cluster } from 'ioredis';
 import type { PinoLogger } from 'nestjs-pino';
 import { loadConfig } from '../../config/config.schemas';
-import { MetricsService } from '../metrics/metrics.service';
+import { MetricsService } from '../kernel/metrics/metrics.service';
 import { slotOf, type RedisClient } from '../redis/redis-connection.factory';
 import type { RedisConnectionsService } from '../redis/redis-connections.service';
 import { RateLimiter, type RateLimitHit } from './rate.limiter';

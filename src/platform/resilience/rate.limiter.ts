@@ -4,11 +4,11 @@ import type { Counter } from 'prom-client';
 import { PinoLogger } from 'nestjs-pino';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
-import { MetricsService } from '../metrics/metrics.service';
+import { MetricsService } from '../kernel/metrics/metrics.service';
 import { keysBySlot } from '../redis/redis-connection.factory';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { REDIS_SPANS } from '../redis/redis-spans.factory';
-import { inChildSpan, tracedNow } from '../tracing/tracing.context';
+import { inChildSpan, tracedNow } from '../kernel/tracing/tracing.context';
 
 /** What a limit counts per: the client address, the authenticated account, or the email a login names. */
 export type RateLimitKey = 'ip' | 'account' | 'email';

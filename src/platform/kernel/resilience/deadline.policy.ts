@@ -106,7 +106,7 @@ export interface AttemptBudget {
 
 /**
  * The request's own budget ran out before the work could be done: 504 DEADLINE_EXCEEDED, a
- * platform problem type (registered in platform/errors/app.errors.ts).
+ * platform problem type (registered in platform/kernel/errors/app.errors.ts).
  */
 export class DeadlineExceededError extends AppError {
   constructor(cause?: unknown) {

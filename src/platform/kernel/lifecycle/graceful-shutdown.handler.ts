@@ -1,7 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import type { AppConfig } from '../../config/config.schemas';
+import type { AppConfig } from '../../../config/config.schemas';
 import { sleep } from '../resilience/backoff.policy';
 import { LifecycleService } from './lifecycle.service';
 

@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { AppConfig } from '../../config/config.schemas';
+import type { AppConfig } from '../../../config/config.schemas';
 import { currentTraceIds } from '../correlation/correlation.context';
 import { redactErrorFields, serializeError } from './log-redaction.logger';
 

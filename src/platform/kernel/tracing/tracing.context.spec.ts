@@ -1,9 +1,9 @@
 import * as sdk from '@opentelemetry/sdk-trace';
 import type { Tracer } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { loadConfig } from '../../config/config.schemas';
+import { loadConfig } from '../../../config/config.schemas';
 import { outgoingTraceparent, currentCorrelation } from '../correlation/correlation.context';
-import { installCorrelationHooks } from '../http/correlation.hooks';
+import { installCorrelationHooks } from '../../http/correlation.hooks';
 import { inChildSpan, inSpan, samples, SpanKind, tracedNow, useTracer, type SpanSpec } from './tracing.context';
 import { samplingGateOf } from './tracing.factory';
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { loadConfigOrExit, type AppConfig } from '../../config/config.schemas';
+import { loadConfigOrExit, type AppConfig } from '../../../config/config.schemas';
 import { BootError } from './boot.errors';
 import { createRootLogger } from '../logging/root.logger';
 import { installProcessErrorHandlers } from './process-errors.handler';

@@ -1,8 +1,8 @@
 import { ROOT_CONTEXT, SamplingDecision, trace } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Logger } from 'pino';
-import type { AppConfig } from '../../config/config.schemas';
-import type { TracingConfig } from '../../config/tracing.schemas';
+import type { AppConfig } from '../../../config/config.schemas';
+import type { TracingConfig } from '../../../config/tracing.schemas';
 import { useTracer, type SamplingGate } from './tracing.context';
 
 /** Which process this is: each is its own `service.name` unless OTEL_SERVICE_NAME says otherwise. */

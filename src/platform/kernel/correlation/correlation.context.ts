@@ -29,7 +29,7 @@ export interface Correlation {
 }
 
 const storage = new AsyncLocalStorage<Correlation>();
-/** True while the trace SDK runs in this process (set by platform/tracing/tracing.context.ts). */
+/** True while the trace SDK runs in this process (set by platform/kernel/tracing/tracing.context.ts). */
 let tracing = false;
 
 /** Called by platform/tracing when the SDK starts (true) and stops (false). */

@@ -1,7 +1,7 @@
 /**
  * The one registry of problem types. Each owner declares its codes beside its errors and
  * registers them when that file loads: the platform its transport and infrastructure codes
- * (platform/errors/app.errors.ts), each feature its own (`src/<feature>/<feature>.errors.ts`).
+ * (platform/kernel/errors/app.errors.ts), each feature its own (`src/<feature>/<feature>.errors.ts`).
  * The registry feeds the problem mapping (status, title, log level), `GET /problems/{slug}`,
  * the OpenAPI document and the errors guide's table (`npm run docs:reference`);
  * test/e2e/problem-catalog.e2e-spec.ts fails when any of them disagree. A feature that does
@@ -13,7 +13,7 @@
  *   ORDER_NOT_FOUND: { status: 404, title: 'Order not found', meaning: '…', cause: '…', action: '…',
  *     retryable: false, logLevel: 'info', defaultDetail: 'No order with this id belongs to you.' },
  * });
- * declare module '../platform/errors/problem-type.registry' {
+ * declare module '../platform/kernel/errors/problem-type.registry' {
  *   interface ProblemCodes extends Record<keyof typeof ORDERS_PROBLEM_TYPES, true> {}
  * }
  * export class OrderNotFoundError extends AppError { constructor() { super('ORDER_NOT_FOUND'); } }
