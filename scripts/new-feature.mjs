@@ -92,7 +92,7 @@ function main() {
   const t = tokensFor(args.name, args.singular);
   if (RESERVED.has(t.name)) fail(`"${t.name}" is reserved`);
   if (existsSync(join(ROOT, 'src', t.name))) fail(`src/${t.name}/ exists already`);
-  const migrations = readdirSync(join(ROOT, 'src/platform/database/migrations'));
+  const migrations = readdirSync(join(ROOT, 'src/platform/adapters/database/migrations'));
   const latest = Math.max(...migrations.map((file) => Number(/^(\d{13})-/.exec(file)?.[1] ?? 0)));
   if (Number(t.timestamp) <= latest) t.timestamp = String(latest + 1);
 
@@ -113,11 +113,15 @@ function main() {
   write(`${dir}/${t.name}.schemas.ts`, 'schemas.ts.tmpl');
   write(`${dir}/${t.name}.errors.ts`, 'errors.ts.tmpl');
   const migration = `${t.timestamp}-create-${t.name}.migration`;
-  write(`src/platform/database/migrations/${migration}.ts`, 'migration.ts.tmpl');
+  write(`src/platform/adapters/database/migrations/${migration}.ts`, 'migration.ts.tmpl');
   write(`test/e2e/${t.name}.e2e-spec.ts`, 'e2e-spec.ts.tmpl');
 
   // The composition roots: the domain module in what every process boots, the HTTP module in the API.
-  const edited = ['src/core.module.ts', 'src/app.module.ts', 'src/platform/database/migrations/all.migrations.ts'];
+  const edited = [
+    'src/core.module.ts',
+    'src/app.module.ts',
+    'src/platform/adapters/database/migrations/all.migrations.ts',
+  ];
   insertAfterLast(
     'src/core.module.ts',
     /^import .*;$/,
@@ -131,12 +135,12 @@ function main() {
   );
   insertAfterLast('src/app.module.ts', /^ {8}\w+HttpModule,$/, `        ${t.Names}HttpModule,\n`);
   insertAfterLast(
-    'src/platform/database/migrations/all.migrations.ts',
+    'src/platform/adapters/database/migrations/all.migrations.ts',
     /^import .*;$/,
     `import { Create${t.Names}${t.timestamp} } from './${migration}';\n`,
   );
   insertAfterLast(
-    'src/platform/database/migrations/all.migrations.ts',
+    'src/platform/adapters/database/migrations/all.migrations.ts',
     /^ {2}\w+\d{13},$/,
     `  Create${t.Names}${t.timestamp},\n`,
   );

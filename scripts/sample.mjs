@@ -64,7 +64,7 @@ function remove() {
     'scripts/build-client.mjs',
     read('scripts/build-client.mjs').replace('copyFileSync, mkdirSync }', 'copyFileSync }'),
   );
-  const migrationsDir = 'src/platform/database/migrations';
+  const migrationsDir = 'src/platform/adapters/database/migrations';
   for (const file of readdirSync(join(ROOT, migrationsDir))) {
     if (SAMPLE_MIGRATIONS.some((name) => file.includes(`-${name}.migration.ts`))) {
       rmSync(join(ROOT, migrationsDir, file));

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory';
-import { prepareDatabase } from './platform/database/database.bootstrap';
+import { prepareDatabase } from './platform/adapters/database/database.bootstrap';
 import { runEntrypoint } from './platform/kernel/lifecycle/entrypoint.bootstrap';
 import { gracefulShutdown } from './platform/kernel/lifecycle/graceful-shutdown.handler';
 import { startTracing } from './platform/kernel/tracing/tracing.factory';

@@ -4,7 +4,7 @@ import type { AppConfig } from './config/config.schemas';
 import { CoreModule } from './core.module';
 import { OrdersModule } from './orders/orders.module';
 import { PaymentsReconciliationService } from './orders/payments-reconciliation.service';
-import { QueueWorkerModule } from './platform/queue/queue-worker.module';
+import { QueueWorkerModule } from './platform/adapters/queue/queue-worker.module';
 import {
   ReconciliationWorkerModule,
   type ReconciliationWorkerOptions,

@@ -1,4 +1,4 @@
-import { isForeignKeyViolation } from '../platform/database/pg.errors';
+import { isForeignKeyViolation } from '../platform/adapters/failures/pg.errors';
 import { AppError } from '../platform/kernel/errors/app.errors';
 import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 

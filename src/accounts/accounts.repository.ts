@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { isUniqueViolation } from '../platform/database/pg.errors';
-import { SqlClient } from '../platform/database/sql.client';
+import { isUniqueViolation } from '../platform/adapters/failures/pg.errors';
+import { SqlClient } from '../platform/adapters/database/sql.client';
 import { Account } from './account.entity';
 import { EmailTakenError } from './accounts.errors';
 

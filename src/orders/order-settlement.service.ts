@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { SqlClient, type SqlExecutor } from '../platform/database/sql.client';
+import { SqlClient, type SqlExecutor } from '../platform/adapters/database/sql.client';
 import { IdempotencyRepository } from '../platform/idempotency/idempotency.repository';
 import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
 import { MetricsService } from '../platform/kernel/metrics/metrics.service';

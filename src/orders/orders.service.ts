@@ -11,7 +11,7 @@ import {
   PaymentsError,
   PaymentsUnavailableError,
 } from '../payments/payments.errors';
-import { SqlClient } from '../platform/database/sql.client';
+import { SqlClient } from '../platform/adapters/database/sql.client';
 import type { IdempotencyHandle } from '../platform/idempotency/idempotency.interceptor';
 import { AppError } from '../platform/kernel/errors/app.errors';
 import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';

@@ -1,5 +1,5 @@
 import { AppError, RateLimitedError } from '../platform/kernel/errors/app.errors';
-import { classifyFailure } from '../platform/errors/failure.classifier';
+import { classifyFailure } from '../platform/adapters/failures/failure.classifier';
 import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config/config.schemas';
 import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { PaymentsProviderClient, type PaymentsClientSettings } from '../../src/payments/payments-provider.client';
-import { classifyFailure, isRetryable } from '../../src/platform/errors/failure.classifier';
+import { classifyFailure, isRetryable } from '../../src/platform/adapters/failures/failure.classifier';
 import { toProblem } from '../../src/platform/errors/problem.factory';
 import { runWithCorrelation } from '../../src/platform/kernel/correlation/correlation.context';
 import { Deadline } from '../../src/platform/kernel/resilience/deadline.policy';

@@ -84,7 +84,7 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     'src/platform/queue/reports.queue.ts',
     'src/reports/reports.processor.ts',
     'src/reports/reports.worker.ts',
-    'src/platform/errors/failure.classifier.ts',
+    'src/platform/adapters/failures/failure.classifier.ts',
   ])('accepts the well-named file %s', (path) => {
     expect(eslint(path)).toEqual({ status: 0, output: '' });
   });

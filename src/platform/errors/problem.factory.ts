@@ -7,7 +7,7 @@ import {
   RateLimitedError,
   type RateLimitFacts,
 } from '../kernel/errors/app.errors';
-import { classifyFailure } from './failure.classifier';
+import { classifyFailure } from '../adapters/failures/failure.classifier';
 import {
   isRegistered,
   problemTypeOf,

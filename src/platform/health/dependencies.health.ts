@@ -5,12 +5,12 @@ import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
-import { MIGRATIONS_TABLE } from '../database/data-source.factory';
-import { PG, sqlStateOf } from '../database/pg.errors';
-import { classifyFailure } from '../errors/failure.classifier';
-import { SqlClient } from '../database/sql.client';
-import type { RedisConnectionName } from '../redis/redis-connection.factory';
-import { RedisConnectionsService } from '../redis/redis-connections.service';
+import { MIGRATIONS_TABLE } from '../adapters/database/data-source.factory';
+import { PG, sqlStateOf } from '../adapters/failures/pg.errors';
+import { classifyFailure } from '../adapters/failures/failure.classifier';
+import { SqlClient } from '../adapters/database/sql.client';
+import type { RedisConnectionName } from '../adapters/redis/redis-connection.factory';
+import { RedisConnectionsService } from '../adapters/redis/redis-connections.service';
 
 /**
  * Readiness checks. Each has its own timeout below 1 s, so readiness answers

@@ -11,7 +11,7 @@ import { AppError, DependencyUnavailableError } from '../kernel/errors/app.error
 import { LifecycleService } from '../kernel/lifecycle/lifecycle.service';
 import { MetricsService } from '../kernel/metrics/metrics.service';
 import { DependenciesHealth, MIGRATIONS_OUT_OF_SYNC } from './dependencies.health';
-import { isPoolerBusy } from '../database/postgres-failure.classifier';
+import { isPoolerBusy } from '../adapters/failures/postgres-failure.classifier';
 
 const checkSchema = z.object({
   status: z.string(),

@@ -6,7 +6,7 @@ import { APP_CONFIG } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { ValidationFailedError } from '../kernel/errors/app.errors';
 import { retryAfterHeaderValue, toProblem } from '../errors/problem.factory';
-import type { SqlExecutor } from '../database/sql.client';
+import type { SqlExecutor } from '../adapters/database/sql.client';
 import '../http/fastify.types';
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from './idempotency.errors';
 import { IdempotencyRepository, type IdempotencyScope, type StoredResponse } from './idempotency.repository';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { SqlClient, type SqlExecutor } from '../database/sql.client';
+import { SqlClient, type SqlExecutor } from '../adapters/database/sql.client';
 
 /** Whose key it is: keys are scoped to the account, the method and the route. */
 export interface IdempotencyScope {

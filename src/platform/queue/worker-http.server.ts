@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../config/config.schemas';
 import { buildProblemBody, retryAfterHeaderValue } from '../errors/problem.factory';
 import { problemTypeOf, type ErrorCode } from '../kernel/errors/problem-type.registry';
-import type { CheckResult } from './queue.health';
+import type { CheckResult } from '../adapters/queue/queue.health';
 
 export interface WorkerHttpOptions {
   port: number;

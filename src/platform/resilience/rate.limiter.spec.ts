@@ -2,8 +2,8 @@ import Redis, { Cluster } from 'ioredis';
 import type { PinoLogger } from 'nestjs-pino';
 import { loadConfig } from '../../config/config.schemas';
 import { MetricsService } from '../kernel/metrics/metrics.service';
-import { slotOf, type RedisClient } from '../redis/redis-connection.factory';
-import type { RedisConnectionsService } from '../redis/redis-connections.service';
+import { slotOf, type RedisClient } from '../adapters/redis/redis-connection.factory';
+import type { RedisConnectionsService } from '../adapters/redis/redis-connections.service';
 import { RateLimiter, type RateLimitHit } from './rate.limiter';
 
 const quietLogger = { setContext: () => undefined, info: () => undefined, warn: () => undefined };

@@ -5,9 +5,9 @@ import { PinoLogger } from 'nestjs-pino';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.schemas';
 import { MetricsService } from '../kernel/metrics/metrics.service';
-import { keysBySlot } from '../redis/redis-connection.factory';
-import { RedisConnectionsService } from '../redis/redis-connections.service';
-import { REDIS_SPANS } from '../redis/redis-spans.factory';
+import { keysBySlot } from '../adapters/redis/redis-connection.factory';
+import { RedisConnectionsService } from '../adapters/redis/redis-connections.service';
+import { REDIS_SPANS } from '../adapters/redis/redis-spans.factory';
 import { inChildSpan, tracedNow } from '../kernel/tracing/tracing.context';
 
 /** What a limit counts per: the client address, the authenticated account, or the email a login names. */

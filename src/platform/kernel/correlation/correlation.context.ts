@@ -8,7 +8,7 @@ import { parseTraceparent } from './trace-context.factory';
  * job in the worker) to the request that caused it, and what outbound calls pass on. It lives
  * here, not in platform/http, because both entry points enter it: the API's Fastify hook
  * (platform/http/correlation.hooks.ts) and the worker around each job
- * (platform/queue/queue-workers.service.ts).
+ * (platform/adapters/queue/queue-workers.service.ts).
  */
 export interface Correlation {
   /** The request id (`X-Request-Id`): the caller's when valid, else a fresh UUID. */

@@ -1,13 +1,13 @@
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../../config/config.schemas';
+import type { AppConfig } from '../../../config/config.schemas';
 import { dataSourceOptions } from './data-source.factory';
-import { PG, sqlStateOf } from './pg.errors';
-import { BOOT_BACKOFF, backoffDelayMs, sleep } from '../kernel/resilience/backoff.policy';
-import { classifyPostgresFailure } from './postgres-failure.classifier';
-import { BootError } from '../kernel/lifecycle/boot.errors';
-import { postgresUnreachableLine } from '../kernel/lifecycle/start-hints.policy';
+import { PG, sqlStateOf } from '../failures/pg.errors';
+import { BOOT_BACKOFF, backoffDelayMs, sleep } from '../../kernel/resilience/backoff.policy';
+import { classifyPostgresFailure } from '../failures/postgres-failure.classifier';
+import { BootError } from '../../kernel/lifecycle/boot.errors';
+import { postgresUnreachableLine } from '../../kernel/lifecycle/start-hints.policy';
 
 /** An arbitrary constant: the advisory lock that serializes migrations across instances. */
 const MIGRATION_LOCK_KEY = 7_301_925_518;

@@ -1,4 +1,4 @@
-import type { Failure } from '../kernel/errors/failure.types';
+import type { Failure } from '../../kernel/errors/failure.types';
 
 /** Reply prefixes of a Redis that is up but cannot serve right now. */
 const BUSY_REPLIES = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b/;

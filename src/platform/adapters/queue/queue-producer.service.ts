@@ -1,9 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
-import { APP_CONFIG } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schemas';
-import { currentCorrelation, outgoingTraceparent, type Correlation } from '../kernel/correlation/correlation.context';
-import { inSpan, SpanKind, tracingOn, type SpanSpec } from '../kernel/tracing/tracing.context';
+import { APP_CONFIG } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schemas';
+import {
+  currentCorrelation,
+  outgoingTraceparent,
+  type Correlation,
+} from '../../kernel/correlation/correlation.context';
+import { inSpan, SpanKind, tracingOn, type SpanSpec } from '../../kernel/tracing/tracing.context';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { QueueUnavailableError, type JobEnvelope } from './queue.types';
 

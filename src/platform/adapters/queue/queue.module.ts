@@ -1,8 +1,8 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import { Queue, type QueueOptions } from 'bullmq';
-import { APP_CONFIG } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schemas';
+import { APP_CONFIG } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schemas';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { QueueProducerService } from './queue-producer.service';
 

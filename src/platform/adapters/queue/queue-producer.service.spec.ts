@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { AppConfig } from '../../config/config.schemas';
-import { runWithCorrelation } from '../kernel/correlation/correlation.context';
+import type { AppConfig } from '../../../config/config.schemas';
+import { runWithCorrelation } from '../../kernel/correlation/correlation.context';
 import type { RedisConnectionsService } from '../redis/redis-connections.service';
 import { QueueProducerService } from './queue-producer.service';
 

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { ClassifiedError, Failure } from '../kernel/errors/failure.types';
+import type { ClassifiedError, Failure } from '../../kernel/errors/failure.types';
 
 /**
  * What every job carries besides its own payload: the correlation of the work that enqueued

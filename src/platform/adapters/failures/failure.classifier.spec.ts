@@ -1,5 +1,5 @@
 import { DatabaseError } from 'pg';
-import { CommitOutcomeUnknownError } from '../database/pg.errors';
+import { CommitOutcomeUnknownError } from './pg.errors';
 import { classifyFailure, isRetryable, type Failure } from './failure.classifier';
 
 const pgError = (code: string) => Object.assign(new DatabaseError('server said no', 0, 'error'), { code });

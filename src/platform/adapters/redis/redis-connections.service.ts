@@ -1,8 +1,8 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { APP_CONFIG } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schemas';
-import { ROOT_LOGGER } from '../kernel/logging/logging.module';
+import { APP_CONFIG } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schemas';
+import { ROOT_LOGGER } from '../../kernel/logging/logging.module';
 import { createRedisConnection, type RedisClient, type RedisConnectionName } from './redis-connection.factory';
 
 /** ioredis's own status words (a Redis's or a Cluster's): `ready` is the only one that serves commands. */

@@ -3,7 +3,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { keysBySlot, type RedisClient } from '../redis/redis-connection.factory';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 import { REDIS_SPANS } from '../redis/redis-spans.factory';
-import { inChildSpan, tracedNow } from '../kernel/tracing/tracing.context';
+import { inChildSpan, tracedNow } from '../../kernel/tracing/tracing.context';
 
 /** `healthy`: Redis answers. `degraded`: its last command failed; reads go to the source. */
 export type CacheState = 'healthy' | 'degraded';

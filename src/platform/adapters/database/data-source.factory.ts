@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DataSourceOptions } from 'typeorm';
 
 type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
-import type { AppConfig } from '../../config/config.schemas';
+import type { AppConfig } from '../../../config/config.schemas';
 import { MIGRATIONS } from './migrations/all.migrations';
 
 export const MIGRATIONS_TABLE = 'migrations';

@@ -1,8 +1,8 @@
-import { classifyPostgresFailure } from '../database/postgres-failure.classifier';
-import { classifyRedisFailure } from '../redis/redis-failure.classifier';
-import type { ClassifiedError, Failure } from '../kernel/errors/failure.types';
+import { classifyPostgresFailure } from './postgres-failure.classifier';
+import { classifyRedisFailure } from './redis-failure.classifier';
+import type { ClassifiedError, Failure } from '../../kernel/errors/failure.types';
 
-export type { ClassifiedError, Failure } from '../kernel/errors/failure.types';
+export type { ClassifiedError, Failure } from '../../kernel/errors/failure.types';
 
 const carriesFailure = (error: unknown): error is ClassifiedError => {
   const failure = (error as { failure?: Partial<Failure> } | null | undefined)?.failure;
@@ -12,7 +12,7 @@ const carriesFailure = (error: unknown): error is ClassifiedError => {
 /**
  * The one classification of a failure, or `undefined` when it is not a dependency failure
  * (a domain error, or a bug). Per-dependency rules live beside each dependency:
- * platform/database/postgres-failure.classifier.ts, platform/redis/redis-failure.classifier.ts.
+ * platform/adapters/failures/postgres-failure.classifier.ts, platform/adapters/failures/redis-failure.classifier.ts.
  */
 export function classifyFailure(error: unknown): Failure | undefined {
   if (carriesFailure(error)) return error.failure;

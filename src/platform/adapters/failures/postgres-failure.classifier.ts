@@ -1,5 +1,5 @@
 import { DatabaseError } from 'pg';
-import type { Failure } from '../kernel/errors/failure.types';
+import type { Failure } from '../../kernel/errors/failure.types';
 import { CommitOutcomeUnknownError, PG, sqlStateOf } from './pg.errors';
 
 /**

@@ -1,4 +1,4 @@
-import { SpanKind, type SpanSpec } from '../kernel/tracing/tracing.context';
+import { SpanKind, type SpanSpec } from '../../kernel/tracing/tracing.context';
 
 /**
  * The span of one Redis command of the cache (cache.service.ts) or the rate limiter

@@ -1,9 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
-import { APP_CONFIG } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schemas';
-import { ROOT_LOGGER } from '../kernel/logging/logging.module';
+import { APP_CONFIG } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schemas';
+import { ROOT_LOGGER } from '../../kernel/logging/logging.module';
 import { dataSourceOptions } from './data-source.factory';
 import { PoolMetricsService } from './pool-metrics.service';
 import { SqlClient } from './sql.client';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schemas';
+import { APP_CONFIG } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schemas';
 import { SqlClient } from '../database/sql.client';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
 

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import type { AppConfig } from '../../config/config.schemas';
+import type { AppConfig } from '../../../config/config.schemas';
 
 /** How long the one attempt may take: a local Redis answers in milliseconds. */
 const PROBE_TIMEOUT_MS = 2_000;

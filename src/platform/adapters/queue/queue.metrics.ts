@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { ROOT_LOGGER } from '../kernel/logging/logging.module';
-import { MetricsService } from '../kernel/metrics/metrics.service';
+import { ROOT_LOGGER } from '../../kernel/logging/logging.module';
+import { MetricsService } from '../../kernel/metrics/metrics.service';
 
 export type JobOutcome = 'completed' | 'retried' | 'failed' | 'handed_back';
 

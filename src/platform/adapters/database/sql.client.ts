@@ -3,19 +3,19 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DatabaseError, type Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg';
 import type { Counter, Histogram } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { InjectConfig } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.schemas';
-import { classifyFailure, isRetryable } from '../errors/failure.classifier';
-import { backoffDelayMs, sleep, type BackoffPolicy } from '../kernel/resilience/backoff.policy';
-import { DeadlineExceededError } from '../kernel/resilience/deadline.policy';
-import { MetricsService } from '../kernel/metrics/metrics.service';
-import { RetryBudget } from '../kernel/resilience/retry.budget';
-import { CommitOutcomeUnknownError } from './pg.errors';
-import { sqlStateClassOf } from './postgres-failure.classifier';
+import { InjectConfig } from '../../../config/config.module';
+import type { AppConfig } from '../../../config/config.schemas';
+import { classifyFailure, isRetryable } from '../failures/failure.classifier';
+import { backoffDelayMs, sleep, type BackoffPolicy } from '../../kernel/resilience/backoff.policy';
+import { DeadlineExceededError } from '../../kernel/resilience/deadline.policy';
+import { MetricsService } from '../../kernel/metrics/metrics.service';
+import { RetryBudget } from '../../kernel/resilience/retry.budget';
+import { CommitOutcomeUnknownError } from '../failures/pg.errors';
+import { sqlStateClassOf } from '../failures/postgres-failure.classifier';
 import { limitedQuery } from './limited-query.factory';
 import { sendCancelRequest } from './protocol-cancel.client';
 import { attemptSpan, statementSpan, transactionSpan } from './sql-spans.factory';
-import { currentSpan, inChildSpan, tracedNow } from '../kernel/tracing/tracing.context';
+import { currentSpan, inChildSpan, tracedNow } from '../../kernel/tracing/tracing.context';
 
 /**
  * What a statement is, for the policies that depend on it: the per-class statement and

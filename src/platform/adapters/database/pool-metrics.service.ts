@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { MetricsService } from '../kernel/metrics/metrics.service';
+import { MetricsService } from '../../kernel/metrics/metrics.service';
 import { SqlClient } from './sql.client';
 
 /**

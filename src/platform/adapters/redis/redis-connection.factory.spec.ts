@@ -1,5 +1,5 @@
 import Redis, { Cluster } from 'ioredis';
-import { loadConfig } from '../../config/config.schemas';
+import { loadConfig } from '../../../config/config.schemas';
 import { clusterConnectionOptions, keysBySlot, redisConnectionOptions, slotOf } from './redis-connection.factory';
 
 const config = loadConfig({ NODE_ENV: 'test', REDIS_KEY_PREFIX: 'ra-unit:', REDIS_COMMAND_TIMEOUT_MS: '300' });

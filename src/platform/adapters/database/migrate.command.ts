@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { runEntrypoint } from '../kernel/lifecycle/entrypoint.bootstrap';
+import { runEntrypoint } from '../../kernel/lifecycle/entrypoint.bootstrap';
 import { prepareDatabase } from './database.bootstrap';
 
 /**

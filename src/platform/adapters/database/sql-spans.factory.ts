@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import { SpanKind, type SpanSpec } from '../kernel/tracing/tracing.context';
+import { SpanKind, type SpanSpec } from '../../kernel/tracing/tracing.context';
 
 /**
  * The spans of the SQL seam (sql.client.ts): one per statement (`SELECT`, or its `name` such as

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AppConfig } from '../../config/config.schemas';
-import { RECONNECT_BACKOFF, backoffDelayMs } from '../kernel/resilience/backoff.policy';
+import type { AppConfig } from '../../../config/config.schemas';
+import { RECONNECT_BACKOFF, backoffDelayMs } from '../../kernel/resilience/backoff.policy';
 
 /**
  * The named Redis connections of a process. Each has the options its job needs, and

@@ -1,4 +1,4 @@
-import { classifyFailure } from '../errors/failure.classifier';
+import { classifyFailure } from '../failures/failure.classifier';
 import { QueueUnavailableError, jobIdOf } from './queue.types';
 
 describe('jobIdOf', () => {
