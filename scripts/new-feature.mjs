@@ -146,11 +146,11 @@ function main() {
   );
   // Its tag in the OpenAPI document (every operation's tag is declared, with a description).
   insertAfterLast(
-    'src/platform/docs/openapi.factory.ts',
+    'src/platform/edge/docs/openapi.factory.ts',
     /^const TAGS: Record<string, string> = \{$/,
     `  '${t.name}': '${t.Names.replace(/([a-z])([A-Z])/g, '$1 $2')}, owned by an account (404 for anyone else).',\n`,
   );
-  edited.push('src/platform/docs/openapi.factory.ts');
+  edited.push('src/platform/edge/docs/openapi.factory.ts');
   // The object-level authorization check: a route with an id must name its two-account test.
   const hardening = 'test/e2e/hardening.e2e-spec.ts';
   if (existsSync(join(ROOT, hardening))) {

@@ -14,7 +14,7 @@ import { MetricsService } from './platform/kernel/metrics/metrics.service';
 import { QueueModule } from './platform/adapters/queue/queue.module';
 import { RedisModule } from './platform/adapters/redis/redis.module';
 import { OrdersModule } from './orders/orders.module';
-import { IdempotencyModule } from './platform/idempotency/idempotency.module';
+import { IdempotencyModule } from './platform/edge/idempotency/idempotency.module';
 import { ProductsModule } from './products/products.module';
 import { ReportsModule } from './reports/reports.module';
 

@@ -9,7 +9,7 @@ import { createRootLogger } from './platform/kernel/logging/root.logger';
 import { QueueHealth } from './platform/adapters/queue/queue.health';
 import { MetricsService } from './platform/kernel/metrics/metrics.service';
 import { QueueWorkersService, type WorkerStopOutcome } from './platform/adapters/queue/queue-workers.service';
-import { startWorkerHttpServer } from './platform/queue/worker-http.server';
+import { startWorkerHttpServer } from './platform/edge/health/worker-http.server';
 import { WorkerModule, type WorkerModuleOptions } from './worker.module';
 
 /**

@@ -28,7 +28,7 @@ export interface WorkerModuleOptions {
 /**
  * The worker process: the core (config, logging, Postgres, Redis, domain modules) plus the
  * queue workers and each feature's processors. No controllers, no Fastify: its probes and
- * metrics are served by platform/queue/worker-http.server.ts.
+ * metrics are served by platform/edge/health/worker-http.server.ts.
  */
 @Module({})
 export class WorkerModule {

@@ -3,7 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { createHmac } from 'node:crypto';
 import type { AppConfig } from '../config/config.schemas';
 import { AppError } from '../platform/kernel/errors/app.errors';
-import { toProblem } from '../platform/errors/problem.factory';
+import { toProblem } from '../platform/edge/http/problem.factory';
 import { AuthService } from './auth.service';
 import type { CredentialsVerifier } from './auth.types';
 import { BearerAuthGuard } from './bearer-auth.guard';

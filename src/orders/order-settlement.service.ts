@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { SqlClient, type SqlExecutor } from '../platform/adapters/database/sql.client';
-import { IdempotencyRepository } from '../platform/idempotency/idempotency.repository';
+import { IdempotencyRepository } from '../platform/edge/idempotency/idempotency.repository';
 import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
 import { MetricsService } from '../platform/kernel/metrics/metrics.service';
 import { Deadline } from '../platform/kernel/resilience/deadline.policy';

@@ -12,7 +12,7 @@ import {
   PaymentsUnavailableError,
 } from '../payments/payments.errors';
 import { SqlClient } from '../platform/adapters/database/sql.client';
-import type { IdempotencyHandle } from '../platform/idempotency/idempotency.interceptor';
+import type { IdempotencyHandle } from '../platform/edge/idempotency/idempotency.interceptor';
 import { AppError } from '../platform/kernel/errors/app.errors';
 import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
 import { MetricsService } from '../platform/kernel/metrics/metrics.service';

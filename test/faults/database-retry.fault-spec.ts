@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config/config.schemas';
 import { dataSourceOptions } from '../../src/platform/adapters/database/data-source.factory';
 import { SqlClient, type SqlExecutor } from '../../src/platform/adapters/database/sql.client';
 import { MetricsService } from '../../src/platform/kernel/metrics/metrics.service';
-import { toProblem } from '../../src/platform/errors/problem.factory';
+import { toProblem } from '../../src/platform/edge/http/problem.factory';
 import { parseMetrics } from '../support/metrics.support';
 import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';

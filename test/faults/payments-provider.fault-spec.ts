@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config/config.schemas';
 import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { PaymentsProviderClient, type PaymentsClientSettings } from '../../src/payments/payments-provider.client';
 import { classifyFailure, isRetryable } from '../../src/platform/adapters/failures/failure.classifier';
-import { toProblem } from '../../src/platform/errors/problem.factory';
+import { toProblem } from '../../src/platform/edge/http/problem.factory';
 import { runWithCorrelation } from '../../src/platform/kernel/correlation/correlation.context';
 import { Deadline } from '../../src/platform/kernel/resilience/deadline.policy';
 import { FaultProxy } from '../support/fault-proxy.support';

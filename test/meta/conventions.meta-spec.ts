@@ -77,7 +77,7 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     'src/platform/kernel/resilience/retry.policy.ts',
     'src/platform/resilience/payments.breaker.ts',
     'src/platform/kernel/resilience/retry.budget.ts',
-    'src/platform/http/request.deadline.ts',
+    'src/platform/edge/http/request.deadline.ts',
     'src/platform/http/load-shedding.gate.ts',
     'src/platform/http/rate.limiter.ts',
     'src/platform/metrics/http.metrics.ts',

@@ -2,7 +2,7 @@ import { PATH_METADATA } from '@nestjs/common/constants';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { envSchema, loadConfig, type AppConfig } from '../../src/config/config.schemas';
-import { HealthController } from '../../src/platform/health/health.controller';
+import { HealthController } from '../../src/platform/edge/health/health.controller';
 import { SHUTDOWN_EXIT_DELAY_MS } from '../../src/platform/kernel/lifecycle/graceful-shutdown.handler';
 import { WORKER_HARD_EXIT_MARGIN_MS } from '../../src/worker.factory';
 import { ROOT } from './process.support';

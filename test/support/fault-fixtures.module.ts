@@ -24,7 +24,7 @@ import { Observable, map, throwError } from 'rxjs';
 import { z } from 'zod';
 import { SqlClient } from '../../src/platform/adapters/database/sql.client';
 import { AppError } from '../../src/platform/kernel/errors/app.errors';
-import { RequestDeadline } from '../../src/platform/http/request.deadline';
+import { RequestDeadline } from '../../src/platform/edge/http/request.deadline';
 import type { Deadline } from '../../src/platform/kernel/resilience/deadline.policy';
 
 /**

@@ -7,7 +7,7 @@ import { parseTraceparent } from './trace-context.factory';
  * The correlation context of this process: what ties the work running now (an HTTP request, a
  * job in the worker) to the request that caused it, and what outbound calls pass on. It lives
  * here, not in platform/http, because both entry points enter it: the API's Fastify hook
- * (platform/http/correlation.hooks.ts) and the worker around each job
+ * (platform/edge/http/correlation.hooks.ts) and the worker around each job
  * (platform/adapters/queue/queue-workers.service.ts).
  */
 export interface Correlation {

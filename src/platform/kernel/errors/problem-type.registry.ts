@@ -44,7 +44,7 @@ export interface ProblemType {
   /**
    * For operators: where to look first when this problem shows up (a log line, a metric, a
    * setting). Default: the caller's request for a 4xx, the symptom table for a 5xx
-   * (platform/docs/problem-doc.factory.ts).
+   * (platform/edge/docs/problem-doc.factory.ts).
    */
   firstCheck?: string;
   /** Whether repeating the same request unchanged can succeed. */
