@@ -49,7 +49,7 @@ describe('the core module, as a worker boots it (no HTTP)', () => {
         () => Object.values(redis.states()).every((state) => state === 'ready') && redis.states(),
         { what: 'every opened Redis connection to be ready' },
       );
-      // queue-producer: the job queue (platform/queue) is part of the core, so any process can enqueue.
+      // queue-producer: the job queue (platform/adapters/queue) is part of the core, so any process can enqueue.
       expect(states).toEqual({ cache: 'ready', 'queue-producer': 'ready', 'queue-worker': 'ready' });
       // Metrics are part of the core: the worker serves its own registry (pool gauges, SQL errors included).
       await expect(core.get(SqlClient).query('SELECT * FROM no_such_table')).rejects.toMatchObject({ code: '42P01' });

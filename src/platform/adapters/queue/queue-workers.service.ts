@@ -105,7 +105,7 @@ export class QueueWorkersService implements OnApplicationShutdown {
         removeOnComplete: { count: this.config.queue.keepCompleted },
         removeOnFail: { count: this.config.queue.keepFailed },
       });
-      // A lost connection is logged once per kind by platform/redis; this covers BullMQ's own errors.
+      // A lost connection is logged once per kind by platform/adapters/redis; this covers BullMQ's own errors.
       worker.on('error', (error) => this.logger.warn({ queue: consumer.queue, err: error }, 'queue worker error'));
       worker.on('stalled', (jobId) =>
         this.logger.warn({ queue: consumer.queue, jobId }, 'stalled job moved back to waiting (its worker died)'),

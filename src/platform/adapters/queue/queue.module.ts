@@ -10,7 +10,7 @@ import { QueueProducerService } from './queue-producer.service';
  * The class @nestjs/bullmq instantiates for every registered queue. BullMQ prints each error a
  * queue emits with console.error when nobody listens (every reconnect attempt while Redis is
  * down, on stderr, with a stack). Those connection errors are already logged once per kind by
- * platform/redis, and a failed command still rejects for its caller; so the queue gets its
+ * platform/adapters/redis, and a failed command still rejects for its caller; so the queue gets its
  * listener the moment it exists (a listener added later, by the service that injects it, misses
  * the first refused connection).
  */
@@ -25,7 +25,7 @@ BullModule.queueClass = ListenedQueue;
 /**
  * The job queue, for every process (the API enqueues, the worker consumes and schedules).
  * Queues are BullMQ queues registered through @nestjs/bullmq, on the `queue-producer`
- * connection of platform/redis (fails fast: no offline queue), under the BullMQ prefix that
+ * connection of platform/adapters/redis (fails fast: no offline queue), under the BullMQ prefix that
  * follows `REDIS_KEY_PREFIX` (`<prefix>{bull}:<queue>:…`, one cluster slot), with bounded history
  * (`QUEUE_KEEP_COMPLETED`, `QUEUE_KEEP_FAILED`) so Redis memory cannot grow without limit.
  * A feature registers its queue with `BullModule.registerQueue({ name })`, injects it with

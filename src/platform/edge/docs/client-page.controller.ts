@@ -9,8 +9,8 @@ import { AppError } from '../../kernel/errors/app.errors';
 /** Where the page lives: `GET /demo`. Outside production only (AppModule mounts it). */
 export const CLIENT_PAGE_PATH = '/demo';
 
-// Depth 3 from the repository root both as src/platform/docs (tests) and dist/platform/docs (built).
-const ROOT = resolve(__dirname, '..', '..', '..');
+// Depth 4 from the repository root both as src/platform/edge/docs (tests) and dist/platform/edge/docs (built).
+const ROOT = resolve(__dirname, '..', '..', '..', '..');
 /** The built client and page (`npm run build`: client/ → dist/client/, ES modules). */
 const CLIENT_DIR = join(ROOT, 'dist', 'client');
 /** The one dependency the client loads in a browser, an ES module with no imports of its own. */

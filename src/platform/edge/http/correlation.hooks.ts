@@ -16,7 +16,7 @@ type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan
  * producer) and puts a valid `traceparent` on every log line of the request. Install before
  * Nest's own hooks (createApp does), so nestjs-pino binds the logger that already carries it.
  *
- * With tracing on (platform/tracing), the sampler decides here, before anything else is made,
+ * With tracing on (platform/kernel/tracing), the sampler decides here, before anything else is made,
  * whether the request is traced (a caller's sampled `traceparent` is followed by the parent-based
  * samplers). If it is, its server span starts here, as a child of the caller's `traceparent` or
  * as a new root, and becomes the correlation's current

@@ -2,7 +2,7 @@ import { AppError } from '../../kernel/errors/app.errors';
 import { registerProblemTypes } from '../../kernel/errors/problem-type.registry';
 
 /**
- * The problem types of idempotency keys (platform/idempotency). They register when this file
+ * The problem types of idempotency keys (platform/edge/idempotency). They register when this file
  * loads, that is once a module using {@link Idempotent} is imported.
  */
 export const IDEMPOTENCY_PROBLEM_TYPES = registerProblemTypes({

@@ -6,7 +6,7 @@ import { parseTraceparent } from './trace-context.factory';
 /**
  * The correlation context of this process: what ties the work running now (an HTTP request, a
  * job in the worker) to the request that caused it, and what outbound calls pass on. It lives
- * here, not in platform/http, because both entry points enter it: the API's Fastify hook
+ * here, not in platform/edge/http, because both entry points enter it: the API's Fastify hook
  * (platform/edge/http/correlation.hooks.ts) and the worker around each job
  * (platform/adapters/queue/queue-workers.service.ts).
  */
@@ -16,7 +16,7 @@ export interface Correlation {
   /** The caller's W3C `traceparent`, when it sent a valid one. */
   traceparent?: string;
   /**
-   * With tracing on (platform/tracing): the OpenTelemetry context of the work running now, i.e.
+   * With tracing on (platform/kernel/tracing): the OpenTelemetry context of the work running now, i.e.
    * its current span. This correlation is the one place the current span lives: no second
    * async context is kept for OpenTelemetry, and outbound `traceparent`s are made from it.
    */
@@ -32,7 +32,7 @@ const storage = new AsyncLocalStorage<Correlation>();
 /** True while the trace SDK runs in this process (set by platform/kernel/tracing/tracing.context.ts). */
 let tracing = false;
 
-/** Called by platform/tracing when the SDK starts (true) and stops (false). */
+/** Called by platform/kernel/tracing when the SDK starts (true) and stops (false). */
 export const markTracing = (on: boolean): void => {
   tracing = on;
 };
