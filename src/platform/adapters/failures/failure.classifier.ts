@@ -11,8 +11,9 @@ const carriesFailure = (error: unknown): error is ClassifiedError => {
 
 /**
  * The one classification of a failure, or `undefined` when it is not a dependency failure
- * (a domain error, or a bug). Per-dependency rules live beside each dependency:
- * platform/adapters/failures/postgres-failure.classifier.ts, platform/adapters/failures/redis-failure.classifier.ts.
+ * (a domain error, or a bug). Per-dependency rules live beside it, one file per dependency
+ * (postgres-failure.classifier.ts, redis-failure.classifier.ts): here rather than in database/ and
+ * redis/, so the SQL seam and the queue read the one classification without a folder cycle.
  */
 export function classifyFailure(error: unknown): Failure | undefined {
   if (carriesFailure(error)) return error.failure;
