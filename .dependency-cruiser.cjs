@@ -1,6 +1,9 @@
 // Import boundaries, checked by `npm run lint` (depcruise src --config .dependency-cruiser.cjs).
 // Conventions on paper drift; these fail the build instead:
 // - platform/ is cross-cutting and never imports a feature (features depend on it, not the reverse);
+// - platform/ has three layers, each a folder: kernel/ <- adapters/ <- edge/. No import runs up a
+//   layer, every platform file sits in one of them, and no two folders inside platform/ import each
+//   other in a cycle (docs/development.md, "Layout", draws the picture);
 // - application code never imports test code;
 // - feature folders do not depend on each other in a cycle;
 // - code that ships (everything but specs) imports only runtime dependencies, since the
@@ -32,6 +35,46 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/platform/' },
       to: { path: '^src/[^/]+\\.ts$' },
+    },
+    {
+      name: 'platform-kernel-not-up',
+      comment:
+        'src/platform/kernel/ (errors, failure types, correlation, logging, metrics, tracing, resilience ' +
+        'primitives, lifecycle) is the bottom layer: everything stands on it, so it imports nothing from ' +
+        'adapters/ or edge/. Move the piece it needs down into the kernel, or invert the dependency ' +
+        '(the upper layer passes it in or registers it).',
+      severity: 'error',
+      from: { path: '^src/platform/kernel/' },
+      to: { path: '^src/platform/(adapters|edge)/' },
+    },
+    {
+      name: 'platform-adapters-not-to-edge',
+      comment:
+        'src/platform/adapters/ (database, Redis, cache, queue, failure classification) serves the edge and ' +
+        'the features; it never imports src/platform/edge/ (the HTTP lifecycle, problems, health, docs).',
+      severity: 'error',
+      from: { path: '^src/platform/adapters/' },
+      to: { path: '^src/platform/edge/' },
+    },
+    {
+      name: 'platform-in-a-layer',
+      comment:
+        'Every file of src/platform/ belongs to one of its three layers: kernel/, adapters/ or edge/. ' +
+        'A folder beside them would have no place in the picture and no rule to hold it.',
+      severity: 'error',
+      from: {},
+      to: { path: '^src/platform/(?!(?:kernel|adapters|edge)/)' },
+    },
+    {
+      name: 'no-circular-between-platform-folders',
+      comment:
+        'Folders inside src/platform/ must not depend on each other in a cycle (errors -> database -> ' +
+        'errors): data flows down the layers and one way between the folders of a layer. Split the file ' +
+        'that belongs to the other folder, or move the shared piece down.',
+      severity: 'error',
+      scope: 'folder',
+      from: { path: '^src/platform/' },
+      to: { path: '^src/platform/', circular: true },
     },
     {
       name: 'src-not-to-test',

@@ -2,7 +2,7 @@
 # One image, four commands (same build, different CMD; see docker-compose.yml and deploy/k8s):
 #   API (default)      node dist/main.js
 #   worker             node dist/worker.js
-#   migrations         node dist/platform/database/migrate.command.js
+#   migrations         node dist/platform/adapters/database/migrate.command.js
 #   fake provider      node dist/payments/fake-provider/fake-provider.command.js
 # The Node version is the one in .nvmrc and CI (F11; test/meta/versions.meta-spec.ts).
 # test/meta/docker-image.meta-spec.ts replays these steps without a Docker engine.
@@ -45,7 +45,7 @@ EXPOSE 3000 3001 4010
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL || `http://127.0.0.1:${process.env.PORT || 3000}/health/live`, { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node runs as PID 1, with no shell or init in between: the entry points install SIGTERM and
-# SIGINT handlers (src/platform/lifecycle/entrypoint.bootstrap.ts), which is what PID 1 needs (the
+# SIGINT handlers (src/platform/kernel/lifecycle/entrypoint.bootstrap.ts), which is what PID 1 needs (the
 # kernel ignores a signal PID 1 has no handler for), and Node starts no child processes, so
 # there are no zombies to reap. tini would add a package for nothing.
 STOPSIGNAL SIGTERM

@@ -74,7 +74,7 @@ for (let done = 0; done < calls; done += 20) {
   await round('client', viaClient, Math.min(20, calls - done));
 }
 
-const { Deadline } = await import(resolve(root, 'dist/platform/resilience/deadline.policy.js'));
+const { Deadline } = await import(resolve(root, 'dist/platform/kernel/resilience/deadline.policy.js'));
 const slowOrder = () => ({ orderId: randomUUID(), amountCents: 1999, currency: 'EUR', token: 'tok_slow' });
 samples.slow = [];
 for (let i = 0; i < 3; i++) {

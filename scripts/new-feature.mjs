@@ -92,7 +92,7 @@ function main() {
   const t = tokensFor(args.name, args.singular);
   if (RESERVED.has(t.name)) fail(`"${t.name}" is reserved`);
   if (existsSync(join(ROOT, 'src', t.name))) fail(`src/${t.name}/ exists already`);
-  const migrations = readdirSync(join(ROOT, 'src/platform/database/migrations'));
+  const migrations = readdirSync(join(ROOT, 'src/platform/adapters/database/migrations'));
   const latest = Math.max(...migrations.map((file) => Number(/^(\d{13})-/.exec(file)?.[1] ?? 0)));
   if (Number(t.timestamp) <= latest) t.timestamp = String(latest + 1);
 
@@ -113,11 +113,15 @@ function main() {
   write(`${dir}/${t.name}.schemas.ts`, 'schemas.ts.tmpl');
   write(`${dir}/${t.name}.errors.ts`, 'errors.ts.tmpl');
   const migration = `${t.timestamp}-create-${t.name}.migration`;
-  write(`src/platform/database/migrations/${migration}.ts`, 'migration.ts.tmpl');
+  write(`src/platform/adapters/database/migrations/${migration}.ts`, 'migration.ts.tmpl');
   write(`test/e2e/${t.name}.e2e-spec.ts`, 'e2e-spec.ts.tmpl');
 
   // The composition roots: the domain module in what every process boots, the HTTP module in the API.
-  const edited = ['src/core.module.ts', 'src/app.module.ts', 'src/platform/database/migrations/all.migrations.ts'];
+  const edited = [
+    'src/core.module.ts',
+    'src/app.module.ts',
+    'src/platform/adapters/database/migrations/all.migrations.ts',
+  ];
   insertAfterLast(
     'src/core.module.ts',
     /^import .*;$/,
@@ -131,22 +135,22 @@ function main() {
   );
   insertAfterLast('src/app.module.ts', /^ {8}\w+HttpModule,$/, `        ${t.Names}HttpModule,\n`);
   insertAfterLast(
-    'src/platform/database/migrations/all.migrations.ts',
+    'src/platform/adapters/database/migrations/all.migrations.ts',
     /^import .*;$/,
     `import { Create${t.Names}${t.timestamp} } from './${migration}';\n`,
   );
   insertAfterLast(
-    'src/platform/database/migrations/all.migrations.ts',
+    'src/platform/adapters/database/migrations/all.migrations.ts',
     /^ {2}\w+\d{13},$/,
     `  Create${t.Names}${t.timestamp},\n`,
   );
   // Its tag in the OpenAPI document (every operation's tag is declared, with a description).
   insertAfterLast(
-    'src/platform/docs/openapi.factory.ts',
+    'src/platform/edge/docs/openapi.factory.ts',
     /^const TAGS: Record<string, string> = \{$/,
     `  '${t.name}': '${t.Names.replace(/([a-z])([A-Z])/g, '$1 $2')}, owned by an account (404 for anyone else).',\n`,
   );
-  edited.push('src/platform/docs/openapi.factory.ts');
+  edited.push('src/platform/edge/docs/openapi.factory.ts');
   // The object-level authorization check: a route with an id must name its two-account test.
   const hardening = 'test/e2e/hardening.e2e-spec.ts';
   if (existsSync(join(ROOT, hardening))) {

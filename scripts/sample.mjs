@@ -46,8 +46,8 @@ function remove() {
   // The /demo page built on the typed client orders and requests reports: it goes with them.
   for (const path of [
     'client/page',
-    'src/platform/docs/client-page.module.ts',
-    'src/platform/docs/client-page.controller.ts',
+    'src/platform/edge/docs/client-page.module.ts',
+    'src/platform/edge/docs/client-page.controller.ts',
     'test/e2e/client-page.e2e-spec.ts',
     'test/support/browser.support.ts',
     // The invariant soak's customers order and request reports through the typed client.
@@ -64,7 +64,7 @@ function remove() {
     'scripts/build-client.mjs',
     read('scripts/build-client.mjs').replace('copyFileSync, mkdirSync }', 'copyFileSync }'),
   );
-  const migrationsDir = 'src/platform/database/migrations';
+  const migrationsDir = 'src/platform/adapters/database/migrations';
   for (const file of readdirSync(join(ROOT, migrationsDir))) {
     if (SAMPLE_MIGRATIONS.some((name) => file.includes(`-${name}.migration.ts`))) {
       rmSync(join(ROOT, migrationsDir, file));
@@ -79,7 +79,7 @@ function remove() {
     (line) => !SAMPLE_IMPORT.test(line) && !/^\s+(Orders|Reports)HttpModule,$/.test(line),
   );
   filterLines(`${migrationsDir}/all.migrations.ts`, (line) => !sampleName.test(line));
-  filterLines('src/platform/docs/openapi.factory.ts', (line) => !/^\s+(orders|reports): '/.test(line));
+  filterLines('src/platform/edge/docs/openapi.factory.ts', (line) => !/^\s+(orders|reports): '/.test(line));
   write('src/worker.module.ts', readFileSync(join(ROOT, 'scripts/feature-templates/worker.module.ts.tmpl'), 'utf8'));
   // npm start runs the API and the worker; without payments there is no provider to fake.
   const start = read('src/start.command.ts');
@@ -147,7 +147,7 @@ function remove() {
       'sample:remove: removed',
       ...removed.map((file) => `  ${file}`),
       'edited: src/core.module.ts, src/app.module.ts, src/worker.module.ts, src/start.command.ts, scripts/build-client.mjs,',
-      `  ${migrationsDir}/all.migrations.ts, src/platform/docs/openapi.factory.ts, ${hardening}, package.json`,
+      `  ${migrationsDir}/all.migrations.ts, src/platform/edge/docs/openapi.factory.ts, ${hardening}, package.json`,
       'A database migrated by the sample still holds its tables: recreate it (dropdb resilient_api; npm start creates it).',
       'Still to review by hand (docs/make-it-yours.md): the sample variables in src/config (PAYMENTS_*, ORDERS_*,',
       '  REPORTS_*, RECONCILE_*), docker-compose.yml and deploy/ (the fake-payments service), README and docs/.',

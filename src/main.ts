@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory';
-import { prepareDatabase } from './platform/database/database.bootstrap';
-import { runEntrypoint } from './platform/lifecycle/entrypoint.bootstrap';
-import { gracefulShutdown } from './platform/lifecycle/graceful-shutdown.handler';
-import { startTracing } from './platform/tracing/tracing.factory';
+import { prepareDatabase } from './platform/adapters/database/database.bootstrap';
+import { runEntrypoint } from './platform/kernel/lifecycle/entrypoint.bootstrap';
+import { gracefulShutdown } from './platform/kernel/lifecycle/graceful-shutdown.handler';
+import { startTracing } from './platform/kernel/tracing/tracing.factory';
 
 /** The HTTP API: config → Postgres (wait, create, migrate) → app → listen. */
 void runEntrypoint({

@@ -5,13 +5,13 @@ import { dirname, resolve } from 'node:path';
 import './app.module';
 import { createOpenApiDocument } from './app.factory';
 import { envSchema, loadConfig } from './config/config.schemas';
-import { errorTableIn, renderErrorTable, withErrorTable } from './platform/docs/error-table.factory';
-import { renderErrorsDocument } from './platform/docs/problem-doc.factory';
+import { errorTableIn, renderErrorTable, withErrorTable } from './platform/edge/docs/error-table.factory';
+import { renderErrorsDocument } from './platform/edge/docs/problem-doc.factory';
 import {
   renderConfigurationReference,
   renderEndpointsReference,
   renderMetricsReference,
-} from './platform/docs/reference.factory';
+} from './platform/edge/docs/reference.factory';
 
 /** docs/errors.md: the full page of every problem type (meaning, cause, first check, next step). */
 export const ERRORS_DOCUMENT = 'docs/errors.md';

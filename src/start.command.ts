@@ -2,11 +2,12 @@ import 'reflect-metadata';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigOrExit, type AppConfig } from './config/config.schemas';
-import { BootError, runMigrations, waitForDatabase } from './platform/database/database.bootstrap';
-import { createRootLogger } from './platform/logging/root.logger';
-import { superviseProcessGroup, type GroupMember } from './platform/lifecycle/process-group.handler';
-import { redisUnreachableLine } from './platform/lifecycle/start-hints.policy';
-import { redisUnreachableReason } from './platform/redis/redis-reachability.health';
+import { runMigrations, waitForDatabase } from './platform/adapters/database/database.bootstrap';
+import { BootError } from './platform/kernel/lifecycle/boot.errors';
+import { createRootLogger } from './platform/kernel/logging/root.logger';
+import { superviseProcessGroup, type GroupMember } from './platform/kernel/lifecycle/process-group.handler';
+import { redisUnreachableLine } from './platform/kernel/lifecycle/start-hints.policy';
+import { redisUnreachableReason } from './platform/adapters/redis/redis-reachability.health';
 import { seedDemoCatalogIfEmpty } from './products/seed.command';
 import { WORKER_HARD_EXIT_MARGIN_MS } from './worker.factory';
 

@@ -4,12 +4,12 @@ import type { Server } from 'node:http';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { AppConfig } from './config/config.schemas';
-import { LifecycleService } from './platform/lifecycle/lifecycle.service';
-import { createRootLogger } from './platform/logging/root.logger';
-import { QueueHealth } from './platform/queue/queue.health';
-import { MetricsService } from './platform/metrics/metrics.service';
-import { QueueWorkersService, type WorkerStopOutcome } from './platform/queue/queue-workers.service';
-import { startWorkerHttpServer } from './platform/queue/worker-http.server';
+import { LifecycleService } from './platform/kernel/lifecycle/lifecycle.service';
+import { createRootLogger } from './platform/kernel/logging/root.logger';
+import { QueueHealth } from './platform/adapters/queue/queue.health';
+import { MetricsService } from './platform/kernel/metrics/metrics.service';
+import { QueueWorkersService, type WorkerStopOutcome } from './platform/adapters/queue/queue-workers.service';
+import { startWorkerHttpServer } from './platform/edge/health/worker-http.server';
 import { WorkerModule, type WorkerModuleOptions } from './worker.module';
 
 /**

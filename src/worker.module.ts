@@ -4,7 +4,7 @@ import type { AppConfig } from './config/config.schemas';
 import { CoreModule } from './core.module';
 import { OrdersModule } from './orders/orders.module';
 import { PaymentsReconciliationService } from './orders/payments-reconciliation.service';
-import { QueueWorkerModule } from './platform/queue/queue-worker.module';
+import { QueueWorkerModule } from './platform/adapters/queue/queue-worker.module';
 import {
   ReconciliationWorkerModule,
   type ReconciliationWorkerOptions,
@@ -28,7 +28,7 @@ export interface WorkerModuleOptions {
 /**
  * The worker process: the core (config, logging, Postgres, Redis, domain modules) plus the
  * queue workers and each feature's processors. No controllers, no Fastify: its probes and
- * metrics are served by platform/queue/worker-http.server.ts.
+ * metrics are served by platform/edge/health/worker-http.server.ts.
  */
 @Module({})
 export class WorkerModule {

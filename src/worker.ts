@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { BootError, prepareDatabase } from './platform/database/database.bootstrap';
-import { redisUnreachableLine } from './platform/lifecycle/start-hints.policy';
-import { redisUnreachableReason } from './platform/redis/redis-reachability.health';
-import { runEntrypoint } from './platform/lifecycle/entrypoint.bootstrap';
-import { startTracing } from './platform/tracing/tracing.factory';
+import { prepareDatabase } from './platform/adapters/database/database.bootstrap';
+import { BootError } from './platform/kernel/lifecycle/boot.errors';
+import { redisUnreachableLine } from './platform/kernel/lifecycle/start-hints.policy';
+import { redisUnreachableReason } from './platform/adapters/redis/redis-reachability.health';
+import { runEntrypoint } from './platform/kernel/lifecycle/entrypoint.bootstrap';
+import { startTracing } from './platform/kernel/tracing/tracing.factory';
 import { createWorker, WORKER_HARD_EXIT_MARGIN_MS } from './worker.factory';
 
 /**

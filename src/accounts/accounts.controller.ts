@@ -2,11 +2,11 @@ import { Body, Controller, Get, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
-import { ApiProblems } from '../platform/docs/api-problems.decorator';
-import { RateLimit } from '../platform/http/rate-limit.guard';
-import { RequestDeadline } from '../platform/http/request.deadline';
-import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
-import type { Deadline } from '../platform/resilience/deadline.policy';
+import { ApiProblems } from '../platform/edge/docs/api-problems.decorator';
+import { RateLimit } from '../platform/edge/rate-limit/rate-limit.guard';
+import { RequestDeadline } from '../platform/edge/http/request.deadline';
+import { BusinessFlow } from '../platform/edge/http/business-flow.decorator';
+import type { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import { accountSchema, createAccountSchema, type AccountView, type CreateAccountInput } from './accounts.schemas';
 import { AccountsService } from './accounts.service';
 

@@ -1,8 +1,8 @@
-import { isForeignKeyViolation } from '../platform/database/pg.errors';
-import { AppError } from '../platform/errors/app.errors';
-import { registerProblemTypes } from '../platform/errors/problem-type.registry';
+import { isForeignKeyViolation } from '../platform/adapters/failures/pg.errors';
+import { AppError } from '../platform/kernel/errors/app.errors';
+import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 
-/** The accounts feature's problem types (see platform/errors/problem-type.registry.ts). */
+/** The accounts feature's problem types (see platform/kernel/errors/problem-type.registry.ts). */
 export const ACCOUNTS_PROBLEM_TYPES = registerProblemTypes({
   ACCOUNT_NOT_FOUND: {
     status: 404,
@@ -26,7 +26,7 @@ export const ACCOUNTS_PROBLEM_TYPES = registerProblemTypes({
   },
 });
 
-declare module '../platform/errors/problem-type.registry' {
+declare module '../platform/kernel/errors/problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof ACCOUNTS_PROBLEM_TYPES, true> {}
 }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { isUniqueViolation } from '../platform/database/pg.errors';
-import { SqlClient } from '../platform/database/sql.client';
+import { isUniqueViolation } from '../platform/adapters/failures/pg.errors';
+import { SqlClient } from '../platform/adapters/database/sql.client';
 import { Account } from './account.entity';
 import { EmailTakenError } from './accounts.errors';
 
@@ -31,7 +31,7 @@ export class AccountsRepository {
       .catch((error: unknown) => {
         if (isUniqueViolation(error, EMAIL_UNIQUE_CONSTRAINT)) throw new EmailTakenError(error);
         // Outages (503) and statement timeouts (504) are mapped for every repository by the
-        // global filter (platform/errors/problem.factory.ts); anything else is a bug, a logged 500.
+        // global filter (platform/edge/http/problem.factory.ts); anything else is a bug, a logged 500.
         throw error;
       });
     const generated = rows[0];

@@ -8,7 +8,7 @@ import {
   isWellFormed,
   objectBody,
   text,
-} from '../platform/validation/text.schemas';
+} from '../platform/edge/validation/text.schemas';
 
 /**
  * The accounts API's shapes: one zod schema is the type, the validation (through the

@@ -4,7 +4,7 @@ import type { CredentialsVerifier } from '../auth/auth.types';
 import { AccountNotFoundError } from './accounts.errors';
 import { AccountsRepository } from './accounts.repository';
 import { toAccountView, type AccountView, type CreateAccountInput } from './accounts.schemas';
-import { normalizeEmail } from '../platform/validation/text.schemas';
+import { normalizeEmail } from '../platform/edge/validation/text.schemas';
 import { PasswordService } from './password.service';
 
 /** Sign-up, the caller's own account, and the password check that login builds on. */

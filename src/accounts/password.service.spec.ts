@@ -1,5 +1,5 @@
 import { scryptSync } from 'node:crypto';
-import { DeadlineExceededError } from '../platform/resilience/deadline.policy';
+import { DeadlineExceededError } from '../platform/kernel/resilience/deadline.policy';
 import { DEFAULT_SCRYPT_PARAMS, HashSlots, PasswordService } from './password.service';
 
 describe('PasswordService', () => {

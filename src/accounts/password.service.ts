@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { DeadlineExceededError } from '../platform/resilience/deadline.policy';
+import { DeadlineExceededError } from '../platform/kernel/resilience/deadline.policy';
 
 /** scrypt cost parameters, stored with every hash so they can be raised without breaking old hashes. */
 export interface ScryptParams {

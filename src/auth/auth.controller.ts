@@ -1,11 +1,11 @@
 import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '../platform/docs/api-problems.decorator';
-import { LoadPriorityOf } from '../platform/http/overload.hooks';
-import { RequestDeadline } from '../platform/http/request.deadline';
-import { RateLimit } from '../platform/http/rate-limit.guard';
-import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
-import type { Deadline } from '../platform/resilience/deadline.policy';
+import { ApiProblems } from '../platform/edge/docs/api-problems.decorator';
+import { LoadPriorityOf } from '../platform/edge/http/overload.hooks';
+import { RequestDeadline } from '../platform/edge/http/request.deadline';
+import { RateLimit } from '../platform/edge/rate-limit/rate-limit.guard';
+import { BusinessFlow } from '../platform/edge/http/business-flow.decorator';
+import type { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import { tokenRequestSchema, tokenResponseSchema, type TokenRequest, type TokenResponse } from './auth.schemas';
 import { AuthService } from './auth.service';
 

@@ -1,4 +1,4 @@
-import { UnauthenticatedError } from '../platform/errors/app.errors';
+import { UnauthenticatedError } from '../platform/kernel/errors/app.errors';
 
 /**
  * 401 for a wrong email/password pair. One message for both an unknown email and a wrong

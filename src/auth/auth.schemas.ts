@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emailSchema, objectBody, text } from '../platform/validation/text.schemas';
+import { emailSchema, objectBody, text } from '../platform/edge/validation/text.schemas';
 
 /**
  * The auth API's shapes: one zod schema is the type, the validation (through the global

@@ -1,7 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
 import type { AppConfig } from '../config/config.schemas';
 import fc from 'fast-check';
-import { toProblem } from '../platform/errors/problem.factory';
+import { toProblem } from '../platform/edge/http/problem.factory';
 import { InvalidBearerTokenError, InvalidCredentialsError } from './auth.errors';
 import { AuthService } from './auth.service';
 import type { CredentialsVerifier } from './auth.types';

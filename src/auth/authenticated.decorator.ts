@@ -1,6 +1,6 @@
 import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth } from '@nestjs/swagger';
-import { ApiProblems } from '../platform/docs/api-problems.decorator';
+import { ApiProblems } from '../platform/edge/docs/api-problems.decorator';
 import { BearerAuthGuard } from './bearer-auth.guard';
 
 /**

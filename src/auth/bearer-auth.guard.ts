@@ -1,6 +1,6 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import '../platform/http/fastify.types';
+import '../platform/edge/http/fastify.types';
 import { InvalidBearerTokenError, MissingBearerTokenError } from './auth.errors';
 import { AuthService } from './auth.service';
 

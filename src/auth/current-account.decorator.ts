@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import '../platform/http/fastify.types';
+import '../platform/edge/http/fastify.types';
 
 /**
  * The id of the authenticated account, as BearerAuthGuard verified it.

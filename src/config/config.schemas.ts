@@ -350,7 +350,7 @@ export const envSchema = z.object({
     description:
       'comma-separated browser origins allowed by CORS (`https://app.example.com`); empty: no cross-origin access',
   }),
-  // The job queue and the worker process (src/platform/queue, src/worker.ts).
+  // The job queue and the worker process (src/platform/adapters/queue, src/worker.ts).
   WORKER_CONCURRENCY: intInRange(4, 1, 100).meta({ description: 'report jobs one worker process runs at once' }),
   WORKER_SHUTDOWN_TIMEOUT_MS: intInRange(20_000, 100, 600_000).meta({
     description:
@@ -405,7 +405,7 @@ export const envSchema = z.object({
   RECONCILIATION_INTERVAL_MS: intInRange(60_000, 100, 86_400_000).meta({
     description: 'how often the worker runs the payments reconciliation',
   }),
-  // Tracing (src/platform/tracing): the standard OpenTelemetry variables. No endpoint: tracing off.
+  // Tracing (src/platform/kernel/tracing): the standard OpenTelemetry variables. No endpoint: tracing off.
   ...tracingEnvSchema,
 });
 
@@ -561,7 +561,7 @@ export interface AppConfig {
   /** How long an idempotency key and its stored response are kept (hours, at least 24). */
   idempotency: { ttlHours: number };
   worker: { port: number; concurrency: number; shutdownTimeoutMs: number };
-  /** BullMQ settings shared by every queue (src/platform/queue). */
+  /** BullMQ settings shared by every queue (src/platform/adapters/queue). */
   queue: {
     /**
      * BullMQ key prefix, `<REDIS_KEY_PREFIX>{bull}`: under REDIS_KEY_PREFIX, so instances and tests
@@ -619,7 +619,7 @@ export interface AppConfig {
   corsOrigins: string[];
   /** Load shedding: 503 OVERLOADED at once over either cap (0 = off). */
   shedding: { maxInFlight: number; criticalReserve: number; maxEventLoopDelayMs: number };
-  /** OpenTelemetry traces (src/platform/tracing); undefined when no OTLP endpoint is set: tracing off. */
+  /** OpenTelemetry traces (src/platform/kernel/tracing); undefined when no OTLP endpoint is set: tracing off. */
   tracing: TracingConfig | undefined;
 }
 

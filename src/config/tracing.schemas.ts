@@ -135,7 +135,7 @@ export const tracingEnvSchema = {
 
 type TracingEnv = z.infer<z.ZodObject<typeof tracingEnvSchema>> & { NODE_ENV: string };
 
-/** What src/platform/tracing/tracing.factory.ts starts the SDK with. */
+/** What src/platform/kernel/tracing/tracing.factory.ts starts the SDK with. */
 export interface TracingConfig {
   /** The OTLP/HTTP traces URL (`…/v1/traces`). */
   endpoint: string;

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { SqlClient, type SqlExecutor } from '../platform/database/sql.client';
-import { IdempotencyRepository } from '../platform/idempotency/idempotency.repository';
-import { ROOT_LOGGER } from '../platform/logging/logging.module';
-import { MetricsService } from '../platform/metrics/metrics.service';
-import { Deadline } from '../platform/resilience/deadline.policy';
+import { SqlClient, type SqlExecutor } from '../platform/adapters/database/sql.client';
+import { IdempotencyRepository } from '../platform/edge/idempotency/idempotency.repository';
+import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
+import { MetricsService } from '../platform/kernel/metrics/metrics.service';
+import { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import { ProductsService } from '../products/products.service';
 import { ATTENTION_REASONS, OrdersRepository, type AttentionReason, type OrderRow } from './orders.repository';
 import type { OrderStatus } from './orders.schemas';

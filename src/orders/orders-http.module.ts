@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { IdempotencyModule } from '../platform/idempotency/idempotency.module';
+import { IdempotencyModule } from '../platform/edge/idempotency/idempotency.module';
 import { OrdersController } from './orders.controller';
 import { OrdersModule } from './orders.module';
 

@@ -3,13 +3,13 @@ import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestj
 import type { FastifyRequest } from 'fastify';
 import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
-import { ApiProblems } from '../platform/docs/api-problems.decorator';
-import { RateLimit } from '../platform/http/rate-limit.guard';
-import { RequestBudget, RequestDeadline } from '../platform/http/request.deadline';
-import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
-import { Idempotent, IdempotencyKey } from '../platform/idempotency/idempotency.decorator';
-import type { IdempotencyHandle } from '../platform/idempotency/idempotency.interceptor';
-import type { Deadline } from '../platform/resilience/deadline.policy';
+import { ApiProblems } from '../platform/edge/docs/api-problems.decorator';
+import { RateLimit } from '../platform/edge/rate-limit/rate-limit.guard';
+import { RequestBudget, RequestDeadline } from '../platform/edge/http/request.deadline';
+import { BusinessFlow } from '../platform/edge/http/business-flow.decorator';
+import { Idempotent, IdempotencyKey } from '../platform/edge/idempotency/idempotency.decorator';
+import type { IdempotencyHandle } from '../platform/edge/idempotency/idempotency.interceptor';
+import type { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import {
   createOrderBodySchema,
   listOrdersQuerySchema,

@@ -1,9 +1,9 @@
 import type { ChargeOutcome, PaymentsError } from '../payments/payments.errors';
-import { AppError } from '../platform/errors/app.errors';
-import type { ClassifiedError, Failure } from '../platform/errors/failure.types';
-import { registerProblemTypes } from '../platform/errors/problem-type.registry';
+import { AppError } from '../platform/kernel/errors/app.errors';
+import type { ClassifiedError, Failure } from '../platform/kernel/errors/failure.types';
+import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 
-/** The orders feature's problem types (see platform/errors/problem-type.registry.ts). */
+/** The orders feature's problem types (see platform/kernel/errors/problem-type.registry.ts). */
 export const ORDERS_PROBLEM_TYPES = registerProblemTypes({
   ORDER_NOT_FOUND: {
     status: 404,
@@ -52,7 +52,7 @@ export const ORDERS_PROBLEM_TYPES = registerProblemTypes({
   },
 });
 
-declare module '../platform/errors/problem-type.registry' {
+declare module '../platform/kernel/errors/problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof ORDERS_PROBLEM_TYPES, true> {}
 }
 

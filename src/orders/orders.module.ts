@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { PaymentsModule } from '../payments/payments.module';
-import { IdempotencyModule } from '../platform/idempotency/idempotency.module';
+import { IdempotencyModule } from '../platform/edge/idempotency/idempotency.module';
 import { ProductsModule } from '../products/products.module';
 import { OrderSettlementService } from './order-settlement.service';
 import { OrdersRepository } from './orders.repository';

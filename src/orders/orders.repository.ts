@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { rethrowIfAccountGone } from '../accounts/accounts.errors';
-import { SqlClient, type SqlExecutor } from '../platform/database/sql.client';
+import { SqlClient, type SqlExecutor } from '../platform/adapters/database/sql.client';
 import type { OrderCursor, OrderStatus } from './orders.schemas';
 
 /** A product row as the reservation locks it. */

@@ -4,7 +4,7 @@ import {
   decodeOpaqueCursor,
   encodeOpaqueCursor,
   pageLimitSchema,
-} from '../platform/http/pagination.schemas';
+} from '../platform/edge/http/pagination.schemas';
 
 /** The orders API's shapes: each zod schema is the type, the validation and the OpenAPI document. */
 

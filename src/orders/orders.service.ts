@@ -11,12 +11,12 @@ import {
   PaymentsError,
   PaymentsUnavailableError,
 } from '../payments/payments.errors';
-import { SqlClient } from '../platform/database/sql.client';
-import type { IdempotencyHandle } from '../platform/idempotency/idempotency.interceptor';
-import { AppError } from '../platform/errors/app.errors';
-import { ROOT_LOGGER } from '../platform/logging/logging.module';
-import { MetricsService } from '../platform/metrics/metrics.service';
-import { Deadline, DeadlineExceededError } from '../platform/resilience/deadline.policy';
+import { SqlClient } from '../platform/adapters/database/sql.client';
+import type { IdempotencyHandle } from '../platform/edge/idempotency/idempotency.interceptor';
+import { AppError } from '../platform/kernel/errors/app.errors';
+import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
+import { MetricsService } from '../platform/kernel/metrics/metrics.service';
+import { Deadline, DeadlineExceededError } from '../platform/kernel/resilience/deadline.policy';
 import { ProductDiscontinuedError, ProductNotFoundError } from '../products/products.errors';
 import { NOT_CHARGED_FAILURE_CODE, OrderSettlementService } from './order-settlement.service';
 import {

@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
 import { PaymentsProviderClient, type ChargeLookup } from '../payments/payments-provider.client';
-import { classifyFailure } from '../platform/errors/failure.classifier';
-import { ROOT_LOGGER } from '../platform/logging/logging.module';
-import { Deadline } from '../platform/resilience/deadline.policy';
+import { classifyFailure } from '../platform/adapters/failures/failure.classifier';
+import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
+import { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import {
   PaymentsReconciler,
   type ReconciliationBacklog,

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { CoreModule } from '../core.module';
-import { waitForDatabase } from '../platform/database/database.bootstrap';
-import { IdempotencyRepository } from '../platform/idempotency/idempotency.repository';
-import { runEntrypoint } from '../platform/lifecycle/entrypoint.bootstrap';
+import { waitForDatabase } from '../platform/adapters/database/database.bootstrap';
+import { IdempotencyRepository } from '../platform/edge/idempotency/idempotency.repository';
+import { runEntrypoint } from '../platform/kernel/lifecycle/entrypoint.bootstrap';
 import { PaymentsReconciliationService } from './payments-reconciliation.service';
 
 /**

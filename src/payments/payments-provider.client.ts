@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PaymentsConfig } from '../config/config.schemas';
-import { AppError } from '../platform/errors/app.errors';
+import { AppError } from '../platform/kernel/errors/app.errors';
 import {
   correlationHeaders,
   currentCorrelation,
   outgoingTraceparent,
-} from '../platform/correlation/correlation.context';
-import { inChildSpan, inSpan, SpanKind, tracingOn } from '../platform/tracing/tracing.context';
-import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/resilience/circuit.breaker';
-import { Deadline, type AttemptBudget } from '../platform/resilience/deadline.policy';
-import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/resilience/retry.policy';
+} from '../platform/kernel/correlation/correlation.context';
+import { inChildSpan, inSpan, SpanKind, tracingOn } from '../platform/kernel/tracing/tracing.context';
+import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/kernel/resilience/circuit.breaker';
+import { Deadline, type AttemptBudget } from '../platform/kernel/resilience/deadline.policy';
+import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/kernel/resilience/retry.policy';
 import {
   PAYMENTS_DEPENDENCY,
   PaymentDeclinedError,

@@ -1,6 +1,6 @@
-import { AppError, type AppErrorOptions } from '../platform/errors/app.errors';
-import type { ClassifiedError, Failure } from '../platform/errors/failure.types';
-import { registerProblemTypes, type ErrorCode } from '../platform/errors/problem-type.registry';
+import { AppError, type AppErrorOptions } from '../platform/kernel/errors/app.errors';
+import type { ClassifiedError, Failure } from '../platform/kernel/errors/failure.types';
+import { registerProblemTypes, type ErrorCode } from '../platform/kernel/errors/problem-type.registry';
 
 const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
 
@@ -60,7 +60,7 @@ export const PAYMENTS_PROBLEM_TYPES = registerProblemTypes({
   },
 });
 
-declare module '../platform/errors/problem-type.registry' {
+declare module '../platform/kernel/errors/problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof PAYMENTS_PROBLEM_TYPES, true> {}
 }
 

@@ -2,9 +2,9 @@ import { Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
-import { ROOT_LOGGER } from '../platform/logging/logging.module';
-import { MetricsService } from '../platform/metrics/metrics.service';
-import { CIRCUIT_STATE_VALUE } from '../platform/resilience/circuit.breaker';
+import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
+import { MetricsService } from '../platform/kernel/metrics/metrics.service';
+import { CIRCUIT_STATE_VALUE } from '../platform/kernel/resilience/circuit.breaker';
 import { PaymentsProviderClient } from './payments-provider.client';
 import { PAYMENTS_DEPENDENCY } from './payments.errors';
 

@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '../platform/docs/api-problems.decorator';
+import { ApiProblems } from '../platform/edge/docs/api-problems.decorator';
 import {
   listProductsQuerySchema,
   productIdSchema,

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { AppError } from '../platform/errors/app.errors';
-import { registerProblemTypes } from '../platform/errors/problem-type.registry';
+import { AppError } from '../platform/kernel/errors/app.errors';
+import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 
-/** The products feature's problem types (see platform/errors/problem-type.registry.ts). */
+/** The products feature's problem types (see platform/kernel/errors/problem-type.registry.ts). */
 export const PRODUCTS_PROBLEM_TYPES = registerProblemTypes({
   PRODUCT_NOT_FOUND: {
     status: 404,
@@ -28,7 +28,7 @@ export const PRODUCTS_PROBLEM_TYPES = registerProblemTypes({
   },
 });
 
-declare module '../platform/errors/problem-type.registry' {
+declare module '../platform/kernel/errors/problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof PRODUCTS_PROBLEM_TYPES, true> {}
 }
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { SqlClient } from '../platform/database/sql.client';
+import { SqlClient } from '../platform/adapters/database/sql.client';
 import type { Product } from './product.entity';
 
 /** The columns the API shows, read without entity hydration (the catalog is a hot read path). */

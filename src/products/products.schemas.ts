@@ -4,7 +4,7 @@ import {
   decodeOpaqueCursor,
   encodeOpaqueCursor,
   pageLimitSchema,
-} from '../platform/http/pagination.schemas';
+} from '../platform/edge/http/pagination.schemas';
 import { PRODUCT_STATUSES } from './product.entity';
 
 /**
@@ -12,7 +12,7 @@ import { PRODUCT_STATUSES } from './product.entity';
  * global SchemaValidationPipe) and the OpenAPI document of each value.
  */
 
-export { DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE } from '../platform/http/pagination.schemas';
+export { DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE } from '../platform/edge/http/pagination.schemas';
 
 // ---------------------------------------------------------------------------------------------
 // Responses

@@ -1,7 +1,7 @@
 import type { PinoLogger } from 'nestjs-pino';
-import { CacheService } from '../platform/cache/cache.service';
-import type { RedisConnectionsService } from '../platform/redis/redis-connections.service';
-import { toProblem } from '../platform/errors/problem.factory';
+import { CacheService } from '../platform/adapters/cache/cache.service';
+import type { RedisConnectionsService } from '../platform/adapters/redis/redis-connections.service';
+import { toProblem } from '../platform/edge/http/problem.factory';
 import type { Product } from './product.entity';
 import { ProductDiscontinuedError, ProductNotFoundError } from './products.errors';
 import type { ProductsRepository } from './products.repository';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { CacheService, type ReadThroughOptions } from '../platform/cache/cache.service';
+import { CacheService, type ReadThroughOptions } from '../platform/adapters/cache/cache.service';
 import { ProductDiscontinuedError, ProductNotFoundError } from './products.errors';
 import { ProductsRepository, type ProductRow } from './products.repository';
 import { encodeProductCursor, productSchema, type ProductPage, type ProductView } from './products.schemas';

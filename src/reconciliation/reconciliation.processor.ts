@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
-import { MetricsService } from '../platform/metrics/metrics.service';
-import { QueueWorkersService } from '../platform/queue/queue-workers.service';
-import type { JobContext } from '../platform/queue/queue.types';
+import { MetricsService } from '../platform/kernel/metrics/metrics.service';
+import { QueueWorkersService } from '../platform/adapters/queue/queue-workers.service';
+import type { JobContext } from '../platform/adapters/queue/queue.types';
 import { PaymentsReconciler, type ReconciliationBacklog, type ReconciliationOutcome } from './reconciliation.types';
 
 export const RECONCILIATION_QUEUE = 'payments-reconciliation';

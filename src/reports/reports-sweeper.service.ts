@@ -2,8 +2,8 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { Logger } from 'pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
-import { ROOT_LOGGER } from '../platform/logging/logging.module';
-import { QueueWorkersService } from '../platform/queue/queue-workers.service';
+import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
+import { QueueWorkersService } from '../platform/adapters/queue/queue-workers.service';
 import { REPORT_FAILURE_REASONS } from './reports.errors';
 import { ReportsRepository } from './reports.repository';
 import { ReportsService, reportJobId } from './reports.service';

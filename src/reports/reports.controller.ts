@@ -3,8 +3,8 @@ import { ApiAcceptedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nest
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
-import { ApiProblems } from '../platform/docs/api-problems.decorator';
-import { BusinessFlow } from '../platform/metrics/business-flow.decorator';
+import { ApiProblems } from '../platform/edge/docs/api-problems.decorator';
+import { BusinessFlow } from '../platform/edge/http/business-flow.decorator';
 import {
   createReportSchema,
   reportAcceptedSchema,

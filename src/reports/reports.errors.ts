@@ -1,10 +1,10 @@
-import { AppError, RateLimitedError } from '../platform/errors/app.errors';
-import { classifyFailure } from '../platform/errors/failure.classifier';
-import { registerProblemTypes } from '../platform/errors/problem-type.registry';
+import { AppError, RateLimitedError } from '../platform/kernel/errors/app.errors';
+import { classifyFailure } from '../platform/adapters/failures/failure.classifier';
+import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 
 /**
- * The reports feature's problem types (see platform/errors/problem-type.registry.ts). The
- * backlog cap answers with the platform's OVERLOADED (platform/errors/app.errors.ts), shared
+ * The reports feature's problem types (see platform/kernel/errors/problem-type.registry.ts). The
+ * backlog cap answers with the platform's OVERLOADED (platform/kernel/errors/app.errors.ts), shared
  * with load shedding.
  */
 export const REPORTS_PROBLEM_TYPES = registerProblemTypes({
@@ -20,7 +20,7 @@ export const REPORTS_PROBLEM_TYPES = registerProblemTypes({
   },
 });
 
-declare module '../platform/errors/problem-type.registry' {
+declare module '../platform/kernel/errors/problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof REPORTS_PROBLEM_TYPES, true> {}
 }
 

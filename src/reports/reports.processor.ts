@@ -1,8 +1,8 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { QueueWorkersService } from '../platform/queue/queue-workers.service';
-import type { JobContext } from '../platform/queue/queue.types';
+import { QueueWorkersService } from '../platform/adapters/queue/queue-workers.service';
+import type { JobContext } from '../platform/adapters/queue/queue.types';
 import { REPORT_FAILURE_REASONS, failureReasonOf } from './reports.errors';
 import { ReportsRepository } from './reports.repository';
 import { SalesSummaryService } from './sales-summary.service';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AccountNotFoundError, rethrowIfAccountGone } from '../accounts/accounts.errors';
-import { SqlClient } from '../platform/database/sql.client';
+import { SqlClient } from '../platform/adapters/database/sql.client';
 import type { ReportParams, ReportRecord, ReportStatus, ReportType } from './reports.types';
 import { TooManyUnfinishedReportsError } from './reports.errors';
 import type { SalesSummary } from './reports.schemas';

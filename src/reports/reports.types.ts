@@ -1,4 +1,4 @@
-import type { JobEnvelope } from '../platform/queue/queue.types';
+import type { JobEnvelope } from '../platform/adapters/queue/queue.types';
 import type { REPORT_STATUSES, REPORT_TYPES, SalesSummary } from './reports.schemas';
 
 export type ReportType = (typeof REPORT_TYPES)[number];

@@ -1,5 +1,5 @@
 import type { QueryResultRow } from 'pg';
-import type { SqlClient, SqlExecutor } from '../../src/platform/database/sql.client';
+import type { SqlClient, SqlExecutor } from '../../src/platform/adapters/database/sql.client';
 import { ProductsRepository } from '../../src/products/products.repository';
 import { MAX_PAGE_SIZE } from '../../src/products/products.schemas';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';

@@ -3,10 +3,10 @@ import { AccountsService } from '../../src/accounts/accounts.service';
 import { AuthService } from '../../src/auth/auth.service';
 import { loadConfig } from '../../src/config/config.schemas';
 import { CoreModule } from '../../src/core.module';
-import { SqlClient } from '../../src/platform/database/sql.client';
-import { createRootLogger } from '../../src/platform/logging/root.logger';
-import { MetricsService } from '../../src/platform/metrics/metrics.service';
-import { RedisConnectionsService } from '../../src/platform/redis/redis-connections.service';
+import { SqlClient } from '../../src/platform/adapters/database/sql.client';
+import { createRootLogger } from '../../src/platform/kernel/logging/root.logger';
+import { MetricsService } from '../../src/platform/kernel/metrics/metrics.service';
+import { RedisConnectionsService } from '../../src/platform/adapters/redis/redis-connections.service';
 import { ProductsService } from '../../src/products/products.service';
 import { LogCapture } from '../support/log-capture.support';
 import { parseMetrics } from '../support/metrics.support';
@@ -49,7 +49,7 @@ describe('the core module, as a worker boots it (no HTTP)', () => {
         () => Object.values(redis.states()).every((state) => state === 'ready') && redis.states(),
         { what: 'every opened Redis connection to be ready' },
       );
-      // queue-producer: the job queue (platform/queue) is part of the core, so any process can enqueue.
+      // queue-producer: the job queue (platform/adapters/queue) is part of the core, so any process can enqueue.
       expect(states).toEqual({ cache: 'ready', 'queue-producer': 'ready', 'queue-worker': 'ready' });
       // Metrics are part of the core: the worker serves its own registry (pool gauges, SQL errors included).
       await expect(core.get(SqlClient).query('SELECT * FROM no_such_table')).rejects.toMatchObject({ code: '42P01' });

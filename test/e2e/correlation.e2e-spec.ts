@@ -2,7 +2,7 @@ import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { PinoLogger } from 'nestjs-pino';
 import { setTimeout as delay } from 'node:timers/promises';
-import { currentCorrelation } from '../../src/platform/correlation/correlation.context';
+import { currentCorrelation } from '../../src/platform/kernel/correlation/correlation.context';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
-import { IdempotencyRepository } from '../../src/platform/idempotency/idempotency.repository';
+import { IdempotencyRepository } from '../../src/platform/edge/idempotency/idempotency.repository';
 import { rawHttp } from '../support/http-client.support';
 import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';

@@ -1,9 +1,9 @@
 import { Queue } from 'bullmq';
 import { startFakeProvider, type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
 import { PaymentsProviderClient } from '../../src/payments/payments-provider.client';
-import { runWithCorrelation } from '../../src/platform/correlation/correlation.context';
-import { QueueProducerService } from '../../src/platform/queue/queue-producer.service';
-import { RedisConnectionsService } from '../../src/platform/redis/redis-connections.service';
+import { runWithCorrelation } from '../../src/platform/kernel/correlation/correlation.context';
+import { QueueProducerService } from '../../src/platform/adapters/queue/queue-producer.service';
+import { RedisConnectionsService } from '../../src/platform/adapters/redis/redis-connections.service';
 import { RECONCILIATION_QUEUE, RECONCILIATION_SCHEDULER } from '../../src/reconciliation/reconciliation.processor';
 import type { LogLine } from '../support/log-capture.support';
 import { pollUntil } from '../support/poll.support';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { METRICS, type MetricName } from '../../src/platform/metrics/metrics.catalog';
+import { METRICS, type MetricName } from '../../src/platform/kernel/metrics/metrics.catalog';
 import { FaultFixturesModule } from '../support/fault-fixtures.module';
 import { parseMetrics, scrape, Scrape } from '../support/metrics.support';
 import { promqlRefs } from '../support/promql.support';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { PaymentsReconciliationService } from '../../src/orders/payments-reconciliation.service';
 import { type FakeProviderHandle } from '../../src/payments/fake-provider/fake-provider.server';
-import { SqlClient } from '../../src/platform/database/sql.client';
+import { SqlClient } from '../../src/platform/adapters/database/sql.client';
 import { FaultFixturesModule } from '../support/fault-fixtures.module';
 import { parseMetrics, scrape } from '../support/metrics.support';
 import { type Buyer, insertProduct, orderOf, postOrder, startOrdersApp } from '../support/orders.support';

@@ -1,16 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createOpenApiDocument } from '../../src/app.factory';
-import { problemComponentName } from '../../src/platform/docs/openapi.factory';
-import { problemDocOf, renderErrorsDocument, retryAdvice, SYMPTOMS } from '../../src/platform/docs/problem-doc.factory';
-import { errorTableIn, renderErrorTable } from '../../src/platform/docs/error-table.factory';
+import { problemComponentName } from '../../src/platform/edge/docs/openapi.factory';
+import {
+  problemDocOf,
+  renderErrorsDocument,
+  retryAdvice,
+  SYMPTOMS,
+} from '../../src/platform/edge/docs/problem-doc.factory';
+import { errorTableIn, renderErrorTable } from '../../src/platform/edge/docs/error-table.factory';
 import {
   problemCodes,
   problemTypeOf,
   slugOf,
   typeUriOf,
   type ErrorCode,
-} from '../../src/platform/errors/problem-type.registry';
+} from '../../src/platform/kernel/errors/problem-type.registry';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import Redis from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.schemas';
-import type { ErrorCode } from '../../src/platform/errors/problem-type.registry';
+import type { ErrorCode } from '../../src/platform/kernel/errors/problem-type.registry';
 import { DEMO_PRODUCTS } from '../../src/products/products.fixtures';
 import { encodeProductCursor } from '../../src/products/products.schemas';
 import { seedProducts } from '../../src/products/seed.command';

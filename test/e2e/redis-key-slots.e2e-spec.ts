@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { slotOf } from '../../src/platform/redis/redis-connection.factory';
+import { slotOf } from '../../src/platform/adapters/redis/redis-connection.factory';
 import { insertProduct, orderOf, postOrder, startOrdersApp, type OrdersTestApp } from '../support/orders.support';
 import { pollUntil } from '../support/poll.support';
 import { startRedisServer, type RedisServer } from '../support/redis-server.support';

@@ -1,11 +1,11 @@
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config/config.schemas';
-import { dataSourceOptions } from '../../src/platform/database/data-source.factory';
-import { isForeignKeyViolation } from '../../src/platform/database/pg.errors';
-import { SqlClient, isIdempotent } from '../../src/platform/database/sql.client';
-import { classifyFailure } from '../../src/platform/errors/failure.classifier';
-import { Deadline, DeadlineExceededError } from '../../src/platform/resilience/deadline.policy';
-import { MetricsService } from '../../src/platform/metrics/metrics.service';
+import { dataSourceOptions } from '../../src/platform/adapters/database/data-source.factory';
+import { isForeignKeyViolation } from '../../src/platform/adapters/failures/pg.errors';
+import { SqlClient, isIdempotent } from '../../src/platform/adapters/database/sql.client';
+import { classifyFailure } from '../../src/platform/adapters/failures/failure.classifier';
+import { Deadline, DeadlineExceededError } from '../../src/platform/kernel/resilience/deadline.policy';
+import { MetricsService } from '../../src/platform/kernel/metrics/metrics.service';
 import { parseMetrics } from '../support/metrics.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';
 

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config/config.schemas';
-import { tracingOn } from '../../src/platform/tracing/tracing.context';
-import { startTracing } from '../../src/platform/tracing/tracing.factory';
+import { tracingOn } from '../../src/platform/kernel/tracing/tracing.context';
+import { startTracing } from '../../src/platform/kernel/tracing/tracing.factory';
 import { startOtlpReceiver } from '../support/otlp-receiver.support';
 import { startTestApp } from '../support/test-app.support';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { MIGRATIONS } from '../../src/platform/database/migrations/all.migrations';
+import { MIGRATIONS } from '../../src/platform/adapters/database/migrations/all.migrations';
 import { createTestDatabase } from '../support/test-database.support';
 import { freePort, pollUntil, refusingPort } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
@@ -156,8 +156,8 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     const db = await createTestDatabase({ migrated: false });
     try {
       const runs = [
-        start('dist/platform/database/migrate.command.js', { DATABASE_URL: db.url }),
-        start('dist/platform/database/migrate.command.js', { DATABASE_URL: db.url }),
+        start('dist/platform/adapters/database/migrate.command.js', { DATABASE_URL: db.url }),
+        start('dist/platform/adapters/database/migrate.command.js', { DATABASE_URL: db.url }),
       ];
       expect(await Promise.all(runs.map((r) => r.exited(20_000)))).toEqual([0, 0]);
       expect(runs.map((r) => r.stdout()).join('')).toContain('database is up to date');
@@ -169,7 +169,7 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       );
       expect(tables[0].n).toBe(2);
       // And again: nothing left to do, still exit 0.
-      const again = start('dist/platform/database/migrate.command.js', { DATABASE_URL: db.url });
+      const again = start('dist/platform/adapters/database/migrate.command.js', { DATABASE_URL: db.url });
       expect(await again.exited(20_000)).toBe(0);
       expect(again.stdout()).not.toContain('applied migrations');
     } finally {

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { MIGRATIONS } from '../../src/platform/database/migrations/all.migrations';
+import { MIGRATIONS } from '../../src/platform/adapters/database/migrations/all.migrations';
 import { FaultFixturesModule } from '../support/fault-fixtures.module';
 import { FaultProxy } from '../support/fault-proxy.support';
 import { expectProblem } from '../support/problem.support';

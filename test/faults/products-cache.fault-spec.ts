@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.schemas';
-import { SqlClient } from '../../src/platform/database/sql.client';
+import { SqlClient } from '../../src/platform/adapters/database/sql.client';
 import { DEMO_PRODUCTS } from '../../src/products/products.fixtures';
 import { seedProducts } from '../../src/products/seed.command';
 import { FaultProxy } from '../support/fault-proxy.support';

@@ -7,7 +7,7 @@ import { freePort, pollUntil } from '../support/poll.support';
  * lock, a rolling restart under keep-alive load, a saturated PgBouncer. A small pooler
  * (3 server connections, `query_wait_timeout` 1 s) so that saturation is easy to reach.
  */
-const MIGRATION_LOCK_KEY = 7_301_925_518; // src/platform/database/database.bootstrap.ts
+const MIGRATION_LOCK_KEY = 7_301_925_518; // src/platform/adapters/database/database.bootstrap.ts
 
 describe('the fleet’s pooler, boots and rollouts', () => {
   let fleet: Fleet;

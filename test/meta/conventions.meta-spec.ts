@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative as relativePath, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..', '..');
 const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
@@ -58,8 +58,8 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     'src/orders/orders.helper.ts',
     'src/orders/orders_api.module.ts',
     'src/Orders/orders.module.ts',
-    'src/platform/resilience/retry.policies.ts',
-    'src/platform/resilience/retry-policy.ts',
+    'src/platform/kernel/resilience/retry.policies.ts',
+    'src/platform/kernel/resilience/retry-policy.ts',
     'src/reports/reports.processor.worker.ts',
   ])('rejects the misnamed file %s', (path) => {
     const result = eslint(path);
@@ -74,17 +74,17 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     'test/meta/orders.meta-spec.ts',
     // Roles of the capabilities on the roadmap.
     'src/payments/payments-provider.client.ts',
-    'src/platform/resilience/retry.policy.ts',
-    'src/platform/resilience/payments.breaker.ts',
-    'src/platform/resilience/retry.budget.ts',
-    'src/platform/http/request.deadline.ts',
-    'src/platform/http/load-shedding.gate.ts',
-    'src/platform/http/rate.limiter.ts',
-    'src/platform/metrics/http.metrics.ts',
-    'src/platform/queue/reports.queue.ts',
+    'src/platform/kernel/resilience/retry.policy.ts',
+    'src/platform/kernel/resilience/payments.breaker.ts',
+    'src/platform/kernel/resilience/retry.budget.ts',
+    'src/platform/edge/http/request.deadline.ts',
+    'src/platform/edge/http/load-shedding.gate.ts',
+    'src/platform/edge/http/rate.limiter.ts',
+    'src/platform/edge/http/http.metrics.ts',
+    'src/platform/adapters/queue/reports.queue.ts',
     'src/reports/reports.processor.ts',
     'src/reports/reports.worker.ts',
-    'src/platform/errors/failure.classifier.ts',
+    'src/platform/adapters/failures/failure.classifier.ts',
   ])('accepts the well-named file %s', (path) => {
     expect(eslint(path)).toEqual({ status: 0, output: '' });
   });
@@ -108,7 +108,10 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     expectViolation(
       {
         ...feature,
-        'src/platform/probe/probe.service.ts': importing('ProductsModule', '../../products/products.module'),
+        'src/platform/adapters/probe/probe.service.ts': importing(
+          'ProductsModule',
+          '../../../products/products.module',
+        ),
       },
       'platform-not-to-feature',
     );
@@ -122,7 +125,7 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     const output = expectViolation(
       {
         'src/jobs/jobs.service.ts': 'export class JobsService {}\n',
-        'src/platform/queue/queue.service.ts': importing('JobsService', '../../jobs/jobs.service'),
+        'src/platform/adapters/queue/queue.service.ts': importing('JobsService', '../../../jobs/jobs.service'),
       },
       'platform-not-to-feature',
     );
@@ -130,7 +133,7 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     // platform/ and config/ are not features: platform may use config.
     expectNoViolation({
       'src/config/config.schemas.ts': 'export const port = 3000;\n',
-      'src/platform/queue/queue.service.ts': importing('port', '../../config/config.schemas'),
+      'src/platform/adapters/queue/queue.service.ts': importing('port', '../../../config/config.schemas'),
     });
   });
 
@@ -138,10 +141,73 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     expectViolation(
       {
         'src/core.module.ts': 'export class CoreModule {}\n',
-        'src/platform/queue/queue.service.ts': importing('CoreModule', '../../core.module'),
+        'src/platform/adapters/queue/queue.service.ts': importing('CoreModule', '../../../core.module'),
       },
       'platform-not-to-composition-root',
     );
+  });
+
+  describe('the three layers of src/platform/ (kernel <- adapters <- edge) hold', () => {
+    /** One file per layer, each importing only the layers below it; a feature on top of all three. */
+    const layered = {
+      'src/platform/kernel/errors/app.errors.ts': 'export class AppError extends Error {}\n',
+      'src/platform/adapters/database/sql.client.ts': importing('AppError', '../../kernel/errors/app.errors'),
+      'src/platform/edge/http/problem.factory.ts':
+        "import { AppError } from '../../kernel/errors/app.errors';\n" +
+        "import { x as sql } from '../../adapters/database/sql.client';\n" +
+        'export const x = [AppError, sql];\n',
+      'src/orders/orders.service.ts': importing('x', '../platform/edge/http/problem.factory'),
+    };
+
+    it('passes when every import runs down the layers', () => {
+      expectNoViolation(layered);
+    });
+
+    it.each([
+      ['adapters', '../../adapters/database/sql.client'],
+      ['edge', '../../edge/http/problem.factory'],
+    ])('fails when the kernel imports %s', (_layer, from) => {
+      expectViolation(
+        { ...layered, 'src/platform/kernel/logging/root.logger.ts': importing('x', from) },
+        'platform-kernel-not-up',
+      );
+    });
+
+    it('fails when an adapter imports the edge', () => {
+      expectViolation(
+        {
+          ...layered,
+          'src/platform/adapters/queue/queue.health.ts': importing('x', '../../edge/http/problem.factory'),
+        },
+        'platform-adapters-not-to-edge',
+      );
+    });
+
+    it('fails when a file of src/platform/ sits outside the three layers', () => {
+      expectViolation(
+        {
+          ...layered,
+          'src/platform/probe/probe.service.ts': 'export const probe = 1;\n',
+          'src/platform/edge/health/health.controller.ts': importing('probe', '../../probe/probe.service'),
+        },
+        'platform-in-a-layer',
+      );
+    });
+
+    it.each([
+      ['two adapters', 'src/platform/adapters/redis/redis.client.ts', 'src/platform/adapters/database/sql.client.ts'],
+      ['two kernel folders', 'src/platform/kernel/logging/root.logger.ts', 'src/platform/kernel/errors/app.errors.ts'],
+    ] as const)('fails on a cycle between %s, though no import runs up a layer', (_what, one, other) => {
+      const relative = (from: string, to: string) => relativePath(dirname(from), to).replace(/\.ts$/, '');
+      expectViolation(
+        {
+          ...layered,
+          [one]: importing('x', relative(one, other)),
+          [other]: `${layered[other]}export { x as y } from '${relative(other, one)}';\n`,
+        },
+        'no-circular-between-platform-folders',
+      );
+    });
   });
 
   it('fails on a cycle between two feature folders it has never heard of', () => {

@@ -100,9 +100,9 @@ describe('make it yours (issue 20, item 5): the generator, the sample removal an
       // Wired in and documented: the composition roots, the migration list, the generated problem docs.
       expect(readFileSync(join(scratch, 'src/app.module.ts'), 'utf8')).toContain('NotesHttpModule,');
       expect(readFileSync(join(scratch, 'src/core.module.ts'), 'utf8')).toContain('NotesModule,');
-      expect(readFileSync(join(scratch, 'src/platform/database/migrations/all.migrations.ts'), 'utf8')).toMatch(
-        /CreateNotes\d{13},/,
-      );
+      expect(
+        readFileSync(join(scratch, 'src/platform/adapters/database/migrations/all.migrations.ts'), 'utf8'),
+      ).toMatch(/CreateNotes\d{13},/);
       expect(readFileSync(join(scratch, 'docs/errors.md'), 'utf8')).toContain('NOTE_NOT_FOUND');
       // The project's lint on what the generator wrote or changed (the whole tree is linted once,
       // after the removal below: it still holds the feature), and the layer rules on all of src/.

@@ -25,7 +25,7 @@ export function parsePgbouncerIni(text: string): Record<string, Record<string, s
 }
 
 /**
- * Direct connections one migration run holds on Postgres (src/platform/database/database.bootstrap.ts
+ * Direct connections one migration run holds on Postgres (src/platform/adapters/database/database.bootstrap.ts
  * `runMigrations`: the lock's own client and a pool of 2). The migrate Job and every booting worker
  * (src/worker.ts prepares the database) run one.
  */

@@ -2,8 +2,8 @@ import { PATH_METADATA } from '@nestjs/common/constants';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { envSchema, loadConfig, type AppConfig } from '../../src/config/config.schemas';
-import { HealthController } from '../../src/platform/health/health.controller';
-import { SHUTDOWN_EXIT_DELAY_MS } from '../../src/platform/lifecycle/graceful-shutdown.handler';
+import { HealthController } from '../../src/platform/edge/health/health.controller';
+import { SHUTDOWN_EXIT_DELAY_MS } from '../../src/platform/kernel/lifecycle/graceful-shutdown.handler';
 import { WORKER_HARD_EXIT_MARGIN_MS } from '../../src/worker.factory';
 import { ROOT } from './process.support';
 
@@ -56,7 +56,7 @@ export function stopBound(command: string, config: AppConfig): { ms: number; wha
 export const ENTRY_POINTS = {
   api: 'dist/main.js',
   worker: 'dist/worker.js',
-  migrate: 'dist/platform/database/migrate.command.js',
+  migrate: 'dist/platform/adapters/database/migrate.command.js',
   fakePayments: 'dist/payments/fake-provider/fake-provider.command.js',
 } as const;
 

@@ -22,10 +22,10 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { PinoLogger } from 'nestjs-pino';
 import { Observable, map, throwError } from 'rxjs';
 import { z } from 'zod';
-import { SqlClient } from '../../src/platform/database/sql.client';
-import { AppError } from '../../src/platform/errors/app.errors';
-import { RequestDeadline } from '../../src/platform/http/request.deadline';
-import type { Deadline } from '../../src/platform/resilience/deadline.policy';
+import { SqlClient } from '../../src/platform/adapters/database/sql.client';
+import { AppError } from '../../src/platform/kernel/errors/app.errors';
+import { RequestDeadline } from '../../src/platform/edge/http/request.deadline';
+import type { Deadline } from '../../src/platform/kernel/resilience/deadline.policy';
 
 /**
  * Test-only routes that fail from every layer a request passes through, so the

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.schemas';
-import { runMigrations } from '../../src/platform/database/database.bootstrap';
+import { runMigrations } from '../../src/platform/adapters/database/database.bootstrap';
 import { ADMIN_DATABASE_URL, databaseUrl } from './test-env.support';
 
 /**

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.schemas';
-import { runMigrations } from '../../src/platform/database/database.bootstrap';
+import { runMigrations } from '../../src/platform/adapters/database/database.bootstrap';
 import { freePort, pollUntil } from './poll.support';
 import { databaseHandle, type TestDatabase } from './test-database.support';
 

@@ -1,4 +1,4 @@
-import { problemTypeOf, typeUriOf, type ErrorCode } from '../../src/platform/errors/problem-type.registry';
+import { problemTypeOf, typeUriOf, type ErrorCode } from '../../src/platform/kernel/errors/problem-type.registry';
 import type { HttpResponse } from './http-client.support';
 
 /** What must never reach a caller in a 5xx body (or any body). */

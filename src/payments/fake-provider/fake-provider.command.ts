@@ -1,4 +1,4 @@
-import { runEntrypoint } from '../../platform/lifecycle/entrypoint.bootstrap';
+import { runEntrypoint } from '../../platform/kernel/lifecycle/entrypoint.bootstrap';
 import { startFakeProvider } from './fake-provider.server';
 
 /**

@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import type { DataSourceOptions } from 'typeorm';
+
+type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
+import type { AppConfig } from '../../../config/config.schemas';
+import { MIGRATIONS } from './migrations/all.migrations';
+
+export const MIGRATIONS_TABLE = 'migrations';
+
+/**
+ * Which pool a DataSource is for: `request` (the API and the worker, through `DATABASE_URL`,
+ * which may be a transaction-pooling PgBouncer) or `maintenance` (migrations and the seed,
+ * through `DATABASE_MIGRATION_URL`: Postgres itself when a pooler sits in front; the boot
+ * connect timeout to open connections).
+ */
+export type SessionProfile = 'request' | 'maintenance';
+
+/**
+ * One place for every Postgres setting: the app, `npm run db:migrate` and the tests
+ * all build their DataSource here. Never `synchronize`: the schema changes only
+ * through reviewed migrations.
+ *
+ * Pooler-safe by construction: a connection carries no session state. No startup parameter
+ * but `application_name` (which PgBouncer tracks; stock PgBouncer refuses `statement_timeout`
+ * and the like with 08P01 `unsupported startup parameter`), no session `SET`, no session
+ * advisory lock. The limits travel with each unit of work instead (sql.client.ts): a
+ * transaction sets its own with `SET LOCAL` in its BEGIN's round trip, and a single statement
+ * outside one carries them with `set_config(…, true)` in the same packet
+ * (limited-query.factory.ts); a deadline or a caller leaving cancels it on the server with the
+ * protocol's cancel request (docs/fleet-harness.md, "The pooler-safe seam").
+ *
+ * Every wait is bounded (docs/data-stores.md "Every wait is bounded"): waiting for a pooled
+ * connection (`DB_ACQUIRE_TIMEOUT_MS`, pool exhaustion answers 503), the statement on the server
+ * (`statement_timeout`, Postgres cancels it), a row or table lock (`lock_timeout`), and
+ * the client's own read timeout a margin later, which is what ends a request whose
+ * network to Postgres went silent (the server cannot cancel what it never sees).
+ */
+export function dataSourceOptions(
+  config: AppConfig,
+  logger?: Logger,
+  profile: SessionProfile = 'request',
+): PostgresConnectionOptions {
+  const { poolMax, connectTimeoutMs, acquireTimeoutMs, clientTimeoutMarginMs } = config.database;
+  const url = profile === 'request' ? config.database.url : config.database.migrationUrl;
+  const statementTimeoutMs =
+    profile === 'request' ? config.database.statementTimeoutMs : config.database.reportStatementTimeoutMs;
+  return {
+    type: 'postgres',
+    url,
+    synchronize: false,
+    migrationsRun: false,
+    migrations: MIGRATIONS,
+    migrationsTableName: MIGRATIONS_TABLE,
+    migrationsTransactionMode: 'each',
+    applicationName: 'resilient-api',
+    poolSize: poolMax,
+    // pg-pool uses one timeout for both waits: a free slot in a full pool, and opening a new connection.
+    connectTimeoutMS: profile === 'request' ? acquireTimeoutMs : connectTimeoutMs,
+    // A pool error with no listener kills the process. TypeORM attaches one; ours
+    // also logs which backend error it was (e.g. 57P01 when an admin killed it).
+    // pg-pool attaches the whole client to the error: log the code and first line only.
+    poolErrorHandler: (error: Error & { code?: string }) =>
+      logger?.warn(
+        { sqlState: error.code, reason: String(error.message).split('\n')[0].slice(0, 200) },
+        'postgres pool: idle connection failed and was discarded',
+      ),
+    extra: {
+      // Client side only (pg reads it, nothing is sent): gives up when the server has not answered
+      // a margin after the statement's limit (network black-holed, server frozen); pg then drops
+      // the connection. The seam sets a tighter one per statement.
+      query_timeout: statementTimeoutMs + clientTimeoutMarginMs,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+    },
+  };
+}

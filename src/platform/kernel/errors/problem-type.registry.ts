@@ -1,0 +1,114 @@
+/**
+ * The one registry of problem types. Each owner declares its codes beside its errors and
+ * registers them when that file loads: the platform its transport and infrastructure codes
+ * (platform/kernel/errors/app.errors.ts), each feature its own (`src/<feature>/<feature>.errors.ts`).
+ * The registry feeds the problem mapping (status, title, log level), `GET /problems/{slug}`,
+ * the OpenAPI document and the errors guide's table (`npm run docs:reference`);
+ * test/e2e/problem-catalog.e2e-spec.ts fails when any of them disagree. A feature that does
+ * not exist yet advertises nothing.
+ *
+ * Adding codes to a feature (src/orders/orders.errors.ts):
+ * @example
+ * export const ORDERS_PROBLEM_TYPES = registerProblemTypes({
+ *   ORDER_NOT_FOUND: { status: 404, title: 'Order not found', meaning: '…', cause: '…', action: '…',
+ *     retryable: false, logLevel: 'info', defaultDetail: 'No order with this id belongs to you.' },
+ * });
+ * declare module '../platform/kernel/errors/problem-type.registry' {
+ *   interface ProblemCodes extends Record<keyof typeof ORDERS_PROBLEM_TYPES, true> {}
+ * }
+ * export class OrderNotFoundError extends AppError { constructor() { super('ORDER_NOT_FOUND'); } }
+ */
+
+import type { z } from 'zod';
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+/**
+ * Which operations of the OpenAPI document list a problem type without a per-route
+ * `@ApiProblems(...)`: codes the transport or the infrastructure can answer on any route
+ * (every operation), on any route with a body, with any input (body, path or query), or
+ * with path parameters. Absent: only where a route declares it.
+ */
+export type DocumentedOn =
+  'every-operation' | 'operations-with-body' | 'operations-with-input' | 'operations-with-path-parameters';
+
+export interface ProblemType {
+  status: number;
+  title: string;
+  /** What the problem means, for the caller reading `/problems/{slug}`. */
+  meaning: string;
+  /** The most likely cause. */
+  cause: string;
+  /** What the caller should do, including whether and when to retry. */
+  action: string;
+  /**
+   * For operators: where to look first when this problem shows up (a log line, a metric, a
+   * setting). Default: the caller's request for a 4xx, the symptom table for a 5xx
+   * (platform/edge/docs/problem-doc.factory.ts).
+   */
+  firstCheck?: string;
+  /** Whether repeating the same request unchanged can succeed. */
+  retryable: boolean;
+  /** Level of the filter's log line. 5xx are always `error` (with the stack). */
+  logLevel: LogLevel;
+  /** The `detail` sent when the thrower gives none; for 5xx, the only detail ever sent. */
+  defaultDetail: string;
+  /** Default `Retry-After` in seconds (429 and 503). */
+  retryAfterSeconds?: number;
+  /**
+   * The RFC 9457 extension members this type's bodies may carry besides the standard ones
+   * (`productId`, `errors`), with their schemas: the OpenAPI document and `/problems/{slug}`
+   * list them, and the e2e suite validates every body against them.
+   */
+  extensions?: Record<string, z.ZodType>;
+  /** Where the OpenAPI document lists this type without a route declaring it (see DocumentedOn). */
+  documentedOn?: DocumentedOn;
+}
+
+/**
+ * Every registered code, as a type: each owner adds its codes by module augmentation (see
+ * the example above), so `new AppError('ORDR_NOT_FOUND')` and `@ApiProblems('ORDR_…')` fail
+ * to compile.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ProblemCodes {}
+export type ErrorCode = keyof ProblemCodes & string;
+
+const CODE = /^[A-Z]+(_[A-Z]+)*$/;
+const registry = new Map<string, ProblemType>();
+
+/**
+ * Registers an owner's problem types and returns them (typed, for the module augmentation).
+ * @throws Error when a code is not UPPER_SNAKE, is registered twice, or a 5xx does not log at `error`.
+ */
+export function registerProblemTypes<const T extends Record<string, ProblemType>>(types: T): T {
+  for (const [code, type] of Object.entries(types)) {
+    if (!CODE.test(code)) throw new Error(`problem code ${code} is not UPPER_SNAKE`);
+    const existing = registry.get(code);
+    if (existing && existing !== type) throw new Error(`problem code ${code} is registered twice`);
+    if (type.status >= 500 && type.logLevel !== 'error') throw new Error(`5xx problem ${code} must log at error`);
+    registry.set(code, type);
+  }
+  return types;
+}
+
+/** @throws Error for a code nobody registered: a bug, which the filter answers as a 500. */
+export function problemTypeOf(code: ErrorCode): ProblemType {
+  const type = registry.get(code);
+  if (!type) throw new Error(`problem code ${code} is not registered; declare it in its owner's *.errors.ts`);
+  return type;
+}
+
+export const isRegistered = (code: string): code is ErrorCode => registry.has(code);
+
+/** Every registered code, in registration order. */
+export const problemCodes = (): ErrorCode[] => [...registry.keys()] as ErrorCode[];
+
+/** `VALIDATION_FAILED` → `validation-failed`. */
+export const slugOf = (code: ErrorCode): string => code.toLowerCase().replaceAll('_', '-');
+
+/** The `type` URI of a problem: relative, and served by `GET /problems/{slug}`. */
+export const typeUriOf = (code: ErrorCode): string => `/problems/${slugOf(code)}`;
+
+export const codeForSlug = (slug: string): ErrorCode | undefined =>
+  problemCodes().find((code) => slugOf(code) === slug);
