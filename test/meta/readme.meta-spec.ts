@@ -74,7 +74,7 @@ const rowsOf = (page: string) =>
   }));
 /** The full fix map: F1…F37 in docs/reference/fix-map.md, then the client's C1, C2, … in docs/client.md. */
 const fullRows = [...rowsOf('docs/reference/fix-map.md'), ...rowsOf('docs/client.md')];
-const TEST_FILE = /^(src|test|client)\/.+\.(spec|e2e-spec|fault-spec|meta-spec|fleet-spec)\.ts$/;
+const TEST_FILE = /^(src|test|client)\/.+\.(spec|e2e-spec|fault-spec|meta-spec|fleet-spec|soak-spec)\.ts$/;
 
 describe('the README: a five-minute read whose fix map and links hold', () => {
   it('stays short: at most about 15 KB', () => {
@@ -142,7 +142,7 @@ describe('the full fix map (docs/reference/fix-map.md, and docs/client.md for th
     for (const { id, proof } of fullRows) {
       const tests = [
         ...proof.matchAll(
-          /`((?:src|test|client)\/[^`]+\.(?:spec|e2e-spec|fault-spec|meta-spec|fleet-spec)\.ts|test\/faults\/\*\.fault-spec\.ts)`/g,
+          /`((?:src|test|client)\/[^`]+\.(?:spec|e2e-spec|fault-spec|meta-spec|fleet-spec|soak-spec)\.ts|test\/faults\/\*\.fault-spec\.ts)`/g,
         ),
       ];
       expect({ id, tests: tests.length > 0 }).toEqual({ id, tests: true });
