@@ -4,28 +4,18 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.schemas';
-import { buildOpenApiDocument, setupOpenApi } from './platform/edge/docs/openapi.factory';
+import { buildOpenApiDocument } from './platform/edge/docs/openapi.factory';
 import { replyWithProblem } from './platform/edge/http/problem-details.filter';
 import { clientErrorResponse } from './platform/edge/http/problem.factory';
-import { clientAbortReporter } from './platform/edge/http/client-abort.hooks';
-import { installCorrelationHooks } from './platform/edge/http/correlation.hooks';
-import { installHttpHooks } from './platform/edge/http/http.hooks';
-import { installOverloadHooks } from './platform/edge/http/overload.hooks';
-import { installCors, installSecurityHeaders } from './platform/edge/http/security.hooks';
 import { LifecycleService } from './platform/kernel/lifecycle/lifecycle.service';
 import { LoadSheddingGate } from './platform/kernel/resilience/load-shedding.gate';
-import { installJsonBodyParser } from './platform/edge/http/json-body.factory';
-import { installMethodNotAllowed } from './platform/edge/http/method-not-allowed.hooks';
-import { installProtocolHooks } from './platform/edge/http/protocol.hooks';
-import { installRequestBudgets } from './platform/edge/http/request.deadline';
+import { installFastifyEdge, installNestEdge, type EdgeContext } from './platform/edge/http/edge.hooks';
 import { requestIdOf } from './platform/edge/http/request-id.factory';
 import { HttpMetrics } from './platform/edge/http/http-metrics.hooks';
 import { MetricsService } from './platform/kernel/metrics/metrics.service';
-import { SchemaValidationPipe } from './platform/edge/http/schema-validation.pipe';
 import { createRequestLogger, createRootLogger } from './platform/kernel/logging/root.logger';
 
 export interface CreateAppOptions {
@@ -92,7 +82,6 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   fastify.decorate('retryAfterMaxSeconds', config.http.retryAfterMaxSeconds);
   // Sockets over the cap are closed on accept: a flood of idle or slow sockets cannot grow memory without bound.
   fastify.server.maxConnections = config.http.maxConnections;
-  // Load shedding and the drain's `Connection: close` run first, before the body is read.
   // One registry per app instance (tests boot many apps in one process). Made before Nest
   // because the HTTP hooks (and the gate) record into it from the first request; the core provides it.
   const metrics = new MetricsService();
@@ -107,33 +96,23 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   });
   // The lifecycle service exists once Nest has built the modules (below); requests come later still.
   const nest: { lifecycle?: LifecycleService } = {};
-  // First, so that every answer carries them, a shed 503 included.
-  installSecurityHeaders(fastify);
-  // With tracing on, the duration histogram keeps a sampled request's trace id as its bucket's exemplar.
-  const httpMetrics = new HttpMetrics(metrics, { exemplars: config.tracing !== undefined });
-  const requestLogger = createRequestLogger(logger, config);
-  installOverloadHooks(fastify, {
-    gate,
-    isDraining: () => nest.lifecycle?.isShuttingDown ?? false,
-    // A client that hangs up: one info line and http_server_requests_aborted_total, never an outage.
-    onClientGone: clientAbortReporter(requestLogger, () => httpMetrics.countAbort()),
-  });
   fastify.addHook('onClose', (_instance, done) => {
     gate.stop();
     done();
   });
-  // Only JSON bodies are accepted: anything else is a 415 (Fastify's own text/plain parser goes).
-  fastify.removeContentTypeParser(['text/plain']);
-  // UTF-8 only, byte for byte: invalid UTF-8 is a 400, another charset a 415; depth, array and
-  // value caps checked on the bytes before parsing (one scan).
-  installJsonBodyParser(fastify, config.http.json);
-  installHttpHooks(fastify, requestLogger, httpMetrics);
-  // Before Nest adds its middleware hook: nestjs-pino must bind the logger that carries the traceparent.
-  installCorrelationHooks(fastify);
-  installProtocolHooks(fastify, logger);
-  // A path that exists with other methods: 405 with Allow, not 404.
-  installMethodNotAllowed(fastify);
-  installRequestBudgets(fastify, config);
+  // With tracing on, the duration histogram keeps a sampled request's trace id as its bucket's exemplar.
+  const httpMetrics = new HttpMetrics(metrics, { exemplars: config.tracing !== undefined });
+  const edge: EdgeContext = {
+    config,
+    logger,
+    requestLogger: createRequestLogger(logger, config),
+    gate,
+    httpMetrics,
+    isDraining: () => nest.lifecycle?.isShuttingDown ?? false,
+  };
+  // The whole HTTP edge, in lifecycle order, from one list (platform/edge/http/edge.hooks.ts). Before
+  // Nest adds its own hooks: nestjs-pino must bind the logger that carries the traceparent.
+  installFastifyEdge(fastify, edge);
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger, metrics, options.extraModules),
@@ -142,10 +121,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     { bufferLogs: true, bodyParser: false, abortOnError: false },
   );
   nest.lifecycle = app.get(LifecycleService);
-  app.useLogger(app.get(NestPinoLogger));
-  app.useGlobalPipes(new SchemaValidationPipe());
-  installCors(app, config);
-  setupOpenApi(app);
+  installNestEdge(app, edge);
   await app.init();
   return { app, logger, gate, metrics };
 }

@@ -5,6 +5,9 @@ interface QueryInternals {
   handleDataRow(msg: unknown): void;
   handleCommandComplete(msg: unknown, connection: unknown): void;
 }
+interface Submittable {
+  submit(connection: unknown): Error | null;
+}
 interface ConnectionInternals {
   parse(message: { text: string; name?: string }): void;
   bind(message: { portal?: string; statement?: string; values?: unknown[] }): void;
@@ -37,46 +40,79 @@ export function limitedQuery<R extends QueryResultRow = QueryResultRow>(
   config: { text: string; values?: readonly unknown[]; queryTimeoutMs: number },
   limits: StatementLimits,
 ): { query: Query<R>; result: Promise<QueryResult<R>> } {
-  let settle!: (error: Error | undefined, result: QueryResult<R>) => void;
+  let query!: LimitedQuery<R>;
   const result = new Promise<QueryResult<R>>((resolve, reject) => {
-    settle = (error, res) => (error ? reject(error) : resolve(res));
+    query = new LimitedQuery<R>(config, prefixOf(limits), resolve, reject);
   });
-  // Always the extended protocol: a simple-protocol Query message after the prefix would not end
-  // in the Sync the prefix needs if the prefix failed.
-  const query = new Query<R>({
-    text: config.text,
-    values: config.values ?? [],
-    queryMode: 'extended',
-    callback: (error: Error | undefined, res: QueryResult<R>) => settle(error, res),
-  } as unknown as QueryConfig);
-  // pg's client-side read timeout, read from the submitted object.
-  (query as unknown as { query_timeout: number }).query_timeout = config.queryTimeoutMs;
-  const internals = query as unknown as QueryInternals & { submit(connection: unknown): Error | null };
+  return { query: query as unknown as Query<R>, result };
+}
+
+/** pg's Query as the seam extends it (its types declare `submit` as a property and omit the handlers). */
+type QueryClass = new (config: QueryConfig) => QueryInternals & Submittable;
+
+/** The last prefix made, and its limits: outside a deadline every statement carries the same two. */
+let lastPrefix = { statementMs: 0, lockMs: 0, text: '' };
+
+/** The prefix for these limits (whole numbers computed here, never caller input). */
+function prefixOf(limits: StatementLimits): string {
   const statementMs = Math.max(1, Math.trunc(limits.statementTimeoutMs));
   const lockMs = Math.max(1, Math.trunc(limits.lockTimeoutMs));
-  // Whole numbers computed here, never caller input.
-  const prefix = `SELECT set_config('statement_timeout', '${statementMs}', true), set_config('lock_timeout', '${lockMs}', true)`;
-  const { submit, handleDataRow, handleCommandComplete } = internals;
-  let prefixPending = true;
-  internals.submit = (connection: unknown) => {
+  if (lastPrefix.statementMs !== statementMs || lastPrefix.lockMs !== lockMs) {
+    lastPrefix = {
+      statementMs,
+      lockMs,
+      text: `SELECT set_config('statement_timeout', '${statementMs}', true), set_config('lock_timeout', '${lockMs}', true)`,
+    };
+  }
+  return lastPrefix.text;
+}
+
+/**
+ * pg's Query with the prefix written in front of it: its methods on the prototype, so a statement
+ * costs one object and its promise, not a set of closures (the seam runs one per statement).
+ */
+class LimitedQuery<R extends QueryResultRow> extends (Query as unknown as QueryClass) {
+  /** True until the prefix's CommandComplete has been read. */
+  private prefixPending = true;
+
+  constructor(
+    config: { text: string; values?: readonly unknown[]; queryTimeoutMs: number },
+    private readonly prefix: string,
+    resolve: (result: QueryResult<R>) => void,
+    reject: (error: Error) => void,
+  ) {
+    // Always the extended protocol: a simple-protocol Query message after the prefix would not end
+    // in the Sync the prefix needs if the prefix failed.
+    super({
+      text: config.text,
+      values: config.values ?? [],
+      queryMode: 'extended',
+      callback: (error: Error | undefined, res: QueryResult<R>) => (error ? reject(error) : resolve(res)),
+    } as unknown as QueryConfig);
+    // pg's client-side read timeout, read from the submitted object.
+    (this as unknown as { query_timeout: number }).query_timeout = config.queryTimeoutMs;
+  }
+
+  override submit(connection: unknown): Error | null {
     const con = connection as ConnectionInternals;
     con.stream.cork?.();
     try {
-      con.parse({ text: prefix });
+      con.parse({ text: this.prefix });
       con.bind({ values: [] });
       con.execute({ rows: 0 });
       // pg's own Parse/Bind/Describe/Execute/Sync of the statement follows in the same corked write.
-      return submit.call(query, connection);
+      return super.submit(connection);
     } finally {
       con.stream.uncork?.();
     }
-  };
-  internals.handleDataRow = (msg: unknown) => {
-    if (!prefixPending) handleDataRow.call(query, msg);
-  };
-  internals.handleCommandComplete = (msg: unknown, connection: unknown) => {
-    if (prefixPending) prefixPending = false;
-    else handleCommandComplete.call(query, msg, connection);
-  };
-  return { query, result };
+  }
+
+  override handleDataRow(msg: unknown): void {
+    if (!this.prefixPending) super.handleDataRow(msg);
+  }
+
+  override handleCommandComplete(msg: unknown, connection: unknown): void {
+    if (this.prefixPending) this.prefixPending = false;
+    else super.handleCommandComplete(msg, connection);
+  }
 }

@@ -309,9 +309,10 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     let broken: Error | undefined;
     const onError = (error: Error) => (broken ??= error);
     const client = await this.checkout(onError);
+    // The cancel hook only for a statement that can be cancelled (most reads carry no signal).
     let cancelled: Promise<void> | undefined;
-    const cancel = () => void (cancelled ??= sendCancelRequest(client));
-    signal?.addEventListener('abort', cancel, { once: true });
+    const cancel = signal && (() => void (cancelled ??= sendCancelRequest(client)));
+    if (cancel) signal.addEventListener('abort', cancel, { once: true });
     try {
       const { query, result } = limitedQuery<T>(
         { text, values: params, queryTimeoutMs: this.clientTimeoutMs(statementMs, undefined) },
@@ -325,7 +326,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       if (connectionLost(error)) broken = error instanceof Error ? error : new Error(String(error));
       return this.failed(error);
     } finally {
-      signal?.removeEventListener('abort', cancel);
+      if (cancel) signal.removeEventListener('abort', cancel);
       // A cancel still in flight must not reach the connection's next statement (another caller's).
       if (cancelled) await cancelled;
       client.removeListener('error', onError);

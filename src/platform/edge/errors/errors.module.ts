@@ -1,10 +1,8 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
-import { ProblemDetailsFilter } from '../http/problem-details.filter';
 import { ProblemsController } from './problems.controller';
 
+/** `/problems`. The filter itself is installed by the edge (platform/edge/http/edge.hooks.ts), with the other enhancers. */
 @Module({
   controllers: [ProblemsController],
-  providers: [{ provide: APP_FILTER, useClass: ProblemDetailsFilter }],
 })
 export class ErrorsModule {}

@@ -1,7 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Span } from '@opentelemetry/api';
+import type { Logger } from 'pino';
 import './fastify.types';
-import { currentCorrelation, runWithCorrelation, type Correlation } from '../../kernel/correlation/correlation.context';
+import {
+  CORRELATION_LOGGER,
+  currentCorrelation,
+  runWithCorrelation,
+  type Correlation,
+} from '../../kernel/correlation/correlation.context';
 import { parseTraceparent } from '../../kernel/correlation/trace-context.factory';
 import { UNMATCHED_ROUTE } from '../../kernel/metrics/metrics.catalog';
 import { recordFailure, samples, SpanKind, startSpanFrom, tracingOn } from '../../kernel/tracing/tracing.context';
@@ -13,8 +19,8 @@ type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan
 /**
  * Makes the request's correlation (platform/kernel/correlation/correlation.context.ts) current for
  * everything the request runs (guards, services, repositories, outbound clients, the queue
- * producer) and puts a valid `traceparent` on every log line of the request. Install before
- * Nest's own hooks (createApp does), so nestjs-pino binds the logger that already carries it.
+ * producer) and puts a valid `traceparent` on every log line of the request: the correlation carries
+ * the request's logger, which `PinoLogger` in any service writes through (context-pino.logger.ts).
  *
  * With tracing on (platform/kernel/tracing), the sampler decides here, before anything else is made,
  * whether the request is traced (a caller's sampled `traceparent` is followed by the parent-based
@@ -40,14 +46,22 @@ export function installCorrelationHooks(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request: CorrelatedRequest, _reply, done) => {
     const traceparent = parseTraceparent(request.headers.traceparent);
     // With tracing on, one shape for every correlation too (`trace` only on the sampled ones otherwise).
-    const correlation: Correlation = traced
-      ? { requestId: String(request.id), traceparent, trace: undefined, unsampledTraceparent: undefined }
-      : { requestId: String(request.id), ...(traceparent && { traceparent }) };
-    request[current] = correlation;
     if (traceparent) {
       request.traceparent = traceparent;
       request.log = request.log.child({ traceparent });
     }
+    // Fastify's request logger is a child of the app's pino instance (createApp's `loggerInstance`).
+    const logger = request.log as unknown as Logger;
+    const correlation: Correlation = traced
+      ? {
+          requestId: String(request.id),
+          traceparent,
+          trace: undefined,
+          unsampledTraceparent: undefined,
+          [CORRELATION_LOGGER]: logger,
+        }
+      : { requestId: String(request.id), traceparent, [CORRELATION_LOGGER]: logger };
+    request[current] = correlation;
     // Sampling is decided first: a request the sampler leaves out (90 % by default) gets no span at all.
     if (traced && samples(traceparent)) startServerSpan(request, correlation, traceparent);
     // Everything after `done` (Nest middleware, guards, the handler) continues in this context.
@@ -55,7 +69,7 @@ export function installCorrelationHooks(fastify: FastifyInstance): void {
   });
   fastify.addHook('preValidation', (request: CorrelatedRequest, _reply, done) => {
     // A body is parsed from socket events, outside the request's context: enter it again.
-    // Only when lost: re-entering would replace contexts bound since (nestjs-pino's logger).
+    // Only when lost: re-entering would replace contexts bound since.
     const correlation = request[current];
     if (correlation && currentCorrelation() !== correlation) runWithCorrelation(correlation, done);
     else done();

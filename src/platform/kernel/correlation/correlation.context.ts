@@ -1,7 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { trace, TraceFlags, type Context } from '@opentelemetry/api';
+import type { Logger } from 'pino';
 import { parseTraceparent } from './trace-context.factory';
+
+/** Key of a correlation's logger (see {@link Correlation}). */
+export const CORRELATION_LOGGER = Symbol('correlationLogger');
 
 /**
  * The correlation context of this process: what ties the work running now (an HTTP request, a
@@ -26,6 +30,13 @@ export interface Correlation {
    * made on its first outbound call or enqueue (see {@link outgoingTraceparent}).
    */
   unsampledTraceparent?: string;
+  /**
+   * The logger of the work running now (an HTTP request's `request.log`, carrying its `requestId`):
+   * what `PinoLogger` in any service writes through (platform/kernel/logging/context-pino.logger.ts).
+   * One async context for both: no second AsyncLocalStorage (nestjs-pino's middleware) per request.
+   * Symbol-keyed: the correlation's own fields are what crosses boundaries, never the logger.
+   */
+  [CORRELATION_LOGGER]?: Logger;
 }
 
 const storage = new AsyncLocalStorage<Correlation>();
@@ -53,6 +64,9 @@ export const isRequestId = (value: unknown): value is string =>
  * const headers = { ...correlationHeaders(currentCorrelation()), accept: 'application/json' };
  */
 export const currentCorrelation = (): Correlation | undefined => storage.getStore();
+
+/** The logger of the work running now, when its correlation carries one (an HTTP request's). */
+export const currentLogger = (): Logger | undefined => storage.getStore()?.[CORRELATION_LOGGER];
 
 /**
  * Runs `work` with `correlation` as the current one, so its outbound calls (and the jobs it
