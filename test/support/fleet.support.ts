@@ -293,7 +293,9 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     const apis = await Promise.all(apiPorts.map((port, i) => startApi(`api-${i + 1}`, port)));
     const workers = await Promise.all(Array.from({ length: workerCount }, (_, i) => startWorker(`worker-${i + 1}`)));
     const balancer = startNginx(dir, balancerPort, apiPorts);
-    started.push(() => balancer.kill('SIGKILL'));
+    // SIGTERM, not SIGKILL: nginx's master then stops its worker, which would otherwise outlive it
+    // (reparented, still holding the listening port).
+    started.push(() => balancer.kill('SIGTERM'));
     const balancerUrl = `http://127.0.0.1:${balancerPort}`;
     await readyWithin(`${balancerUrl}/health/live`, balancer, 'nginx to proxy to the APIs', 10_000);
     return {
