@@ -26,21 +26,24 @@ describe('the balancer when no API can answer', () => {
       body: method === 'POST' ? JSON.stringify({ items: [] }) : undefined,
     });
 
-  it.each(['GET', 'POST'])('%s: 503 DEPENDENCY_UNAVAILABLE problem with Retry-After and the request id', async (method) => {
-    const callerId = `soak-${randomUUID()}`;
-    const res = await send(method, { 'x-request-id': callerId });
-    const body = (await res.json()) as Record<string, unknown>;
-    expect(res.status).toBe(503);
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(res.headers.get('x-request-id')).toBe(callerId);
-    expect(body).toMatchObject({
-      type: '/problems/dependency-unavailable',
-      status: 503,
-      code: 'DEPENDENCY_UNAVAILABLE',
-      requestId: callerId,
-    });
-  });
+  it.each(['GET', 'POST'])(
+    '%s: 503 DEPENDENCY_UNAVAILABLE problem with Retry-After and the request id',
+    async (method) => {
+      const callerId = `soak-${randomUUID()}`;
+      const res = await send(method, { 'x-request-id': callerId });
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(res.headers.get('x-request-id')).toBe(callerId);
+      expect(body).toMatchObject({
+        type: '/problems/dependency-unavailable',
+        status: 503,
+        code: 'DEPENDENCY_UNAVAILABLE',
+        requestId: callerId,
+      });
+    },
+  );
 
   it('a request id the app would not keep is replaced, and the body stays valid JSON', async () => {
     const res = await send('GET', { 'x-request-id': 'bad"id\\' });
