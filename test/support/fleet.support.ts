@@ -184,6 +184,9 @@ async function poolerAdmin(port: number, command: string): Promise<Array<Record<
   }
 }
 
+/** How long an API or worker may take to be ready (a fresh boot migrates, or waits for the one migrating). */
+const APP_READY_TIMEOUT_MS = 90_000;
+
 const readyWithin = async (url: string, proc: RunningProcess, what: string, timeoutMs = 30_000) =>
   pollUntil(
     async () => {
@@ -279,7 +282,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       const proc = runNode(script, { ...appEnv, ...env, [portVar]: String(port) });
       const app: FleetApp = { name, port, url: `http://127.0.0.1:${port}`, proc, lines: jsonLines(proc) };
       apps.set(name, app);
-      if (waitReady) await readyWithin(`${app.url}${healthPath}`, proc, `${name} to be ready`);
+      // Generous: on a loaded 2-core CI machine several fleets (the fleet and soak projects) boot at once.
+      if (waitReady) await readyWithin(`${app.url}${healthPath}`, proc, `${name} to be ready`, APP_READY_TIMEOUT_MS);
       return app;
     };
     const startApi: Fleet['startApi'] = (name, port, env = {}, opts = {}) =>
