@@ -34,7 +34,7 @@ export const SOAK_APP_ENV: Record<string, string> = {
 };
 
 /** How long a tok_slow charge is held by the provider (longer than any order's budget). */
-const PROVIDER_SLOW_TOKEN_MS = 6_000;
+export const PROVIDER_SLOW_TOKEN_MS = 6_000;
 
 class ManagedProcess implements ProcessHandle {
   private current?: RunningProcess;

@@ -1,10 +1,13 @@
 import { parseArgs } from 'node:util';
 import { FAULT_KINDS, type FaultKind } from './faults.scheduler';
-import { runSoak } from './soak.support';
+import { TOPOLOGIES, defaultRounds, runSoak, type TopologyName } from './soak.support';
 
 /**
- * `npm run soak -- --minutes N --seed S [--rate R] [--customers C] [--faults F] [--fault-kinds a,b]
- * [--min-rounds K]`: the invariant soak (docs/reliability.md). Prints the report table, writes it
+ * `npm run soak -- --minutes N --seed S [--topology fleet|single-instance] [--rate R] [--customers C]
+ * [--faults F] [--fault-kinds a,b] [--min-rounds K] [--min-faults N]`: the invariant soak
+ * (docs/reliability.md), on the fleet by default. Without --min-rounds/--min-faults a run goes on
+ * past its minutes until every kind was injected once per three minutes and ten faults a minute
+ * in all (30 minutes: every kind 10 times, 300 faults). Prints the report table, writes it
  * under soak/results/, and ends with `SOAK violations=<n> faults=<n> requests=<n> seed=<seed>`;
  * exits 1 when any invariant was violated (2 when the soak itself could not run).
  */
@@ -20,13 +23,16 @@ async function main(): Promise<number> {
       customers: { type: 'string', default: '10' },
       faults: { type: 'string', default: '12' },
       'fault-kinds': { type: 'string' },
-      'min-rounds': { type: 'string', default: '0' },
+      'min-rounds': { type: 'string' },
+      'min-faults': { type: 'string' },
+      topology: { type: 'string', default: 'fleet' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'npm run soak -- --minutes N --seed S [--rate req/s] [--customers N] [--faults per-minute] [--fault-kinds a,b,…] [--min-rounds K]\n' +
+      'npm run soak -- --minutes N --seed S [--topology fleet|single-instance] [--rate req/s] [--customers N] [--faults per-minute] [--fault-kinds a,b,…] [--min-rounds K] [--min-faults N]\n' +
+        'defaults: --minutes 5 --topology fleet --rate 12 --customers 10 --faults 12, --min-rounds minutes/3, --min-faults 10 a minute\n' +
         `fault kinds: ${FAULT_KINDS.join(' ')}\n`,
     );
     return 0;
@@ -43,15 +49,23 @@ async function main(): Promise<number> {
   const unknown = kinds?.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k)) ?? [];
   if (unknown.length)
     throw new UsageError(`--fault-kinds: unknown ${unknown.join(', ')} (known: ${FAULT_KINDS.join(' ')})`);
+  if (!(TOPOLOGIES as readonly string[]).includes(values.topology))
+    throw new UsageError(`--topology must be one of ${TOPOLOGIES.join(', ')} (got ${values.topology})`);
+  const minutes = number('minutes', values.minutes, 0.1);
+  const rounds = defaultRounds(minutes);
   const seed = values.seed === undefined ? Date.now() % 1_000_000_007 : Math.trunc(number('seed', values.seed, 0));
   const report = await runSoak({
-    minutes: number('minutes', values.minutes, 0.1),
+    minutes,
+    topology: values.topology as TopologyName,
     seed,
     rate: number('rate', values.rate, 0.5),
     customers: Math.trunc(number('customers', values.customers, 1)),
     faultsPerMinute: number('faults', values.faults, 0.1),
     faultKinds: kinds as FaultKind[] | undefined,
-    minRounds: Math.trunc(number('min-rounds', values['min-rounds'], 0)),
+    minRounds:
+      values['min-rounds'] === undefined ? rounds.minRounds : Math.trunc(number('min-rounds', values['min-rounds'], 0)),
+    minFaults:
+      values['min-faults'] === undefined ? rounds.minFaults : Math.trunc(number('min-faults', values['min-faults'], 0)),
     writeResults: true,
     progress: (line) => process.stderr.write(`${line}\n`),
   });

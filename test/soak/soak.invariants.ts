@@ -372,7 +372,7 @@ async function atRestOnce(topology: SoakTopology): Promise<InvariantResult[]> {
 
   const connections = new Tally(
     'at-rest-connections',
-    'no app session idle in a transaction or busy; no more sessions than the pools allow',
+    "no app session idle in a transaction or busy; no more sessions than the pools allow (fleet: the pooler's pool)",
   );
   const locks = new Tally('at-rest-advisory-locks', 'no advisory lock held');
   await withSoakClient(topology.databaseUrl, async (c) => {
@@ -393,6 +393,12 @@ async function atRestOnce(topology: SoakTopology): Promise<InvariantResult[]> {
     for (const l of held.rows) locks.add(`advisory lock ${l.objid} held by backend ${l.pid}`);
   });
 
+  const pooler = new Tally(
+    'at-rest-pooler',
+    "the pooler's own view (SHOW POOLS, SHOW CLIENTS): no client waiting, no server connection active, none over the pool size",
+  );
+  if (topology.pooler) for (const problem of await topology.pooler.problemsAtRest()) pooler.add(problem);
+
   const orphans = new Tally('at-rest-redis-keys', "every Redis key has a TTL, or is one of the queue's own structures");
   if (topology.redis) {
     const redis = new Redis(topology.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -412,7 +418,7 @@ async function atRestOnce(topology: SoakTopology): Promise<InvariantResult[]> {
       redis.disconnect();
     }
   }
-  return [gauges, connections, locks, orphans].map((t) => t.result);
+  return [gauges, connections, pooler, locks, orphans].map((t) => t.result);
 }
 
 /**

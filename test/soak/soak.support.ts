@@ -13,6 +13,7 @@ import {
   type InvariantResult,
 } from './soak.invariants';
 import { Rng } from './seeded-random.support';
+import { startFleetTopology } from './fleet.topology';
 import { startSingleInstance } from './single-instance.topology';
 import type { SoakTopology } from './soak.topology';
 import { Workload } from './customers.workload';
@@ -30,18 +31,41 @@ export interface SoakOptions {
   faultKinds?: FaultKind[];
   /** Keep drawing past `minutes` until every kind was injected this many times (0: stop on time). */
   minRounds: number;
+  /** Keep drawing past `minutes` until this many faults were injected in all (default 0). */
+  minFaults?: number;
   /** Where the report goes (default soak/results/); undefined with `writeResults: false`. */
   writeResults: boolean;
-  /** A topology other than the single instance (the fleet harness plugs in here). */
-  topology?: () => Promise<SoakTopology>;
+  /**
+   * The system under test: `fleet` (default: nginx, two APIs, two workers, PgBouncer; fleet.topology.ts),
+   * `single-instance` (one API, one worker; single-instance.topology.ts), or a topology of the caller's.
+   */
+  topology?: TopologyName | (() => Promise<SoakTopology>);
   /** Progress lines (default: none). */
   progress?: (line: string) => void;
 }
 
+export const TOPOLOGIES = ['fleet', 'single-instance'] as const;
+export type TopologyName = (typeof TOPOLOGIES)[number];
+
+const STARTERS: Record<TopologyName, () => Promise<SoakTopology>> = {
+  fleet: () => startFleetTopology(),
+  'single-instance': () => startSingleInstance(),
+};
+
+/**
+ * The defaults that make a run of `minutes` a fair sample of every fault: each kind at least once
+ * per three minutes (10 times in 30 minutes) and ten faults a minute in all (300 in 30 minutes).
+ * The run goes on past `minutes` until both are met.
+ */
+export const defaultRounds = (minutes: number) => ({
+  minRounds: Math.max(1, Math.floor(minutes / 3)),
+  minFaults: Math.ceil(minutes * 10),
+});
+
 export interface SoakReport {
   seed: number;
   topology: string;
-  options: Omit<SoakOptions, 'topology' | 'progress'>;
+  options: Omit<SoakOptions, 'topology' | 'progress'> & { topology: string };
   startedAt: string;
   durationS: number;
   settleS: number;
@@ -121,8 +145,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const workloadRng = rng.fork(1);
   const faultRng = rng.fork(2);
   const startedAt = new Date().toISOString();
-  say(`soak: starting the ${options.topology ? 'given' : 'single-instance'} topology`);
-  const topology = await (options.topology ?? startSingleInstance)();
+  const chosen = options.topology ?? 'fleet';
+  say(`soak: starting the ${typeof chosen === 'string' ? chosen : 'given'} topology`);
+  const topology = await (typeof chosen === 'string' ? STARTERS[chosen] : chosen)();
   try {
     const catalog = await seedCatalog(topology.databaseUrl);
     const history = new History();
@@ -148,7 +173,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const counts = new Map<string, number>();
       for (const f of history.faults) counts.set(f.kind, (counts.get(f.kind) ?? 0) + 1);
       const rounds = Math.min(...kinds.map((k) => counts.get(k) ?? 0));
-      if (Date.now() >= endAt && rounds >= options.minRounds) break;
+      if (Date.now() >= endAt && rounds >= options.minRounds && history.faults.length >= (options.minFaults ?? 0))
+        break;
       if (Date.now() - lastProgress > 30_000) {
         lastProgress = Date.now();
         say(
@@ -214,7 +240,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       );
     const tally = <T>(items: T[], key: (t: T) => string) =>
       items.reduce<Record<string, number>>((acc, item) => ((acc[key(item)] = (acc[key(item)] ?? 0) + 1), acc), {});
-    const { topology: _t, progress: _p, ...plainOptions } = options;
+    const { topology: _t, progress: _p, ...rest } = options;
+    const plainOptions = { ...rest, topology: topology.kind };
     const report: SoakReport = {
       seed: options.seed,
       topology: topology.kind,

@@ -1,7 +1,7 @@
 /**
- * What the soak needs from the system under test, whatever its shape: one API process and one
- * worker today ({@link startSingleInstance}), the fleet of the topology harness (two APIs behind
- * nginx, PgBouncer, two workers) when it plugs in. The workload talks to `baseUrl` only; the fault
+ * What the soak needs from the system under test, whatever its shape: the fleet of the topology
+ * harness (two APIs behind nginx, PgBouncer, two workers: fleet.topology.ts, the default) or one
+ * API process and one worker (single-instance.topology.ts). The workload talks to `baseUrl` only; the fault
  * schedule uses the handles; the invariant checker reads `databaseUrl`, the provider's ledger, the
  * metrics endpoints, Redis and the logs. A capability a topology lacks is absent (`redis`,
  * `pooler`), and the faults that need it are reported as "not in this topology", never faked.
@@ -41,8 +41,11 @@ export interface RedisControl {
 
 /** The connection pooler between the apps and Postgres (fleet only). */
 export interface PoolerControl {
+  /** Clients keep their connections; their queries wait (up to the pooler's query_wait_timeout). */
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** At rest: what the pooler's own view shows wrong (clients waiting, servers busy, over the pool size). */
+  problemsAtRest(): Promise<string[]>;
 }
 
 /** One JSON log line of a process of the topology (every incarnation of it, restarts included). */

@@ -35,6 +35,13 @@ export interface FleetOptions {
   poolerQueryWaitTimeoutS?: number;
   /** The database: a fresh migrated clone (default) or one given. */
   db?: TestDatabase;
+  /**
+   * A Redis of the caller's own (e.g. a private test/support/redis-server.support.ts server a soak
+   * pauses and restarts); default the shared one, under a key prefix of this fleet.
+   */
+  redisUrl?: string;
+  /** Extra environment for the fake provider process (e.g. FAKE_PAYMENTS_SLOW_MS). */
+  providerEnv?: Record<string, string>;
 }
 
 export interface FleetApp {
@@ -70,7 +77,10 @@ export interface Fleet {
     env?: Record<string, string>,
     options?: { waitReady?: boolean },
   ): Promise<FleetApp>;
-  startWorker(name: string, env?: Record<string, string>): Promise<FleetApp>;
+  /** Starts a worker (again); on `port` when given (a restart keeps its metrics address), else a free one. */
+  startWorker(name: string, env?: Record<string, string>, port?: number): Promise<FleetApp>;
+  /** The PgBouncer admin console (`pgbouncer` database, `admin_users = postgres`): one command, its rows. */
+  poolerAdmin(command: string): Promise<Array<Record<string, unknown>>>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +165,28 @@ http {
   return runCommand(fleetTool('nginx'), ['-p', dir, '-e', join(dir, 'nginx-error.log'), '-c', join(dir, 'nginx.conf')]);
 }
 
+/**
+ * One command on PgBouncer's admin console (the virtual `pgbouncer` database; `postgres` is in
+ * `admin_users`, trust auth). The console speaks the simple query protocol only: no parameters.
+ * `PAUSE <db>` returns once every server connection of the pool is released (transactions finish
+ * first); clients then wait (up to query_wait_timeout) until `RESUME <db>`.
+ */
+async function poolerAdmin(port: number, command: string): Promise<Array<Record<string, unknown>>> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/pgbouncer` });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const result = await client.query(command);
+    return result.rows as Array<Record<string, unknown>>;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** How long an API or worker may take to be ready (a fresh boot migrates, or waits for the one migrating). */
+const APP_READY_TIMEOUT_MS = 90_000;
+
 const readyWithin = async (url: string, proc: RunningProcess, what: string, timeoutMs = 30_000) =>
   pollUntil(
     async () => {
@@ -201,7 +233,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       options.poolerQueryWaitTimeoutS ?? 3,
     );
     started.push(() => pooler.kill('SIGKILL'));
-    const provider = await startFakeProviderProcess(providerPort);
+    const provider = await startFakeProviderProcess(providerPort, options.providerEnv);
     started.push(() => provider.proc.kill('SIGKILL'));
     const poolerUrl = `postgres://postgres@127.0.0.1:${poolerPort}/${db.name}`;
     await pollUntil(
@@ -227,7 +259,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       LOG_LEVEL: 'info',
       DATABASE_URL: poolerUrl,
       DATABASE_MIGRATION_URL: db.url,
-      REDIS_URL,
+      REDIS_URL: options.redisUrl ?? REDIS_URL,
       REDIS_KEY_PREFIX: keyPrefix,
       PAYMENTS_BASE_URL: provider.url,
       // nginx is on loopback: the one trusted proxy (a caller's own X-Forwarded-For is not believed).
@@ -250,13 +282,14 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       const proc = runNode(script, { ...appEnv, ...env, [portVar]: String(port) });
       const app: FleetApp = { name, port, url: `http://127.0.0.1:${port}`, proc, lines: jsonLines(proc) };
       apps.set(name, app);
-      if (waitReady) await readyWithin(`${app.url}${healthPath}`, proc, `${name} to be ready`);
+      // Generous: on a loaded 2-core CI machine several fleets (the fleet and soak projects) boot at once.
+      if (waitReady) await readyWithin(`${app.url}${healthPath}`, proc, `${name} to be ready`, APP_READY_TIMEOUT_MS);
       return app;
     };
     const startApi: Fleet['startApi'] = (name, port, env = {}, opts = {}) =>
       startApp('dist/main.js', name, port, '/health/ready', env, opts.waitReady ?? true);
-    const startWorker: Fleet['startWorker'] = async (name, env = {}) =>
-      startApp('dist/worker.js', name, await freePort(), '/health/ready', env, true);
+    const startWorker: Fleet['startWorker'] = async (name, env = {}, port) =>
+      startApp('dist/worker.js', name, port ?? (await freePort()), '/health/ready', env, true);
     started.push(() => {
       for (const app of apps.values()) app.proc.kill('SIGKILL');
     });
@@ -264,7 +297,9 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     const apis = await Promise.all(apiPorts.map((port, i) => startApi(`api-${i + 1}`, port)));
     const workers = await Promise.all(Array.from({ length: workerCount }, (_, i) => startWorker(`worker-${i + 1}`)));
     const balancer = startNginx(dir, balancerPort, apiPorts);
-    started.push(() => balancer.kill('SIGKILL'));
+    // SIGTERM, not SIGKILL: nginx's master then stops its worker, which would otherwise outlive it
+    // (reparented, still holding the listening port).
+    started.push(() => balancer.kill('SIGTERM'));
     const balancerUrl = `http://127.0.0.1:${balancerPort}`;
     await readyWithin(`${balancerUrl}/health/live`, balancer, 'nginx to proxy to the APIs', 10_000);
     return {
@@ -287,12 +322,13 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       appEnv,
       startApi,
       startWorker,
+      poolerAdmin: (command) => poolerAdmin(poolerPort, command),
       stop: async () => {
         const running = [...apps.values()].filter((app) => app.proc.proc.exitCode === null);
         for (const app of running) app.proc.kill('SIGTERM');
         await Promise.all(running.map((app) => app.proc.exited(15_000).catch(() => app.proc.kill('SIGKILL'))));
         cleanup();
-        await deleteRedisKeys(keyPrefix);
+        if (!options.redisUrl) await deleteRedisKeys(keyPrefix);
         if (ownDb) await db.drop();
       },
     };
