@@ -78,9 +78,11 @@ module.exports = {
     },
     {
       name: 'src-not-to-test',
-      comment: 'Application code must not import test code (test/): it would ship with the build or fail it.',
+      comment:
+        'Application code must not import test code (test/): it would ship with the build or fail it. ' +
+        'Unit specs beside the code (*.spec.ts, never built) may use test/support/.',
       severity: 'error',
-      from: { path: '^src/' },
+      from: { path: '^src/', pathNot: '\\.spec\\.ts$' },
       to: { path: '^test/' },
     },
     {

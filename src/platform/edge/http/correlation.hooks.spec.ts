@@ -1,7 +1,5 @@
-import * as sdk from '@opentelemetry/sdk-trace';
-import type { Tracer } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { loadConfig } from '../../../config/config.schemas';
+import { startCountingTracer, TRACE_ID } from '../../../../test/support/tracing.support';
 import { outgoingTraceparent, currentCorrelation } from '../../kernel/correlation/correlation.context';
 import {
   inChildSpan,
@@ -11,32 +9,10 @@ import {
   useTracer,
   type SpanSpec,
 } from '../../kernel/tracing/tracing.context';
-import { samplingGateOf } from '../../kernel/tracing/tracing.factory';
 import { installCorrelationHooks } from './correlation.hooks';
 
-const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
 const traceparent = (flags: '00' | '01') => `00-${TRACE_ID}-${CALLER_SPAN}-${flags}`;
-
-const settingsOf = (env: Record<string, string>) =>
-  loadConfig({ NODE_ENV: 'test', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', ...env }).tracing!;
-
-/** The SDK as tracing.factory.ts sets it up (always-on behind the gate), with every startSpan call counted. */
-function startTracing(env: Record<string, string>) {
-  const exporter = new sdk.InMemorySpanExporter();
-  const provider = new sdk.TracerProvider({
-    sampler: new sdk.AlwaysOnSampler(),
-    spanProcessors: [new sdk.SimpleSpanProcessor({ exporter })],
-  });
-  const real = provider.getTracer('test');
-  const started: string[] = [];
-  const counting = Object.create(real) as Tracer;
-  counting.startSpan = (name, options, context) => (started.push(name), real.startSpan(name, options, context));
-  useTracer(counting, samplingGateOf(settingsOf(env), sdk));
-  /** The spans ended so far, once the processor handed them on. */
-  const finished = async () => (await provider.forceFlush(), exporter.getFinishedSpans());
-  return { finished, started };
-}
 
 /**
  * The sampling gate where a request enters (issue 22's cost target), seen through the correlation
@@ -56,7 +32,7 @@ describe('tracing: sampling decided before any span is made', () => {
     };
 
     const appWithTracing = async (env: Record<string, string>) => {
-      const tracing = startTracing(env);
+      const tracing = startCountingTracer(env);
       built = 0;
       app = Fastify();
       installCorrelationHooks(app);

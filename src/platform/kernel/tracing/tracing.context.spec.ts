@@ -1,30 +1,7 @@
 import * as sdk from '@opentelemetry/sdk-trace';
-import type { Tracer } from '@opentelemetry/api';
-import { loadConfig } from '../../../config/config.schemas';
+import { startCountingTracer, TRACE_ID, tracingSettingsOf } from '../../../../test/support/tracing.support';
 import { inChildSpan, inSpan, samples, SpanKind, useTracer } from './tracing.context';
 import { samplingGateOf } from './tracing.factory';
-
-const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
-
-const settingsOf = (env: Record<string, string>) =>
-  loadConfig({ NODE_ENV: 'test', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', ...env }).tracing!;
-
-/** The SDK as tracing.factory.ts sets it up (always-on behind the gate), with every startSpan call counted. */
-function startTracing(env: Record<string, string>) {
-  const exporter = new sdk.InMemorySpanExporter();
-  const provider = new sdk.TracerProvider({
-    sampler: new sdk.AlwaysOnSampler(),
-    spanProcessors: [new sdk.SimpleSpanProcessor({ exporter })],
-  });
-  const real = provider.getTracer('test');
-  const started: string[] = [];
-  const counting = Object.create(real) as Tracer;
-  counting.startSpan = (name, options, context) => (started.push(name), real.startSpan(name, options, context));
-  useTracer(counting, samplingGateOf(settingsOf(env), sdk));
-  /** The spans ended so far, once the processor handed them on. */
-  const finished = async () => (await provider.forceFlush(), exporter.getFinishedSpans());
-  return { finished, started };
-}
 
 /**
  * The sampling gate (issue 22's cost target): sampling is decided where work enters the process,
@@ -37,7 +14,10 @@ describe('tracing: sampling decided before any span is made', () => {
   it('means what each OTEL_TRACES_SAMPLER means (the SDK samplers, parent flag followed by the parent-based ones)', () => {
     const remote = (sampled: boolean) => ({ traceId: TRACE_ID, sampled });
     const gate = (sampler: string, arg?: string) =>
-      samplingGateOf(settingsOf({ OTEL_TRACES_SAMPLER: sampler, ...(arg && { OTEL_TRACES_SAMPLER_ARG: arg }) }), sdk);
+      samplingGateOf(
+        tracingSettingsOf({ OTEL_TRACES_SAMPLER: sampler, ...(arg && { OTEL_TRACES_SAMPLER_ARG: arg }) }),
+        sdk,
+      );
     const decisions = (sampler: string, arg?: string) => {
       const decide = gate(sampler, arg);
       return [decide(remote(true)), decide(remote(false)), decide(undefined)];
@@ -65,7 +45,7 @@ describe('tracing: sampling decided before any span is made', () => {
   });
 
   it('outside any request or job: inSpan starts a new trace when the sampler takes one, inChildSpan never does', async () => {
-    const never = startTracing({ OTEL_TRACES_SAMPLER_ARG: '0' });
+    const never = startCountingTracer({ OTEL_TRACES_SAMPLER_ARG: '0' });
     expect(samples(undefined)).toBe(false);
     await inSpan(
       () => ['send reports', { kind: SpanKind.PRODUCER }],
@@ -73,7 +53,7 @@ describe('tracing: sampling decided before any span is made', () => {
     );
     expect(never.started).toEqual([]);
 
-    const always = startTracing({ OTEL_TRACES_SAMPLER_ARG: '1' });
+    const always = startCountingTracer({ OTEL_TRACES_SAMPLER_ARG: '1' });
     expect(samples(undefined)).toBe(true);
     await inSpan(
       () => ['send reports', { kind: SpanKind.PRODUCER }],
