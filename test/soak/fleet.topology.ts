@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { startFleet, type Fleet, type FleetApp } from '../support/fleet.support';
-import { runNode } from '../support/process.support';
 import { startRedisServer } from '../support/redis-server.support';
 import { withClient, type TestDatabase } from '../support/test-database.support';
 import { ADMIN_DATABASE_URL, databaseUrl } from '../support/test-env.support';
 import { PROVIDER_SLOW_TOKEN_MS, SOAK_APP_ENV } from './single-instance.topology';
-import type { PoolerControl, ProcessHandle, SoakTopology, SourcedLine } from './soak.topology';
+import {
+  fakeProviderControl,
+  jsonLinesOf,
+  reconcilePasses,
+  stopProcess,
+  type PoolerControl,
+  type ProcessHandle,
+  type SoakTopology,
+  type SourcedLine,
+} from './soak.topology';
 
 /** PgBouncer's server connections for the soak's database (the fleet harness's default). */
 const POOLER_POOL_SIZE = 8;
@@ -39,17 +47,8 @@ class FleetProcess implements ProcessHandle {
 
   async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<{ exitCode: number | null; ms: number }> {
     const proc = this.current.proc;
-    const started = Date.now();
     if (!this.running) return { exitCode: proc.proc.exitCode, ms: 0 };
-    proc.kill(signal);
-    let exitCode: number | null;
-    try {
-      exitCode = await proc.exited(30_000);
-    } catch {
-      proc.kill('SIGKILL');
-      exitCode = await proc.exited(10_000);
-    }
-    return { exitCode, ms: Date.now() - started };
+    return stopProcess(proc, signal);
   }
 
   async start(): Promise<void> {
@@ -112,8 +111,7 @@ export async function startFleetTopology(options: { env?: Record<string, string>
     const apis = fleet.apis.map((app) => new FleetProcess(fleet, app, 'api'));
     const workers = fleet.workers.map((app) => new FleetProcess(fleet, app, 'worker'));
     const appEnv = fleet.appEnv;
-    const reconcileOutputs: string[] = [];
-    const providerAdmin = (path: string, init?: RequestInit) => fetch(`${fleet.provider.url}${path}`, init);
+    const reconcile = reconcilePasses(appEnv);
 
     const pooler: PoolerControl = {
       async pause() {
@@ -152,24 +150,7 @@ export async function startFleetTopology(options: { env?: Record<string, string>
       apis,
       workers,
       appEnv,
-      provider: {
-        url: fleet.provider.url,
-        async setOutage(outage) {
-          const res = await providerAdmin('/__admin/outage', {
-            method: 'PUT',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(outage),
-          });
-          if (!res.ok) throw new Error(`provider outage ${outage.mode}: ${res.status}`);
-        },
-        async clearOutage() {
-          await providerAdmin('/__admin/outage', { method: 'DELETE' });
-        },
-        async ledger() {
-          const res = await providerAdmin('/__admin/charges');
-          return ((await res.json()) as { keys: Awaited<ReturnType<SoakTopology['provider']['ledger']>> }).keys;
-        },
-      },
+      provider: fakeProviderControl(fleet.provider.url),
       redis: {
         url: redis.url,
         keyPrefix: fleet.keyPrefix,
@@ -178,26 +159,11 @@ export async function startFleetTopology(options: { env?: Record<string, string>
         restart: () => redis.restart(),
       },
       pooler,
-      async reconcileNow() {
-        const pass = runNode('dist/orders/reconcile.command.js', appEnv);
-        try {
-          await pass.exited(90_000);
-        } finally {
-          pass.kill('SIGKILL');
-          reconcileOutputs.push(pass.stdout());
-        }
-      },
-      logLines(): SourcedLine[] {
-        const tag = (source: string, lines: string[]) =>
-          lines.filter((text) => text.startsWith('{')).map((text) => ({ source, text }));
-        return [
-          ...[...apis, ...workers].flatMap((p) => tag(p.name, p.lines())),
-          ...tag(
-            'reconcile',
-            reconcileOutputs.flatMap((out) => out.split('\n')),
-          ),
-        ];
-      },
+      reconcileNow: () => reconcile.run(),
+      logLines: (): SourcedLine[] => [
+        ...[...apis, ...workers].flatMap((p) => jsonLinesOf(p.name, p.lines())),
+        ...reconcile.lines(),
+      ],
       stop: stopAll,
     };
   } catch (error) {

@@ -6,7 +6,15 @@ import { runNode, type RunningProcess } from '../support/process.support';
 import { startRedisServer } from '../support/redis-server.support';
 import { ADMIN_DATABASE_URL, databaseUrl } from '../support/test-env.support';
 import { FAST_WORKER_ENV } from '../support/worker.support';
-import type { ProcessHandle, SoakTopology, SourcedLine } from './soak.topology';
+import {
+  fakeProviderControl,
+  jsonLinesOf,
+  reconcilePasses,
+  stopProcess,
+  type ProcessHandle,
+  type SoakTopology,
+  type SourcedLine,
+} from './soak.topology';
 
 /**
  * The settings every soak topology runs the apps with: the product's own mechanisms, with their
@@ -74,17 +82,8 @@ class ManagedProcess implements ProcessHandle {
 
   async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<{ exitCode: number | null; ms: number }> {
     const proc = this.current;
-    const started = Date.now();
     if (!proc || !this.running) return { exitCode: proc?.proc.exitCode ?? null, ms: 0 };
-    proc.kill(signal);
-    let exitCode: number | null;
-    try {
-      exitCode = await proc.exited(30_000);
-    } catch {
-      proc.kill('SIGKILL');
-      exitCode = await proc.exited(10_000);
-    }
-    return { exitCode, ms: Date.now() - started };
+    return stopProcess(proc, signal);
   }
 
   /** Every stdout line of every incarnation. */
@@ -151,8 +150,7 @@ export async function startSingleInstance(options: { env?: Record<string, string
     );
     await api.start(); // migrates the fresh database
     await worker.start();
-    const reconcileOutputs: string[] = [];
-    const admin = (path: string, init?: RequestInit) => fetch(`${provider.url}${path}`, init);
+    const reconcile = reconcilePasses(appEnv);
 
     return {
       kind: 'single-instance',
@@ -162,24 +160,7 @@ export async function startSingleInstance(options: { env?: Record<string, string
       apis: [api],
       workers: [worker],
       appEnv,
-      provider: {
-        url: provider.url,
-        async setOutage(outage) {
-          const res = await admin('/__admin/outage', {
-            method: 'PUT',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(outage),
-          });
-          if (!res.ok) throw new Error(`provider outage ${outage.mode}: ${res.status}`);
-        },
-        async clearOutage() {
-          await admin('/__admin/outage', { method: 'DELETE' });
-        },
-        async ledger() {
-          const res = await admin('/__admin/charges');
-          return ((await res.json()) as { keys: Awaited<ReturnType<SoakTopology['provider']['ledger']>> }).keys;
-        },
-      },
+      provider: fakeProviderControl(provider.url),
       redis: {
         url: redis.url,
         keyPrefix,
@@ -187,28 +168,12 @@ export async function startSingleInstance(options: { env?: Record<string, string
         resume: () => redis.resume(),
         restart: () => redis.restart(),
       },
-      async reconcileNow() {
-        const pass = runNode('dist/orders/reconcile.command.js', appEnv);
-        try {
-          // Generous: it boots a whole process, on a box where restarts are being forced meanwhile.
-          await pass.exited(90_000);
-        } finally {
-          pass.kill('SIGKILL');
-          reconcileOutputs.push(pass.stdout());
-        }
-      },
-      logLines(): SourcedLine[] {
-        const tag = (source: string, lines: string[]) =>
-          lines.filter((text) => text.startsWith('{')).map((text) => ({ source, text }));
-        return [
-          ...tag('api-1', api.lines()),
-          ...tag('worker-1', worker.lines()),
-          ...tag(
-            'reconcile',
-            reconcileOutputs.flatMap((out) => out.split('\n')),
-          ),
-        ];
-      },
+      reconcileNow: () => reconcile.run(),
+      logLines: (): SourcedLine[] => [
+        ...jsonLinesOf('api-1', api.lines()),
+        ...jsonLinesOf('worker-1', worker.lines()),
+        ...reconcile.lines(),
+      ],
       stop: stopAll,
     };
   } catch (error) {

@@ -7,6 +7,10 @@
  * `pooler`), and the faults that need it are reported as "not in this topology", never faked.
  */
 import type { ChargeLedgerEntry, OutageMode } from '../../src/payments/fake-provider/fake-provider.server';
+import { runNode, type RunningProcess } from '../support/process.support';
+
+/** The built one-off reconciliation pass. */
+const RECONCILE_COMMAND = 'dist/orders/reconcile.command.js';
 
 export interface ProcessHandle {
   /** `api-1`, `worker-1`, … */
@@ -26,6 +30,78 @@ export interface ProviderControl {
   clearOutage(): Promise<void>;
   /** Every idempotency key the provider saw, with the charge made under it. */
   ledger(): Promise<ChargeLedgerEntry[]>;
+}
+
+/** The control of the repo's fake provider at `url`, over its admin endpoints (any topology runs one). */
+export function fakeProviderControl(url: string): ProviderControl {
+  const admin = (path: string, init?: RequestInit) => fetch(`${url}${path}`, init);
+  return {
+    url,
+    async setOutage(outage) {
+      const res = await admin('/__admin/outage', {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(outage),
+      });
+      if (!res.ok) throw new Error(`provider outage ${outage.mode}: ${res.status}`);
+    },
+    async clearOutage() {
+      await admin('/__admin/outage', { method: 'DELETE' });
+    },
+    async ledger() {
+      const res = await admin('/__admin/charges');
+      return ((await res.json()) as { keys: ChargeLedgerEntry[] }).keys;
+    },
+  };
+}
+
+/**
+ * Sends `signal` to a process of the topology and waits until it is gone: a SIGTERM gets 30 s for
+ * the graceful shutdown, then a SIGKILL. The exit code and how long it took.
+ */
+export async function stopProcess(
+  proc: RunningProcess,
+  signal: 'SIGKILL' | 'SIGTERM',
+): Promise<{ exitCode: number | null; ms: number }> {
+  const started = Date.now();
+  proc.kill(signal);
+  let exitCode: number | null;
+  try {
+    exitCode = await proc.exited(30_000);
+  } catch {
+    proc.kill('SIGKILL');
+    exitCode = await proc.exited(10_000);
+  }
+  return { exitCode, ms: Date.now() - started };
+}
+
+/** JSON log lines of one source, out of a process's output lines. */
+export const jsonLinesOf = (source: string, lines: string[]): SourcedLine[] =>
+  lines.filter((text) => text.startsWith('{')).map((text) => ({ source, text }));
+
+/**
+ * Reconciliation passes run on demand (`npm run payments:reconcile`, built) with the apps' settings,
+ * and the log lines of every pass so far (source `reconcile`).
+ */
+export function reconcilePasses(appEnv: Record<string, string>) {
+  const outputs: string[] = [];
+  return {
+    async run(): Promise<void> {
+      const pass = runNode(RECONCILE_COMMAND, appEnv);
+      try {
+        // Generous: it boots a whole process, on a box where restarts are being forced meanwhile.
+        await pass.exited(90_000);
+      } finally {
+        pass.kill('SIGKILL');
+        outputs.push(pass.stdout());
+      }
+    },
+    lines: (): SourcedLine[] =>
+      jsonLinesOf(
+        'reconcile',
+        outputs.flatMap((out) => out.split('\n')),
+      ),
+  };
 }
 
 /** A Redis of the topology's own (never the shared one): safe to pause and restart. */
