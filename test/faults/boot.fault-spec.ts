@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { MIGRATIONS } from '../../src/platform/adapters/database/migrations/all.migrations';
+import { MIGRATION_LOCK_KEY } from '../../src/platform/adapters/database/database.bootstrap';
 import { createTestDatabase } from '../support/test-database.support';
 import { freePort, pollUntil, refusingPort } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
@@ -151,6 +152,45 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       await admin.end();
     }
   });
+
+  it('retries the migration step when its Postgres connection is killed mid-boot, then becomes ready (found by the soak)', async () => {
+    // An empty database and the migration lock held by this test: the boot connects, waits on the
+    // lock in a transaction of its own, and that backend is then terminated (57P01), as an operator's
+    // pg_terminate_backend or a failover would. A boot that gave up here would exit 1 into a restart loop.
+    const db = await createTestDatabase({ migrated: false });
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+      const port = await freePort();
+      const app = start('dist/main.js', { DATABASE_URL: db.url, PORT: String(port) });
+      const waiting = await pollUntil(
+        async () =>
+          (
+            await holder.query<{ pid: number }>(
+              `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+            )
+          ).rows[0],
+        { timeoutMs: 30_000, what: 'the boot waiting on the migration lock' },
+      );
+      await holder.query('SELECT pg_terminate_backend($1)', [waiting.pid]);
+      await holder.query('COMMIT');
+      await pollUntil(
+        async () => {
+          if (app.proc.exitCode !== null) throw new Error(`the boot exited ${app.proc.exitCode}:\n${app.stderr()}`);
+          return (await reach(`http://127.0.0.1:${port}/health/ready`))?.status === 200;
+        },
+        { timeoutMs: 30_000, what: 'readiness after the retried migration step' },
+      );
+      expect(app.stdout()).toContain('applied migrations');
+      expect(app.stdout()).toMatch(/"msg":"postgres connection lost while migrating at boot; retrying"/);
+      expect(app.stderr()).toBe('');
+    } finally {
+      await holder.end().catch(() => undefined);
+      await db.drop();
+    }
+  }, 90_000);
 
   it('npm run db:migrate: two instances racing on a fresh database apply each migration once (advisory lock)', async () => {
     const db = await createTestDatabase({ migrated: false });

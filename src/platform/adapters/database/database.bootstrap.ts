@@ -10,7 +10,7 @@ import { BootError } from '../../kernel/lifecycle/boot.errors';
 import { postgresUnreachableLine } from '../../kernel/lifecycle/start-hints.policy';
 
 /** An arbitrary constant: the advisory lock that serializes migrations across instances. */
-const MIGRATION_LOCK_KEY = 7_301_925_518;
+export const MIGRATION_LOCK_KEY = 7_301_925_518;
 
 const where = (url: URL) => `${url.hostname}:${url.port || 5432}/${decodeURIComponent(url.pathname.slice(1))}`;
 
@@ -21,12 +21,32 @@ const where = (url: URL) => `${url.hostname}:${url.port || 5432}/${decodeURIComp
  *    development, where nobody restarts it for you, one line at once instead: what is
  *    missing and the command that starts it;
  * 2. outside production, create the database when it is missing;
- * 3. apply pending migrations under an advisory lock.
+ * 3. apply pending migrations under an advisory lock, again (within the same retry window)
+ *    when the connection is lost on the way.
  * Bad credentials and a missing database in production fail at once with a clear message.
  */
 export async function prepareDatabase(config: AppConfig, logger: Logger): Promise<void> {
-  await waitForDatabase(config, logger);
-  await runMigrations(config, logger);
+  const deadline = Date.now() + config.boot.retryWindowMs;
+  for (let attempt = 1; ; attempt++) {
+    await waitForDatabase(config, logger);
+    try {
+      await runMigrations(config, logger);
+      return;
+    } catch (error) {
+      // A connection lost while migrating (a backend terminated, a failover, a network drop) is a
+      // transient fault like an unreachable server, and the step is safe to run again: each
+      // migration is its own transaction and the lock is transaction-scoped. Anything else stops the boot.
+      const failure = classifyPostgresFailure(error);
+      if (error instanceof BootError || !(failure?.kind === 'unavailable' && failure.transient)) throw error;
+      const delay = backoffDelayMs(attempt, BOOT_BACKOFF);
+      if (Date.now() + delay > deadline) throw error;
+      logger.warn(
+        { attempt, retryInMs: delay, reason: describe(error) },
+        'postgres connection lost while migrating at boot; retrying',
+      );
+      await sleep(delay);
+    }
+  }
 }
 
 export async function waitForDatabase(config: AppConfig, logger: Logger): Promise<void> {
