@@ -147,6 +147,16 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     );
   });
 
+  it('fails when code outside platform/adapters/queue/ makes its own BullMQ queue (one way to a queue handle)', () => {
+    const own = "import { Queue } from 'bullmq';\nexport const q = new Queue('reports');\n";
+    const output = expectViolation(
+      { 'src/reports/reports.service.ts': own, 'src/platform/adapters/queue/queue-producer.service.ts': own },
+      'queue-through-the-adapter',
+    );
+    // The adapter itself uses BullMQ (and the real lint passes on features' `import type` from it).
+    expect(output).not.toMatch(/queue-through-the-adapter: src\/platform/);
+  });
+
   describe('the three layers of src/platform/ (kernel <- adapters <- edge) hold', () => {
     /** One file per layer, each importing only the layers below it; a feature on top of all three. */
     const layered = {
