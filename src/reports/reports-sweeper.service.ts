@@ -1,8 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Logger } from 'pino';
+import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
-import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
 import { QueueProducerService } from '../platform/adapters/queue/queue-producer.service';
 import { REPORT_FAILURE_REASONS } from './reports.errors';
 import { ReportsRepository } from './reports.repository';
@@ -37,8 +36,10 @@ export class ReportsSweeper implements OnApplicationBootstrap, OnApplicationShut
     private readonly service: ReportsService,
     private readonly producer: QueueProducerService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
-  ) {}
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(ReportsSweeper.name);
+  }
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {

@@ -1,8 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { InjectConfig } from '../../../config/config.module';
+import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { MIGRATIONS_TABLE } from '../../adapters/database/data-source.factory';
 import { PG, sqlStateOf } from '../../adapters/failures/pg.errors';
@@ -41,7 +41,7 @@ export class DependenciesHealth {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sql: SqlClient,
     private readonly connections: RedisConnectionsService,
-    @InjectConfig() private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Gauge } from 'prom-client';
 import { PinoLogger } from 'nestjs-pino';
-import { InjectConfig } from '../../../config/config.module';
+import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { AppError, DependencyUnavailableError } from '../../kernel/errors/app.errors';
 import { LifecycleService } from '../../kernel/lifecycle/lifecycle.service';
@@ -57,7 +57,7 @@ export class HealthService {
     private readonly checks: DependenciesHealth,
     private readonly lifecycle: LifecycleService,
     private readonly logger: PinoLogger,
-    @InjectConfig() private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(HEALTH_OPTIONS) private readonly options: HealthOptions,
     metrics: MetricsService,
   ) {

@@ -1,10 +1,14 @@
-import { DynamicModule, Global, Inject, Module, RequestMethod } from '@nestjs/common';
+import { DynamicModule, Global, Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 
-/** The process's root pino logger, for code that runs outside a request (pools, clients). */
+/**
+ * The process's root pino logger, for what hands a logger to code outside Nest and outside any
+ * request (pools, Redis connections, clients built in module factories, the queue workers).
+ * Providers of features and of the edge inject `PinoLogger` and call `setContext(<Class>.name)`
+ * instead (eslint-rules/logger-style.rule.cjs).
+ */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
-export const InjectRootLogger = (): ParameterDecorator => Inject(ROOT_LOGGER);
 
 @Global()
 @Module({})
