@@ -86,8 +86,11 @@ export class DependenciesHealth {
       await Promise.all(
         names.map(async (name) => {
           const client = this.connections.get(name);
-          // A queue connection queues commands while disconnected (BullMQ needs that): do not pile up pings.
-          if (client.status !== 'ready') throw new Error(`${name} not connected (${client.status})`);
+          // A connection that queues commands while disconnected (the worker's, as BullMQ needs) would
+          // hold a ping until it reconnects: not ready is down at once, and pings do not pile up.
+          // The others (offline queue off) answer a ping or fail it at once themselves.
+          const queuesOffline = (client.options as { enableOfflineQueue?: boolean }).enableOfflineQueue !== false;
+          if (queuesOffline && client.status !== 'ready') throw new Error(`${name} not connected (${client.status})`);
           await client.ping();
         }),
       );
