@@ -1,9 +1,9 @@
 import { isForeignKeyViolation } from '../platform/adapters/failures/pg.errors';
 import { AppError } from '../platform/kernel/errors/app.errors';
-import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
+import { defineProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 
 /** The accounts feature's problem types (see platform/kernel/errors/problem-type.registry.ts). */
-export const ACCOUNTS_PROBLEM_TYPES = registerProblemTypes({
+export const ACCOUNTS_PROBLEM_TYPES = defineProblemTypes({
   ACCOUNT_NOT_FOUND: {
     status: 404,
     title: 'Account not found',

@@ -1,10 +1,10 @@
 import type { ChargeOutcome, PaymentsError } from '../payments/payments.errors';
 import { AppError } from '../platform/kernel/errors/app.errors';
 import type { ClassifiedError, Failure } from '../platform/kernel/errors/failure.types';
-import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
+import { defineProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 
 /** The orders feature's problem types (see platform/kernel/errors/problem-type.registry.ts). */
-export const ORDERS_PROBLEM_TYPES = registerProblemTypes({
+export const ORDERS_PROBLEM_TYPES = defineProblemTypes({
   ORDER_NOT_FOUND: {
     status: 404,
     title: 'Order not found',

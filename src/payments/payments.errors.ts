@@ -1,6 +1,6 @@
 import { AppError, type AppErrorOptions } from '../platform/kernel/errors/app.errors';
 import type { ClassifiedError, Failure } from '../platform/kernel/errors/failure.types';
-import { registerProblemTypes, type ErrorCode } from '../platform/kernel/errors/problem-type.registry';
+import { defineProblemTypes, type ErrorCode } from '../platform/kernel/errors/problem-type.registry';
 
 const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
 
@@ -11,7 +11,7 @@ const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
  * DEPENDENCY_UNAVAILABLE (503 + Retry-After) and DEADLINE_EXCEEDED (504: the budget was spent
  * before any attempt, nothing was sent).
  */
-export const PAYMENTS_PROBLEM_TYPES = registerProblemTypes({
+export const PAYMENTS_PROBLEM_TYPES = defineProblemTypes({
   PAYMENT_DECLINED: {
     status: 402,
     title: 'Payment declined',

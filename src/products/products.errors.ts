@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { AppError } from '../platform/kernel/errors/app.errors';
-import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
+import { defineProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 
 /** The products feature's problem types (see platform/kernel/errors/problem-type.registry.ts). */
-export const PRODUCTS_PROBLEM_TYPES = registerProblemTypes({
+export const PRODUCTS_PROBLEM_TYPES = defineProblemTypes({
   PRODUCT_NOT_FOUND: {
     status: 404,
     title: 'Product not found',

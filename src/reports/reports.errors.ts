@@ -1,13 +1,13 @@
 import { AppError, RateLimitedError } from '../platform/kernel/errors/app.errors';
 import { classifyFailure } from '../platform/adapters/failures/failure.classifier';
-import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
+import { defineProblemTypes } from '../platform/kernel/errors/problem-type.registry';
 
 /**
  * The reports feature's problem types (see platform/kernel/errors/problem-type.registry.ts). The
  * backlog cap answers with the platform's OVERLOADED (platform/kernel/errors/app.errors.ts), shared
  * with load shedding.
  */
-export const REPORTS_PROBLEM_TYPES = registerProblemTypes({
+export const REPORTS_PROBLEM_TYPES = defineProblemTypes({
   REPORT_NOT_FOUND: {
     status: 404,
     title: 'Report not found',

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ReportsRepository } from './reports.repository';
 import { ReportsService } from './reports.service';
-import './reports.errors';
 
 /** The reports domain (no controllers, no workers): record a report, enqueue its job, read it. */
 @Module({

@@ -1,11 +1,11 @@
 import { AppError } from '../../kernel/errors/app.errors';
-import { registerProblemTypes } from '../../kernel/errors/problem-type.registry';
+import { defineProblemTypes } from '../../kernel/errors/problem-type.registry';
 
 /**
  * The problem types of idempotency keys (platform/edge/idempotency). They register when this file
  * loads, that is once a module using {@link Idempotent} is imported.
  */
-export const IDEMPOTENCY_PROBLEM_TYPES = registerProblemTypes({
+export const IDEMPOTENCY_PROBLEM_TYPES = defineProblemTypes({
   IDEMPOTENCY_KEY_REUSED: {
     status: 422,
     title: 'Idempotency key reused',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { problemTypeOf, registerProblemTypes, type ErrorCode, type LogLevel } from './problem-type.registry';
+import { problemTypeOf, defineProblemTypes, type ErrorCode, type LogLevel } from './problem-type.registry';
 
 const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
 
@@ -7,7 +7,7 @@ const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
  * The platform's problem types: transport (parsing, validation, routing, authentication) and
  * infrastructure (outages, timeouts, draining, bugs). Business codes live with their feature.
  */
-export const PLATFORM_PROBLEM_TYPES = registerProblemTypes({
+export const PLATFORM_PROBLEM_TYPES = defineProblemTypes({
   VALIDATION_FAILED: {
     status: 400,
     title: 'Validation failed',

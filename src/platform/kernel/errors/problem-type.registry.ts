@@ -1,15 +1,19 @@
 /**
- * The one registry of problem types. Each owner declares its codes beside its errors and
- * registers them when that file loads: the platform its transport and infrastructure codes
+ * The one registry of problem types. Each owner declares its codes beside its errors with
+ * {@link defineProblemTypes} (no side effect): the platform its transport and infrastructure codes
  * (platform/kernel/errors/app.errors.ts), each feature its own (`src/<feature>/<feature>.errors.ts`).
+ * The registry is built explicitly, once, at the start of every process, from one list that names
+ * every owner's types (`PROBLEM_CATALOG` in src/problem-types.catalog.ts, registered by the entry
+ * points, CoreModule and the test setup): importing an errors file registers nothing, and a code
+ * nobody listed fails loudly the moment it is used ({@link problemTypeOf}).
  * The registry feeds the problem mapping (status, title, log level), `GET /problems/{slug}`,
  * the OpenAPI document and the errors guide's table (`npm run docs:reference`);
  * test/e2e/problem-catalog.e2e-spec.ts fails when any of them disagree. A feature that does
  * not exist yet advertises nothing.
  *
- * Adding codes to a feature (src/orders/orders.errors.ts):
+ * Adding codes to a feature (src/orders/orders.errors.ts), then its line in PROBLEM_CATALOG:
  * @example
- * export const ORDERS_PROBLEM_TYPES = registerProblemTypes({
+ * export const ORDERS_PROBLEM_TYPES = defineProblemTypes({
  *   ORDER_NOT_FOUND: { status: 404, title: 'Order not found', meaning: '…', cause: '…', action: '…',
  *     retryable: false, logLevel: 'info', defaultDetail: 'No order with this id belongs to you.' },
  * });
@@ -78,24 +82,41 @@ const CODE = /^[A-Z]+(_[A-Z]+)*$/;
 const registry = new Map<string, ProblemType>();
 
 /**
- * Registers an owner's problem types and returns them (typed, for the module augmentation).
- * @throws Error when a code is not UPPER_SNAKE, is registered twice, or a 5xx does not log at `error`.
+ * Declares an owner's problem types and returns them (typed, for the module augmentation). Registers
+ * nothing: the registry is built from the catalog ({@link registerProblemTypes}).
+ * @throws Error when a code is not UPPER_SNAKE or a 5xx does not log at `error`.
  */
-export function registerProblemTypes<const T extends Record<string, ProblemType>>(types: T): T {
+export function defineProblemTypes<const T extends Record<string, ProblemType>>(types: T): T {
   for (const [code, type] of Object.entries(types)) {
     if (!CODE.test(code)) throw new Error(`problem code ${code} is not UPPER_SNAKE`);
-    const existing = registry.get(code);
-    if (existing && existing !== type) throw new Error(`problem code ${code} is registered twice`);
     if (type.status >= 500 && type.logLevel !== 'error') throw new Error(`5xx problem ${code} must log at error`);
-    registry.set(code, type);
   }
   return types;
+}
+
+/**
+ * Adds owners' problem types to the registry, in order (the order `GET /problems` lists them).
+ * Registering the same list again is a no-op, so every way into a process may call it.
+ * @throws Error when a code is invalid (see defineProblemTypes) or two owners declare it.
+ */
+export function registerProblemTypes(...owners: Record<string, ProblemType>[]): void {
+  for (const types of owners) {
+    for (const [code, type] of Object.entries(defineProblemTypes(types))) {
+      const existing = registry.get(code);
+      if (existing && existing !== type) throw new Error(`problem code ${code} is registered twice`);
+      registry.set(code, type);
+    }
+  }
 }
 
 /** @throws Error for a code nobody registered: a bug, which the filter answers as a 500. */
 export function problemTypeOf(code: ErrorCode): ProblemType {
   const type = registry.get(code);
-  if (!type) throw new Error(`problem code ${code} is not registered; declare it in its owner's *.errors.ts`);
+  if (!type) {
+    throw new Error(
+      `problem code ${code} is not registered; declare it in its owner's *.errors.ts and list those types in PROBLEM_CATALOG (src/problem-types.catalog.ts)`,
+    );
+  }
   return type;
 }
 
