@@ -52,7 +52,11 @@ export class QueueProducerService implements OnApplicationShutdown {
   constructor(
     private readonly redis: RedisConnectionsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    // The queues' connection opens with the process, not with the first handle: by the time the
+    // process serves (and readiness pings every connection) it has had the whole boot to connect.
+    redis.get('queue-producer');
+  }
 
   /**
    * The handle of queue `name`, one per process and name: on the `queue-producer` connection (fails
