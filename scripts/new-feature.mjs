@@ -112,6 +112,7 @@ function main() {
   write(`${dir}/${t.name}.repository.ts`, 'repository.ts.tmpl');
   write(`${dir}/${t.name}.schemas.ts`, 'schemas.ts.tmpl');
   write(`${dir}/${t.name}.errors.ts`, 'errors.ts.tmpl');
+  write(`${dir}/${t.name}.problems.json`, 'problems.json.tmpl');
   const migration = `${t.timestamp}-create-${t.name}.migration`;
   write(`src/platform/adapters/database/migrations/${migration}.ts`, 'migration.ts.tmpl');
   write(`test/e2e/${t.name}.e2e-spec.ts`, 'e2e-spec.ts.tmpl');

@@ -4,18 +4,18 @@ import { defineProblemTypes, problemTypeOf, registerProblemTypes } from '../../k
 
 // A feature's problem type, as a feature declares it (platform code must not import a feature),
 // registered here the way the catalog registers each owner's list at boot.
-export const THING_PROBLEM_TYPES = defineProblemTypes({
-  THING_NOT_FOUND: {
-    status: 404,
-    title: 'Thing not found',
-    meaning: 'No thing has this id.',
-    cause: 'A wrong id.',
-    action: 'Do not retry unchanged.',
-    retryable: false,
-    logLevel: 'info',
-    defaultDetail: 'No thing has this id.',
+export const THING_PROBLEM_TYPES = defineProblemTypes(
+  {
+    THING_NOT_FOUND: {
+      title: 'Thing not found',
+      meaning: 'No thing has this id.',
+      cause: 'A wrong id.',
+      action: 'Do not retry unchanged.',
+      defaultDetail: 'No thing has this id.',
+    },
   },
-});
+  { THING_NOT_FOUND: { status: 404, retryable: false, logLevel: 'info' } },
+);
 registerProblemTypes(THING_PROBLEM_TYPES);
 declare module '../../kernel/errors/problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof THING_PROBLEM_TYPES, true> {}

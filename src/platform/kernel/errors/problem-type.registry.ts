@@ -11,11 +11,13 @@
  * test/e2e/problem-catalog.e2e-spec.ts fails when any of them disagree. A feature that does
  * not exist yet advertises nothing.
  *
- * Adding codes to a feature (src/orders/orders.errors.ts), then its line in PROBLEM_CATALOG:
+ * Adding codes to a feature (src/orders/orders.errors.ts, its prose in src/orders/orders.problems.json),
+ * then its line in PROBLEM_CATALOG:
  * @example
- * export const ORDERS_PROBLEM_TYPES = defineProblemTypes({
- *   ORDER_NOT_FOUND: { status: 404, title: 'Order not found', meaning: '…', cause: '…', action: '…',
- *     retryable: false, logLevel: 'info', defaultDetail: 'No order with this id belongs to you.' },
+ * import PROSE from './orders.problems.json'; // { "ORDER_NOT_FOUND": { "title": "Order not found", "meaning": "…",
+ * //   "cause": "…", "action": "…", "defaultDetail": "No order with this id belongs to you." } }
+ * export const ORDERS_PROBLEM_TYPES = defineProblemTypes(PROSE, {
+ *   ORDER_NOT_FOUND: { status: 404, retryable: false, logLevel: 'info' },
  * });
  * declare module '../platform/kernel/errors/problem-type.registry' {
  *   interface ProblemCodes extends Record<keyof typeof ORDERS_PROBLEM_TYPES, true> {}
@@ -81,27 +83,60 @@ export type ErrorCode = keyof ProblemCodes & string;
 const CODE = /^[A-Z]+(_[A-Z]+)*$/;
 const registry = new Map<string, ProblemType>();
 
+/** The prose of a problem type: what callers and operators read (`/problems/{slug}`, docs/errors.md). */
+export type ProblemProse = Pick<ProblemType, 'title' | 'meaning' | 'cause' | 'action' | 'firstCheck' | 'defaultDetail'>;
+/** What an owner's code declares of a problem type: everything but its prose. */
+export type ProblemFacts = Omit<ProblemType, keyof ProblemProse>;
+const PROSE_FIELDS = ['title', 'meaning', 'cause', 'action', 'firstCheck', 'defaultDetail'] as const;
+const OPTIONAL_PROSE = new Set<string>(['firstCheck']);
+
 /**
- * Declares an owner's problem types and returns them (typed, for the module augmentation). Registers
- * nothing: the registry is built from the catalog ({@link registerProblemTypes}).
- * @throws Error when a code is not UPPER_SNAKE or a 5xx does not log at `error`.
+ * Declares an owner's problem types and returns them (typed, for the module augmentation): the facts
+ * from code (status, retryable, log level, extensions, …), the prose from data, the owner's
+ * `<name>.problems.json` beside its `*.errors.ts` (one object per code: `title`, `meaning`, `cause`,
+ * `action`, `defaultDetail`, optionally `firstCheck`). Both are checked when the file loads, so a
+ * missing or stray text stops the boot (and the build's tests). Registers nothing: the registry is
+ * built from the catalog ({@link registerProblemTypes}).
+ * @throws Error when a code is not UPPER_SNAKE, a 5xx does not log at `error`, or the prose lacks a
+ *   code, has one nobody declares, or has a field missing, empty or unknown.
  */
-export function defineProblemTypes<const T extends Record<string, ProblemType>>(types: T): T {
-  for (const [code, type] of Object.entries(types)) {
+export function defineProblemTypes<const T extends Record<string, ProblemFacts>>(
+  prose: Record<string, Record<string, unknown>>,
+  facts: T,
+): { [K in keyof T]: ProblemType } {
+  const stray = Object.keys(prose).filter((code) => !(code in facts));
+  if (stray.length > 0) throw new Error(`problem prose for codes nobody declares: ${stray.join(', ')}`);
+  const types: Record<string, ProblemType> = {};
+  for (const [code, fact] of Object.entries(facts)) {
     if (!CODE.test(code)) throw new Error(`problem code ${code} is not UPPER_SNAKE`);
+    const text = prose[code];
+    if (!text) throw new Error(`problem code ${code} has no prose (its owner's *.problems.json)`);
+    for (const field of Object.keys(text)) {
+      if (!(PROSE_FIELDS as readonly string[]).includes(field))
+        throw new Error(`problem code ${code}: unknown prose field ${field}`);
+    }
+    for (const field of PROSE_FIELDS) {
+      const value = text[field];
+      if (value === undefined && OPTIONAL_PROSE.has(field)) continue;
+      if (typeof value !== 'string' || value.trim() === '')
+        throw new Error(`problem code ${code}: prose field ${field} is missing or empty`);
+    }
+    const type = { ...(text as unknown as ProblemProse), ...fact };
     if (type.status >= 500 && type.logLevel !== 'error') throw new Error(`5xx problem ${code} must log at error`);
+    types[code] = type;
   }
-  return types;
+  return types as { [K in keyof T]: ProblemType };
 }
 
 /**
  * Adds owners' problem types to the registry, in order (the order `GET /problems` lists them).
  * Registering the same list again is a no-op, so every way into a process may call it.
- * @throws Error when a code is invalid (see defineProblemTypes) or two owners declare it.
+ * @throws Error when a code is not UPPER_SNAKE or two owners declare it.
  */
 export function registerProblemTypes(...owners: Record<string, ProblemType>[]): void {
   for (const types of owners) {
-    for (const [code, type] of Object.entries(defineProblemTypes(types))) {
+    for (const [code, type] of Object.entries(types)) {
+      if (!CODE.test(code)) throw new Error(`problem code ${code} is not UPPER_SNAKE`);
       const existing = registry.get(code);
       if (existing && existing !== type) throw new Error(`problem code ${code} is registered twice`);
       registry.set(code, type);
