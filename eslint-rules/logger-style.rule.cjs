@@ -1,13 +1,13 @@
 // One logger style in application code: a provider injects nestjs-pino's `PinoLogger` and calls
 // `setContext(<Class>.name)`, so every line it writes inside a request or a job carries that
 // request's or job's bindings (request id, trace) with no ids passed by hand. The process's root
-// pino logger (`ROOT_LOGGER` / `InjectRootLogger`) is for what hands a logger to code outside
+// pino logger (`ROOT_LOGGER`) is for what hands a logger to code outside
 // Nest and outside any request: the platform's kernel and adapters (pools, Redis connections, the
 // queue workers), module factories (`*.module.ts`), entry points and commands.
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const ROOT_LOGGER_NAMES = new Set(['ROOT_LOGGER', 'InjectRootLogger']);
+const ROOT_LOGGER_NAMES = new Set(['ROOT_LOGGER']);
 /** Where the root logger may be imported. */
 const ALLOWED = [
   /^src\/platform\/(kernel|adapters)\//,
