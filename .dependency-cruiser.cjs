@@ -4,6 +4,8 @@
 // - platform/ has three layers, each a folder: kernel/ <- adapters/ <- edge/. No import runs up a
 //   layer, every platform file sits in one of them, and no two folders inside platform/ import each
 //   other in a cycle (docs/development.md, "Layout", draws the picture);
+// - one way to a queue: only platform/adapters/queue/ uses BullMQ at run time (a handle from
+//   QueueProducerService.queue(name), a consumer through QueueWorkersService.register());
 // - application code never imports test code;
 // - feature folders do not depend on each other in a cycle;
 // - code that ships (everything but specs) imports only runtime dependencies, since the
@@ -75,6 +77,16 @@ module.exports = {
       scope: 'folder',
       from: { path: '^src/platform/' },
       to: { path: '^src/platform/', circular: true },
+    },
+    {
+      name: 'queue-through-the-adapter',
+      comment:
+        'A queue handle comes from QueueProducerService.queue(name) and a consumer from ' +
+        'QueueWorkersService.register(): only src/platform/adapters/queue/ uses BullMQ at run time ' +
+        '(its types may be imported anywhere).',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/platform/adapters/queue/' },
+      to: { path: '(^|/)node_modules/bullmq/|^bullmq$', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'src-not-to-test',

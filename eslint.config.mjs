@@ -1,7 +1,7 @@
 // @ts-check
 // Lint for src/ and test/ (TypeScript): typescript-eslint's recommended set (syntax only, not
 // type-checked, so it stays fast) plus the project's conventions, each enforced here rather
-// than left on paper: file names, `process.env` only in src/config/, no console in src/,
+// than left on paper: file names, `process.env` only in src/config/, no console in src/, one logger style,
 // no focused or skipped tests. Import boundaries live in .dependency-cruiser.cjs.
 import { createRequire } from 'node:module';
 import js from '@eslint/js';
@@ -10,7 +10,12 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const require = createRequire(import.meta.url);
-const local = { rules: { 'file-name': require('./eslint-rules/file-name.rule.cjs') } };
+const local = {
+  rules: {
+    'file-name': require('./eslint-rules/file-name.rule.cjs'),
+    'logger-style': require('./eslint-rules/logger-style.rule.cjs'),
+  },
+};
 
 const TS = ['src/**/*.ts', 'test/**/*.ts'];
 
@@ -70,6 +75,7 @@ export default defineConfig([
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       'local/file-name': 'error',
+      'local/logger-style': 'error',
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },

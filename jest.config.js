@@ -38,6 +38,8 @@ const common = {
   // The typed client (client/) is ES-module TypeScript: its relative imports name the emitted `.js` file.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironment: 'node',
+  // The problem-type registry, built from its one list as every entry point does (test/support/problem-catalog.setup.ts).
+  setupFiles: ['<rootDir>/test/support/problem-catalog.setup.ts'],
   // Fails any test during which a log line repeated a JSON key (test/support/log-keys.setup.ts).
   setupFilesAfterEnv: ['<rootDir>/test/support/log-keys.setup.ts'],
 };

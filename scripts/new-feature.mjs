@@ -112,6 +112,7 @@ function main() {
   write(`${dir}/${t.name}.repository.ts`, 'repository.ts.tmpl');
   write(`${dir}/${t.name}.schemas.ts`, 'schemas.ts.tmpl');
   write(`${dir}/${t.name}.errors.ts`, 'errors.ts.tmpl');
+  write(`${dir}/${t.name}.problems.json`, 'problems.json.tmpl');
   const migration = `${t.timestamp}-create-${t.name}.migration`;
   write(`src/platform/adapters/database/migrations/${migration}.ts`, 'migration.ts.tmpl');
   write(`test/e2e/${t.name}.e2e-spec.ts`, 'e2e-spec.ts.tmpl');
@@ -121,6 +122,7 @@ function main() {
     'src/core.module.ts',
     'src/app.module.ts',
     'src/platform/adapters/database/migrations/all.migrations.ts',
+    'src/problem-types.catalog.ts',
   ];
   insertAfterLast(
     'src/core.module.ts',
@@ -134,6 +136,13 @@ function main() {
     `import { ${t.Names}HttpModule } from './${t.name}/${t.name}-http.module';\n`,
   );
   insertAfterLast('src/app.module.ts', /^ {8}\w+HttpModule,$/, `        ${t.Names}HttpModule,\n`);
+  // Its problem types, in the one list the registry is built from at boot.
+  insertAfterLast(
+    'src/problem-types.catalog.ts',
+    /^import .*;$/,
+    `import { ${t.CODES}_PROBLEM_TYPES } from './${t.name}/${t.name}.errors';\n`,
+  );
+  insertAfterLast('src/problem-types.catalog.ts', /^ {2}[A-Z_]+_PROBLEM_TYPES,$/, `  ${t.CODES}_PROBLEM_TYPES,\n`);
   insertAfterLast(
     'src/platform/adapters/database/migrations/all.migrations.ts',
     /^import .*;$/,

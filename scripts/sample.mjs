@@ -75,6 +75,10 @@ function remove() {
   const sampleName = /\b(Orders|Reports|OrderSettlementGuard\d+|CreateOrders\d+|CreateReports\d+)\w*\b/;
   filterLines('src/core.module.ts', (line) => !SAMPLE_IMPORT.test(line) && !/^\s+(Orders|Reports)Module,$/.test(line));
   filterLines(
+    'src/problem-types.catalog.ts',
+    (line) => !SAMPLE_IMPORT.test(line) && !/^\s+(ORDERS|REPORTS|PAYMENTS)_PROBLEM_TYPES,$/.test(line),
+  );
+  filterLines(
     'src/app.module.ts',
     (line) => !SAMPLE_IMPORT.test(line) && !/^\s+(Orders|Reports)HttpModule,$/.test(line),
   );
@@ -146,7 +150,7 @@ function remove() {
     [
       'sample:remove: removed',
       ...removed.map((file) => `  ${file}`),
-      'edited: src/core.module.ts, src/app.module.ts, src/worker.module.ts, src/start.command.ts, scripts/build-client.mjs,',
+      'edited: src/core.module.ts, src/problem-types.catalog.ts, src/app.module.ts, src/worker.module.ts, src/start.command.ts, scripts/build-client.mjs,',
       `  ${migrationsDir}/all.migrations.ts, src/platform/edge/docs/openapi.factory.ts, ${hardening}, package.json`,
       'A database migrated by the sample still holds its tables: recreate it (dropdb resilient_api; npm start creates it).',
       'Still to review by hand (docs/make-it-yours.md): the sample variables in src/config (PAYMENTS_*, ORDERS_*,',

@@ -28,7 +28,7 @@ export class AppModule {
         CoreModule.forRoot(config, logger, metrics),
         ErrorsModule,
         RateLimitModule,
-        HealthModule,
+        HealthModule.forApi(),
         MetricsHttpModule,
         AccountsHttpModule,
         AuthHttpModule,

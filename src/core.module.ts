@@ -17,6 +17,7 @@ import { OrdersModule } from './orders/orders.module';
 import { IdempotencyModule } from './platform/edge/idempotency/idempotency.module';
 import { ProductsModule } from './products/products.module';
 import { ReportsModule } from './reports/reports.module';
+import { registerProblemCatalog } from './problem-types.catalog';
 
 /**
  * What every process boots: config, logging, metrics, lifecycle, Postgres (the SQL seam), the named
@@ -33,6 +34,8 @@ export class CoreModule {
    *   `app.get(MetricsService).render()` itself.
    */
   static forRoot(config: AppConfig, logger: Logger, metrics = new MetricsService()): DynamicModule {
+    // Every process built on the core answers with problem types: the registry is built here at the latest.
+    registerProblemCatalog();
     return {
       module: CoreModule,
       imports: [

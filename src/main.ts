@@ -4,8 +4,12 @@ import { prepareDatabase } from './platform/adapters/database/database.bootstrap
 import { runEntrypoint } from './platform/kernel/lifecycle/entrypoint.bootstrap';
 import { gracefulShutdown } from './platform/kernel/lifecycle/graceful-shutdown.handler';
 import { startTracing } from './platform/kernel/tracing/tracing.factory';
+import { registerProblemCatalog } from './problem-types.catalog';
 
 /** The HTTP API: config → Postgres (wait, create, migrate) → app → listen. */
+// The problem-type registry, built from its one list before anything can answer or fail with a problem.
+registerProblemCatalog();
+
 void runEntrypoint({
   failurePrefix: 'resilient-api cannot start',
   failureLog: 'boot failed',

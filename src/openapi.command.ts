@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createOpenApiDocument } from './app.factory';
 import { loadConfig } from './config/config.schemas';
+import { registerProblemCatalog } from './problem-types.catalog';
 
 /**
  * `npm run docs:openapi [-- <file>]`: writes the OpenAPI document the API serves at
@@ -10,6 +11,7 @@ import { loadConfig } from './config/config.schemas';
  * anything. `npm run lint:openapi` lints that file with Spectral.
  */
 async function main(): Promise<void> {
+  registerProblemCatalog();
   // The document does not depend on the environment: fixed settings, so every machine writes the same file.
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' });
   const document = await createOpenApiDocument(config);

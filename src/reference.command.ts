@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-// Loads every feature the API serves, so each one's *.errors.ts has registered its problem types.
-import './app.module';
 import { createOpenApiDocument } from './app.factory';
 import { envSchema, loadConfig } from './config/config.schemas';
 import { errorTableIn, renderErrorTable, withErrorTable } from './platform/edge/docs/error-table.factory';
 import { renderErrorsDocument } from './platform/edge/docs/problem-doc.factory';
+import { registerProblemCatalog } from './problem-types.catalog';
 import {
   renderConfigurationReference,
   renderEndpointsReference,
@@ -26,6 +25,8 @@ export const ERRORS_GUIDE = 'docs/error-handling.md';
  * and exits 1 naming each stale page (test/meta/reference.meta-spec.ts runs it).
  */
 async function main(): Promise<void> {
+  // Every owner's problem types, from the one list (docs/errors.md and the table are built from them).
+  registerProblemCatalog();
   const root = process.cwd();
   // The document does not depend on the environment: fixed settings, so every machine writes the same page.
   const document = await createOpenApiDocument(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' }));

@@ -6,9 +6,9 @@ import type { DestinationStream, Logger } from 'pino';
 import type { AppConfig } from './config/config.schemas';
 import { LifecycleService } from './platform/kernel/lifecycle/lifecycle.service';
 import { createRootLogger } from './platform/kernel/logging/root.logger';
-import { QueueHealth } from './platform/adapters/queue/queue.health';
 import { MetricsService } from './platform/kernel/metrics/metrics.service';
 import { QueueWorkersService, type WorkerStopOutcome } from './platform/adapters/queue/queue-workers.service';
+import { HealthService } from './platform/edge/health/health.service';
 import { startWorkerHttpServer } from './platform/edge/health/worker-http.server';
 import { WorkerModule, type WorkerModuleOptions } from './worker.module';
 
@@ -51,7 +51,7 @@ export async function createWorker(config: AppConfig, options: CreateWorkerOptio
   app.useLogger(app.get(NestPinoLogger));
   await app.init();
   const lifecycle = app.get(LifecycleService);
-  const health = app.get(QueueHealth);
+  const health = app.get(HealthService);
   const workers = app.get(QueueWorkersService);
   const metrics = app.get(MetricsService);
   let server: Server;
@@ -61,8 +61,8 @@ export async function createWorker(config: AppConfig, options: CreateWorkerOptio
       port: options.port ?? config.worker.port,
       host: options.host,
       logger,
-      metrics: async () => ({ text: await metrics.render(), contentType: metrics.contentType }),
-      ready: async () => ({ ...(await health.check()), shuttingDown: lifecycle.isShuttingDown }),
+      health,
+      metrics,
     });
   } catch (error) {
     await app.close().catch(() => undefined);

@@ -5,6 +5,7 @@ import { CoreModule } from './core.module';
 import { OrdersModule } from './orders/orders.module';
 import { PaymentsReconciliationService } from './orders/payments-reconciliation.service';
 import { QueueWorkerModule } from './platform/adapters/queue/queue-worker.module';
+import { HealthModule } from './platform/edge/health/health.module';
 import {
   ReconciliationWorkerModule,
   type ReconciliationWorkerOptions,
@@ -27,8 +28,8 @@ export interface WorkerModuleOptions {
 
 /**
  * The worker process: the core (config, logging, Postgres, Redis, domain modules) plus the
- * queue workers and each feature's processors. No controllers, no Fastify: its probes and
- * metrics are served by platform/edge/health/worker-http.server.ts.
+ * queue workers and each feature's processors. No controllers, no Fastify: its probes (HealthModule)
+ * and metrics are served by platform/edge/health/worker-http.server.ts.
  */
 @Module({})
 export class WorkerModule {
@@ -38,6 +39,8 @@ export class WorkerModule {
       imports: [
         CoreModule.forRoot(config, logger),
         QueueWorkerModule,
+        // The API's probes (the same checks and answers; Redis hard), served on WORKER_PORT.
+        HealthModule.forWorker(),
         ReportsWorkerModule,
         ReconciliationWorkerModule.forRoot(options.reconciliation ?? DEFAULT_RECONCILIATION),
       ],

@@ -5,6 +5,7 @@ import { redisUnreachableLine } from './platform/kernel/lifecycle/start-hints.po
 import { redisUnreachableReason } from './platform/adapters/redis/redis-reachability.health';
 import { runEntrypoint } from './platform/kernel/lifecycle/entrypoint.bootstrap';
 import { startTracing } from './platform/kernel/tracing/tracing.factory';
+import { registerProblemCatalog } from './problem-types.catalog';
 import { createWorker, WORKER_HARD_EXIT_MARGIN_MS } from './worker.factory';
 
 /**
@@ -12,6 +13,9 @@ import { createWorker, WORKER_HARD_EXIT_MARGIN_MS } from './worker.factory';
  * advisory lock, as the API does: whichever starts first migrates) → queue workers, scheduler
  * and sweeper → probes and metrics on WORKER_PORT. SIGTERM drains within WORKER_SHUTDOWN_TIMEOUT_MS.
  */
+
+// The problem-type registry, built from its one list before anything can answer or fail with a problem.
+registerProblemCatalog();
 
 void runEntrypoint({
   failurePrefix: 'resilient-api worker cannot start',

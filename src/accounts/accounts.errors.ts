@@ -1,28 +1,19 @@
 import { isForeignKeyViolation } from '../platform/adapters/failures/pg.errors';
 import { AppError } from '../platform/kernel/errors/app.errors';
-import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
+import { defineProblemTypes } from '../platform/kernel/errors/problem-type.registry';
+import PROSE from './accounts.problems.json';
 
 /** The accounts feature's problem types (see platform/kernel/errors/problem-type.registry.ts). */
-export const ACCOUNTS_PROBLEM_TYPES = registerProblemTypes({
+export const ACCOUNTS_PROBLEM_TYPES = defineProblemTypes(PROSE, {
   ACCOUNT_NOT_FOUND: {
     status: 404,
-    title: 'Account not found',
-    meaning: 'The account does not exist (any more).',
-    cause: 'The account behind the token was deleted.',
-    action: 'Sign up again or use another account. Do not retry unchanged.',
     retryable: false,
     logLevel: 'info',
-    defaultDetail: 'The account does not exist.',
   },
   EMAIL_TAKEN: {
     status: 409,
-    title: 'Email already registered',
-    meaning: 'An account with this email address already exists.',
-    cause: 'Signing up twice, or an address someone else registered.',
-    action: 'Log in with `POST /v1/auth/token`, or sign up with another address. Do not retry unchanged.',
     retryable: false,
     logLevel: 'info',
-    defaultDetail: 'An account with this email address already exists.',
   },
 });
 

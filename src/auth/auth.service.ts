@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { InjectConfig } from '../config/config.module';
+import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
 import { InvalidBearerTokenError, InvalidCredentialsError } from './auth.errors';
 import type { TokenResponse } from './auth.schemas';
@@ -40,7 +40,7 @@ export class AuthService {
   constructor(
     private readonly jwt: JwtService,
     private readonly credentials: CredentialsVerifier,
-    @InjectConfig() private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**

@@ -1,10 +1,12 @@
-import { DynamicModule, Global, Inject, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import type { AppConfig } from './config.schemas';
 
+/**
+ * The validated {@link AppConfig}: the one way code reads configuration, in one form everywhere,
+ * `@Inject(APP_CONFIG) private readonly config: AppConfig` in a constructor and `inject: [APP_CONFIG]`
+ * in a factory provider.
+ */
 export const APP_CONFIG = Symbol('APP_CONFIG');
-
-/** Injects the validated {@link AppConfig}. */
-export const InjectConfig = (): ParameterDecorator => Inject(APP_CONFIG);
 
 @Global()
 @Module({})

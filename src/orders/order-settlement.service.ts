@@ -1,8 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { Logger } from 'pino';
+import { Injectable } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
 import { SqlClient, type SqlExecutor } from '../platform/adapters/database/sql.client';
 import { IdempotencyRepository } from '../platform/edge/idempotency/idempotency.repository';
-import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
 import { MetricsService } from '../platform/kernel/metrics/metrics.service';
 import { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import { ProductsService } from '../products/products.service';
@@ -55,7 +54,6 @@ export interface SettleOptions {
  */
 @Injectable()
 export class OrderSettlementService {
-  private readonly logger: Logger;
   private readonly needsAttention: (reason: AttentionReason) => void;
 
   constructor(
@@ -63,10 +61,10 @@ export class OrderSettlementService {
     private readonly sql: SqlClient,
     private readonly products: ProductsService,
     private readonly keys: IdempotencyRepository,
-    @Inject(ROOT_LOGGER) logger: Logger,
+    private readonly logger: PinoLogger,
     metrics: MetricsService,
   ) {
-    this.logger = logger.child({ component: 'orders' });
+    this.logger.setContext(OrderSettlementService.name);
     const counter = metrics.counter('orders_needs_attention_total');
     // Every reason exported from the start (at 0), so the alert's increase() sees the first one.
     for (const reason of ATTENTION_REASONS) counter.inc({ reason }, 0);

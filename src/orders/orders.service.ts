@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Logger } from 'pino';
+import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
 import { PaymentsProviderClient } from '../payments/payments-provider.client';
@@ -14,7 +14,6 @@ import {
 import { SqlClient } from '../platform/adapters/database/sql.client';
 import type { IdempotencyHandle } from '../platform/edge/idempotency/idempotency.interceptor';
 import { AppError } from '../platform/kernel/errors/app.errors';
-import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
 import { MetricsService } from '../platform/kernel/metrics/metrics.service';
 import { Deadline, DeadlineExceededError } from '../platform/kernel/resilience/deadline.policy';
 import { ProductDiscontinuedError, ProductNotFoundError } from '../products/products.errors';
@@ -80,7 +79,6 @@ const FAILURE_CODES: Record<string, string> = {
  */
 @Injectable()
 export class OrdersService {
-  private readonly logger: Logger;
   /** `business_flow_attempts_total{flow="payment"}`: one per charge asked of the provider (or refused by its open circuit). */
   private readonly paymentAttempts: { inc(): void };
   /** `business_flow_failures_total{flow="payment",code}`: the problem code the payment failed with. */
@@ -92,10 +90,10 @@ export class OrdersService {
     private readonly payments: PaymentsProviderClient,
     private readonly settlement: OrderSettlementService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(ROOT_LOGGER) logger: Logger,
+    private readonly logger: PinoLogger,
     metrics: MetricsService,
   ) {
-    this.logger = logger.child({ component: 'orders' });
+    this.logger.setContext(OrdersService.name);
     this.paymentAttempts = metrics.counter('business_flow_attempts_total').labels({ flow: 'payment' });
     const failures = metrics.counter('business_flow_failures_total');
     this.countPaymentFailure = (code) => failures.inc({ flow: 'payment', code });

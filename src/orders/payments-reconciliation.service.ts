@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Logger } from 'pino';
+import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
 import { PaymentsProviderClient, type ChargeLookup } from '../payments/payments-provider.client';
 import { classifyFailure } from '../platform/adapters/failures/failure.classifier';
-import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
 import { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import {
   PaymentsReconciler,
@@ -41,17 +40,15 @@ const LOOKUP_BUDGET_MS = 5_000;
  */
 @Injectable()
 export class PaymentsReconciliationService extends PaymentsReconciler {
-  private readonly logger: Logger;
-
   constructor(
     private readonly orders: OrdersRepository,
     private readonly settlement: OrderSettlementService,
     private readonly payments: PaymentsProviderClient,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(ROOT_LOGGER) logger: Logger,
+    private readonly logger: PinoLogger,
   ) {
     super();
-    this.logger = logger.child({ component: 'payments-reconciliation' });
+    this.logger.setContext(PaymentsReconciliationService.name);
   }
 
   /**

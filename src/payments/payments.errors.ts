@@ -1,62 +1,35 @@
 import { AppError, type AppErrorOptions } from '../platform/kernel/errors/app.errors';
 import type { ClassifiedError, Failure } from '../platform/kernel/errors/failure.types';
-import { registerProblemTypes, type ErrorCode } from '../platform/kernel/errors/problem-type.registry';
-
-const QUOTE_ID = 'If it persists, contact support and quote the requestId.';
+import { defineProblemTypes, type ErrorCode } from '../platform/kernel/errors/problem-type.registry';
+import PROSE from './payments.problems.json';
 
 /**
- * The payments feature's problem types. They register when this file loads, that is once
- * PaymentsModule is imported (src/core.module.ts): `/problems`, OpenAPI and the errors guide's table
- * then list them. A caller of {@link PaymentsProviderClient} can also receive the platform's
+ * The payments feature's problem types (their prose in payments.problems.json), listed in
+ * PROBLEM_CATALOG (src/problem-types.catalog.ts): `/problems`, OpenAPI and the errors guide's table
+ * list them. A caller of {@link PaymentsProviderClient} can also receive the platform's
  * DEPENDENCY_UNAVAILABLE (503 + Retry-After) and DEADLINE_EXCEEDED (504: the budget was spent
  * before any attempt, nothing was sent).
  */
-export const PAYMENTS_PROBLEM_TYPES = registerProblemTypes({
+export const PAYMENTS_PROBLEM_TYPES = defineProblemTypes(PROSE, {
   PAYMENT_DECLINED: {
     status: 402,
-    title: 'Payment declined',
-    meaning: 'The payments provider declined the payment method.',
-    cause: "Insufficient funds, a blocked card or the issuer's fraud rules.",
-    action: 'Ask the customer for another payment method. Do not retry with the same one.',
     retryable: false,
     logLevel: 'info',
-    defaultDetail: 'The payment method was declined.',
   },
   PAYMENT_METHOD_INVALID: {
     status: 422,
-    title: 'Payment method invalid',
-    meaning: 'The payments provider rejected the payment token we sent on your behalf.',
-    cause: 'An expired, malformed or already-used payment token.',
-    action: 'Collect a new payment token and retry with it.',
     retryable: false,
     logLevel: 'info',
-    defaultDetail: 'The payment method is invalid.',
   },
   PAYMENT_PROVIDER_ERROR: {
     status: 502,
-    title: 'Payment provider error',
-    meaning:
-      'The payments provider answered with a fault, even after bounded retries. For an order, the body names it in `orderId`; its outcome is settled by the reconciliation.',
-    cause: 'An outage or a bug at the provider.',
-    action: `Do not place a new order: check the one in \`orderId\` with GET /v1/orders/{orderId}; you will not be charged twice. ${QUOTE_ID}`,
     retryable: true,
     logLevel: 'error',
-    defaultDetail: `The payments provider failed; the payment outcome will be settled. ${QUOTE_ID}`,
-    firstCheck:
-      'Only with a partner → timeouts, provider status, error mapping: `resilience_circuit_state{dependency="payments"}`, the provider’s status page, the `payments` log lines with this requestId (attempts, status, duration).',
   },
   PAYMENT_PROVIDER_TIMEOUT: {
     status: 504,
-    title: 'Payment provider timeout',
-    meaning:
-      'The payments provider did not answer within our time budget; the payment outcome is unknown. The body names the order in `orderId` (with `orderStatus: "payment_pending"`).',
-    cause: 'A slow or stuck provider.',
-    action: `Do not pay again and do not place a new order: the order is kept as payment_pending and settled automatically by the reconciliation (paid, or payment_failed with the stock released). Check it with GET /v1/orders/{orderId}. A retry with the same Idempotency-Key replays this answer until the order is settled, then the settled order's answer (201 when paid). ${QUOTE_ID}`,
     retryable: false,
     logLevel: 'error',
-    defaultDetail: `The payments provider did not answer in time; the order is pending and will be settled. ${QUOTE_ID}`,
-    firstCheck:
-      'Only with a partner → timeouts, provider status, error mapping: `resilience_circuit_state{dependency="payments"}`, the provider’s status page, the `payments` log lines with this requestId (attempts, status, duration).',
   },
 });
 

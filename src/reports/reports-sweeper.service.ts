@@ -1,9 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Logger } from 'pino';
+import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schemas';
-import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';
-import { QueueWorkersService } from '../platform/adapters/queue/queue-workers.service';
+import { QueueProducerService } from '../platform/adapters/queue/queue-producer.service';
 import { REPORT_FAILURE_REASONS } from './reports.errors';
 import { ReportsRepository } from './reports.repository';
 import { ReportsService, reportJobId } from './reports.service';
@@ -35,10 +34,12 @@ export class ReportsSweeper implements OnApplicationBootstrap, OnApplicationShut
   constructor(
     private readonly reports: ReportsRepository,
     private readonly service: ReportsService,
-    private readonly workers: QueueWorkersService,
+    private readonly producer: QueueProducerService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
-  ) {}
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(ReportsSweeper.name);
+  }
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
@@ -70,7 +71,7 @@ export class ReportsSweeper implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async sweepOne(report: ReportRecord): Promise<SweepAction> {
-    const queue = this.workers.queue(REPORTS_QUEUE);
+    const queue = this.producer.queue(REPORTS_QUEUE);
     const job = await queue.getJob(reportJobId(report.id));
     const state = job ? await job.getState() : 'unknown';
     if (state === 'failed') {

@@ -1,22 +1,18 @@
 import { AppError, RateLimitedError } from '../platform/kernel/errors/app.errors';
 import { classifyFailure } from '../platform/adapters/failures/failure.classifier';
-import { registerProblemTypes } from '../platform/kernel/errors/problem-type.registry';
+import { defineProblemTypes } from '../platform/kernel/errors/problem-type.registry';
+import PROSE from './reports.problems.json';
 
 /**
  * The reports feature's problem types (see platform/kernel/errors/problem-type.registry.ts). The
  * backlog cap answers with the platform's OVERLOADED (platform/kernel/errors/app.errors.ts), shared
  * with load shedding.
  */
-export const REPORTS_PROBLEM_TYPES = registerProblemTypes({
+export const REPORTS_PROBLEM_TYPES = defineProblemTypes(PROSE, {
   REPORT_NOT_FOUND: {
     status: 404,
-    title: 'Report not found',
-    meaning: 'No report with this id belongs to the caller.',
-    cause: 'A wrong id, or a report of another account.',
-    action: 'Request a new report with `POST /v1/reports`. Do not retry unchanged.',
     retryable: false,
     logLevel: 'info',
-    defaultDetail: 'No report with this id belongs to you.',
   },
 });
 

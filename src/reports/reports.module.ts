@@ -1,13 +1,9 @@
-import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { ReportsRepository } from './reports.repository';
 import { ReportsService } from './reports.service';
-import { REPORTS_QUEUE } from './reports.types';
-import './reports.errors';
 
 /** The reports domain (no controllers, no workers): record a report, enqueue its job, read it. */
 @Module({
-  imports: [BullModule.registerQueue({ name: REPORTS_QUEUE })],
   providers: [ReportsRepository, ReportsService],
   exports: [ReportsRepository, ReportsService],
 })

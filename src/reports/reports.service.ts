@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG } from '../config/config.module';
@@ -22,16 +21,17 @@ import { REPORTS_QUEUE, type ReportJobData, type ReportRecord } from './reports.
 export class ReportsService {
   /** `http_server_requests_rate_limited_total{policy="reports-unfinished"}`, beside the guard's policies. */
   private readonly limitedUnfinished: { inc(): void };
+  private readonly queue: Queue<ReportJobData>;
 
   constructor(
     private readonly reports: ReportsRepository,
     private readonly producer: QueueProducerService,
-    @InjectQueue(REPORTS_QUEUE) private readonly queue: Queue<ReportJobData>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly logger: PinoLogger,
     metrics: MetricsService,
   ) {
     this.logger.setContext(ReportsService.name);
+    this.queue = producer.queue<ReportJobData>(REPORTS_QUEUE);
     this.limitedUnfinished = metrics
       .counter('http_server_requests_rate_limited_total')
       .labels({ policy: 'reports-unfinished' });

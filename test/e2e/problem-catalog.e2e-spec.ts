@@ -34,7 +34,7 @@ function guideCodes(): Map<string, number> {
 
 describe('one catalog of error codes, documented everywhere (F29, F33)', () => {
   let t: TestApp;
-  // Every feature registers its problem types when the app loads its code.
+  // The registry, built at boot from PROBLEM_CATALOG (src/problem-types.catalog.ts).
   let ERROR_CODES: ErrorCode[];
   beforeAll(async () => {
     t = await startTestApp();

@@ -205,6 +205,31 @@ describe('reports queue under faults (F28, F27, F30)', () => {
     workers.splice(workers.indexOf(worker), 1);
   });
 
+  it("answers the worker's readiness with the API's checks and body: a migration this build does not know is 503, as on the API", async () => {
+    const t = await start();
+    const worker = await startWorker(t);
+    await t.db.query(`INSERT INTO migrations (timestamp, name) VALUES (1900000000000, 'FromANewerBuild1900000000000')`);
+    // Readiness serves a result up to ~1 s old: poll for the first check after the insert.
+    const ready = await pollUntil(
+      async () => {
+        const res = await fetch(`${worker.baseUrl}/health/ready`);
+        return res.status === 503 && ((await res.json()) as Record<string, any>);
+      },
+      { timeoutMs: 10_000, what: "the worker's readiness to see the unknown migration" },
+    );
+    const api = await t.http.get('/health/ready');
+    expectProblem(api, 503, 'DEPENDENCY_UNAVAILABLE');
+    expect(ready).toMatchObject({ code: 'DEPENDENCY_UNAVAILABLE', dependency: 'readiness' });
+    // One set of checks: the same names and the same words on both processes.
+    expect(Object.keys(ready.checks).sort()).toEqual(Object.keys(api.body.checks).sort());
+    expect(ready.checks.migrations).toEqual(
+      api.body.checks.migrations && { ...api.body.checks.migrations, responseTimeMs: expect.any(Number) },
+    );
+    expect(ready.checks.migrations.reason).toBe(
+      'migrations out of sync: pending [], unknown to this build [FromANewerBuild1900000000000]',
+    );
+  });
+
   it('answers a worker /metrics scrape within a second while its Redis is frozen, with the last values marked stale', async () => {
     const redis = await startRedisServer();
     redisServers.push(redis);

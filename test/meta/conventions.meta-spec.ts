@@ -147,6 +147,41 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     );
   });
 
+  describe('one logger style: providers inject PinoLogger, the root logger stays below them', () => {
+    const rootLogger =
+      "import { Inject } from '@nestjs/common';\n" +
+      "import type { Logger } from 'pino';\n" +
+      "import { ROOT_LOGGER } from '../platform/kernel/logging/logging.module';\n" +
+      'export class OrdersService {\n  constructor(@Inject(ROOT_LOGGER) readonly logger: Logger) {}\n}\n';
+
+    it.each(['src/orders/orders.service.ts', 'src/platform/edge/health/health.service.ts'])(
+      'fails when %s injects the root logger',
+      (path) => {
+        const result = eslint(path, rootLogger);
+        expect(result.status).toBe(1);
+        expect(result.output).toContain('local/logger-style');
+      },
+    );
+
+    it.each([
+      'src/orders/orders.module.ts',
+      'src/platform/adapters/redis/redis-connections.service.ts',
+      'src/orders/orders.service.spec.ts',
+    ])('lets %s use it (a module factory, an adapter, a test)', (path) => {
+      expect(eslint(path, rootLogger).output).not.toContain('local/logger-style');
+    });
+  });
+
+  it('fails when code outside platform/adapters/queue/ makes its own BullMQ queue (one way to a queue handle)', () => {
+    const own = "import { Queue } from 'bullmq';\nexport const q = new Queue('reports');\n";
+    const output = expectViolation(
+      { 'src/reports/reports.service.ts': own, 'src/platform/adapters/queue/queue-producer.service.ts': own },
+      'queue-through-the-adapter',
+    );
+    // The adapter itself uses BullMQ (and the real lint passes on features' `import type` from it).
+    expect(output).not.toMatch(/queue-through-the-adapter: src\/platform/);
+  });
+
   describe('the three layers of src/platform/ (kernel <- adapters <- edge) hold', () => {
     /** One file per layer, each importing only the layers below it; a feature on top of all three. */
     const layered = {

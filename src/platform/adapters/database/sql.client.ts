@@ -1,9 +1,9 @@
-import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DatabaseError, type Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg';
 import type { Counter, Histogram } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { InjectConfig } from '../../../config/config.module';
+import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { classifyFailure, isRetryable } from '../failures/failure.classifier';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../../kernel/resilience/backoff.policy';
@@ -174,7 +174,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    @InjectConfig() private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: MetricsService,
   ) {
     this.errors = metrics.counter('db_client_errors_total');

@@ -1,5 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { JobsOptions, Queue } from 'bullmq';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
 import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import {
@@ -15,7 +15,21 @@ import { QueueUnavailableError, type JobEnvelope } from './queue.types';
 const BACKLOG_STATES = ['waiting', 'delayed', 'prioritized', 'active', 'waiting-children'] as const;
 
 /**
- * The one way a request puts work on a queue. BullMQ itself waits for a connection that is
+ * The queue handle every process gets from {@link QueueProducerService.queue}. BullMQ prints each
+ * error a queue emits with console.error when nobody listens (every reconnect attempt while Redis
+ * is down, on stderr, with a stack). Those connection errors are already logged once per kind by
+ * platform/adapters/redis, and a failed command still rejects for its caller; so the queue gets its
+ * listener the moment it exists (a listener added later misses the first refused connection).
+ */
+class ListenedQueue<T> extends Queue<T> {
+  constructor(name: string, options?: QueueOptions) {
+    super(name, options);
+    this.on('error', () => undefined);
+  }
+}
+
+/**
+ * The one way to obtain a queue handle ({@link queue}) and the one way a request puts work on a queue. BullMQ itself waits for a connection that is
  * down (its init waits for `ready`), so a request would hang for as long as Redis is away;
  * here an enqueue fails fast instead:
  * - the `queue-producer` connection is not ready → QueueUnavailableError at once (no round trip);
@@ -32,11 +46,44 @@ const BACKLOG_STATES = ['waiting', 'delayed', 'prioritized', 'active', 'waiting-
  * await producer.enqueue(this.queue, 'sales-summary', { reportId }, { jobId: jobIdOf('report', reportId) });
  */
 @Injectable()
-export class QueueProducerService {
+export class QueueProducerService implements OnApplicationShutdown {
+  private readonly queues = new Map<string, Queue>();
+
   constructor(
     private readonly redis: RedisConnectionsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    // The queues' connection opens with the process, not with the first handle: by the time the
+    // process serves (and readiness pings every connection) it has had the whole boot to connect.
+    redis.get('queue-producer');
+  }
+
+  /**
+   * The handle of queue `name`, one per process and name: on the `queue-producer` connection (fails
+   * fast: no offline queue), under the BullMQ prefix that follows `REDIS_KEY_PREFIX`
+   * (`<prefix>{bull}:<queue>:…`, one cluster slot), with bounded history (`QUEUE_KEEP_COMPLETED`,
+   * `QUEUE_KEEP_FAILED`) so Redis memory cannot grow without limit. Enqueue through {@link enqueue};
+   * a worker process reads jobs and upserts schedulers on the same handle. Closed at shutdown.
+   */
+  queue<T = unknown>(name: string): Queue<T> {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new ListenedQueue(name, {
+        connection: this.redis.get('queue-producer'),
+        prefix: this.config.queue.prefix,
+        defaultJobOptions: {
+          removeOnComplete: { count: this.config.queue.keepCompleted },
+          removeOnFail: { count: this.config.queue.keepFailed },
+        },
+      });
+      this.queues.set(name, queue);
+    }
+    return queue as Queue<T>;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((queue) => queue.close().catch(() => undefined)));
+  }
 
   /**
    * Adds a job. `jobId` is required: derive it from a business key ({@link jobIdOf}) so a

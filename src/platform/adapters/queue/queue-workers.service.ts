@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { UnrecoverableError, WaitingError, Worker, type Job, type Queue } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../../config/config.module';
@@ -10,7 +10,7 @@ import { recordFailure, samples, SpanKind, startSpanFrom } from '../../kernel/tr
 import { classifyFailure } from '../failures/failure.classifier';
 import { ROOT_LOGGER } from '../../kernel/logging/logging.module';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
-import { ListenedQueue } from './queue.module';
+import { QueueProducerService } from './queue-producer.service';
 import { QueueMetrics } from './queue.metrics';
 import type { JobEnvelope, QueueConsumer } from './queue.types';
 
@@ -51,13 +51,13 @@ const HAND_BACK_GRACE_MS = 2_000;
 export class QueueWorkersService implements OnApplicationShutdown {
   private readonly consumers = new Map<string, QueueConsumer>();
   private readonly workers: Worker[] = [];
-  private readonly queues: Queue[] = [];
   private readonly shutdown = new AbortController();
   private stopping?: Promise<WorkerStopOutcome>;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
     private readonly redis: RedisConnectionsService,
+    private readonly producer: QueueProducerService,
     private readonly metrics: QueueMetrics,
     private readonly pino: PinoLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -75,25 +75,12 @@ export class QueueWorkersService implements OnApplicationShutdown {
     return [...this.consumers.keys()];
   }
 
-  /** A Queue handle on the producer connection, for reads and scheduler upserts by the worker process. */
-  queue(name: string): Queue {
-    let queue = this.queues.find((q) => q.name === name);
-    if (!queue) {
-      queue = new ListenedQueue(name, {
-        connection: this.redis.get('queue-producer'),
-        prefix: this.config.queue.prefix,
-      });
-      this.queues.push(queue);
-    }
-    return queue;
-  }
-
   async start(): Promise<void> {
     // Scheduler upserts and settings go out on the producer connection (no offline queue): it must be ready first.
     await this.redis.whenReady('queue-producer', this.config.boot.retryWindowMs);
     for (const consumer of this.consumers.values()) {
       if (consumer.globalConcurrency !== undefined) {
-        await this.queue(consumer.queue).setGlobalConcurrency(consumer.globalConcurrency);
+        await this.producer.queue(consumer.queue).setGlobalConcurrency(consumer.globalConcurrency);
       }
       const worker = new Worker(consumer.queue, (job, token) => this.runAttempt(consumer, job, token), {
         connection: this.redis.get('queue-worker'),
@@ -111,7 +98,7 @@ export class QueueWorkersService implements OnApplicationShutdown {
         this.logger.warn({ queue: consumer.queue, jobId }, 'stalled job moved back to waiting (its worker died)'),
       );
       this.workers.push(worker);
-      this.metrics.watch(this.queue(consumer.queue));
+      this.metrics.watch(this.producer.queue(consumer.queue));
       if (consumer.schedule) await this.keepScheduled(consumer);
     }
     this.logger.info({ queues: this.queueNames, concurrency: this.config.worker.concurrency }, 'queue workers started');
@@ -120,7 +107,7 @@ export class QueueWorkersService implements OnApplicationShutdown {
   private async keepScheduled(consumer: QueueConsumer): Promise<void> {
     const { schedulerId, jobName, everyMs } = consumer.schedule!;
     const upsert = () =>
-      this.queue(consumer.queue).upsertJobScheduler(
+      this.producer.queue(consumer.queue).upsertJobScheduler(
         schedulerId,
         { every: everyMs },
         {
@@ -152,7 +139,6 @@ export class QueueWorkersService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.stop();
-    await Promise.all(this.queues.map((queue) => queue.close().catch(() => undefined)));
   }
 
   private async stopWithin(timeoutMs: number): Promise<WorkerStopOutcome> {

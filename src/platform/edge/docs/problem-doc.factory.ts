@@ -152,7 +152,7 @@ export function renderErrorsDocument(codes: ErrorCode[] = problemCodes()): strin
     '',
     'Every error response is `application/problem+json` (RFC 9457) with a stable `code`; its `type` URI',
     '(`GET /problems/{slug}`) serves the same text as this page. Each owner declares its codes in its',
-    '`*.errors.ts` (`registerProblemTypes`); the errors guide ([error-handling.md](error-handling.md)) carries the summary table, and the runbook',
+    '`*.errors.ts` (`defineProblemTypes`), listed in `PROBLEM_CATALOG`; the errors guide ([error-handling.md](error-handling.md)) carries the summary table, and the runbook',
     '([docs/runbook.md](runbook.md)) what to do when an alert fires.',
     '',
     '## Where to look first, by symptom',

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import '../../kernel/errors/app.errors'; // registers the platform's problem types
 import { renderConfigurationReference, renderEndpointsReference, renderMetricsReference } from './reference.factory';
 
 describe('the generated reference pages', () => {

@@ -2,32 +2,35 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { DEFAULT_RETRY_AFTER_MAX_SECONDS } from '../../../config/config.schemas';
-import { buildProblemBody, retryAfterHeaderValue } from '../http/problem.factory';
+import { AppError } from '../../kernel/errors/app.errors';
 import { problemTypeOf, type ErrorCode } from '../../kernel/errors/problem-type.registry';
-import type { CheckResult } from '../../adapters/queue/queue.health';
+import type { MetricsService } from '../../kernel/metrics/metrics.service';
+import { METRICS_PATH, scrapeMetrics } from '../http/metrics.controller';
+import { buildProblemBody, retryAfterHeaderValue } from '../http/problem.factory';
+import type { HealthService } from './health.service';
 
 export interface WorkerHttpOptions {
   port: number;
   host?: string;
-  /** Readiness: dependencies up and not shutting down. */
-  ready(): Promise<{ ready: boolean; shuttingDown: boolean; checks: Record<string, CheckResult> }>;
-  /** Prometheus text format, and its content type. */
-  metrics(): Promise<{ text: string; contentType: string }>;
+  /** The worker's HealthService (HealthModule.forWorker()): the API's checks and answers. */
+  health: HealthService;
+  metrics: MetricsService;
   logger: Logger;
 }
 
 /**
  * The worker's own small HTTP server (no API, no Fastify), for Kubernetes probes and
- * Prometheus, on `WORKER_PORT`:
- * - `GET /health/live`: 200 while the process runs; checks nothing outside it;
- * - `GET /health/ready`: 200 when Postgres and the queue's Redis answer; 503 problem
- *   (`DEPENDENCY_UNAVAILABLE`, or `SHUTTING_DOWN` from the moment shutdown begins) otherwise;
- * - `GET /metrics`: the process's MetricsService registry (queue, pool, SQL errors, Node runtime).
+ * Prometheus, on `WORKER_PORT`. It serves what the API serves on the same paths, from the same code:
+ * - `GET /health/live` and `GET /health/ready`: HealthService's answers (for a worker Redis is a
+ *   hard dependency: 503 `DEPENDENCY_UNAVAILABLE` when it is down; `SHUTTING_DOWN` from the moment
+ *   shutdown begins);
+ * - `GET /metrics`: scrapeMetrics, the API's scrape (queue, pool, SQL errors, Node runtime).
  * Anything else is a 404 problem. Error bodies come from the one problem builder.
  */
 export async function startWorkerHttpServer(options: WorkerHttpOptions): Promise<Server> {
   const server = createServer((req, res) => {
     handle(req, res, options).catch((error: unknown) => {
+      if (error instanceof AppError) return sendProblem(res, error.code, req, error.extensions);
       options.logger.error({ err: error, url: req.url }, 'worker http request failed');
       sendProblem(res, 'INTERNAL_ERROR', req);
     });
@@ -44,18 +47,12 @@ export async function startWorkerHttpServer(options: WorkerHttpOptions): Promise
 async function handle(req: IncomingMessage, res: ServerResponse, options: WorkerHttpOptions): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') return sendProblem(res, 'ROUTE_NOT_FOUND', req);
-  if (path === '/health/live') return sendJson(res, 200, { status: 'ok' });
-  if (path === '/health/ready') {
-    const { ready, shuttingDown, checks } = await options.ready();
-    // 503, not 500: an unready worker must leave rotation, not be restarted.
-    if (shuttingDown) return sendProblem(res, 'SHUTTING_DOWN', req);
-    if (!ready) return sendProblem(res, 'DEPENDENCY_UNAVAILABLE', req, { dependency: 'readiness', checks });
-    return sendJson(res, 200, { status: 'ok', checks });
-  }
-  if (path === '/metrics') {
-    const { text, contentType } = await options.metrics();
-    res.writeHead(200, { 'content-type': contentType });
-    res.end(text);
+  if (path === '/health/live') return sendJson(res, 200, options.health.live());
+  if (path === '/health/ready') return sendJson(res, 200, await options.health.ready());
+  if (path === METRICS_PATH) {
+    const { headers, body } = await scrapeMetrics(options.metrics, req.headers.accept);
+    res.writeHead(200, headers);
+    res.end(body);
     return;
   }
   sendProblem(res, 'ROUTE_NOT_FOUND', req);

@@ -28,14 +28,28 @@ export class MetricsController {
     @Headers('accept') accept: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
-    void reply.header('Cache-Control', 'no-store').header('Vary', 'Accept');
-    if (this.metrics.hasExemplars && prefersOpenMetrics(accept)) {
-      void reply.header('Content-Type', Registry.OPENMETRICS_CONTENT_TYPE);
-      return this.metrics.renderOpenMetrics();
-    }
-    void reply.header('Content-Type', Registry.PROMETHEUS_CONTENT_TYPE);
-    return this.metrics.render();
+    const { headers, body } = await scrapeMetrics(this.metrics, accept);
+    void reply.headers(headers);
+    return body;
   }
+}
+
+/**
+ * One scrape of `metrics`, as every process answers it (the API here, the worker on WORKER_PORT):
+ * the body and its headers, in the format `accept` prefers.
+ */
+export async function scrapeMetrics(
+  metrics: MetricsService,
+  accept: string | undefined,
+): Promise<{ headers: Record<string, string>; body: string }> {
+  const headers = { 'Cache-Control': 'no-store', Vary: 'Accept' };
+  if (metrics.hasExemplars && prefersOpenMetrics(accept)) {
+    return {
+      headers: { ...headers, 'Content-Type': Registry.OPENMETRICS_CONTENT_TYPE },
+      body: await metrics.renderOpenMetrics(),
+    };
+  }
+  return { headers: { ...headers, 'Content-Type': Registry.PROMETHEUS_CONTENT_TYPE }, body: await metrics.render() };
 }
 
 /**

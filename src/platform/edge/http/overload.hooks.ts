@@ -132,10 +132,9 @@ function priorityOf(request: FastifyRequest): LoadPriority {
   return url !== undefined && EXEMPT_ROUTES.has(url) ? 'exempt' : 'sheddable';
 }
 
-const OVERLOADED = problemTypeOf('OVERLOADED');
-
 /** The refusal: no filter, no log line of its own (the completion line and the shed counter tell it). */
 function replyOverloaded(request: FastifyRequest, reply: FastifyReply): void {
+  const overloaded = problemTypeOf('OVERLOADED');
   const q = request.url.indexOf('?');
   const body = buildProblemBody('OVERLOADED', {
     requestId: String(request.id),
@@ -149,10 +148,10 @@ function replyOverloaded(request: FastifyRequest, reply: FastifyReply): void {
     reply.raw.setHeader('connection', 'close');
   }
   reply
-    .status(OVERLOADED.status)
+    .status(overloaded.status)
     .header(
       'retry-after',
-      retryAfterHeaderValue(OVERLOADED.retryAfterSeconds ?? 1, request.server.retryAfterMaxSeconds),
+      retryAfterHeaderValue(overloaded.retryAfterSeconds ?? 1, request.server.retryAfterMaxSeconds),
     )
     .type('application/problem+json')
     .send(JSON.stringify(body));

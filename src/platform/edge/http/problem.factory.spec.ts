@@ -1,20 +1,22 @@
 import { HttpException, NotFoundException } from '@nestjs/common';
 import { AppError, UnauthenticatedError, ValidationFailedError } from '../../kernel/errors/app.errors';
-import { problemTypeOf, registerProblemTypes } from '../../kernel/errors/problem-type.registry';
+import { defineProblemTypes, problemTypeOf, registerProblemTypes } from '../../kernel/errors/problem-type.registry';
 
-// A feature's problem type, as a feature registers it (platform code must not import a feature).
-export const THING_PROBLEM_TYPES = registerProblemTypes({
-  THING_NOT_FOUND: {
-    status: 404,
-    title: 'Thing not found',
-    meaning: 'No thing has this id.',
-    cause: 'A wrong id.',
-    action: 'Do not retry unchanged.',
-    retryable: false,
-    logLevel: 'info',
-    defaultDetail: 'No thing has this id.',
+// A feature's problem type, as a feature declares it (platform code must not import a feature),
+// registered here the way the catalog registers each owner's list at boot.
+export const THING_PROBLEM_TYPES = defineProblemTypes(
+  {
+    THING_NOT_FOUND: {
+      title: 'Thing not found',
+      meaning: 'No thing has this id.',
+      cause: 'A wrong id.',
+      action: 'Do not retry unchanged.',
+      defaultDetail: 'No thing has this id.',
+    },
   },
-});
+  { THING_NOT_FOUND: { status: 404, retryable: false, logLevel: 'info' } },
+);
+registerProblemTypes(THING_PROBLEM_TYPES);
 declare module '../../kernel/errors/problem-type.registry' {
   interface ProblemCodes extends Record<keyof typeof THING_PROBLEM_TYPES, true> {}
 }

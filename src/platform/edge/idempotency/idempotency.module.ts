@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
 import { IdempotencyRepository } from './idempotency.repository';
-import './idempotency.errors';
 
 /** Idempotency keys on Postgres: the interceptor behind `@Idempotent()` and the store (with its purge). */
 @Module({

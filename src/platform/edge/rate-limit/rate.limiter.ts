@@ -1,8 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import type { Counter } from 'prom-client';
 import { PinoLogger } from 'nestjs-pino';
-import { InjectConfig } from '../../../config/config.module';
+import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { MetricsService } from '../../kernel/metrics/metrics.service';
 import { keysBySlot } from '../../adapters/redis/redis-connection.factory';
@@ -90,7 +90,7 @@ export class RateLimiter {
   constructor(
     private readonly connections: RedisConnectionsService,
     private readonly logger: PinoLogger,
-    @InjectConfig() config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     metrics: MetricsService,
   ) {
     this.logger.setContext(RateLimiter.name);

@@ -1,17 +1,23 @@
 /**
- * The one registry of problem types. Each owner declares its codes beside its errors and
- * registers them when that file loads: the platform its transport and infrastructure codes
+ * The one registry of problem types. Each owner declares its codes beside its errors with
+ * {@link defineProblemTypes} (no side effect): the platform its transport and infrastructure codes
  * (platform/kernel/errors/app.errors.ts), each feature its own (`src/<feature>/<feature>.errors.ts`).
+ * The registry is built explicitly, once, at the start of every process, from one list that names
+ * every owner's types (`PROBLEM_CATALOG` in src/problem-types.catalog.ts, registered by the entry
+ * points, CoreModule and the test setup): importing an errors file registers nothing, and a code
+ * nobody listed fails loudly the moment it is used ({@link problemTypeOf}).
  * The registry feeds the problem mapping (status, title, log level), `GET /problems/{slug}`,
  * the OpenAPI document and the errors guide's table (`npm run docs:reference`);
  * test/e2e/problem-catalog.e2e-spec.ts fails when any of them disagree. A feature that does
  * not exist yet advertises nothing.
  *
- * Adding codes to a feature (src/orders/orders.errors.ts):
+ * Adding codes to a feature (src/orders/orders.errors.ts, its prose in src/orders/orders.problems.json),
+ * then its line in PROBLEM_CATALOG:
  * @example
- * export const ORDERS_PROBLEM_TYPES = registerProblemTypes({
- *   ORDER_NOT_FOUND: { status: 404, title: 'Order not found', meaning: '…', cause: '…', action: '…',
- *     retryable: false, logLevel: 'info', defaultDetail: 'No order with this id belongs to you.' },
+ * import PROSE from './orders.problems.json'; // { "ORDER_NOT_FOUND": { "title": "Order not found", "meaning": "…",
+ * //   "cause": "…", "action": "…", "defaultDetail": "No order with this id belongs to you." } }
+ * export const ORDERS_PROBLEM_TYPES = defineProblemTypes(PROSE, {
+ *   ORDER_NOT_FOUND: { status: 404, retryable: false, logLevel: 'info' },
  * });
  * declare module '../platform/kernel/errors/problem-type.registry' {
  *   interface ProblemCodes extends Record<keyof typeof ORDERS_PROBLEM_TYPES, true> {}
@@ -77,25 +83,75 @@ export type ErrorCode = keyof ProblemCodes & string;
 const CODE = /^[A-Z]+(_[A-Z]+)*$/;
 const registry = new Map<string, ProblemType>();
 
+/** The prose of a problem type: what callers and operators read (`/problems/{slug}`, docs/errors.md). */
+export type ProblemProse = Pick<ProblemType, 'title' | 'meaning' | 'cause' | 'action' | 'firstCheck' | 'defaultDetail'>;
+/** What an owner's code declares of a problem type: everything but its prose. */
+export type ProblemFacts = Omit<ProblemType, keyof ProblemProse>;
+const PROSE_FIELDS = ['title', 'meaning', 'cause', 'action', 'firstCheck', 'defaultDetail'] as const;
+const OPTIONAL_PROSE = new Set<string>(['firstCheck']);
+
 /**
- * Registers an owner's problem types and returns them (typed, for the module augmentation).
- * @throws Error when a code is not UPPER_SNAKE, is registered twice, or a 5xx does not log at `error`.
+ * Declares an owner's problem types and returns them (typed, for the module augmentation): the facts
+ * from code (status, retryable, log level, extensions, …), the prose from data, the owner's
+ * `<name>.problems.json` beside its `*.errors.ts` (one object per code: `title`, `meaning`, `cause`,
+ * `action`, `defaultDetail`, optionally `firstCheck`). Both are checked when the file loads, so a
+ * missing or stray text stops the boot (and the build's tests). Registers nothing: the registry is
+ * built from the catalog ({@link registerProblemTypes}).
+ * @throws Error when a code is not UPPER_SNAKE, a 5xx does not log at `error`, or the prose lacks a
+ *   code, has one nobody declares, or has a field missing, empty or unknown.
  */
-export function registerProblemTypes<const T extends Record<string, ProblemType>>(types: T): T {
-  for (const [code, type] of Object.entries(types)) {
+export function defineProblemTypes<const T extends Record<string, ProblemFacts>>(
+  prose: Record<string, Record<string, unknown>>,
+  facts: T,
+): { [K in keyof T]: ProblemType } {
+  const stray = Object.keys(prose).filter((code) => !(code in facts));
+  if (stray.length > 0) throw new Error(`problem prose for codes nobody declares: ${stray.join(', ')}`);
+  const types: Record<string, ProblemType> = {};
+  for (const [code, fact] of Object.entries(facts)) {
     if (!CODE.test(code)) throw new Error(`problem code ${code} is not UPPER_SNAKE`);
-    const existing = registry.get(code);
-    if (existing && existing !== type) throw new Error(`problem code ${code} is registered twice`);
+    const text = prose[code];
+    if (!text) throw new Error(`problem code ${code} has no prose (its owner's *.problems.json)`);
+    for (const field of Object.keys(text)) {
+      if (!(PROSE_FIELDS as readonly string[]).includes(field))
+        throw new Error(`problem code ${code}: unknown prose field ${field}`);
+    }
+    for (const field of PROSE_FIELDS) {
+      const value = text[field];
+      if (value === undefined && OPTIONAL_PROSE.has(field)) continue;
+      if (typeof value !== 'string' || value.trim() === '')
+        throw new Error(`problem code ${code}: prose field ${field} is missing or empty`);
+    }
+    const type = { ...(text as unknown as ProblemProse), ...fact };
     if (type.status >= 500 && type.logLevel !== 'error') throw new Error(`5xx problem ${code} must log at error`);
-    registry.set(code, type);
+    types[code] = type;
   }
-  return types;
+  return types as { [K in keyof T]: ProblemType };
+}
+
+/**
+ * Adds owners' problem types to the registry, in order (the order `GET /problems` lists them).
+ * Registering the same list again is a no-op, so every way into a process may call it.
+ * @throws Error when a code is not UPPER_SNAKE or two owners declare it.
+ */
+export function registerProblemTypes(...owners: Record<string, ProblemType>[]): void {
+  for (const types of owners) {
+    for (const [code, type] of Object.entries(types)) {
+      if (!CODE.test(code)) throw new Error(`problem code ${code} is not UPPER_SNAKE`);
+      const existing = registry.get(code);
+      if (existing && existing !== type) throw new Error(`problem code ${code} is registered twice`);
+      registry.set(code, type);
+    }
+  }
 }
 
 /** @throws Error for a code nobody registered: a bug, which the filter answers as a 500. */
 export function problemTypeOf(code: ErrorCode): ProblemType {
   const type = registry.get(code);
-  if (!type) throw new Error(`problem code ${code} is not registered; declare it in its owner's *.errors.ts`);
+  if (!type) {
+    throw new Error(
+      `problem code ${code} is not registered; declare it in its owner's *.errors.ts and list those types in PROBLEM_CATALOG (src/problem-types.catalog.ts)`,
+    );
+  }
   return type;
 }
 

@@ -1,11 +1,15 @@
-import { DynamicModule, Global, Inject, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { LoggerModule, PinoLogger } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ContextPinoLogger } from './context-pino.logger';
 
-/** The process's root pino logger, for code that runs outside a request (pools, clients). */
+/**
+ * The process's root pino logger, for what hands a logger to code outside Nest and outside any
+ * request (pools, Redis connections, clients built in module factories, the queue workers).
+ * Providers of features and of the edge inject `PinoLogger` and call `setContext(<Class>.name)`
+ * instead (eslint-rules/logger-style.rule.cjs).
+ */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
-export const InjectRootLogger = (): ParameterDecorator => Inject(ROOT_LOGGER);
 
 @Global()
 @Module({})
