@@ -4,6 +4,7 @@ import './fastify.types';
 import { currentCorrelation, runWithCorrelation, type Correlation } from '../../kernel/correlation/correlation.context';
 import { parseTraceparent } from '../../kernel/correlation/trace-context.factory';
 import { UNMATCHED_ROUTE } from '../../kernel/metrics/metrics.catalog';
+import { requestDeadline } from './request.deadline';
 import { recordFailure, samples, SpanKind, startSpanFrom, tracingOn } from '../../kernel/tracing/tracing.context';
 
 const current = Symbol('correlation');
@@ -13,7 +14,8 @@ type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan
 /**
  * Makes the request's correlation (platform/kernel/correlation/correlation.context.ts) current for
  * everything the request runs (guards, services, repositories, outbound clients, the queue
- * producer) and puts a valid `traceparent` on every log line of the request. Install before
+ * producer), with the request's deadline in it (its route's budget, `REQUEST_DEADLINE_MS` for the
+ * rest: request.deadline.ts), and puts a valid `traceparent` on every log line of the request. Install before
  * Nest's own hooks (createApp does), so nestjs-pino binds the logger that already carries it.
  *
  * With tracing on (platform/kernel/tracing), the sampler decides here, before anything else is made,
@@ -28,6 +30,8 @@ type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan
  */
 export function installCorrelationHooks(fastify: FastifyInstance): void {
   const traced = tracingOn();
+  // Every request gets its deadline (request.deadline.ts): one shape from the start.
+  fastify.decorateRequest('deadline', undefined);
   if (traced) {
     // Every request gets these fields, set or not: were only the sampled 10 % to get them, requests
     // would come in two shapes (hidden classes) and property reads along the request path would go
@@ -40,9 +44,14 @@ export function installCorrelationHooks(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request: CorrelatedRequest, _reply, done) => {
     const traceparent = parseTraceparent(request.headers.traceparent);
     // With tracing on, one shape for every correlation too (`trace` only on the sampled ones otherwise).
+    // The request context's deadline: the route's budget from now (request.deadline.ts), read by the
+    // SQL seam and outbound clients wherever the request's work runs; the hang-up cancels it.
+    const deadline = requestDeadline(request);
     const correlation: Correlation = traced
-      ? { requestId: String(request.id), traceparent, trace: undefined, unsampledTraceparent: undefined }
-      : { requestId: String(request.id), ...(traceparent && { traceparent }) };
+      ? { requestId: String(request.id), traceparent, trace: undefined, unsampledTraceparent: undefined, deadline }
+      : traceparent
+        ? { requestId: String(request.id), traceparent, deadline }
+        : { requestId: String(request.id), deadline };
     request[current] = correlation;
     if (traceparent) {
       request.traceparent = traceparent;

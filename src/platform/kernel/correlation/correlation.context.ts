@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { trace, TraceFlags, type Context } from '@opentelemetry/api';
+import type { WorkDeadline } from '../resilience/deadline.policy';
 import { parseTraceparent } from './trace-context.factory';
 
 /**
@@ -26,6 +27,13 @@ export interface Correlation {
    * made on its first outbound call or enqueue (see {@link outgoingTraceparent}).
    */
   unsampledTraceparent?: string;
+  /**
+   * The work's deadline (the request context's time budget): set by the HTTP edge for every
+   * request (correlation.hooks.ts: the route's budget, else `REQUEST_DEADLINE_MS`; cancelled when
+   * the caller hangs up, client-abort.hooks.ts) and by the worker for every job (its job budget).
+   * The SQL seam and outbound clients read it through {@link currentDeadline}; nothing passes it by hand.
+   */
+  deadline?: WorkDeadline;
 }
 
 const storage = new AsyncLocalStorage<Correlation>();
@@ -53,6 +61,13 @@ export const isRequestId = (value: unknown): value is string =>
  * const headers = { ...correlationHeaders(currentCorrelation()), accept: 'application/json' };
  */
 export const currentCorrelation = (): Correlation | undefined => storage.getStore();
+
+/**
+ * The deadline of the work running now (the HTTP request, the job), or undefined outside both
+ * (boot, timers, a test calling a service directly). One AsyncLocalStorage read.
+ * @example const left = currentDeadline()?.remainingMs(); // cap a timeout by what is left
+ */
+export const currentDeadline = (): WorkDeadline | undefined => storage.getStore()?.deadline;
 
 /**
  * Runs `work` with `correlation` as the current one, so its outbound calls (and the jobs it
