@@ -20,7 +20,7 @@ export const RequestBudget = (budget: RequestBudgetMs): MethodDecorator => AddRo
 /**
  * Resolves every route's budget once, when the route is registered (an `onRoute` hook):
  * its {@link RequestBudget} (a number, or a function of the configuration) or
- * `REQUEST_DEADLINE_MS`. Per request, {@link deadlineOf} then only reads a number.
+ * `REQUEST_DEADLINE_MS`. Per request, {@link requestDeadline} then only reads a number.
  */
 export function installRequestBudgets(fastify: FastifyInstance, config: AppConfig): void {
   fastify.addHook('onRoute', (route) => {
@@ -70,8 +70,9 @@ function budgetOf(request: FastifyRequest): number {
 }
 
 /**
- * The request's {@link Deadline} as a handler parameter.
- * @example create(@RequestDeadline() deadline: Deadline) { return this.orders.create(..., { deadline }); }
+ * The request's {@link Deadline} as a handler parameter, for work that takes an `AbortSignal`
+ * (SQL statements and provider calls read the request context instead: pass them nothing).
+ * @example signUp(@RequestDeadline() deadline: Deadline) { return this.accounts.signUp(input, deadline.signal); }
  */
 export const RequestDeadline = createParamDecorator((_data: unknown, context: ExecutionContext): Deadline => {
   const http = context.switchToHttp();
