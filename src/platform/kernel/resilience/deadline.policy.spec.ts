@@ -93,6 +93,12 @@ describe('WorkDeadline (the request context deadline)', () => {
     expect(deadline.cancelled).toBe(true);
   });
 
+  it('is never written out: a correlation serialized carries no deadline', () => {
+    expect(JSON.parse(JSON.stringify({ requestId: 'r-1', deadline: new WorkDeadline(Date.now()) }))).toEqual({
+      requestId: 'r-1',
+    });
+  });
+
   it('a Deadline made after the hang-up is aborted from the start', () => {
     const work = new WorkDeadline(Date.now() + 5_000);
     work.cancel();

@@ -162,6 +162,14 @@ export class WorkDeadline {
     if (at >= 0) listeners.splice(at, 1);
   }
 
+  /**
+   * Nothing: a deadline is this process's state (a clock instant and listeners), never data. A
+   * correlation written out (a log field, a probe's answer) carries no deadline; a job gets its own.
+   */
+  toJSON(): undefined {
+    return undefined;
+  }
+
   /** The full {@link Deadline}: the same instant, its signal firing then or when the caller goes away. Made once. */
   deadline(): Deadline {
     if (this.made) return this.made;
