@@ -41,12 +41,12 @@ export function installCorrelationHooks(fastify: FastifyInstance): void {
     fastify.decorateRequest('spanId', undefined);
     fastify.decorateRequest(serverSpan as unknown as string, undefined);
   }
-  fastify.addHook('onRequest', (request: CorrelatedRequest, reply, done) => {
+  fastify.addHook('onRequest', (request: CorrelatedRequest, _reply, done) => {
     const traceparent = parseTraceparent(request.headers.traceparent);
     // With tracing on, one shape for every correlation too (`trace` only on the sampled ones otherwise).
     // The request context's deadline: the route's budget from now (request.deadline.ts), read by the
     // SQL seam and outbound clients wherever the request's work runs; the hang-up cancels it.
-    const deadline = requestDeadline(request, reply);
+    const deadline = requestDeadline(request);
     const correlation: Correlation = traced
       ? { requestId: String(request.id), traceparent, trace: undefined, unsampledTraceparent: undefined, deadline }
       : traceparent

@@ -36,15 +36,13 @@ const DEFAULT_BUDGET_MS = 10_000;
 /**
  * The request's deadline, made when the request arrives (the correlation hook, for every request):
  * its route's budget ({@link RequestBudget}, else `REQUEST_DEADLINE_MS`, resolved at registration)
- * from its reception, as a {@link WorkDeadline} in the request context. It costs one object per request: the
+ * from now, as a {@link WorkDeadline} in the request context. It costs one number per request: the
  * SQL seam caps each statement's `statement_timeout` by what is left (Postgres ends it then, 504
  * `DEADLINE_EXCEEDED`), and the hang-up cancels it (client-abort.hooks.ts), which cancels the
  * running statement on the server. Kept on the request for the edge's own readers.
  */
-export function requestDeadline(request: FastifyRequest, reply: FastifyReply): WorkDeadline {
-  // Resolved on first read (`routeOptions` is a getter that builds an object): a request whose work
-  // never asks (the cached product read) pays two small objects and nothing else.
-  const deadline = new WorkDeadline(() => Date.now() - reply.elapsedTime + budgetOf(request));
+export function requestDeadline(request: FastifyRequest): WorkDeadline {
+  const deadline = new WorkDeadline(Date.now() + (request.routeOptions.config?.requestBudgetMs ?? DEFAULT_BUDGET_MS));
   request.deadline = deadline;
   return deadline;
 }

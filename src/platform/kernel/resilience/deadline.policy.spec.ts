@@ -99,15 +99,6 @@ describe('WorkDeadline (the request context deadline)', () => {
     });
   });
 
-  it('resolves a lazy expiry once, on first read', () => {
-    const resolve = jest.fn(() => 42);
-    const work = new WorkDeadline(resolve);
-    expect(resolve).not.toHaveBeenCalled();
-    expect(work.expiresAt).toBe(42);
-    expect(work.expiresAt).toBe(42);
-    expect(resolve).toHaveBeenCalledTimes(1);
-  });
-
   it('a Deadline made after the hang-up is aborted from the start', () => {
     const work = new WorkDeadline(Date.now() + 5_000);
     work.cancel();

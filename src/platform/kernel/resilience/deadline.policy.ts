@@ -120,32 +120,9 @@ export class WorkDeadline {
   private listeners: (() => void)[] | undefined;
   private reason: unknown;
   private gone = false;
-  private at: number;
-  private resolve: (() => number) | undefined;
 
-  /**
-   * `expiresAt`: epoch milliseconds at which the budget runs out, or a function that tells it, called
-   * once on first read (the edge resolves a request's budget only when its work asks).
-   */
-  constructor(expiresAt: number | (() => number)) {
-    if (typeof expiresAt === 'number') {
-      this.at = expiresAt;
-      this.resolve = undefined;
-    } else {
-      this.at = NaN;
-      this.resolve = expiresAt;
-    }
-  }
-
-  /** Epoch milliseconds at which the budget runs out. */
-  get expiresAt(): number {
-    const resolve = this.resolve;
-    if (resolve !== undefined) {
-      this.resolve = undefined;
-      this.at = resolve();
-    }
-    return this.at;
-  }
+  /** `expiresAt`: epoch milliseconds at which the budget runs out. */
+  constructor(readonly expiresAt: number) {}
 
   /** The milliseconds left, never negative. */
   remainingMs(now = Date.now()): number {
