@@ -356,6 +356,10 @@ export const envSchema = z.object({
     description:
       "on SIGTERM, how long running jobs may finish before they are handed back; the whole stop is bounded by this + 4 s, so keep it 5 s+ below the pod's grace period",
   }),
+  WORKER_JOB_DEADLINE_MS: intInRange(300_000, 100, 86_400_000).meta({
+    description:
+      "every job attempt's time budget (the worker's request context): its statements and provider calls get at most what is left of it; keep it above `REPORTS_STATEMENT_TIMEOUT_MS`",
+  }),
   QUEUE_LOCK_DURATION_MS: intInRange(30_000, 500, 600_000).meta({
     description:
       "a job's lock; renewed every half of it while the job runs. A killed worker's job is taken over once it expires",
@@ -560,7 +564,8 @@ export interface AppConfig {
   orders: OrdersConfig;
   /** How long an idempotency key and its stored response are kept (hours, at least 24). */
   idempotency: { ttlHours: number };
-  worker: { port: number; concurrency: number; shutdownTimeoutMs: number };
+  /** `jobDeadlineMs`: each job attempt's deadline in the request context (queue-workers.service.ts). */
+  worker: { port: number; concurrency: number; shutdownTimeoutMs: number; jobDeadlineMs: number };
   /** BullMQ settings shared by every queue (src/platform/adapters/queue). */
   queue: {
     /**
@@ -786,6 +791,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
       port: env.WORKER_PORT,
       concurrency: env.WORKER_CONCURRENCY,
       shutdownTimeoutMs: env.WORKER_SHUTDOWN_TIMEOUT_MS,
+      jobDeadlineMs: env.WORKER_JOB_DEADLINE_MS,
     },
     queue: {
       prefix: `${env.REDIS_KEY_PREFIX}{bull}`,

@@ -5,11 +5,10 @@ import { Authenticated } from '../auth/authenticated.decorator';
 import { CurrentAccount } from '../auth/current-account.decorator';
 import { ApiProblems } from '../platform/edge/docs/api-problems.decorator';
 import { RateLimit } from '../platform/edge/rate-limit/rate-limit.guard';
-import { RequestBudget, RequestDeadline } from '../platform/edge/http/request.deadline';
+import { RequestBudget } from '../platform/edge/http/request.deadline';
 import { BusinessFlow } from '../platform/edge/http/business-flow.decorator';
 import { Idempotent, IdempotencyKey } from '../platform/edge/idempotency/idempotency.decorator';
 import type { IdempotencyHandle } from '../platform/edge/idempotency/idempotency.interceptor';
-import type { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import {
   createOrderBodySchema,
   listOrdersQuerySchema,
@@ -63,10 +62,9 @@ export class OrdersController {
     @CurrentAccount() accountId: string,
     @Body({ schema: createOrderBodySchema }) body: CreateOrderInput,
     @IdempotencyKey() idempotency: IdempotencyHandle,
-    @RequestDeadline() deadline: Deadline,
     @Req() request: FastifyRequest,
   ): Promise<OrderView> {
-    return this.orders.create(accountId, body, { deadline, idempotency, requestId: String(request.id) });
+    return this.orders.create(accountId, body, { idempotency, requestId: String(request.id) });
   }
 
   @Get()
@@ -81,9 +79,8 @@ export class OrdersController {
   list(
     @CurrentAccount() accountId: string,
     @Query({ schema: listOrdersQuerySchema }) query: ListOrdersQuery,
-    @RequestDeadline() deadline: Deadline,
   ): Promise<OrderPage> {
-    return this.orders.list(accountId, query.limit, query.cursor, deadline);
+    return this.orders.list(accountId, query.limit, query.cursor);
   }
 
   @Get(':id')
@@ -95,11 +92,7 @@ export class OrdersController {
   })
   @ApiOkResponse({ description: 'The order.', standardSchema: orderSchema })
   @ApiProblems('VALIDATION_FAILED', 'ORDER_NOT_FOUND')
-  get(
-    @CurrentAccount() accountId: string,
-    @Param('id', { schema: orderIdSchema }) id: string,
-    @RequestDeadline() deadline: Deadline,
-  ): Promise<OrderView> {
-    return this.orders.get(accountId, id, deadline);
+  get(@CurrentAccount() accountId: string, @Param('id', { schema: orderIdSchema }) id: string): Promise<OrderView> {
+    return this.orders.get(accountId, id);
   }
 }

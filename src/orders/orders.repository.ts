@@ -114,24 +114,19 @@ export class OrdersRepository {
   }
 
   /** One order of one account, with its lines; null when missing or another account's. */
-  async findForAccount(accountId: string, orderId: string, signal?: AbortSignal): Promise<OrderWithLines | null> {
+  async findForAccount(accountId: string, orderId: string): Promise<OrderWithLines | null> {
     const [row] = await this.sql.query<OrderRow>(
       `SELECT ${ORDER_COLUMNS} FROM orders o WHERE o.id = $1 AND o.account_id = $2`,
       [orderId, accountId],
-      { name: 'orders.find', signal },
+      { name: 'orders.find' },
     );
     if (!row) return null;
-    const [withLines] = await this.withLines([row], signal);
+    const [withLines] = await this.withLines([row]);
     return withLines;
   }
 
   /** One page of an account's orders, newest first (keyset on `(created_at, id)`, served by its index). */
-  async listForAccount(
-    accountId: string,
-    limit: number,
-    after: OrderCursor | undefined,
-    signal?: AbortSignal,
-  ): Promise<OrderWithLines[]> {
+  async listForAccount(accountId: string, limit: number, after: OrderCursor | undefined): Promise<OrderWithLines[]> {
     const rows = after
       ? await this.sql.query<OrderRow>(
           `SELECT ${ORDER_COLUMNS} FROM orders o
@@ -139,24 +134,24 @@ export class OrdersRepository {
              AND (o.created_at, o.id) < (timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3::uuid)
            ORDER BY o.created_at DESC, o.id DESC LIMIT $4`,
           [accountId, after.t, after.id, limit],
-          { name: 'orders.list', signal },
+          { name: 'orders.list' },
         )
       : await this.sql.query<OrderRow>(
           `SELECT ${ORDER_COLUMNS} FROM orders o WHERE o.account_id = $1
            ORDER BY o.created_at DESC, o.id DESC LIMIT $2`,
           [accountId, limit],
-          { name: 'orders.list', signal },
+          { name: 'orders.list' },
         );
-    return this.withLines(rows, signal);
+    return this.withLines(rows);
   }
 
-  private async withLines(rows: OrderRow[], signal?: AbortSignal): Promise<OrderWithLines[]> {
+  private async withLines(rows: OrderRow[]): Promise<OrderWithLines[]> {
     if (rows.length === 0) return [];
     const lines = await this.sql.query<OrderLineRow & { orderId: string }>(
       `SELECT order_id AS "orderId", product_id AS "productId", quantity, unit_price_cents AS "unitPriceCents"
        FROM order_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, product_id`,
       [rows.map((r) => r.id)],
-      { name: 'orders.lines', signal },
+      { name: 'orders.lines' },
     );
     const byOrder = new Map<string, OrderLineRow[]>();
     for (const { orderId, ...line } of lines) byOrder.set(orderId, [...(byOrder.get(orderId) ?? []), line]);

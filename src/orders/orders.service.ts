@@ -16,6 +16,7 @@ import type { IdempotencyHandle } from '../platform/edge/idempotency/idempotency
 import { AppError } from '../platform/kernel/errors/app.errors';
 import { MetricsService } from '../platform/kernel/metrics/metrics.service';
 import { Deadline, DeadlineExceededError } from '../platform/kernel/resilience/deadline.policy';
+import { currentDeadline } from '../platform/kernel/correlation/correlation.context';
 import { ProductDiscontinuedError, ProductNotFoundError } from '../products/products.errors';
 import { NOT_CHARGED_FAILURE_CODE, OrderSettlementService } from './order-settlement.service';
 import {
@@ -40,8 +41,8 @@ import {
  */
 export const SETTLE_RESERVE_MS = 300;
 
+/** The request's deadline is not here: it is in the request context (`currentDeadline()`), where the SQL seam reads it too. */
 export interface CreateOrderContext {
-  deadline: Deadline;
   requestId?: string;
   /** The request's idempotency key: the order is attached to it in the transaction that creates it. */
   idempotency?: IdempotencyHandle;
@@ -183,14 +184,15 @@ export class OrdersService {
         name: 'orders.reserve',
         lockTimeoutMs: this.config.orders.lockTimeoutMs,
         statementTimeoutMs: this.config.database.statementTimeoutMs,
-        deadline: context.deadline,
       },
     );
   }
 
   /** The charge, outside any transaction, then tx2 (settle); the answer always follows the settled state. */
   private async pay(order: OrderWithLines, token: string, context: CreateOrderContext): Promise<OrderView> {
-    const chargeDeadline = context.deadline.within(context.deadline.remainingMs() - SETTLE_RESERVE_MS);
+    // What is left of the request's budget (the request context), less what settling needs.
+    const deadline = currentDeadline()?.deadline() ?? Deadline.after(this.config.orders.requestDeadlineMs);
+    const chargeDeadline = deadline.within(deadline.remainingMs() - SETTLE_RESERVE_MS);
     this.paymentAttempts.inc();
     try {
       await this.payments.charge(
@@ -239,15 +241,15 @@ export class OrdersService {
   }
 
   /** @throws OrderNotFoundError for a missing order and for another account's (never told apart). */
-  async get(accountId: string, orderId: string, deadline?: Deadline): Promise<OrderView> {
-    const order = await this.orders.findForAccount(accountId, orderId, deadline?.signal);
+  async get(accountId: string, orderId: string): Promise<OrderView> {
+    const order = await this.orders.findForAccount(accountId, orderId);
     if (!order) throw new OrderNotFoundError();
     return toView(order);
   }
 
   /** One page of the account's orders, newest first. */
-  async list(accountId: string, limit: number, after?: OrderCursor, deadline?: Deadline): Promise<OrderPage> {
-    const rows = await this.orders.listForAccount(accountId, limit + 1, after, deadline?.signal);
+  async list(accountId: string, limit: number, after?: OrderCursor): Promise<OrderPage> {
+    const rows = await this.orders.listForAccount(accountId, limit + 1, after);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {

@@ -5,6 +5,7 @@ import { AppError } from '../platform/kernel/errors/app.errors';
 import {
   correlationHeaders,
   currentCorrelation,
+  currentDeadline,
   outgoingTraceparent,
 } from '../platform/kernel/correlation/correlation.context';
 import { inChildSpan, inSpan, SpanKind, tracingOn } from '../platform/kernel/tracing/tracing.context';
@@ -47,7 +48,10 @@ export interface ChargeRequest {
 }
 
 export interface CallOptions {
-  /** The request's remaining budget. Without one, a fresh budget of PAYMENTS_DEADLINE_MS is used. */
+  /**
+   * The call's budget. Default: what is left of the request's or job's deadline (the request
+   * context, `currentDeadline()`), at most PAYMENTS_DEADLINE_MS; outside both, PAYMENTS_DEADLINE_MS.
+   */
   deadline?: Deadline;
   /**
    * Our request id, sent as `X-Request-Id`. Default: the current request's or job's
@@ -295,7 +299,11 @@ export class PaymentsProviderClient {
     idempotencyKey: string,
     attempt: (signal: AbortSignal, headers: Record<string, string>) => Promise<T>,
   ): Promise<T> {
-    const deadline = options.deadline ?? Deadline.after(this.settings.deadlineMs);
+    // The caller's budget: given, else what is left of the request's or job's (the request context), at most PAYMENTS_DEADLINE_MS.
+    const deadline =
+      options.deadline ??
+      currentDeadline()?.deadline().within(this.settings.deadlineMs) ??
+      Deadline.after(this.settings.deadlineMs);
     // The request (or job) being served passes its request id and traceparent on to the provider.
     const correlation = currentCorrelation();
     const requestId = options.requestId ?? correlation?.requestId ?? randomUUID();

@@ -24,8 +24,7 @@ import { Observable, map, throwError } from 'rxjs';
 import { z } from 'zod';
 import { SqlClient } from '../../src/platform/adapters/database/sql.client';
 import { AppError } from '../../src/platform/kernel/errors/app.errors';
-import { RequestDeadline } from '../../src/platform/edge/http/request.deadline';
-import type { Deadline } from '../../src/platform/kernel/resilience/deadline.policy';
+import { Deadline } from '../../src/platform/kernel/resilience/deadline.policy';
 
 /**
  * Test-only routes that fail from every layer a request passes through, so the
@@ -167,16 +166,22 @@ class FaultFixturesController {
     return this.db.query('SELECT * FROM no_such_table WHERE secret = $1', ['hunter2']);
   }
 
-  /** A query that takes a while, so a test can kill its backend mid-flight. */
+  /**
+   * A query that takes a while, so a test can kill its backend mid-flight. It has a budget of its
+   * own (an explicit `deadline` replaces the request's), so a client that hangs up does not cancel
+   * it: the handler runs on after the hang-up, as a test of the load-shedding slot needs.
+   */
   @Get('slow-query')
   async slowQuery(): Promise<unknown> {
-    return this.db.query("SELECT pg_sleep(3), 'slow-query-marker' AS marker");
+    return this.db.query("SELECT pg_sleep(3), 'slow-query-marker' AS marker", [], {
+      deadline: Deadline.after(30_000),
+    });
   }
 
-  /** A slow query bound to the request's deadline: a client that hangs up cancels it, and the handler then fails. */
+  /** A slow query under the request's deadline (the request context): a client that hangs up cancels it, and the handler then fails. */
   @Get('slow-query-deadline')
-  async slowQueryDeadline(@RequestDeadline() deadline: Deadline): Promise<unknown> {
-    return this.db.query("SELECT pg_sleep(10), 'slow-deadline-marker' AS marker", [], { deadline });
+  async slowQueryDeadline(): Promise<unknown> {
+    return this.db.query("SELECT pg_sleep(10), 'slow-deadline-marker' AS marker");
   }
 
   /** A query the statement_timeout cancels. */

@@ -7,7 +7,8 @@ import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { classifyFailure, isRetryable } from '../failures/failure.classifier';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../../kernel/resilience/backoff.policy';
-import { DeadlineExceededError } from '../../kernel/resilience/deadline.policy';
+import { DeadlineExceededError, type WorkDeadline } from '../../kernel/resilience/deadline.policy';
+import { currentDeadline } from '../../kernel/correlation/correlation.context';
 import { MetricsService } from '../../kernel/metrics/metrics.service';
 import { RetryBudget } from '../../kernel/resilience/retry.budget';
 import { CommitOutcomeUnknownError } from '../failures/pg.errors';
@@ -40,7 +41,11 @@ export interface QueryOptions {
    */
   idempotent?: boolean;
   /**
-   * Aborts the statement: the request's deadline or the client went away. A statement that
+   * Aborts the statement. Rarely needed: without `signal` or `deadline` the statement already runs
+   * under the deadline of the request or job being served (the request context,
+   * `currentDeadline()`), see {@link SqlClient}. A `signal` given applies beside that deadline (a
+   * job's shutdown); a `deadline` given replaces it: the statement's own budget (a settlement that
+   * must finish after the request's ran out). A statement that
    * is running when it fires is cancelled on the server (the protocol's cancel request, which
    * also works through PgBouncer: 57014, answered 504), so the caller's answer does not leave
    * the query running; one not started yet is not started (504 `DEADLINE_EXCEEDED`).
@@ -62,12 +67,36 @@ export interface DeadlineLike {
   readonly signal: AbortSignal;
 }
 
-/** Options with the deadline as a `Date.now()` instant and its signal in `signal`: what the seam works with. */
-type Resolved<O extends { deadline?: number | DeadlineLike }> = Omit<O, 'deadline'> & { deadline?: number };
+/**
+ * Options with the deadline as a `Date.now()` instant and its signal in `signal`: what the seam works
+ * with. `ambient` is the request context's deadline when the caller gave none: its hang-up cancels
+ * the running statement (a listener, no signal made on the hot path).
+ */
+type Resolved<O extends { deadline?: number | DeadlineLike }> = Omit<O, 'deadline'> & {
+  deadline?: number;
+  ambient?: WorkDeadline;
+};
 
-function resolved<O extends { deadline?: number | DeadlineLike; signal?: AbortSignal }>(options: O): Resolved<O> {
+/**
+ * The deadline a unit of work runs under: the caller's `deadline`, else the request context's (the
+ * HTTP request or the job being served; a caller's `signal` applies beside it), else none. `withSignal`: a transaction
+ * takes the context deadline's full signal (it fires at the deadline between its statements too);
+ * a single statement needs none, its `statement_timeout` is capped by what is left.
+ */
+function resolved<O extends { deadline?: number | DeadlineLike; signal?: AbortSignal }>(
+  options: O,
+  withSignal = false,
+): Resolved<O> {
   const { deadline } = options;
-  if (deadline === undefined || typeof deadline === 'number') return options as Resolved<O>;
+  if (deadline === undefined) {
+    const ambient = currentDeadline();
+    if (ambient === undefined) return options as Resolved<O>;
+    // A caller's own `signal` (a job's shutdown) still applies, beside the context's deadline.
+    return withSignal && options.signal === undefined
+      ? { ...options, deadline: ambient.expiresAt, signal: ambient.deadline().signal }
+      : { ...options, deadline: ambient.expiresAt, ambient };
+  }
+  if (typeof deadline === 'number') return options as Resolved<O>;
   return { ...options, deadline: Date.now() + deadline.remainingMs(), signal: deadline.signal };
 }
 
@@ -136,6 +165,14 @@ const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown a
  * The one SQL seam: every repository runs its statements through `query()` or
  * `transaction()`, never through TypeORM repositories or the driver. Statements are plain
  * parameterized SQL sent straight to the pg pool (no entity hydration on hot paths).
+ *
+ * Every unit of work runs under the deadline of the request or job being served, read from the
+ * request context (`currentDeadline()`, one AsyncLocalStorage read), never passed by hand: its
+ * `statement_timeout` is capped by what is left of the budget, so Postgres ends it when the budget
+ * runs out (57014, 504 `DEADLINE_EXCEEDED`); the caller hanging up cancels it on the server (the
+ * protocol's cancel request); no statement or retry starts once the budget is spent. A caller that
+ * gives `deadline` replaces it: work that must finish after the request's budget (a settlement)
+ * has its own.
  *
  * Transient faults are retried here and nowhere else (one layer: a caller above never
  * retries the same work again): a whole unit of work (an idempotent statement, or a whole
@@ -241,7 +278,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
    * @throws CommitOutcomeUnknownError when the connection broke during COMMIT (never retried).
    */
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, transactionOptions: TransactionOptions = {}): Promise<T> {
-    const options = resolved(transactionOptions);
+    const options = resolved(transactionOptions, true);
     if (tracedNow())
       return inChildSpan(transactionSpan(options.name, options.queryClass), () => this.unitOfWork(fn, options));
     return this.unitOfWork(fn, options);
@@ -284,7 +321,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     params: readonly unknown[],
     options: Resolved<QueryOptions>,
   ): Promise<T[]> {
-    throwIfAborted(options.signal);
+    throwIfAborted(options.signal, options.ambient);
     const startedAt = performance.now();
     try {
       return await this.runOnce<T>(text, params, options);
@@ -301,18 +338,21 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     params: readonly unknown[],
     options: Resolved<QueryOptions>,
   ): Promise<T[]> {
-    const { signal } = options;
-    throwIfAborted(signal);
+    const { signal, ambient } = options;
+    throwIfAborted(signal, ambient);
     this.observer?.statement?.(options.name);
     const { statementTimeoutMs, lockTimeoutMs } = this.config.database;
     const statementMs = Math.max(1, Math.trunc(fitDeadline(statementTimeoutMs, options.deadline)));
     let broken: Error | undefined;
     const onError = (error: Error) => (broken ??= error);
     const client = await this.checkout(onError);
-    // The cancel hook only for a statement that can be cancelled (most reads carry no signal).
+    // The cancel hook only for a statement that can be cancelled (a signal, or the request context's deadline).
     let cancelled: Promise<void> | undefined;
-    const cancel = signal && (() => void (cancelled ??= sendCancelRequest(client)));
-    if (cancel) signal.addEventListener('abort', cancel, { once: true });
+    const cancel = signal || ambient ? () => void (cancelled ??= sendCancelRequest(client)) : undefined;
+    if (cancel) {
+      signal?.addEventListener('abort', cancel, { once: true });
+      ambient?.addCancelListener(cancel);
+    }
     try {
       const { query, result } = limitedQuery<T>(
         { text, values: params, queryTimeoutMs: this.clientTimeoutMs(statementMs, undefined) },
@@ -326,7 +366,10 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       if (connectionLost(error)) broken = error instanceof Error ? error : new Error(String(error));
       return this.failed(error);
     } finally {
-      if (cancel) signal.removeEventListener('abort', cancel);
+      if (cancel) {
+        signal?.removeEventListener('abort', cancel);
+        ambient?.removeCancelListener(cancel);
+      }
       // A cancel still in flight must not reach the connection's next statement (another caller's).
       if (cancelled) await cancelled;
       client.removeListener('error', onError);
@@ -341,7 +384,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   private async retryAfter<R>(
     error: unknown,
     idempotent: boolean,
-    options: { signal?: AbortSignal; deadline?: number },
+    options: { signal?: AbortSignal; deadline?: number; ambient?: WorkDeadline },
     startedAt: number,
     again: () => Promise<R>,
   ): Promise<R> {
@@ -362,6 +405,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       const needed = Math.max(performance.now() - attemptStartedAt, MIN_ATTEMPT_MS);
       if (
         options.signal?.aborted ||
+        options.ambient?.cancelled === true ||
         (options.deadline !== undefined && Date.now() + delay + needed > options.deadline)
       ) {
         throw last;
@@ -398,7 +442,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     fn: (tx: SqlExecutor) => Promise<T>,
     options: Resolved<TransactionOptions>,
   ): Promise<T> {
-    throwIfAborted(options.signal);
+    throwIfAborted(options.signal, options.ambient);
     const { statementTimeoutMs, lockTimeoutMs, reportStatementTimeoutMs } = this.config.database;
     const queryClass = options.queryClass ?? 'read';
     const classTimeout =
@@ -425,6 +469,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     let cancelled: Promise<void> | undefined;
     const cancel = () => void (cancelled ??= sendCancelRequest(client));
     options.signal?.addEventListener('abort', cancel, { once: true });
+    options.ambient?.addCancelListener(cancel);
     const exec = <R extends QueryResultRow>(text: string, params?: readonly unknown[]) =>
       (ownTimeout
         ? client.query<R>(timed(text, params, queryTimeout))
@@ -447,7 +492,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
           params: readonly unknown[] = [],
           opts: QueryOptions = {},
         ) => {
-          throwIfAborted(opts.signal ?? options.signal);
+          throwIfAborted(opts.signal ?? options.signal, options.ambient);
           this.observer?.statement?.(opts.name);
           if (tracedNow())
             return inChildSpan(
@@ -475,6 +520,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       return result;
     } finally {
       options.signal?.removeEventListener('abort', cancel);
+      options.ambient?.removeCancelListener(cancel);
       if (cancelled) await cancelled;
       client.removeListener('error', onError);
       client.release(broken);
@@ -548,7 +594,12 @@ function fitDeadline(ms: number, deadline: number | undefined): number {
   return deadline === undefined ? ms : Math.min(ms, deadline - Date.now());
 }
 
-/** A spent deadline (or a caller that went away) starts no statement: 504 DEADLINE_EXCEEDED, the reason as its cause. */
-function throwIfAborted(signal: AbortSignal | undefined): void {
+/**
+ * A spent deadline (or a caller that went away) starts no statement: 504 DEADLINE_EXCEEDED, the
+ * reason as its cause. `ambient`: the request context's deadline, read without a signal.
+ */
+function throwIfAborted(signal: AbortSignal | undefined, ambient?: WorkDeadline): void {
   if (signal?.aborted) throw new DeadlineExceededError(signal.reason);
+  if (ambient !== undefined && (ambient.cancelled || ambient.expiresAt <= Date.now()))
+    throw new DeadlineExceededError(ambient.cancelReason);
 }

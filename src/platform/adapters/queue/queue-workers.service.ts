@@ -7,6 +7,7 @@ import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { correlationOf, runWithCorrelation, type Correlation } from '../../kernel/correlation/correlation.context';
 import { recordFailure, samples, SpanKind, startSpanFrom } from '../../kernel/tracing/tracing.context';
+import { WorkDeadline } from '../../kernel/resilience/deadline.policy';
 import { classifyFailure } from '../failures/failure.classifier';
 import { ROOT_LOGGER } from '../../kernel/logging/logging.module';
 import { RedisConnectionsService } from '../redis/redis-connections.service';
@@ -30,6 +31,9 @@ const HAND_BACK_GRACE_MS = 2_000;
  *   through a client that reads `currentCorrelation()` (the payments provider) carries the
  *   caller's `X-Request-Id` and `traceparent` (with tracing on: the job's consumer span, a child of
  *   the producer span, when the sampler takes it; a job of a request it left out stays left out);
+ * - gives the attempt a deadline in that context (the consumer's `budgetMs`, else
+ *   `WORKER_JOB_DEADLINE_MS`): the SQL seam caps every statement's `statement_timeout` by what is
+ *   left, as it does for an HTTP request's budget;
  * - binds a child logger (queue, jobId, job name, attempt, requestId, traceparent) and runs the
  *   processor in nestjs-pino's logging context, so every line the job writes, even from a service
  *   using PinoLogger, carries the request id (and trace) of the request that enqueued it;
@@ -166,6 +170,9 @@ export class QueueWorkersService implements OnApplicationShutdown {
   ): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
     const correlation = jobCorrelationOf(job);
+    // The attempt's request context carries its deadline: its statements and provider calls get at
+    // most what is left of the job budget (read by the SQL seam and the clients, never passed by hand).
+    correlation.deadline = new WorkDeadline(Date.now() + (consumer.budgetMs ?? this.config.worker.jobDeadlineMs));
     // Tracing: the job's consumer span, a child of the producer span whose traceparent the job carries.
     // Sampled first (a job of a request the sampler left out carries a not-sampled traceparent: no span).
     const consumerSpan = samples(correlation.traceparent)
@@ -230,6 +237,8 @@ export class QueueWorkersService implements OnApplicationShutdown {
             }
             this.metrics.finished(consumer.queue, 'failed');
             logger.error({ err: error, durationMs: Date.now() - started }, 'job failed for good');
+            // Recording the failure gets a budget of its own: the attempt's may be what ran out.
+            correlation.deadline = new WorkDeadline(Date.now() + RECORD_FAILURE_BUDGET_MS);
             await consumer.onFailedForGood?.(job, error as Error, logger).catch((recordError: unknown) =>
               // The feature's sweeper finds the job failed in the queue and records it later.
               logger.error({ err: recordError }, 'could not record the failure of a job'),
@@ -256,6 +265,9 @@ export class QueueWorkersService implements OnApplicationShutdown {
 export function jobCorrelationOf(job: Pick<Job<JobEnvelope>, 'data' | 'repeatJobKey'>): Correlation {
   return correlationOf(job.data ?? {}, () => (job.repeatJobKey ? `scheduler-${job.repeatJobKey}` : randomUUID()));
 }
+
+/** The budget of a consumer's `onFailedForGood` (a short write), run after the attempt's own deadline. */
+const RECORD_FAILURE_BUDGET_MS = 5_000;
 
 const delay = <T>(ms: number, value: T): Promise<T> =>
   new Promise((resolve) => setTimeout(() => resolve(value), ms).unref());

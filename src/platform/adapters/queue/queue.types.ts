@@ -42,6 +42,11 @@ export type JobProcessor<T extends JobEnvelope = JobEnvelope, R = unknown> = (co
 export interface QueueConsumer<T extends JobEnvelope = JobEnvelope> {
   queue: string;
   process: JobProcessor<T>;
+  /**
+   * Each attempt's time budget (its deadline in the request context); default `WORKER_JOB_DEADLINE_MS`.
+   * Every statement and provider call of the attempt gets at most what is left of it.
+   */
+  budgetMs?: number;
   /** Jobs of this queue run at once in this process; default WORKER_CONCURRENCY. */
   concurrency?: number;
   /**

@@ -16,6 +16,10 @@ export const clientGone = (request: FastifyRequest): boolean =>
  * line (nothing was delivered), and the error an abort raises in the body parser (`aborted`,
  * ECONNRESET) or in the handler is not logged as a failure (see replyWithProblem).
  *
+ * The hang-up also cancels the request's deadline (the request context's, request.deadline.ts):
+ * the statement the handler is running is cancelled on the server (the protocol's cancel request),
+ * on every route, and nothing new starts for an answer nobody will read.
+ *
  * Called by the overload hooks from the response's `close` (installOverloadHooks `onClientGone`),
  * which runs for every request however it ends. The line goes through the request logger (the
  * completion line's), whose lines carry `requestId` once, as a field of the line.
@@ -25,6 +29,7 @@ export function clientAbortReporter(
   countAbort: () => void,
 ): (request: FastifyRequest, reply: FastifyReply) => void {
   return (request, reply) => {
+    request.deadline?.cancel(new Error('client closed the connection'));
     countAbort();
     requestLogger.info(
       {

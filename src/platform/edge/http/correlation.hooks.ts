@@ -10,6 +10,7 @@ import {
 } from '../../kernel/correlation/correlation.context';
 import { parseTraceparent } from '../../kernel/correlation/trace-context.factory';
 import { UNMATCHED_ROUTE } from '../../kernel/metrics/metrics.catalog';
+import { requestDeadline } from './request.deadline';
 import { recordFailure, samples, SpanKind, startSpanFrom, tracingOn } from '../../kernel/tracing/tracing.context';
 
 const current = Symbol('correlation');
@@ -19,7 +20,8 @@ type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan
 /**
  * Makes the request's correlation (platform/kernel/correlation/correlation.context.ts) current for
  * everything the request runs (guards, services, repositories, outbound clients, the queue
- * producer) and puts a valid `traceparent` on every log line of the request: the correlation carries
+ * producer), with the request's deadline in it (its route's budget, `REQUEST_DEADLINE_MS` for the
+ * rest: request.deadline.ts), and puts a valid `traceparent` on every log line of the request: the correlation carries
  * the request's logger, which `PinoLogger` in any service writes through (context-pino.logger.ts).
  *
  * With tracing on (platform/kernel/tracing), the sampler decides here, before anything else is made,
@@ -34,6 +36,8 @@ type CorrelatedRequest = FastifyRequest & { [current]?: Correlation; [serverSpan
  */
 export function installCorrelationHooks(fastify: FastifyInstance): void {
   const traced = tracingOn();
+  // Every request gets its deadline (request.deadline.ts): one shape from the start.
+  fastify.decorateRequest('deadline', undefined);
   if (traced) {
     // Every request gets these fields, set or not: were only the sampled 10 % to get them, requests
     // would come in two shapes (hidden classes) and property reads along the request path would go
@@ -52,15 +56,19 @@ export function installCorrelationHooks(fastify: FastifyInstance): void {
     }
     // Fastify's request logger is a child of the app's pino instance (createApp's `loggerInstance`).
     const logger = request.log as unknown as Logger;
+    // The request context's deadline: the route's budget from now (request.deadline.ts), read by the
+    // SQL seam and outbound clients wherever the request's work runs; the hang-up cancels it.
+    const deadline = requestDeadline(request);
     const correlation: Correlation = traced
       ? {
           requestId: String(request.id),
           traceparent,
           trace: undefined,
           unsampledTraceparent: undefined,
+          deadline,
           [CORRELATION_LOGGER]: logger,
         }
-      : { requestId: String(request.id), traceparent, [CORRELATION_LOGGER]: logger };
+      : { requestId: String(request.id), traceparent, deadline, [CORRELATION_LOGGER]: logger };
     request[current] = correlation;
     // Sampling is decided first: a request the sampler leaves out (90 % by default) gets no span at all.
     if (traced && samples(traceparent)) startServerSpan(request, correlation, traceparent);

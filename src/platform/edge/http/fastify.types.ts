@@ -1,5 +1,5 @@
 import 'fastify';
-import type { Deadline } from '../../kernel/resilience/deadline.policy';
+import type { WorkDeadline } from '../../kernel/resilience/deadline.policy';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,8 +17,8 @@ declare module 'fastify' {
     problemCode?: string;
     /** Set by the bearer guard once the token is verified. */
     accountId?: string;
-    /** The request's deadline, made on first use by `deadlineOf()` (platform/edge/http/request.deadline.ts). */
-    deadline?: Deadline;
+    /** The request's deadline, made when it arrives (`requestDeadline()`, platform/edge/http/request.deadline.ts); also in the request context. */
+    deadline?: WorkDeadline;
     /** The caller's valid W3C `traceparent` (correlation.hooks.ts), for the completion log line. */
     traceparent?: string;
     /** With tracing on: the request's trace and server span ids (correlation.hooks.ts), for the completion log line. */

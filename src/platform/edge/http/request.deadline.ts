@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig } from '../../../config/config.schemas';
-import { Deadline } from '../../kernel/resilience/deadline.policy';
+import { WorkDeadline, type Deadline } from '../../kernel/resilience/deadline.policy';
 import { AddRouteConfig } from './route-config.decorator';
 import './fastify.types';
 
@@ -20,7 +20,7 @@ export const RequestBudget = (budget: RequestBudgetMs): MethodDecorator => AddRo
 /**
  * Resolves every route's budget once, when the route is registered (an `onRoute` hook):
  * its {@link RequestBudget} (a number, or a function of the configuration) or
- * `REQUEST_DEADLINE_MS`. Per request, {@link deadlineOf} then only reads a number.
+ * `REQUEST_DEADLINE_MS`. Per request, {@link requestDeadline} then only reads a number.
  */
 export function installRequestBudgets(fastify: FastifyInstance, config: AppConfig): void {
   fastify.addHook('onRoute', (route) => {
@@ -33,34 +33,46 @@ export function installRequestBudgets(fastify: FastifyInstance, config: AppConfi
 
 const DEFAULT_BUDGET_MS = 10_000;
 
-function budgetOf(request: FastifyRequest): number {
-  return request.routeOptions.config?.requestBudgetMs ?? DEFAULT_BUDGET_MS;
-}
-
 /**
- * The request's deadline: its budget counted from the moment Fastify received the request
- * (`reply.elapsedTime`, a timestamp Fastify already keeps), so nothing runs per request
- * until a handler asks: no hook, no timer. The first call makes the {@link Deadline} (one
- * `AbortSignal` that fires when the budget runs out or the client goes away) and caches it
- * on the request. Pass it down: `deadline.signal` to the SQL seam, the deadline itself to
- * outbound clients; when it fires, the query is cancelled on the server and the fetch
- * aborted, and the caller gets 504 `DEADLINE_EXCEEDED` (or the dependency's own 504).
+ * The request's deadline, made when the request arrives (the correlation hook, for every request):
+ * its route's budget ({@link RequestBudget}, else `REQUEST_DEADLINE_MS`, resolved at registration)
+ * from now, as a {@link WorkDeadline} in the request context. It costs one number per request: the
+ * SQL seam caps each statement's `statement_timeout` by what is left (Postgres ends it then, 504
+ * `DEADLINE_EXCEEDED`), and the hang-up cancels it (client-abort.hooks.ts), which cancels the
+ * running statement on the server. Kept on the request for the edge's own readers.
  */
-export function deadlineOf(request: FastifyRequest, reply: FastifyReply): Deadline {
-  if (request.deadline) return request.deadline;
-  const client = new AbortController();
-  // The caller went away (socket closed before we answered): stop the work too.
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) client.abort(new Error('client closed the connection'));
-  });
-  const deadline = Deadline.after(budgetOf(request) - reply.elapsedTime, client.signal);
+export function requestDeadline(request: FastifyRequest): WorkDeadline {
+  const deadline = new WorkDeadline(Date.now() + (request.routeOptions.config?.requestBudgetMs ?? DEFAULT_BUDGET_MS));
   request.deadline = deadline;
   return deadline;
 }
 
 /**
- * The request's {@link Deadline} as a handler parameter.
- * @example create(@RequestDeadline() deadline: Deadline) { return this.orders.create(..., { deadline }); }
+ * The request's {@link Deadline} (its timer and `AbortSignal`), for work that takes a signal rather
+ * than reading the request context (the password hasher's queue): the deadline of
+ * {@link requestDeadline}, made into a full one on first use; fired when the budget runs out or
+ * the client goes away. SQL statements and provider calls need none of this: they read the
+ * request context.
+ */
+export function deadlineOf(request: FastifyRequest, reply: FastifyReply): Deadline {
+  if (request.deadline) return request.deadline.deadline();
+  // A request the correlation hook did not see (an app built without it): the budget from reception.
+  const deadline = new WorkDeadline(Date.now() + (budgetOf(request) - reply.elapsedTime));
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) deadline.cancel(new Error('client closed the connection'));
+  });
+  request.deadline = deadline;
+  return deadline.deadline();
+}
+
+function budgetOf(request: FastifyRequest): number {
+  return request.routeOptions.config?.requestBudgetMs ?? DEFAULT_BUDGET_MS;
+}
+
+/**
+ * The request's {@link Deadline} as a handler parameter, for work that takes an `AbortSignal`
+ * (SQL statements and provider calls read the request context instead: pass them nothing).
+ * @example signUp(@RequestDeadline() deadline: Deadline) { return this.accounts.signUp(input, deadline.signal); }
  */
 export const RequestDeadline = createParamDecorator((_data: unknown, context: ExecutionContext): Deadline => {
   const http = context.switchToHttp();

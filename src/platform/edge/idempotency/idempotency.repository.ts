@@ -53,6 +53,14 @@ const keyParams = (s: IdempotencyScope) => [s.accountId, s.method, s.path, s.key
  * charge twice). Every write is one statement; the claim is `INSERT ... ON CONFLICT`, so 50
  * concurrent requests with one key produce exactly one `started`.
  */
+/**
+ * Storing the answer and freeing the key run after the handler, when the request's deadline may be
+ * spent or its caller gone (the request context's deadline would refuse them): they have a budget
+ * of their own, so the key is never left claimed by a request that ended.
+ */
+const BOOKKEEPING_BUDGET_MS = 5_000;
+const ownBudget = (): number => Date.now() + BOOKKEEPING_BUDGET_MS;
+
 @Injectable()
 export class IdempotencyRepository {
   constructor(private readonly sql: SqlClient) {}
@@ -162,7 +170,7 @@ export class IdempotencyRepository {
       `UPDATE idempotency_keys SET state = 'completed', response_status = $5, response_headers = $6, response_body = $7
        WHERE ${KEY_WHERE} AND state = 'in_progress'`,
       [...keyParams(scope), response.status, JSON.stringify(response.headers), response.body],
-      { queryClass: 'write', idempotent: true, name: 'idempotency.complete' },
+      { queryClass: 'write', idempotent: true, name: 'idempotency.complete', deadline: ownBudget() },
     );
   }
 
@@ -175,6 +183,7 @@ export class IdempotencyRepository {
         queryClass: 'write',
         idempotent: true,
         name: 'idempotency.release',
+        deadline: ownBudget(),
       },
     );
   }

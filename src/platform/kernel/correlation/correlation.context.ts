@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { trace, TraceFlags, type Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { WorkDeadline } from '../resilience/deadline.policy';
 import { parseTraceparent } from './trace-context.factory';
 
 /** Key of a correlation's logger (see {@link Correlation}). */
@@ -37,6 +38,13 @@ export interface Correlation {
    * Symbol-keyed: the correlation's own fields are what crosses boundaries, never the logger.
    */
   [CORRELATION_LOGGER]?: Logger;
+  /**
+   * The work's deadline (the request context's time budget): set by the HTTP edge for every
+   * request (correlation.hooks.ts: the route's budget, else `REQUEST_DEADLINE_MS`; cancelled when
+   * the caller hangs up, client-abort.hooks.ts) and by the worker for every job (its job budget).
+   * The SQL seam and outbound clients read it through {@link currentDeadline}; nothing passes it by hand.
+   */
+  deadline?: WorkDeadline;
 }
 
 const storage = new AsyncLocalStorage<Correlation>();
@@ -67,6 +75,13 @@ export const currentCorrelation = (): Correlation | undefined => storage.getStor
 
 /** The logger of the work running now, when its correlation carries one (an HTTP request's). */
 export const currentLogger = (): Logger | undefined => storage.getStore()?.[CORRELATION_LOGGER];
+
+/**
+ * The deadline of the work running now (the HTTP request, the job), or undefined outside both
+ * (boot, timers, a test calling a service directly). One AsyncLocalStorage read.
+ * @example const left = currentDeadline()?.remainingMs(); // cap a timeout by what is left
+ */
+export const currentDeadline = (): WorkDeadline | undefined => storage.getStore()?.deadline;
 
 /**
  * Runs `work` with `correlation` as the current one, so its outbound calls (and the jobs it

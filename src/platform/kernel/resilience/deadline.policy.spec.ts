@@ -1,4 +1,4 @@
-import { Deadline, DeadlineExceededError } from './deadline.policy';
+import { Deadline, DeadlineExceededError, WorkDeadline } from './deadline.policy';
 
 describe('Deadline', () => {
   it('counts the remaining milliseconds down to zero, never below', () => {
@@ -60,5 +60,48 @@ describe('Deadline', () => {
     const started = Date.now();
     await expect(deadline.sleep(5_000)).rejects.toBeInstanceOf(DeadlineExceededError);
     expect(Date.now() - started).toBeLessThan(50);
+  });
+});
+
+describe('WorkDeadline (the request context deadline)', () => {
+  it('tells what is left with the clock alone, and makes its full Deadline once, at the same instant', () => {
+    const work = new WorkDeadline(Date.now() + 5_000);
+    expect(work.remainingMs()).toBeGreaterThan(4_900);
+    expect(work.remainingMs(work.expiresAt + 1)).toBe(0);
+    const deadline = work.deadline();
+    expect(work.deadline()).toBe(deadline);
+    expect(deadline.expiresAt).toBe(work.expiresAt);
+    expect(deadline.signal.aborted).toBe(false);
+  });
+
+  it('a hang-up calls the listeners still registered once, and aborts the full Deadline as cancelled', () => {
+    const work = new WorkDeadline(Date.now() + 5_000);
+    const deadline = work.deadline();
+    const kept = jest.fn();
+    const removed = jest.fn();
+    work.addCancelListener(kept);
+    work.addCancelListener(removed);
+    work.removeCancelListener(removed);
+    const reason = new Error('client closed the connection');
+    work.cancel(reason);
+    work.cancel(new Error('again'));
+    expect(kept).toHaveBeenCalledTimes(1);
+    expect(removed).not.toHaveBeenCalled();
+    expect(work.cancelled).toBe(true);
+    expect(work.cancelReason).toBe(reason);
+    expect(deadline.signal.aborted).toBe(true);
+    expect(deadline.cancelled).toBe(true);
+  });
+
+  it('is never written out: a correlation serialized carries no deadline', () => {
+    expect(JSON.parse(JSON.stringify({ requestId: 'r-1', deadline: new WorkDeadline(Date.now()) }))).toEqual({
+      requestId: 'r-1',
+    });
+  });
+
+  it('a Deadline made after the hang-up is aborted from the start', () => {
+    const work = new WorkDeadline(Date.now() + 5_000);
+    work.cancel();
+    expect(work.deadline().signal.aborted).toBe(true);
   });
 });

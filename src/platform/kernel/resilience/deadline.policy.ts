@@ -28,6 +28,12 @@ export class Deadline {
     return new Deadline(expiresAt, parent ? AbortSignal.any([timer, parent]) : timer);
   }
 
+  /** A deadline at `expiresAt` (epoch ms), also cancelled by `parent`. */
+  static at(expiresAt: number, parent?: AbortSignal): Deadline {
+    const timer = AbortSignal.timeout(Math.max(1, Math.floor(expiresAt - Date.now())));
+    return new Deadline(expiresAt, parent ? AbortSignal.any([timer, parent]) : timer);
+  }
+
   /** The milliseconds left, never negative. */
   remainingMs(now = Date.now()): number {
     return Math.max(0, this.expiresAt - now);
@@ -91,6 +97,85 @@ export class Deadline {
     } catch (error) {
       throw new DeadlineExceededError(error);
     }
+  }
+}
+
+/**
+ * The deadline of the work running now, carried by the request context (the correlation,
+ * platform/kernel/correlation/correlation.context.ts): made by the HTTP edge for every request
+ * (its route's budget, else `REQUEST_DEADLINE_MS`) and by the worker for every job (its job
+ * budget), read by the SQL seam and the outbound clients through `currentDeadline()` instead of
+ * a parameter. It costs a number until something needs more: reading what is left is one clock
+ * read; {@link cancel} (the caller hung up) calls the few listeners a running statement added
+ * (no `AbortSignal`, no timer); {@link deadline} makes the full {@link Deadline} (its timer and
+ * signal) once, for the work that needs a signal (a transaction, a provider call).
+ * @example
+ * const work = new WorkDeadline(Date.now() + 2_000);
+ * runWithCorrelation({ requestId, deadline: work }, handle); // statements get at most what is left
+ * request.raw.once('close', () => work.cancel(new Error('client closed the connection')));
+ */
+export class WorkDeadline {
+  private made: Deadline | undefined;
+  private controller: AbortController | undefined;
+  private listeners: (() => void)[] | undefined;
+  private reason: unknown;
+  private gone = false;
+
+  /** `expiresAt`: epoch milliseconds at which the budget runs out. */
+  constructor(readonly expiresAt: number) {}
+
+  /** The milliseconds left, never negative. */
+  remainingMs(now = Date.now()): number {
+    return Math.max(0, this.expiresAt - now);
+  }
+
+  /** True once the caller went away ({@link cancel}). */
+  get cancelled(): boolean {
+    return this.gone;
+  }
+
+  /** Why it was cancelled (what {@link cancel} was given). */
+  get cancelReason(): unknown {
+    return this.reason;
+  }
+
+  /** The caller went away: every running statement is cancelled, nothing new starts. Idempotent. */
+  cancel(reason: unknown = new Error('the caller went away')): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.reason = reason;
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+    this.controller?.abort(reason);
+  }
+
+  /** Calls `listener` once when the caller goes away (see {@link removeCancelListener}). */
+  addCancelListener(listener: () => void): void {
+    (this.listeners ??= []).push(listener);
+  }
+
+  removeCancelListener(listener: () => void): void {
+    const listeners = this.listeners;
+    if (!listeners) return;
+    const at = listeners.lastIndexOf(listener);
+    if (at >= 0) listeners.splice(at, 1);
+  }
+
+  /**
+   * Nothing: a deadline is this process's state (a clock instant and listeners), never data. A
+   * correlation written out (a log field, a probe's answer) carries no deadline; a job gets its own.
+   */
+  toJSON(): undefined {
+    return undefined;
+  }
+
+  /** The full {@link Deadline}: the same instant, its signal firing then or when the caller goes away. Made once. */
+  deadline(): Deadline {
+    if (this.made) return this.made;
+    this.controller = new AbortController();
+    if (this.gone) this.controller.abort(this.reason);
+    return (this.made = Deadline.at(this.expiresAt, this.controller.signal));
   }
 }
 
