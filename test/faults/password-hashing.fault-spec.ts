@@ -1,3 +1,4 @@
+import { pollUntil } from '../support/poll.support';
 import { expectProblem } from '../support/problem.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
 
@@ -49,11 +50,23 @@ describe('password hashing under a burst (soak finding, seed 77)', () => {
     );
   });
 
-  it('still logs in a real account once the burst is over', async () => {
+  it('still signs up and logs in a real account once the burst is over (no hash slot leaked)', async () => {
     const email = 'after-burst@example.com';
     const password = 'correct horse battery';
-    expect((await t.http.post('/v1/accounts', { email, password, name: 'After' })).status).toBe(201);
-    const login = await t.http.post('/v1/auth/token', { email, password });
-    expect(login.status).toBe(200);
+    // Every statement and hash of these requests runs under the same 200 ms budget, so on a loaded
+    // machine one attempt may still answer 504: tried again until it works. A slot leaked by the
+    // burst would make every attempt wait out its budget, and this would time out.
+    await pollUntil(
+      async () => {
+        const signUp = await t.http.post('/v1/accounts', { email, password, name: 'After' });
+        if (signUp.status !== 504) expect([201, 409]).toContain(signUp.status);
+        if (signUp.status === 504) return false;
+        const login = await t.http.post('/v1/auth/token', { email, password });
+        if (login.status === 504) return false;
+        expect(login.status).toBe(200);
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, what: 'a sign-up and a login within the budget' },
+    );
   });
 });
