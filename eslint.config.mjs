@@ -74,7 +74,7 @@ const restrict = (...groups) => ({
 });
 
 export default defineConfig([
-  globalIgnores(['dist/', 'coverage/', 'node_modules/', 'bench/results/']),
+  globalIgnores(['dist/', 'dist-dev/', 'coverage/', 'node_modules/', 'bench/results/']),
 
   {
     name: 'project/typescript',
