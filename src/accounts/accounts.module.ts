@@ -1,6 +1,4 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { Account } from './account.entity';
 import { AccountsRepository } from './accounts.repository';
 import { AccountsService } from './accounts.service';
 import { AccountLock } from './accounts.types';
@@ -13,7 +11,6 @@ import { PasswordService } from './password.service';
  * port {@link AccountLock} is how another feature (reports) holds an account's row in its transaction.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([Account])],
   providers: [
     AccountsRepository,
     AccountsService,

@@ -1,6 +1,4 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { Product } from './product.entity';
 import { ProductsRepository } from './products.repository';
 import { ProductsService } from './products.service';
 import { ProductStock } from './products.types';
@@ -10,7 +8,6 @@ import { ProductStock } from './products.types';
  * Exports {@link ProductStock}, the port through which orders reserve and release stock.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([Product])],
   providers: [ProductsRepository, ProductsService, { provide: ProductStock, useExisting: ProductsRepository }],
   exports: [ProductsService, ProductStock],
 })

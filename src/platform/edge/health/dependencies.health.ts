@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
 import { InjectConfig } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { MIGRATIONS_TABLE } from '../../adapters/database/data-source.factory';
+import { MIGRATIONS } from '../../adapters/database/migrations/all.migrations';
 import { PG, sqlStateOf } from '../../adapters/failures/pg.errors';
 import { classifyFailure } from '../../adapters/failures/failure.classifier';
 import { SqlClient } from '../../adapters/database/sql.client';
@@ -25,7 +24,6 @@ export const BUSY_EVIDENCE_MS = 2_000;
 export class DependenciesHealth {
   constructor(
     private readonly health: HealthIndicatorService,
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sql: SqlClient,
     private readonly redis: RedisConnectionsService,
     @InjectConfig() private readonly config: AppConfig,
@@ -97,7 +95,8 @@ export class DependenciesHealth {
             throw error;
           });
         const applied = new Set(rows.flatMap((r: { name: string | null }) => (r.name ? [r.name] : [])));
-        const known = new Set(this.dataSource.migrations.map((m) => m.name ?? m.constructor.name));
+        // Named as TypeORM records them: the instance's `name`, or its class name.
+        const known = new Set(MIGRATIONS.map((Migration) => new Migration().name ?? Migration.name));
         const pending = [...known].filter((name) => !applied.has(name));
         const unknown = [...applied].filter((name) => !known.has(name));
         if (pending.length || unknown.length) {
