@@ -116,8 +116,16 @@ let compareDir;
 if (compareRef) {
   compareDir = mkdtempSync(resolve(tmpdir(), 'ra-bench-'));
   execFileSync('git', ['worktree', 'add', '--detach', compareDir, compareRef], { cwd: root, stdio: 'ignore' });
-  symlinkSync(resolve(root, 'node_modules'), resolve(compareDir, 'node_modules'));
-  execFileSync(resolve(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
+  // The same lockfile: share node_modules. Another one (a dependency added or removed since): the ref
+  // gets its own install, or it would build and run against packages it never had.
+  const lockOf = (dir) => readFileSync(resolve(dir, 'package-lock.json'), 'utf8');
+  if (lockOf(compareDir) === lockOf(root)) {
+    symlinkSync(resolve(root, 'node_modules'), resolve(compareDir, 'node_modules'));
+  } else {
+    console.error(`bench: ${compareRef} has another package-lock.json: npm ci in its worktree`);
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: compareDir, stdio: 'ignore' });
+  }
+  execFileSync(resolve(compareDir, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], {
     cwd: compareDir,
     stdio: 'inherit',
   });

@@ -149,7 +149,7 @@ describe('Postgres faults (F7, F8, F32)', () => {
         await t.close();
         await proxy.stop();
       }
-    });
+    }, 60_000);
 
     it('still answers 503 when Postgres is down while Redis is down too (the hard dependency decides)', async () => {
       const db = await createTestDatabase();
