@@ -16,7 +16,6 @@ const INPUTS = [
   'client',
   'tsconfig.json',
   'tsconfig.build.json',
-  'tsconfig.dev.json',
   'scripts/build-client.mjs',
   'package-lock.json',
 ];

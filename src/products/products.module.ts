@@ -1,14 +1,13 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Product } from './product.entity';
 import { ProductsRepository } from './products.repository';
 import { ProductsService } from './products.service';
-import { ProductStock } from './products.types';
 
-/**
- * The product catalog's domain (service, repository); no controllers, so a worker can boot it.
- * Exports {@link ProductStock}, the port through which orders reserve and release stock.
- */
+/** The read-only product catalog's domain (service, repository); no controllers, so a worker can boot it. */
 @Module({
-  providers: [ProductsRepository, ProductsService, { provide: ProductStock, useExisting: ProductsRepository }],
-  exports: [ProductsService, ProductStock],
+  imports: [TypeOrmModule.forFeature([Product])],
+  providers: [ProductsRepository, ProductsService],
+  exports: [ProductsService],
 })
 export class ProductsModule {}

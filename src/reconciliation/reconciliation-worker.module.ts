@@ -1,12 +1,13 @@
 import { DynamicModule, Module, type ModuleMetadata, type Type } from '@nestjs/common';
+import { NoopPaymentsReconciler } from './noop-payments-reconciler.service';
 import { ReconciliationProcessor } from './reconciliation.processor';
 import { PaymentsReconciler } from './reconciliation.types';
 
 export interface ReconciliationWorkerOptions {
   /** The module exporting the reconciler (the orders feature's module). */
   imports?: NonNullable<ModuleMetadata['imports']>;
-  /** The class implementing {@link PaymentsReconciler}. Provided here unless `imports` is given. */
-  reconciler: Type<PaymentsReconciler>;
+  /** The class implementing {@link PaymentsReconciler}; the no-op one by default. Provided here unless `imports` is given. */
+  reconciler?: Type<PaymentsReconciler>;
 }
 
 /**
@@ -16,8 +17,8 @@ export interface ReconciliationWorkerOptions {
  */
 @Module({})
 export class ReconciliationWorkerModule {
-  static forRoot(options: ReconciliationWorkerOptions): DynamicModule {
-    const { reconciler } = options;
+  static forRoot(options: ReconciliationWorkerOptions = {}): DynamicModule {
+    const reconciler = options.reconciler ?? NoopPaymentsReconciler;
     return {
       module: ReconciliationWorkerModule,
       imports: [...(options.imports ?? [])],
