@@ -139,7 +139,7 @@ const removeCompareDir = () => {
 // 1. a database with the demo catalog (the seed creates and migrates it like npm start does);
 // the compared ref gets its own (its migrations may differ) and its own cache prefix
 const seed = async (dir, url, prefix) => {
-  execFileSync(process.execPath, ['dist/products/seed.command.js'], {
+  execFileSync(process.execPath, ['dist/seed.command.js'], {
     cwd: dir,
     env: { ...env, DATABASE_URL: url, REDIS_KEY_PREFIX: prefix, NODE_ENV: 'development' },
     stdio: 'ignore',

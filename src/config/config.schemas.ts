@@ -848,17 +848,11 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
 }
 
 /**
- * Reads `process.env` (the only reader in the codebase) or stops the process:
- * exit code 1 and one message on stderr, no stack trace.
+ * Reads `process.env` (the only reader in the codebase). The entry-point runner
+ * (platform/kernel/lifecycle/entrypoint.bootstrap.ts) turns a bad one into exit code 1 and
+ * one message on stderr, no stack trace.
+ * @throws ConfigValidationError naming every bad variable at once.
  */
-export function loadConfigOrExit(): AppConfig {
-  try {
-    return loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigValidationError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+export function loadConfigFromEnvironment(): AppConfig {
+  return loadConfig(process.env);
 }
