@@ -14,7 +14,18 @@ const local = {
   rules: {
     'file-name': require('./eslint-rules/file-name.rule.cjs'),
     'logger-style': require('./eslint-rules/logger-style.rule.cjs'),
+    'feature-tables': require('./eslint-rules/feature-tables.rule.cjs'),
   },
+};
+
+// Who owns each table (the migrations create them): a feature's SQL names only its own
+// (local/feature-tables); another feature's rows change through that feature's port.
+const TABLE_OWNERS = {
+  accounts: ['accounts'],
+  products: ['products'],
+  orders: ['orders', 'order_items'],
+  reports: ['reports'],
+  platform: ['idempotency_keys', 'migrations'],
 };
 
 const TS = ['src/**/*.ts', 'test/**/*.ts'];
@@ -64,7 +75,7 @@ const restrict = (...groups) => ({
 });
 
 export default defineConfig([
-  globalIgnores(['dist/', 'coverage/', 'node_modules/', 'bench/results/']),
+  globalIgnores(['dist/', 'dist-dev/', 'coverage/', 'node_modules/', 'bench/results/']),
 
   {
     name: 'project/typescript',
@@ -94,6 +105,14 @@ export default defineConfig([
     name: 'project/no-console-in-src',
     files: ['src/**/*.ts'],
     rules: { 'no-console': 'error' },
+  },
+
+  {
+    // A feature changes another feature's table only through that feature's port.
+    name: 'project/feature-tables',
+    files: ['src/**/*.ts'],
+    plugins: { local },
+    rules: { 'local/feature-tables': ['error', { owners: TABLE_OWNERS }] },
   },
 
   {

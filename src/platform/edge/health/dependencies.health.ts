@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { MIGRATIONS_TABLE } from '../../adapters/database/data-source.factory';
+import { MIGRATIONS } from '../../adapters/database/migrations/all.migrations';
 import { PG, sqlStateOf } from '../../adapters/failures/pg.errors';
 import { classifyFailure } from '../../adapters/failures/failure.classifier';
 import { isPoolerBusy } from '../../adapters/failures/postgres-failure.classifier';
@@ -38,7 +37,6 @@ export interface CheckResult {
 @Injectable()
 export class DependenciesHealth {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sql: SqlClient,
     private readonly connections: RedisConnectionsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -112,7 +110,8 @@ export class DependenciesHealth {
           throw error;
         });
       const applied = new Set(rows.flatMap((r: { name: string | null }) => (r.name ? [r.name] : [])));
-      const known = new Set(this.dataSource.migrations.map((m) => m.name ?? m.constructor.name));
+      // Named as TypeORM records them: the instance's `name`, or its class name.
+      const known = new Set(MIGRATIONS.map((Migration) => new Migration().name ?? Migration.name));
       const pending = [...known].filter((name) => !applied.has(name));
       const unknown = [...applied].filter((name) => !known.has(name));
       if (pending.length || unknown.length) {
