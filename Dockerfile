@@ -4,7 +4,7 @@
 #   worker             node dist/worker.js
 #   migrations         node dist/platform/adapters/database/migrate.command.js
 # and, for docker-compose only, the target fake-payments (never in the production image, the last stage):
-#   fake provider      node dist-dev/payments/fake-provider/fake-provider.command.js
+#   fake provider      node dist-dev/fake-payments.command.js
 # The Node version is the one in .nvmrc and CI (F11; test/meta/versions.meta-spec.ts).
 # test/meta/docker-image.meta-spec.ts replays these steps without a Docker engine.
 
@@ -44,7 +44,7 @@ EXPOSE 4010
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL || `http://127.0.0.1:${process.env.FAKE_PAYMENTS_PORT || 4010}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
-CMD ["node", "dist-dev/payments/fake-provider/fake-provider.command.js"]
+CMD ["node", "dist-dev/fake-payments.command.js"]
 
 # ---- runtime (the production image, the default target): production dependencies and dist/, owned by root, run as node ----
 FROM node:24.21.0-bookworm-slim AS runtime

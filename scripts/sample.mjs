@@ -53,6 +53,8 @@ function remove() {
     // The invariant soak's customers order and request reports through the typed client.
     'test/soak',
     'scripts/soak.mjs',
+    // The fake provider's entry point: what it runs was in src/payments/.
+    'src/fake-payments.command.ts',
   ]) {
     if (!existsSync(join(ROOT, path))) continue;
     rmSync(join(ROOT, path), { recursive: true, force: true });
@@ -94,6 +96,10 @@ function remove() {
   // The development build held only the fake provider (dist-dev/): it goes, with its image target.
   manifest.scripts.build = manifest.scripts.build.replace(' && tsc -p tsconfig.dev.json', '');
   write('package.json', `${JSON.stringify(manifest, null, 2)}\n`);
+  write(
+    'tsconfig.build.json',
+    read('tsconfig.build.json').replace(', "src/payments/fake-provider", "src/fake-payments.command.ts"', ''),
+  );
   rmSync(join(ROOT, 'tsconfig.dev.json'), { force: true });
   removed.push('tsconfig.dev.json');
   filterLines('.dockerignore', (line) => line !== '!tsconfig.dev.json');

@@ -206,7 +206,7 @@ describe('the Docker image, replayed without Docker', () => {
       '.env',
       'node_modules/x/index.js',
       'dist/main.js',
-      'dist-dev/payments/fake-provider/fake-provider.command.js',
+      'dist-dev/fake-payments.command.js',
       'test/support/noop-payments-reconciler.support.ts',
       'test/e2e/x.ts',
       'src/main.spec.ts',
@@ -257,12 +257,14 @@ describe('the Docker image, replayed without Docker', () => {
     const testOnly = ['NoopPaymentsReconciler'];
     const shipped = filesUnder(join(app, 'dist'));
     expect(shipped.length).toBeGreaterThan(50);
-    expect(shipped.filter((file) => /fake-provider|\.spec\.js|\.support\.js|fixtures\.module/.test(file))).toEqual([]);
+    expect(
+      shipped.filter((file) => /fake-provider|fake-payments|\.spec\.js|\.support\.js|fixtures\.module/.test(file)),
+    ).toEqual([]);
     expect(mentioning(join(app, 'dist'), [...fakeProvider, ...testOnly])).toEqual([]);
     // The probes bite: the same scan finds the fake provider in the development build and the
     // reconciler in test/support.
     expect(mentioning(join(ROOT, 'dist-dev'), fakeProvider)).toEqual(
-      expect.arrayContaining(['payments/fake-provider/fake-provider.command.js']),
+      expect.arrayContaining(['fake-payments.command.js', 'payments/fake-provider/fake-provider.server.js']),
     );
     expect(mentioning(join(ROOT, 'test', 'support'), testOnly)).toEqual(['noop-payments-reconciler.support.ts']);
     // The fake provider's own target copies the development build only, never dist/.
