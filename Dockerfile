@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
-# One image, four commands (same build, different CMD; see docker-compose.yml and deploy/k8s):
+# One image, three commands (same build, different CMD; see docker-compose.yml and deploy/k8s):
 #   API (default)      node dist/main.js
 #   worker             node dist/worker.js
 #   migrations         node dist/migrate.command.js
-#   fake provider      node dist/payments/fake-provider/fake-provider.command.js
+# and, for docker-compose only, the target fake-payments (never in the production image, the last stage):
+#   fake provider      node dist-dev/fake-payments.command.js
 # The Node version is the one in .nvmrc and CI (F11; test/meta/versions.meta-spec.ts).
 # test/meta/docker-image.meta-spec.ts replays these steps without a Docker engine.
 
@@ -22,14 +23,30 @@ FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=optional --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.dev.json ./
 COPY src ./src
 # The typed client (dist/client/) is part of the build; the production API does not serve it.
 COPY client ./client
 COPY scripts/build-client.mjs ./scripts/build-client.mjs
+# dist/ is the app; dist-dev/ the development-only programs (the fake provider), for the fake-payments target.
 RUN npm run build
 
-# ---- runtime: production dependencies and dist/, owned by root, run as node ----
+# ---- fake-payments: the stand-in payments provider, for docker-compose (--target fake-payments) ----
+# Its own target so the runtime image below never holds it: only dist-dev/ and the dependencies.
+FROM node:24.21.0-bookworm-slim AS fake-payments
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist-dev ./dist-dev
+USER node
+EXPOSE 4010
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL || `http://127.0.0.1:${process.env.FAKE_PAYMENTS_PORT || 4010}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+STOPSIGNAL SIGTERM
+CMD ["node", "dist-dev/fake-payments.command.js"]
+
+# ---- runtime (the production image, the default target): production dependencies and dist/, owned by root, run as node ----
 FROM node:24.21.0-bookworm-slim AS runtime
 ENV NODE_ENV=production
 ENV SCARF_ANALYTICS=false
@@ -39,9 +56,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Never root at run time, and the code is not writable by the user that runs it.
 USER node
-EXPOSE 3000 3001 4010
+EXPOSE 3000 3001
 # No curl in a slim image: Node's fetch. HEALTHCHECK_URL points the check at another command's
-# endpoint (worker: :3001/health/live; fake provider: :4010/health); compose sets it per service.
+# endpoint (worker: :3001/health/live); compose sets it per service.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL || `http://127.0.0.1:${process.env.PORT || 3000}/health/live`, { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node runs as PID 1, with no shell or init in between: the entry points install SIGTERM and

@@ -14,7 +14,18 @@ const local = {
   rules: {
     'file-name': require('./eslint-rules/file-name.rule.cjs'),
     'logger-style': require('./eslint-rules/logger-style.rule.cjs'),
+    'feature-tables': require('./eslint-rules/feature-tables.rule.cjs'),
   },
+};
+
+// Who owns each table (the migrations create them): a feature's SQL names only its own
+// (local/feature-tables); another feature's rows change through that feature's port.
+const TABLE_OWNERS = {
+  accounts: ['accounts'],
+  products: ['products'],
+  orders: ['orders', 'order_items'],
+  reports: ['reports'],
+  platform: ['idempotency_keys', 'migrations'],
 };
 
 const TS = ['src/**/*.ts', 'test/**/*.ts'];
@@ -79,12 +90,8 @@ const entryPointsAtRoot = {
     },
   ],
 };
-/** Where entry-point code may be; the fake provider's command moves to src/fake-payments.command.ts (issue 18). */
-const ENTRY_POINT_FILES = [
-  'src/*.ts',
-  'src/platform/kernel/lifecycle/**',
-  'src/payments/fake-provider/fake-provider.command.ts',
-];
+/** Where entry-point code may be. */
+const ENTRY_POINT_FILES = ['src/*.ts', 'src/platform/kernel/lifecycle/**'];
 
 const restrict = (...groups) => ({
   'no-restricted-properties': ['error', ...groups.flatMap((g) => g.property)],
@@ -92,7 +99,7 @@ const restrict = (...groups) => ({
 });
 
 export default defineConfig([
-  globalIgnores(['dist/', 'coverage/', 'node_modules/', 'bench/results/']),
+  globalIgnores(['dist/', 'dist-dev/', 'coverage/', 'node_modules/', 'bench/results/']),
 
   {
     name: 'project/typescript',
@@ -129,6 +136,14 @@ export default defineConfig([
     files: ['src/**/*.ts'],
     ignores: ENTRY_POINT_FILES,
     rules: restrict(processEnvOutsideConfig, focusedOrSkippedTests, entryPointsAtRoot),
+  },
+
+  {
+    // A feature changes another feature's table only through that feature's port.
+    name: 'project/feature-tables',
+    files: ['src/**/*.ts'],
+    plugins: { local },
+    rules: { 'local/feature-tables': ['error', { owners: TABLE_OWNERS }] },
   },
 
   {

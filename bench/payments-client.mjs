@@ -23,7 +23,7 @@ const port = await new Promise((done) => {
     server.close(() => done(free));
   });
 });
-const provider = spawn(process.execPath, [resolve(root, 'dist/payments/fake-provider/fake-provider.command.js')], {
+const provider = spawn(process.execPath, [resolve(root, 'dist-dev/fake-payments.command.js')], {
   env: { PATH: process.env.PATH, FAKE_PAYMENTS_PORT: String(port), LOG_LEVEL: 'silent' },
   stdio: 'ignore',
 });

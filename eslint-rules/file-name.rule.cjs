@@ -33,8 +33,6 @@ const ROLES = [
   .split(' ');
 const TEST_ROLES = ['spec', 'e2e-spec', 'fault-spec', 'meta-spec', 'fleet-spec', 'soak-spec'];
 const ENTRY_POINTS = new Set(['src/main.ts', 'src/worker.ts']);
-/** A command not yet at the root: moves to src/fake-payments.command.ts (issue 18, point 5). */
-const COMMANDS_NOT_YET_AT_ROOT = new Set(['src/payments/fake-provider/fake-provider.command.ts']);
 
 const KEBAB = '[a-z0-9]+(?:-[a-z0-9]+)*';
 const KEBAB_SEGMENT = new RegExp(`^${KEBAB}$`);
@@ -89,7 +87,7 @@ module.exports = {
           return;
         }
         const underSrc = segments[0] === 'src' && segments.length > 1;
-        if (match.groups.role === 'command' && underSrc && !COMMANDS_NOT_YET_AT_ROOT.has(file)) {
+        if (match.groups.role === 'command' && underSrc) {
           context.report({ node, loc, messageId: 'entryPoint', data: { file } });
           return;
         }

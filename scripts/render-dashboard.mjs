@@ -645,12 +645,7 @@ const renderHtml = ({ results, noData }, from, to, trafficNote) => {
 
 // ---------------------------------------------------------------- main
 try {
-  for (const need of [
-    'dist/main.js',
-    'dist/worker.js',
-    'dist/payments/fake-provider/fake-provider.command.js',
-    'dist/seed.command.js',
-  ]) {
+  for (const need of ['dist/main.js', 'dist/worker.js', 'dist-dev/fake-payments.command.js', 'dist/seed.command.js']) {
     if (!existsSync(resolve(root, need)))
       throw new Error(`${need} is missing: run npm run build (npm run docs:dashboard does)`);
   }
@@ -697,7 +692,7 @@ try {
   if (!productIds.length) throw new Error('the seed left no active product with stock');
 
   say(`fake payments :${paymentsPort}, API :${apiPort}, worker :${workerPort}`);
-  start('payments', process.execPath, ['dist/payments/fake-provider/fake-provider.command.js'], env);
+  start('payments', process.execPath, ['dist-dev/fake-payments.command.js'], env);
   start('api', process.execPath, ['dist/main.js'], env);
   start('worker', process.execPath, ['dist/worker.js'], env);
   await waitFor(`http://127.0.0.1:${apiPort}/health/ready`, 'the API');

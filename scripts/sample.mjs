@@ -55,6 +55,8 @@ function remove() {
     'scripts/soak.mjs',
     // The sample's own command (npm run payments:reconcile): an entry point at the root of src/.
     'src/reconcile.command.ts',
+    // The fake provider's entry point: what it runs was in src/payments/.
+    'src/fake-payments.command.ts',
   ]) {
     if (!existsSync(join(ROOT, path))) continue;
     rmSync(join(ROOT, path), { recursive: true, force: true });
@@ -93,7 +95,22 @@ function remove() {
   const manifest = JSON.parse(read('package.json'));
   for (const script of ['start:fake-payments', 'payments:reconcile', 'docs:client-page', 'soak'])
     delete manifest.scripts[script];
+  // The development build held only the fake provider (dist-dev/): it goes, with its image target.
+  manifest.scripts.build = manifest.scripts.build.replace(' && tsc -p tsconfig.dev.json', '');
   write('package.json', `${JSON.stringify(manifest, null, 2)}\n`);
+  write(
+    'tsconfig.build.json',
+    read('tsconfig.build.json').replace(', "src/payments/fake-provider", "src/fake-payments.command.ts"', ''),
+  );
+  rmSync(join(ROOT, 'tsconfig.dev.json'), { force: true });
+  removed.push('tsconfig.dev.json');
+  filterLines('.dockerignore', (line) => line !== '!tsconfig.dev.json');
+  write(
+    'Dockerfile',
+    read('Dockerfile')
+      .replace(' tsconfig.dev.json ./', ' ./')
+      .replace(/\n# ---- fake-payments:[\s\S]*?\nCMD \[[^\n]*\]\n/, ''),
+  );
   // The two-account check: the sample routes leave its list.
   const hardening = 'test/e2e/hardening.e2e-spec.ts';
   if (existsSync(join(ROOT, hardening))) {
@@ -152,8 +169,9 @@ function remove() {
     [
       'sample:remove: removed',
       ...removed.map((file) => `  ${file}`),
-      'edited: src/core.module.ts, src/problem-types.catalog.ts, src/app.module.ts, src/worker.module.ts, src/development-stack.bootstrap.ts, scripts/build-client.mjs,',
-      `  ${migrationsDir}/all.migrations.ts, src/platform/edge/docs/openapi.factory.ts, ${hardening}, package.json`,
+      'edited: src/core.module.ts, src/problem-types.catalog.ts, src/app.module.ts, src/worker.module.ts, src/development-stack.bootstrap.ts,',
+      `  scripts/build-client.mjs, ${migrationsDir}/all.migrations.ts, src/platform/edge/docs/openapi.factory.ts, ${hardening},`,
+      '  package.json, Dockerfile (its fake-payments target), .dockerignore',
       'A database migrated by the sample still holds its tables: recreate it (dropdb resilient_api; npm start creates it).',
       'Still to review by hand (docs/make-it-yours.md): the sample variables in src/config (PAYMENTS_*, ORDERS_*,',
       '  REPORTS_*, RECONCILE_*), docker-compose.yml and deploy/ (the fake-payments service), README and docs/.',

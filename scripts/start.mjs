@@ -16,6 +16,7 @@ const INPUTS = [
   'client',
   'tsconfig.json',
   'tsconfig.build.json',
+  'tsconfig.dev.json',
   'scripts/build-client.mjs',
   'package-lock.json',
 ];

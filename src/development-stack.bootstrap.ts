@@ -40,7 +40,8 @@ const MEMBERS: (GroupMember & { ready: (config: AppConfig) => string })[] = [
   },
   {
     name: 'payments',
-    script: join(__dirname, 'payments', 'fake-provider', 'fake-provider.command.js'),
+    // Built beside dist/, never into it (tsconfig.dev.json): the production image holds no fake provider.
+    script: join(__dirname, '..', 'dist-dev', 'fake-payments.command.js'),
     ready: (c) => `http://127.0.0.1:${c.payments.fakePort}/health`,
   },
 ];

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { isUniqueViolation } from '../platform/adapters/failures/pg.errors';
-import { SqlClient } from '../platform/adapters/database/sql.client';
+import { SqlClient, type SqlExecutor } from '../platform/adapters/database/sql.client';
 import { Account } from './account.entity';
 import { EmailTakenError } from './accounts.errors';
+import type { AccountLock } from './accounts.types';
 
 /** The constraint that makes an email unique (migration 1764000000000). */
 export const EMAIL_UNIQUE_CONSTRAINT = 'accounts_email_key';
@@ -10,10 +11,18 @@ export const EMAIL_UNIQUE_CONSTRAINT = 'accounts_email_key';
 export type NewAccount = Pick<Account, 'email' | 'name' | 'passwordHash'>;
 export type AccountRecord = Omit<Account, 'passwordHash'>;
 
-/** The only code that talks to the `accounts` table. */
+/** The only code that talks to the `accounts` table (other features lock a row through {@link AccountLock}). */
 @Injectable()
-export class AccountsRepository {
+export class AccountsRepository implements AccountLock {
   constructor(private readonly sql: SqlClient) {}
+
+  async hold(tx: SqlExecutor, accountId: string): Promise<boolean> {
+    const rows = await tx.query(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, [accountId], {
+      queryClass: 'lock',
+      name: 'accounts.hold',
+    });
+    return rows.length === 1;
+  }
 
   /**
    * Inserts an account; Postgres fills `id` and `created_at`.

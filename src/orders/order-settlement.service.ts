@@ -5,6 +5,7 @@ import { IdempotencyRepository } from '../platform/edge/idempotency/idempotency.
 import { MetricsService } from '../platform/kernel/metrics/metrics.service';
 import { Deadline } from '../platform/kernel/resilience/deadline.policy';
 import { ProductsService } from '../products/products.service';
+import { ProductStock } from '../products/products.types';
 import { ATTENTION_REASONS, OrdersRepository, type AttentionReason, type OrderRow } from './orders.repository';
 import type { OrderStatus } from './orders.schemas';
 
@@ -60,6 +61,7 @@ export class OrderSettlementService {
     private readonly orders: OrdersRepository,
     private readonly sql: SqlClient,
     private readonly products: ProductsService,
+    private readonly stock: ProductStock,
     private readonly keys: IdempotencyRepository,
     private readonly logger: PinoLogger,
     metrics: MetricsService,
@@ -114,12 +116,17 @@ export class OrderSettlementService {
   ): Promise<{ settled: boolean; status: OrderStatus }> {
     const outcome = await this.sql.transaction(
       async (tx) => {
-        const result = await this.orders.markFailedAndRelease(tx, order.id, failureCode, order.chargeResumedAt);
-        if (result.settled) {
-          await this.outdateAnswers(tx, order.id, options);
-          await options.alsoInTransaction?.(tx);
-        }
-        return result;
+        const { settled, status, lines } = await this.orders.markFailed(
+          tx,
+          order.id,
+          failureCode,
+          order.chargeResumedAt,
+        );
+        if (!settled) return { settled, status, productIds: [] };
+        const productIds = await this.stock.putBack(tx, lines);
+        await this.outdateAnswers(tx, order.id, options);
+        await options.alsoInTransaction?.(tx);
+        return { settled, status, productIds };
       },
       { name: 'orders.settleFailed', deadline: Deadline.after(SETTLE_BUDGET_MS, options.signal) },
     );

@@ -1,16 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { rethrowIfAccountGone } from '../accounts/accounts.errors';
 import { SqlClient, type SqlExecutor } from '../platform/adapters/database/sql.client';
+import type { StockLine } from '../products/products.types';
 import type { OrderCursor, OrderStatus } from './orders.schemas';
-
-/** A product row as the reservation locks it. */
-export interface LockedProduct extends Record<string, unknown> {
-  id: string;
-  priceCents: number;
-  currency: string;
-  stock: number;
-  status: 'active' | 'discontinued';
-}
 
 export interface OrderLineRow {
   productId: string;
@@ -52,36 +44,13 @@ const ORDER_COLUMNS = `o.id, o.account_id AS "accountId", o.status, o.total_cent
   ((extract(epoch FROM o.created_at) * 1000000)::bigint)::text AS "createdAtMicros"`;
 
 /**
- * The only code that talks to `orders` and `order_items` (and to `products.stock` for
- * reservations). Driver errors propagate: the problem mapping turns a lock timeout into 503
+ * The only code that talks to `orders` and `order_items`; the stock an order takes and puts back
+ * changes through products' port (ProductStock), in the same transaction. Driver errors propagate: the problem mapping turns a lock timeout into 503
  * and a cancelled statement into 504 in one place for every feature.
  */
 @Injectable()
 export class OrdersRepository {
   constructor(private readonly sql: SqlClient) {}
-
-  /**
-   * Locks the products of an order, in id order: two orders sharing products always lock
-   * them in the same order, so they queue instead of deadlocking.
-   */
-  lockProducts(tx: SqlExecutor, productIds: string[]): Promise<LockedProduct[]> {
-    return tx.query<LockedProduct>(
-      `SELECT id, price_cents AS "priceCents", currency, stock, status
-       FROM products WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
-      [productIds],
-      { queryClass: 'lock', name: 'orders.lockProducts' },
-    );
-  }
-
-  /** Takes the order's quantities out of stock (rows already locked by {@link lockProducts}). */
-  async reserveStock(tx: SqlExecutor, lines: { productId: string; quantity: number }[]): Promise<void> {
-    await tx.query(
-      `UPDATE products SET stock = stock - x.quantity, updated_at = now()
-       FROM unnest($1::uuid[], $2::int[]) AS x(product_id, quantity) WHERE products.id = x.product_id`,
-      [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
-      { queryClass: 'write', name: 'orders.reserveStock' },
-    );
-  }
 
   /**
    * Inserts a `payment_pending` order and its lines.
@@ -196,38 +165,29 @@ export class OrdersRepository {
   }
 
   /**
-   * `payment_pending` → `payment_failed`, and its stock back on the shelf (products locked in id
-   * order, as the reservation does), only if no charge began since the caller looked: its
-   * `charge_resumed_at` is still `chargeResumedAt`.
-   * @returns whether it settled, and the status afterwards (locked until the transaction ends).
+   * `payment_pending` → `payment_failed`, only if no charge began since the caller looked: its
+   * `charge_resumed_at` is still `chargeResumedAt`. The caller puts `lines` back in stock in the
+   * same transaction (products' port).
+   * @returns whether it settled, the status afterwards (locked until the transaction ends), and
+   *   the order's lines when it settled (none otherwise).
    */
-  async markFailedAndRelease(
+  async markFailed(
     tx: SqlExecutor,
     orderId: string,
     failureCode: string,
     chargeResumedAt: string | null,
-  ): Promise<{ settled: boolean; status: OrderStatus; productIds: string[] }> {
-    const rows = await tx.query(
-      `UPDATE orders SET status = 'payment_failed', payment_failure_code = $2, updated_at = now()
-       WHERE id = $1 AND status = 'payment_pending' AND charge_resumed_at IS NOT DISTINCT FROM $3::timestamptz
-       RETURNING 1`,
+  ): Promise<{ settled: boolean; status: OrderStatus; lines: StockLine[] }> {
+    const [row] = await tx.query<{ lines: StockLine[] }>(
+      `UPDATE orders o SET status = 'payment_failed', payment_failure_code = $2, updated_at = now()
+       WHERE o.id = $1 AND o.status = 'payment_pending' AND o.charge_resumed_at IS NOT DISTINCT FROM $3::timestamptz
+       RETURNING (SELECT COALESCE(json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity)
+                                           ORDER BY i.product_id), '[]')
+                  FROM order_items i WHERE i.order_id = o.id) AS lines`,
       [orderId, failureCode, chargeResumedAt],
       { queryClass: 'write', name: 'orders.markFailed' },
     );
-    if (rows.length === 0) return { settled: false, status: await this.lockStatus(tx, orderId), productIds: [] };
-    const locked = await tx.query<{ id: string }>(
-      `SELECT p.id FROM products p JOIN order_items i ON i.product_id = p.id
-       WHERE i.order_id = $1 ORDER BY p.id FOR UPDATE OF p`,
-      [orderId],
-      { queryClass: 'lock', name: 'orders.lockForRelease' },
-    );
-    await tx.query(
-      `UPDATE products p SET stock = p.stock + i.quantity, updated_at = now()
-       FROM order_items i WHERE i.order_id = $1 AND p.id = i.product_id`,
-      [orderId],
-      { queryClass: 'write', name: 'orders.releaseStock' },
-    );
-    return { settled: true, status: 'payment_failed', productIds: locked.map((p) => p.id) };
+    if (!row) return { settled: false, status: await this.lockStatus(tx, orderId), lines: [] };
+    return { settled: true, status: 'payment_failed', lines: row.lines };
   }
 
   /**

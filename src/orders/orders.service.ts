@@ -18,6 +18,7 @@ import { MetricsService } from '../platform/kernel/metrics/metrics.service';
 import { Deadline, DeadlineExceededError } from '../platform/kernel/resilience/deadline.policy';
 import { currentDeadline } from '../platform/kernel/correlation/correlation.context';
 import { ProductDiscontinuedError, ProductNotFoundError } from '../products/products.errors';
+import { ProductStock } from '../products/products.types';
 import { NOT_CHARGED_FAILURE_CODE, OrderSettlementService } from './order-settlement.service';
 import {
   OrderCurrencyMismatchError,
@@ -87,6 +88,7 @@ export class OrdersService {
 
   constructor(
     private readonly orders: OrdersRepository,
+    private readonly stock: ProductStock,
     private readonly sql: SqlClient,
     private readonly payments: PaymentsProviderClient,
     private readonly settlement: OrderSettlementService,
@@ -157,14 +159,11 @@ export class OrdersService {
     const lines = [...input.items].sort((a, b) => (a.productId < b.productId ? -1 : 1));
     return this.sql.transaction(
       async (tx) => {
-        const products = new Map(
-          (
-            await this.orders.lockProducts(
-              tx,
-              lines.map((l) => l.productId),
-            )
-          ).map((p) => [p.id, p]),
+        const locked = await this.stock.lockForOrder(
+          tx,
+          lines.map((l) => l.productId),
         );
+        const products = new Map(locked.map((p) => [p.id, p]));
         for (const line of lines) {
           const product = products.get(line.productId);
           if (!product) throw new ProductNotFoundError(line.productId);
@@ -175,7 +174,7 @@ export class OrdersService {
         if (currencies.length > 1) throw new OrderCurrencyMismatchError(currencies);
         const priced = lines.map((l) => ({ ...l, unitPriceCents: products.get(l.productId)!.priceCents }));
         const totalCents = priced.reduce((sum, l) => sum + l.quantity * l.unitPriceCents, 0);
-        await this.orders.reserveStock(tx, priced);
+        await this.stock.take(tx, priced);
         const order = await this.orders.insert(tx, { accountId, totalCents, currency: currencies[0], lines: priced });
         await context.idempotency?.attach(tx, order.id);
         return order;

@@ -1,15 +1,13 @@
 import type { Logger } from 'pino';
 import { once } from 'node:events';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/config.schemas';
 import { prepareDatabase } from '../platform/adapters/database/database.bootstrap';
-import { dataSourceOptions } from '../platform/adapters/database/data-source.factory';
+import { createPool } from '../platform/adapters/database/data-source.factory';
 import { SqlClient } from '../platform/adapters/database/sql.client';
 import { MetricsService } from '../platform/kernel/metrics/metrics.service';
 import { createRedisConnection, keysBySlot } from '../platform/adapters/redis/redis-connection.factory';
 import { sleep } from '../platform/kernel/resilience/backoff.policy';
-import { Product } from './product.entity';
 import { DEMO_PRODUCTS } from './products.fixtures';
 import { ProductsRepository } from './products.repository';
 import { productCacheKey } from './products.service';
@@ -57,19 +55,14 @@ export async function seedDemoCatalogIfEmpty(config: AppConfig, logger: Logger):
 }
 
 async function upsertDemoCatalog(config: AppConfig, logger: Logger): Promise<{ inserted: number; updated: number }> {
-  const dataSource = new DataSource({
-    ...dataSourceOptions(config, logger, 'maintenance'),
-    entities: [Product],
-    poolSize: 1,
-  });
-  await dataSource.initialize();
+  const pool = createPool(config, logger, 'maintenance', { max: 1 });
   try {
-    const repository = new ProductsRepository(new SqlClient(dataSource, config, new MetricsService()));
+    const repository = new ProductsRepository(new SqlClient(pool, config, new MetricsService()));
     const { inserted, updated, ids } = await repository.upsertMany([...DEMO_PRODUCTS]);
     await forgetCachedProducts(config, logger, ids);
     return { inserted, updated };
   } finally {
-    await dataSource.destroy();
+    await pool.end();
   }
 }
 

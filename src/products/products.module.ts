@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { Product } from './product.entity';
 import { ProductsRepository } from './products.repository';
 import { ProductsService } from './products.service';
+import { ProductStock } from './products.types';
 
-/** The read-only product catalog's domain (service, repository); no controllers, so a worker can boot it. */
+/**
+ * The product catalog's domain (service, repository); no controllers, so a worker can boot it.
+ * Exports {@link ProductStock}, the port through which orders reserve and release stock.
+ */
 @Module({
-  imports: [TypeOrmModule.forFeature([Product])],
-  providers: [ProductsRepository, ProductsService],
-  exports: [ProductsService],
+  providers: [ProductsRepository, ProductsService, { provide: ProductStock, useExisting: ProductsRepository }],
+  exports: [ProductsService, ProductStock],
 })
 export class ProductsModule {}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { SqlClient } from '../platform/adapters/database/sql.client';
+import { SqlClient, type SqlExecutor } from '../platform/adapters/database/sql.client';
 import type { Product } from './product.entity';
+import { ProductStock, type StockedProduct, type StockLine } from './products.types';
 
 /** The columns the API shows, read without entity hydration (the catalog is a hot read path). */
 export type ProductRow = Pick<Product, 'id' | 'sku' | 'name' | 'priceCents' | 'currency' | 'stock' | 'status'>;
@@ -10,13 +11,48 @@ const ROW_COLUMNS = 'id, sku, name, price_cents AS "priceCents", currency, stock
 export type ProductInput = Pick<Product, 'sku' | 'name' | 'priceCents' | 'currency' | 'stock' | 'status'>;
 
 /**
- * The only code that talks to the `products` table. Driver errors propagate as they are:
- * the global problem mapping turns an unreachable database into 503 and a statement
- * timeout into 504, in one place for every feature.
+ * The only code that talks to the `products` table, the stock changes of other features included
+ * (it implements the {@link ProductStock} port, inside their transactions). Driver errors propagate
+ * as they are: the global problem mapping turns an unreachable database into 503, a lock timeout
+ * into 503 and a statement timeout into 504, in one place for every feature.
  */
 @Injectable()
-export class ProductsRepository {
+export class ProductsRepository implements ProductStock {
   constructor(private readonly sql: SqlClient) {}
+
+  lockForOrder(tx: SqlExecutor, productIds: readonly string[]): Promise<StockedProduct[]> {
+    return tx.query<StockedProduct>(
+      `SELECT id, price_cents AS "priceCents", currency, stock, status
+       FROM products WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      [productIds],
+      { queryClass: 'lock', name: 'products.lockForOrder' },
+    );
+  }
+
+  async take(tx: SqlExecutor, lines: readonly StockLine[]): Promise<void> {
+    await tx.query(
+      `UPDATE products SET stock = stock - x.quantity, updated_at = now()
+       FROM unnest($1::uuid[], $2::int[]) AS x(product_id, quantity) WHERE products.id = x.product_id`,
+      [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
+      { queryClass: 'write', name: 'products.takeStock' },
+    );
+  }
+
+  async putBack(tx: SqlExecutor, lines: readonly StockLine[]): Promise<string[]> {
+    if (lines.length === 0) return [];
+    const locked = await tx.query<{ id: string }>(
+      `SELECT id FROM products WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      [lines.map((l) => l.productId)],
+      { queryClass: 'lock', name: 'products.lockForPutBack' },
+    );
+    await tx.query(
+      `UPDATE products SET stock = stock + x.quantity, updated_at = now()
+       FROM unnest($1::uuid[], $2::int[]) AS x(product_id, quantity) WHERE products.id = x.product_id`,
+      [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
+      { queryClass: 'write', name: 'products.putBackStock' },
+    );
+    return locked.map((p) => p.id);
+  }
 
   /** @param id a validated UUID: anything else would fail in Postgres with SQLSTATE 22P02. */
   async findById(id: string): Promise<ProductRow | null> {

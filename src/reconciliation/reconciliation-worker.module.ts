@@ -1,13 +1,12 @@
 import { DynamicModule, Module, type ModuleMetadata, type Type } from '@nestjs/common';
-import { NoopPaymentsReconciler } from './noop-payments-reconciler.service';
 import { ReconciliationProcessor } from './reconciliation.processor';
 import { PaymentsReconciler } from './reconciliation.types';
 
 export interface ReconciliationWorkerOptions {
   /** The module exporting the reconciler (the orders feature's module). */
   imports?: NonNullable<ModuleMetadata['imports']>;
-  /** The class implementing {@link PaymentsReconciler}; the no-op one by default. Provided here unless `imports` is given. */
-  reconciler?: Type<PaymentsReconciler>;
+  /** The class implementing {@link PaymentsReconciler}. Provided here unless `imports` is given. */
+  reconciler: Type<PaymentsReconciler>;
 }
 
 /**
@@ -17,8 +16,8 @@ export interface ReconciliationWorkerOptions {
  */
 @Module({})
 export class ReconciliationWorkerModule {
-  static forRoot(options: ReconciliationWorkerOptions = {}): DynamicModule {
-    const reconciler = options.reconciler ?? NoopPaymentsReconciler;
+  static forRoot(options: ReconciliationWorkerOptions): DynamicModule {
+    const { reconciler } = options;
     return {
       module: ReconciliationWorkerModule,
       imports: [...(options.imports ?? [])],

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AccountNotFoundError, rethrowIfAccountGone } from '../accounts/accounts.errors';
+import { AccountLock } from '../accounts/accounts.types';
 import { SqlClient } from '../platform/adapters/database/sql.client';
 import type { ReportParams, ReportRecord, ReportStatus, ReportType } from './reports.types';
 import { TooManyUnfinishedReportsError } from './reports.errors';
@@ -15,10 +16,16 @@ export interface SalesRow {
   totalCents: string;
 }
 
-/** The only code that talks to the `reports` table (and reads `orders` for the sales summary). */
+/**
+ * The only code that talks to the `reports` table (and reads `orders` for the sales summary; the
+ * account's row is locked through accounts' port, AccountLock).
+ */
 @Injectable()
 export class ReportsRepository {
-  constructor(private readonly sql: SqlClient) {}
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly accounts: AccountLock,
+  ) {}
 
   /**
    * Creates a queued report, or finds the unfinished one with the same account, type and
@@ -40,11 +47,7 @@ export class ReportsRepository {
     const paramsJson = JSON.stringify(params);
     return this.sql.transaction(
       async (tx) => {
-        const [account] = await tx.query(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, [accountId], {
-          queryClass: 'lock',
-          name: 'reports.lockAccount',
-        });
-        if (!account) throw new AccountNotFoundError();
+        if (!(await this.accounts.hold(tx, accountId))) throw new AccountNotFoundError();
         const [unfinished] = await tx.query<{ twin: { id: string; status: ReportStatus } | null; count: number }>(
           `SELECT count(*)::int AS count,
                   (array_agg(json_build_object('id', id, 'status', status)) FILTER (WHERE type = $2 AND params = $3))[1] AS twin

@@ -1,6 +1,6 @@
-import { DataSource } from 'typeorm';
+import type { Pool } from 'pg';
 import { loadConfig } from '../../src/config/config.schemas';
-import { dataSourceOptions } from '../../src/platform/adapters/database/data-source.factory';
+import { createPool } from '../../src/platform/adapters/database/data-source.factory';
 import { isForeignKeyViolation } from '../../src/platform/adapters/failures/pg.errors';
 import { SqlClient, isIdempotent } from '../../src/platform/adapters/database/sql.client';
 import { classifyFailure } from '../../src/platform/adapters/failures/failure.classifier';
@@ -26,7 +26,7 @@ async function holdRowLock(sql: SqlClient): Promise<{ release: () => void; holde
 
 describe('the SQL seam (SqlClient) on real Postgres', () => {
   let db: TestDatabase;
-  let dataSource: DataSource;
+  let pool: Pool;
   let sql: SqlClient;
   let metrics: MetricsService;
 
@@ -39,15 +39,14 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
       DB_LOCK_TIMEOUT_MS: '700',
       DB_REPORT_STATEMENT_TIMEOUT_MS: '90000',
     });
-    dataSource = new DataSource({ ...dataSourceOptions(config), poolSize: 3 });
-    await dataSource.initialize();
+    pool = createPool(config, undefined, 'request', { max: 3 });
     metrics = new MetricsService();
-    sql = new SqlClient(dataSource, config, metrics);
+    sql = new SqlClient(pool, config, metrics);
     await sql.query('CREATE TABLE seam_probe (id int PRIMARY KEY, n int NOT NULL)', [], { queryClass: 'admin' });
     await sql.query('INSERT INTO seam_probe VALUES (1, 0)', [], { queryClass: 'write' });
   });
   afterAll(async () => {
-    await dataSource.destroy();
+    await pool.end();
     await db.drop();
   });
 
@@ -179,8 +178,7 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
 
   it('ends a plain read at its statement timeout on the server: 57014, the statement gone, the connection usable', async () => {
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, DB_STATEMENT_TIMEOUT_MS: '300' });
-    const short = new DataSource({ ...dataSourceOptions(config), poolSize: 1 });
-    await short.initialize();
+    const short = createPool(config, undefined, 'request', { max: 1 });
     try {
       const seam = new SqlClient(short, config, new MetricsService());
       const startedAt = Date.now();
@@ -195,7 +193,7 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
       // The connection is usable afterwards: the cancel did not outlive its statement.
       await expect(seam.query('SELECT 1 AS one')).resolves.toEqual([{ one: 1 }]);
     } finally {
-      await short.destroy();
+      await short.end();
     }
   });
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
+import type { Pool } from 'pg';
 import { loadConfig } from '../../src/config/config.schemas';
-import { dataSourceOptions } from '../../src/platform/adapters/database/data-source.factory';
+import { createPool } from '../../src/platform/adapters/database/data-source.factory';
 import { SqlClient, type SqlExecutor } from '../../src/platform/adapters/database/sql.client';
 import { MetricsService } from '../../src/platform/kernel/metrics/metrics.service';
 import { toProblem } from '../../src/platform/edge/http/problem.factory';
@@ -126,16 +126,15 @@ describe('deadlocks and serialization failures under concurrent writes (F6)', ()
   const ACCOUNTS = 4;
   const INITIAL = 1_000;
   let db: TestDatabase;
-  let dataSource: DataSource;
+  let pool: Pool;
   let sql: SqlClient;
   let retried = 0;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, DB_LOCK_TIMEOUT_MS: '2000' });
-    dataSource = new DataSource({ ...dataSourceOptions(config), poolSize: 8 });
-    await dataSource.initialize();
-    sql = new SqlClient(dataSource, config, new MetricsService());
+    pool = createPool(config, undefined, 'request', { max: 8 });
+    sql = new SqlClient(pool, config, new MetricsService());
     sql.setObserver({ retried: () => retried++ });
     await sql.query('CREATE TABLE ledger (id int PRIMARY KEY, balance int NOT NULL)', [], { queryClass: 'admin' });
     await sql.query(
@@ -147,7 +146,7 @@ describe('deadlocks and serialization failures under concurrent writes (F6)', ()
     );
   });
   afterAll(async () => {
-    await dataSource?.destroy();
+    await pool?.end();
     await db?.drop();
   });
 

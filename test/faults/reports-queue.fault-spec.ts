@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { NoopPaymentsReconciler } from '../../src/reconciliation/noop-payments-reconciler.service';
+import { NoopPaymentsReconciler } from '../support/noop-payments-reconciler.support';
 import type { ReconciliationOutcome } from '../../src/reconciliation/reconciliation.types';
 import { REPORT_FAILURE_REASONS } from '../../src/reports/reports.errors';
 import { parseMetrics } from '../support/metrics.support';

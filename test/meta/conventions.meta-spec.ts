@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative as relativePath, resolve } from 'node:path';
 
@@ -293,6 +293,63 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
         'entry-point-not-imported',
       );
       expectNoViolation({ ...seed, 'src/main.ts': 'void 0;\n' });
+    });
+  });
+
+  describe("a feature changes another feature's table only through that feature's port", () => {
+    /** A repository of `feature` running `sql`. */
+    const repository = (sql: string) =>
+      `export const run = (tx: { query(text: string): Promise<unknown> }) =>\n  tx.query(\`${sql}\`);\n`;
+
+    it.each([
+      ['takes stock itself', 'src/orders/orders.repository.ts', 'UPDATE products SET stock = stock - 1 WHERE id = $1'],
+      ['locks products itself', 'src/orders/orders.repository.ts', 'SELECT id FROM products WHERE id = $1 FOR UPDATE'],
+      [
+        'locks an account row itself',
+        'src/reports/reports.repository.ts',
+        'SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE',
+      ],
+      ['inserts order lines', 'src/products/products.repository.ts', 'INSERT INTO order_items (order_id) VALUES ($1)'],
+      ['deletes idempotency keys', 'src/accounts/accounts.repository.ts', 'DELETE FROM idempotency_keys WHERE 1 = 1'],
+    ])('fails when a feature %s', (_what, path, sql) => {
+      const result = eslint(path, repository(sql));
+      expect(result.status).toBe(1);
+      expect(result.output).toContain('local/feature-tables');
+    });
+
+    it.each([
+      [
+        'changes its own table',
+        'src/products/products.repository.ts',
+        'UPDATE products SET stock = stock - 1 WHERE id = $1',
+      ],
+      [
+        "reads another feature's rows (a read model)",
+        'src/reports/reports.repository.ts',
+        'SELECT count(*) FROM orders WHERE account_id = $1',
+      ],
+      [
+        'calls a function named like a table',
+        'src/orders/orders.repository.ts',
+        'SELECT * FROM unnest($1::uuid[]) FOR UPDATE',
+      ],
+    ])('passes when a feature %s', (_what, path, sql) => {
+      expect(eslint(path, repository(sql))).toEqual({ status: 0, output: '' });
+    });
+
+    it('knows an owner for every table the migrations create: a feature it has never heard of may change none', () => {
+      const dir = join(ROOT, 'src/platform/adapters/database/migrations');
+      const tables = new Set<string>();
+      for (const file of readdirSync(dir))
+        for (const [, table] of readFileSync(join(dir, file), 'utf8').matchAll(
+          /CREATE TABLE (?:IF NOT EXISTS )?"?([a-z_]+)/g,
+        ))
+          tables.add(table);
+      expect(tables.size).toBeGreaterThanOrEqual(5);
+      const statements = [...tables].map((table) => `UPDATE ${table} SET x = 1`).join('; ');
+      const result = eslint('src/strangers/strangers.repository.ts', repository(statements));
+      expect(result.status).toBe(1);
+      for (const table of tables) expect(result.output).toContain(`names table '${table}'`);
     });
   });
 

@@ -58,7 +58,7 @@ function consistencyProblems(resolved: any): string[] {
       problems.push(`no ${name} service`);
       continue;
     }
-    images.add(service.image);
+    if (name !== 'fake-payments') images.add(service.image);
     const env: Record<string, string> = { ...service.environment };
     for (const variable of Object.keys(env)) {
       if (!APP_VARIABLES.has(variable) && variable !== 'HEALTHCHECK_URL')
@@ -91,6 +91,12 @@ function consistencyProblems(resolved: any): string[] {
     }
   }
   if (images.size !== 1) problems.push(`one image for every command, got ${[...images].join(', ')}`);
+  // The production image holds no fake provider: it is built from the Dockerfile's own target for it.
+  const fake = services['fake-payments'];
+  if (fake && (fake.build?.target !== 'fake-payments' || images.has(fake.image)))
+    problems.push(
+      `fake-payments is not its own image from the Dockerfile's fake-payments target: ${JSON.stringify(fake.build)}`,
+    );
   const payments = new URL(productionConfig(services.api.environment).payments.baseUrl);
   const fakePort = productionConfig(services['fake-payments'].environment).payments.fakePort;
   if (payments.hostname !== 'fake-payments' || Number(payments.port) !== fakePort) {

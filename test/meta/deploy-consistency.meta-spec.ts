@@ -29,12 +29,21 @@ function problems({ dockerfile, compose, k8s }: Sources): string[] {
   const expected = { api: defaults.http.port, worker: defaults.worker.port, fakePayments: defaults.payments.fakePort };
   const found: [string, number | undefined, number][] = [];
   const runtime = dockerfile[dockerfile.length - 1];
-  const exposed = runtime.steps
-    .filter((s) => s.instruction === 'EXPOSE')
-    .flatMap((s) => s.args.split(/\s+/))
-    .map(Number);
-  for (const port of Object.values(expected))
-    found.push([`Dockerfile EXPOSE ${port}`, exposed.includes(port) ? port : undefined, port]);
+  // The production image runs the API and the worker; the fake provider has its own target (fake-payments).
+  const exposed = (stage: DockerStage | undefined) =>
+    (stage?.steps ?? [])
+      .filter((s) => s.instruction === 'EXPOSE')
+      .flatMap((s) => s.args.split(/\s+/))
+      .map(Number);
+  const fakeStage = dockerfile.find((s) => s.name === 'fake-payments');
+  for (const [stage, port] of [
+    [runtime, expected.api],
+    [runtime, expected.worker],
+    [fakeStage, expected.fakePayments],
+  ] as const) {
+    const where = stage === runtime ? `Dockerfile EXPOSE ${port}` : `Dockerfile fake-payments EXPOSE ${port}`;
+    found.push([where, exposed(stage).includes(port) ? port : undefined, port]);
+  }
   const healthcheck = runtime.steps.find((s) => s.instruction === 'HEALTHCHECK')?.exec?.join(' ') ?? '';
   const fallback = /process\.env\.PORT \|\| (\d+)/.exec(healthcheck)?.[1];
   found.push(['Dockerfile HEALTHCHECK default port', Number(fallback), expected.api]);

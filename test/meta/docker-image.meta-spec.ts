@@ -192,7 +192,7 @@ describe('the Docker image, replayed without Docker', () => {
     const build = stageNamed('build');
     expect(steps(build, 'RUN').map((s) => s.args)).toContain('npm run build');
     expect(JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')).scripts.build).toBe(
-      'tsc -p tsconfig.build.json && node scripts/build-client.mjs',
+      'tsc -p tsconfig.build.json && tsc -p tsconfig.dev.json && node scripts/build-client.mjs',
     );
     for (const copy of steps(build, 'COPY')) {
       for (const source of copy.args.split(/\s+/).slice(0, -1))
@@ -206,6 +206,8 @@ describe('the Docker image, replayed without Docker', () => {
       '.env',
       'node_modules/x/index.js',
       'dist/main.js',
+      'dist-dev/fake-payments.command.js',
+      'test/support/noop-payments-reconciler.support.ts',
       'test/e2e/x.ts',
       'src/main.spec.ts',
       'deploy/k8s/base/kustomization.yaml',
@@ -230,8 +232,44 @@ describe('the Docker image, replayed without Docker', () => {
     expect(only(runtime, 'USER').args).not.toMatch(/^(root|0)(:|$)/);
     expect(only(runtime, 'STOPSIGNAL').args).toBe('SIGTERM');
     expect(only(runtime, 'CMD').exec).toEqual(['node', ENTRY_POINTS.api]);
-    const missing = Object.values(ENTRY_POINTS).filter((script) => !existsSync(join(app, script)));
+    const { fakePayments, ...production } = ENTRY_POINTS;
+    const missing = Object.values(production).filter((script) => !existsSync(join(app, script)));
     expect(missing.sort()).toEqual([...NOT_YET_BUILT].sort());
+    // The fake provider is a command of its own target (docker-compose only), not of this image.
+    expect({ fakePayments, inImage: existsSync(join(app, fakePayments)) }).toEqual({ fakePayments, inImage: false });
+    expect(only(stageNamed('fake-payments'), 'CMD').exec).toEqual(['node', fakePayments]);
+  });
+
+  it('holds no fake provider and no test-only code (they are in the development build and test/, never in dist/)', () => {
+    /** Every file under `dir`, relative to it. */
+    const filesUnder = (dir: string): string[] =>
+      readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => posix.relative(dir, join(entry.parentPath, entry.name)));
+    /** The files under `dir` that mention one of `markers`. */
+    const mentioning = (dir: string, markers: string[]) =>
+      filesUnder(dir).filter((file) => {
+        const text = readFileSync(join(dir, file), 'utf8');
+        return markers.some((marker) => text.includes(marker));
+      });
+    // What only the fake provider and the test-only reconciler define.
+    const fakeProvider = ['startFakeProvider', 'fake payments provider listening'];
+    const testOnly = ['NoopPaymentsReconciler'];
+    const shipped = filesUnder(join(app, 'dist'));
+    expect(shipped.length).toBeGreaterThan(50);
+    expect(
+      shipped.filter((file) => /fake-provider|fake-payments|\.spec\.js|\.support\.js|fixtures\.module/.test(file)),
+    ).toEqual([]);
+    expect(mentioning(join(app, 'dist'), [...fakeProvider, ...testOnly])).toEqual([]);
+    // The probes bite: the same scan finds the fake provider in the development build and the
+    // reconciler in test/support.
+    expect(mentioning(join(ROOT, 'dist-dev'), fakeProvider)).toEqual(
+      expect.arrayContaining(['fake-payments.command.js', 'payments/fake-provider/fake-provider.server.js']),
+    );
+    expect(mentioning(join(ROOT, 'test', 'support'), testOnly)).toEqual(['noop-payments-reconciler.support.ts']);
+    // The fake provider's own target copies the development build only, never dist/.
+    const fromBuild = steps(stageNamed('fake-payments'), 'COPY').filter((s) => s.flags.from === 'build');
+    expect(fromBuild.map((s) => s.args)).toEqual(['/app/dist-dev ./dist-dev']);
   });
 
   it('boots as PID 1 of its own namespace, unprivileged, answers its HEALTHCHECK, and stops cleanly on SIGTERM', async () => {

@@ -721,7 +721,7 @@ async function main(argv) {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     for (const port of [providerPort, slowProviderPort]) {
-      start(`fake-provider-${port}`, process.execPath, ['dist/payments/fake-provider/fake-provider.command.js'], {
+      start(`fake-provider-${port}`, process.execPath, ['dist-dev/fake-payments.command.js'], {
         env: { NODE_ENV: 'test', FAKE_PAYMENTS_PORT: String(port) },
       });
     }

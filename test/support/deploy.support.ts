@@ -57,7 +57,7 @@ export const ENTRY_POINTS = {
   api: 'dist/main.js',
   worker: 'dist/worker.js',
   migrate: 'dist/migrate.command.js',
-  fakePayments: 'dist/payments/fake-provider/fake-provider.command.js',
+  fakePayments: 'dist-dev/fake-payments.command.js',
 } as const;
 
 export interface DockerInstruction {

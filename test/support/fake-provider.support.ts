@@ -20,7 +20,7 @@ export async function startFakeProviderProcess(
   port: number,
   env: Record<string, string> = {},
 ): Promise<FakeProviderProcess> {
-  const proc = runNode('dist/payments/fake-provider/fake-provider.command.js', {
+  const proc = runNode('dist-dev/fake-payments.command.js', {
     NODE_ENV: 'test',
     FAKE_PAYMENTS_PORT: String(port),
     ...env,

@@ -16,7 +16,7 @@ import { FAST_WORKER_ENV, REDIS_URL } from './test-env.support';
  *              → API 1, API 2 (dist/main.js)  ┐
  *            worker 1, worker 2 (dist/worker.js) ├→ PgBouncer (transaction mode, stock settings) → Postgres
  *                                              └→ Redis (the shared server, a key prefix of this fleet)
- *            fake payments provider (dist/…/fake-provider.command.js)
+ *            fake payments provider (dist-dev/fake-payments.command.js)
  *
  * The apps reach Postgres only through PgBouncer (`DATABASE_URL`); migrations and their lock go to
  * Postgres directly (`DATABASE_MIGRATION_URL`). PgBouncer runs with Debian's defaults but for what a

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import pino from 'pino';
@@ -14,9 +15,10 @@ import { ADMIN_DATABASE_URL, databaseUrl } from './test-env.support';
 export default async function globalSetup(): Promise<void> {
   // RA_TEST_NO_BUILD=1 skips the build while iterating on tests that spawn nothing.
   if (process.env.RA_TEST_NO_BUILD !== '1') {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-      stdio: 'inherit',
-    });
+    // As `npm run build`: the app into dist/, then the development-only programs (the fake payments
+    // provider) into dist-dev/, which the production image never copies.
+    for (const project of ['tsconfig.build.json', 'tsconfig.dev.json'].filter((file) => existsSync(file)))
+      execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], { stdio: 'inherit' });
     // The typed client (dist/client/), as `npm run build` makes it: the page the browser tests load runs it.
     execFileSync(process.execPath, ['scripts/build-client.mjs'], { stdio: 'inherit' });
   }

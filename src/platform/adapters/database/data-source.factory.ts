@@ -1,9 +1,10 @@
+import { Pool, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
 import type { DataSourceOptions } from 'typeorm';
-
-type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
 import type { AppConfig } from '../../../config/config.schemas';
 import { MIGRATIONS } from './migrations/all.migrations';
+
+type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
 
 export const MIGRATIONS_TABLE = 'migrations';
 
@@ -16,9 +17,9 @@ export const MIGRATIONS_TABLE = 'migrations';
 export type SessionProfile = 'request' | 'maintenance';
 
 /**
- * One place for every Postgres setting: the app, `npm run db:migrate` and the tests
- * all build their DataSource here. Never `synchronize`: the schema changes only
- * through reviewed migrations.
+ * One place for every Postgres setting: the SQL seam's pool ({@link createPool}), the migrations'
+ * TypeORM DataSource ({@link dataSourceOptions}), `npm run db:migrate`, the seed and the tests
+ * all build theirs here.
  *
  * Pooler-safe by construction: a connection carries no session state. No startup parameter
  * but `application_name` (which PgBouncer tracks; stock PgBouncer refuses `statement_timeout`
@@ -35,42 +36,76 @@ export type SessionProfile = 'request' | 'maintenance';
  * the client's own read timeout a margin later, which is what ends a request whose
  * network to Postgres went silent (the server cannot cancel what it never sees).
  */
+export function poolConfig(config: AppConfig, profile: SessionProfile = 'request'): PoolConfig {
+  const { poolMax, connectTimeoutMs, acquireTimeoutMs, clientTimeoutMarginMs } = config.database;
+  const statementTimeoutMs =
+    profile === 'request' ? config.database.statementTimeoutMs : config.database.reportStatementTimeoutMs;
+  return {
+    connectionString: profile === 'request' ? config.database.url : config.database.migrationUrl,
+    application_name: 'resilient-api',
+    max: poolMax,
+    // pg-pool uses one timeout for both waits: a free slot in a full pool, and opening a new connection.
+    connectionTimeoutMillis: profile === 'request' ? acquireTimeoutMs : connectTimeoutMs,
+    // Client side only (pg reads it, nothing is sent): gives up when the server has not answered
+    // a margin after the statement's limit (network black-holed, server frozen); pg then drops
+    // the connection. The seam sets a tighter one per statement.
+    query_timeout: statementTimeoutMs + clientTimeoutMarginMs,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  };
+}
+
+/**
+ * The pg pool of the SQL seam, created and owned here through pg's public API (database.module.ts
+ * ends it at shutdown): TypeORM is used for the migrations only, never for the pool.
+ * @param overrides e.g. `{ max: 1 }` for a one-connection tool or test.
+ */
+export function createPool(
+  config: AppConfig,
+  logger?: Logger,
+  profile: SessionProfile = 'request',
+  overrides: PoolConfig = {},
+): Pool {
+  const pool = new Pool({ ...poolConfig(config, profile), ...overrides });
+  // A pool error with no listener kills the process; this one also logs which backend error it
+  // was (e.g. 57P01 when an admin killed an idle connection). pg-pool attaches the whole client
+  // to the error: log the code and first line only.
+  pool.on('error', (error: Error & { code?: string }) =>
+    logger?.warn(
+      { sqlState: error.code, reason: String(error.message).split('\n')[0].slice(0, 200) },
+      'postgres pool: idle connection failed and was discarded',
+    ),
+  );
+  return pool;
+}
+
+/**
+ * The TypeORM DataSource options of a profile, for what TypeORM still does here: run the
+ * migrations (database.bootstrap.ts). The same settings as {@link poolConfig}. Never
+ * `synchronize`: the schema changes only through reviewed migrations.
+ */
 export function dataSourceOptions(
   config: AppConfig,
   logger?: Logger,
   profile: SessionProfile = 'request',
 ): PostgresConnectionOptions {
-  const { poolMax, connectTimeoutMs, acquireTimeoutMs, clientTimeoutMarginMs } = config.database;
-  const url = profile === 'request' ? config.database.url : config.database.migrationUrl;
-  const statementTimeoutMs =
-    profile === 'request' ? config.database.statementTimeoutMs : config.database.reportStatementTimeoutMs;
+  const { connectionString, application_name, max, connectionTimeoutMillis, ...extra } = poolConfig(config, profile);
   return {
     type: 'postgres',
-    url,
+    url: connectionString,
     synchronize: false,
     migrationsRun: false,
     migrations: MIGRATIONS,
     migrationsTableName: MIGRATIONS_TABLE,
     migrationsTransactionMode: 'each',
-    applicationName: 'resilient-api',
-    poolSize: poolMax,
-    // pg-pool uses one timeout for both waits: a free slot in a full pool, and opening a new connection.
-    connectTimeoutMS: profile === 'request' ? acquireTimeoutMs : connectTimeoutMs,
-    // A pool error with no listener kills the process. TypeORM attaches one; ours
-    // also logs which backend error it was (e.g. 57P01 when an admin killed it).
-    // pg-pool attaches the whole client to the error: log the code and first line only.
+    applicationName: application_name,
+    poolSize: max,
+    connectTimeoutMS: connectionTimeoutMillis,
     poolErrorHandler: (error: Error & { code?: string }) =>
       logger?.warn(
         { sqlState: error.code, reason: String(error.message).split('\n')[0].slice(0, 200) },
         'postgres pool: idle connection failed and was discarded',
       ),
-    extra: {
-      // Client side only (pg reads it, nothing is sent): gives up when the server has not answered
-      // a margin after the statement's limit (network black-holed, server frozen); pg then drops
-      // the connection. The seam sets a tighter one per statement.
-      query_timeout: statementTimeoutMs + clientTimeoutMarginMs,
-      idleTimeoutMillis: 30_000,
-      keepAlive: true,
-    },
+    extra,
   };
 }

@@ -1,8 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { DatabaseError, type Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg';
 import type { Counter, Histogram } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { classifyFailure, isRetryable } from '../failures/failure.classifier';
@@ -18,6 +16,7 @@ import { sqlStateClassOf } from '../failures/postgres-failure.classifier';
 import { limitedQuery } from './limited-query.factory';
 import { sendCancelRequest } from './protocol-cancel.client';
 import { attemptSpan, statementSpan, transactionSpan } from './sql-spans.factory';
+import { SQL_POOL } from './sql-pool.module';
 import { currentSpan, inChildSpan, tracedNow } from '../../kernel/tracing/tracing.context';
 
 /**
@@ -160,9 +159,6 @@ export interface SqlExecutor {
 // Defined with the other pg error helpers (the failure classifier reads it without importing the seam).
 export { CommitOutcomeUnknownError };
 
-/** The pg pool behind a TypeORM DataSource: the one cast to reach it (TypeORM does not type `master`). */
-const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown as { master: Pool }).master;
-
 /**
  * The one SQL seam: every repository runs its statements through `query()` or
  * `transaction()`, never through TypeORM repositories or the driver. Statements are plain
@@ -213,12 +209,20 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   private readonly retries: Counter.Internal;
   /** `db_client_connection_acquire_seconds` (observed where the seam checks a connection out itself: transactions). */
   private readonly acquire: Histogram;
+  /** Every open connection of the pool, from pg-pool's `connect` and `remove` events (shutdown cuts the stuck ones). */
+  private readonly clients = new Set<PoolClient>();
 
+  /**
+   * @param pool the pg pool the seam runs on (SqlPoolModule's; a tool or a test may pass its own,
+   *   from `createPool()` in data-source.factory.ts). The seam never ends it: its owner does.
+   */
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(SQL_POOL) readonly pool: Pool,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: MetricsService,
   ) {
+    pool.on('connect', (client) => this.clients.add(client));
+    pool.on('remove', (client) => this.clients.delete(client));
     this.errors = metrics.counter('db_client_errors_total');
     this.retries = metrics.counter('resilience_retries_total').labels({ dependency: 'database' });
     this.retries.inc(0); // the series exists from the start: rate() sees 0, not no data
@@ -258,14 +262,6 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
       onRetry,
       onRetryRefused,
     });
-  }
-
-  /**
-   * The pg pool behind the seam, for what observes it (pool gauges, the readiness probe).
-   * Statements never go to it directly: they go through `query()`/`transaction()`.
-   */
-  get pool(): Pool {
-    return poolOf(this.dataSource);
   }
 
   /** Wires the metrics hooks (see {@link SqlObserver}). */
@@ -337,14 +333,11 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   /** From now on nothing is retried, and connections still busy after `DB_CLOSE_TIMEOUT_MS` are cut. */
   beforeApplicationShutdown(): void {
     this.closing = true;
-    const pool = this.pool;
     setTimeout(() => {
-      // pg-pool keeps every open client in `_clients`; a client stuck on a silent network
-      // would keep pool.end() (and so the process) waiting. Destroying its socket fails the
-      // statement at once (503 to its caller) and lets the pool close.
-      const clients = (pool as unknown as { _clients?: PoolClient[] })._clients ?? [];
-      for (const client of clients)
-        (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      // A client stuck on a silent network would keep pool.end() (and so the process) waiting.
+      // pg's Client.end() on a connection with a statement in flight destroys its socket: the
+      // statement fails at once (503 to its caller) and the pool can close.
+      for (const client of this.clients) void client.end().catch(() => undefined);
     }, this.config.database.closeTimeoutMs).unref();
   }
 

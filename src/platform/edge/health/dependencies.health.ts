@@ -1,15 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { MIGRATIONS_TABLE } from '../../adapters/database/data-source.factory';
+import { MIGRATIONS } from '../../adapters/database/migrations/all.migrations';
 import { PG, sqlStateOf } from '../../adapters/failures/pg.errors';
 import { classifyFailure } from '../../adapters/failures/failure.classifier';
 import { isPoolerBusy } from '../../adapters/failures/postgres-failure.classifier';
 import { SqlClient } from '../../adapters/database/sql.client';
-import type { RedisConnectionName } from '../../adapters/redis/redis-connection.factory';
+import type { RedisClient, RedisConnectionName } from '../../adapters/redis/redis-connection.factory';
 import { RedisConnectionsService } from '../../adapters/redis/redis-connections.service';
 
 /**
@@ -38,7 +37,6 @@ export interface CheckResult {
 @Injectable()
 export class DependenciesHealth {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sql: SqlClient,
     private readonly connections: RedisConnectionsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -81,11 +79,17 @@ export class DependenciesHealth {
 
   /** Every Redis connection this process opened (the API: cache; a worker: its queue connections). */
   redis(): Promise<CheckResult> {
+    const timeoutMs = this.config.health.checkTimeoutMs;
     return timed(async () => {
       const names = Object.keys(this.connections.states()) as RedisConnectionName[];
       await Promise.all(
         names.map(async (name) => {
           const client = this.connections.get(name);
+          // A connection still shaking hands (a fresh process's first connect, a reconnect under way)
+          // has not answered yet, which is not down: wait for that attempt to end, ready or closed,
+          // within the check's own time. Otherwise the first check of a fresh process reports a
+          // healthy Redis as unavailable, and that result is served for up to a second.
+          await attemptEnded(client, timeoutMs);
           // A connection that queues commands while disconnected (the worker's, as BullMQ needs) would
           // hold a ping until it reconnects: not ready is down at once, and pings do not pile up.
           // The others (offline queue off) answer a ping or fail it at once themselves.
@@ -112,7 +116,8 @@ export class DependenciesHealth {
           throw error;
         });
       const applied = new Set(rows.flatMap((r: { name: string | null }) => (r.name ? [r.name] : [])));
-      const known = new Set(this.dataSource.migrations.map((m) => m.name ?? m.constructor.name));
+      // Named as TypeORM records them: the instance's `name`, or its class name.
+      const known = new Set(MIGRATIONS.map((Migration) => new Migration().name ?? Migration.name));
       const pending = [...known].filter((name) => !applied.has(name));
       const unknown = [...applied].filter((name) => !known.has(name));
       if (pending.length || unknown.length) {
@@ -123,6 +128,31 @@ export class DependenciesHealth {
       }
     }, timeoutMs);
   }
+}
+
+/** ioredis states of a connection attempt under way (TCP connecting, or connected and in its ready check). */
+const OPENING: ReadonlySet<string> = new Set(['connecting', 'connect']);
+
+/**
+ * Resolves when the connection attempt under way ends (`ready`, or `close`: refused, reset, timed out)
+ * or after `timeoutMs`, at once when none is under way. Waits on events, never queues a command,
+ * and leaves no listener behind.
+ */
+export function attemptEnded(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (!OPENING.has(client.status)) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('close', done);
+      client.off('end', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    client.once('ready', done);
+    client.once('close', done);
+    client.once('end', done);
+  });
 }
 
 /** Runs one check within `timeoutMs`: up, or down with a reason in our words. */

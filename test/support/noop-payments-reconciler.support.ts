@@ -1,7 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { PaymentsReconciler, type ReconciliationBacklog, type ReconciliationOutcome } from './reconciliation.types';
+import {
+  PaymentsReconciler,
+  type ReconciliationBacklog,
+  type ReconciliationOutcome,
+} from '../../src/reconciliation/reconciliation.types';
 
-/** A PaymentsReconciler that settles nothing: for a worker built without the orders feature (tests of the scheduler). */
+/**
+ * A PaymentsReconciler that settles nothing, for tests of the scheduler (a worker whose reconciliation
+ * must not touch orders). Test-only: it lives here, not in src/, so it never ships in the image.
+ */
 @Injectable()
 export class NoopPaymentsReconciler extends PaymentsReconciler {
   reconcile(): Promise<ReconciliationOutcome> {
