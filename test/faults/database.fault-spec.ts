@@ -4,6 +4,7 @@ import { FaultFixturesModule } from '../support/fault-fixtures.module';
 import { FaultProxy } from '../support/fault-proxy.support';
 import { expectProblem } from '../support/problem.support';
 import { pollUntil } from '../support/poll.support';
+import { deleteRedisKeys } from '../support/redis-keys.support';
 import { createTestDatabase } from '../support/test-database.support';
 import { ADMIN_DATABASE_URL, REDIS_URL } from '../support/test-env.support';
 import { startTestApp, type TestApp } from '../support/test-app.support';
@@ -147,6 +148,32 @@ describe('Postgres faults (F7, F8, F32)', () => {
         });
       } finally {
         await t.close();
+        await proxy.stop();
+      }
+    }, 60_000);
+
+    it('shuts down within seconds while Redis hangs: a QUIT nobody answers is cut off, not awaited', async () => {
+      // Readiness stays 200 while Redis hangs (above), so an orchestrator may well stop this pod then:
+      // its close must not wait for a reply that never comes, or it ends in a forced, unclean exit.
+      const proxy = await FaultProxy.start(REDIS_URL);
+      const t = await startTestApp({ env: { REDIS_URL: proxy.url(REDIS_URL) } });
+      let closed = false;
+      try {
+        await readyWithin(t, 3_000);
+        await t.http.get(`/v1/products/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`); // the cache connection in use
+        proxy.setMode('hang');
+        const started = Date.now();
+        await t.app.close();
+        closed = true;
+        expect(Date.now() - started).toBeLessThan(2 * t.config.redis.commandTimeoutMs + 3_000);
+      } finally {
+        proxy.setMode('pass');
+        if (closed) {
+          await deleteRedisKeys(t.config.redis.keyPrefix);
+          await t.db.drop();
+        } else {
+          await t.close();
+        }
         await proxy.stop();
       }
     }, 60_000);

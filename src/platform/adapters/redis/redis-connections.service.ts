@@ -69,11 +69,30 @@ export class RedisConnectionsService implements OnApplicationShutdown {
   async closeAll(): Promise<void> {
     const clients = [...this.open.values()];
     this.open.clear();
-    // quit() waits for pending replies; disconnect() if Redis is already gone.
-    await Promise.all(clients.map((client) => client.quit().catch(() => client.disconnect())));
+    // quit() lets pending replies arrive; disconnect() if Redis is gone, or if it does not answer
+    // the QUIT within two command timeouts (a hung or black-holed Redis): a shutdown must not wait
+    // for a reply that never comes, or the process ends in SHUTDOWN_CLOSE_TIMEOUT_MS's forced exit.
+    const quitWithinMs = 2 * this.config.redis.commandTimeoutMs;
+    await Promise.all(clients.map((client) => quitWithin(client, quitWithinMs)));
   }
 
   onApplicationShutdown(): Promise<void> {
     return this.closeAll();
+  }
+}
+
+/** QUIT, and a hard disconnect if that fails or gets no answer within `ms`. */
+async function quitWithin(client: RedisClient, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const unanswered = new Promise<'unanswered'>((resolve) => {
+    timer = setTimeout(() => resolve('unanswered'), ms);
+  });
+  try {
+    const outcome = await Promise.race([client.quit(), unanswered]);
+    if (outcome === 'unanswered') client.disconnect();
+  } catch {
+    client.disconnect();
+  } finally {
+    clearTimeout(timer);
   }
 }
