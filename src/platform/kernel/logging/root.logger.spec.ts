@@ -1,0 +1,67 @@
+import { Writable } from 'node:stream';
+import { loadConfig } from '../../../config/config.schemas';
+import pino from 'pino';
+import { createRootLogger, isoTimeOncePerMs, requestChildLoggerFactory } from './root.logger';
+
+/** A root logger writing into an array of lines, with the fixed clock of pino's tests. */
+function capturedRoot() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32) });
+  return { root: createRootLogger(config, sink), lines };
+}
+
+/** Every line the same but for its timestamp. */
+const withoutTime = (line: string) => line.replace(/"time":"[^"]*",/, '');
+
+describe('requestChildLoggerFactory (request.log)', () => {
+  const write = (logger: ReturnType<typeof capturedRoot>['root']) => {
+    logger.info({ password: 'hunter2', nested: { token: 't' }, status: 200 }, 'request line');
+    logger.child({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }).warn('traced line');
+  };
+
+  it('writes exactly the lines pino child() writes: the same bindings, redaction and levels', () => {
+    const pinoChild = capturedRoot();
+    const factory = capturedRoot();
+    const make = requestChildLoggerFactory(factory.root);
+    write(pinoChild.root.child({ requestId: 'b4b9d5d1-9306-4d7f-b355-d82b1f9d7e49' }, {}));
+    write(make(factory.root, { requestId: 'b4b9d5d1-9306-4d7f-b355-d82b1f9d7e49' }, {}));
+    factory.root.flush();
+    pinoChild.root.flush();
+    expect(factory.lines.map(withoutTime)).toEqual(pinoChild.lines.map(withoutTime));
+    expect(factory.lines[0]).toContain('"requestId":"b4b9d5d1-9306-4d7f-b355-d82b1f9d7e49"');
+    expect(factory.lines[0]).not.toContain('hunter2');
+    expect(factory.lines[1]).toContain('"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"');
+  });
+
+  it('leaves anything but a plain request id on the root to pino child()', () => {
+    const { root, lines } = capturedRoot();
+    const make = requestChildLoggerFactory(root);
+    make(root, { requestId: 'quote"d' }, {}).info('odd id');
+    make(root, { requestId: 'abc' }, { level: 'warn' }).info('below the route level');
+    root.flush();
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({ requestId: 'quote"d', msg: 'odd id' });
+  });
+});
+
+describe('isoTimeOncePerMs (every line\'s time)', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it("writes what pino's isoTime writes, for every millisecond", () => {
+    jest.useFakeTimers({ now: Date.parse('2026-12-07T07:27:24.221Z') });
+    for (let i = 0; i < 3; i++) {
+      expect(isoTimeOncePerMs()).toBe(pino.stdTimeFunctions.isoTime());
+      expect(isoTimeOncePerMs()).toBe(',"time":"2026-12-07T07:27:24.221Z"');
+      jest.advanceTimersByTime(0);
+    }
+    jest.advanceTimersByTime(1);
+    expect(isoTimeOncePerMs()).toBe(',"time":"2026-12-07T07:27:24.222Z"');
+    expect(isoTimeOncePerMs()).toBe(pino.stdTimeFunctions.isoTime());
+  });
+});
