@@ -16,7 +16,11 @@ import { installFastifyEdge, installNestEdge, type EdgeContext } from './platfor
 import { requestIdOf } from './platform/edge/http/request-id.factory';
 import { HttpMetrics } from './platform/edge/http/http-metrics.hooks';
 import { MetricsService } from './platform/kernel/metrics/metrics.service';
-import { createRequestLogger, createRootLogger, requestChildLoggerFactory } from './platform/kernel/logging/root.logger';
+import {
+  createRequestLogger,
+  createRootLogger,
+  requestChildLoggerFactory,
+} from './platform/kernel/logging/root.logger';
 
 export interface CreateAppOptions {
   /** The process's root logger, when the caller already made one. */
