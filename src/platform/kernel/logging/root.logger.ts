@@ -31,6 +31,7 @@ export const REDACTED_PATHS = [
 interface SonicBoomState {
   _writing: boolean;
   _len: number;
+  _bufs: string[];
   destroyed: boolean;
   write(data: string): boolean;
   flush(cb?: (err?: Error) => void): void;
@@ -103,7 +104,15 @@ function stdoutDestination(): DestinationStream {
     flush(cb);
   };
   boom.flushSync = () => {
-    handOver();
+    // Into SonicBoom's buffer, not through write(): that could start an asynchronous write, which
+    // a process exiting (pino's `exit` handler flushes synchronously) would never finish.
+    if (lines.length > 0) {
+      const data = lines.join('');
+      lines = [];
+      gathered = 0;
+      boom._bufs.push(data);
+      boom._len += Buffer.byteLength(data);
+    }
     flushSync();
   };
   boom.end = () => {
