@@ -6,6 +6,7 @@
 //   other in a cycle (docs/development.md, "Layout", draws the picture);
 // - one way to a queue: only platform/adapters/queue/ uses BullMQ at run time (a handle from
 //   QueueProducerService.queue(name), a consumer through QueueWorkersService.register());
+// - entry points live at the root of src/ and nothing imports one (eslint keeps them there);
 // - application code never imports test code;
 // - feature folders do not depend on each other in a cycle;
 // - code that ships (everything but specs) imports only runtime dependencies, since the
@@ -87,6 +88,16 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/platform/adapters/queue/' },
       to: { path: '(^|/)node_modules/bullmq/|^bullmq$', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'entry-point-not-imported',
+      comment:
+        'An entry point (src/main.ts, src/worker.ts, src/<name>.command.ts) runs as it loads: importing one ' +
+        'starts a process inside another. Import what it runs instead (apiEntrypoint in app.factory.ts, ' +
+        'the function a command calls).',
+      severity: 'error',
+      from: {},
+      to: { path: '^src/(?:main|worker)\\.ts$|\\.command\\.ts$' },
     },
     {
       name: 'src-not-to-test',

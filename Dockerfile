@@ -2,7 +2,7 @@
 # One image, four commands (same build, different CMD; see docker-compose.yml and deploy/k8s):
 #   API (default)      node dist/main.js
 #   worker             node dist/worker.js
-#   migrations         node dist/platform/adapters/database/migrate.command.js
+#   migrations         node dist/migrate.command.js
 #   fake provider      node dist/payments/fake-provider/fake-provider.command.js
 # The Node version is the one in .nvmrc and CI (F11; test/meta/versions.meta-spec.ts).
 # test/meta/docker-image.meta-spec.ts replays these steps without a Docker engine.

@@ -58,6 +58,34 @@ const focusedOrSkippedTests = {
   ],
 };
 
+// Entry points in one place: a file that ends the process, creates a Nest application or runs when
+// executed is an entry point (a file at the root of src/: main.ts, worker.ts, <name>.command.ts, and
+// the factories they compose) or the runner they all call (src/platform/kernel/lifecycle/). The
+// file-name rule keeps `*.command.ts` at the root; dependency-cruiser keeps every entry point unimported.
+const ENTRY_POINT_PLACE =
+  'belongs in an entry point at the root of src/ (main.ts, worker.ts, <name>.command.ts calling ' +
+  'runEntrypoint()) or in the runner (src/platform/kernel/lifecycle/), not in a feature or platform/.';
+const entryPointsAtRoot = {
+  property: [],
+  syntax: [
+    {
+      selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']",
+      message: `process.exit() ${ENTRY_POINT_PLACE}`,
+    },
+    { selector: "MemberExpression[object.name='NestFactory']", message: `NestFactory ${ENTRY_POINT_PLACE}` },
+    {
+      selector: "MemberExpression[object.name='require'][property.name='main']",
+      message: `A file that runs when executed (require.main) ${ENTRY_POINT_PLACE}`,
+    },
+  ],
+};
+/** Where entry-point code may be; the fake provider's command moves to src/fake-payments.command.ts (issue 18). */
+const ENTRY_POINT_FILES = [
+  'src/*.ts',
+  'src/platform/kernel/lifecycle/**',
+  'src/payments/fake-provider/fake-provider.command.ts',
+];
+
 const restrict = (...groups) => ({
   'no-restricted-properties': ['error', ...groups.flatMap((g) => g.property)],
   'no-restricted-syntax': ['error', ...groups.flatMap((g) => g.syntax)],
@@ -97,10 +125,17 @@ export default defineConfig([
   },
 
   {
+    name: 'project/entry-points-at-src-root',
+    files: ['src/**/*.ts'],
+    ignores: ENTRY_POINT_FILES,
+    rules: restrict(processEnvOutsideConfig, focusedOrSkippedTests, entryPointsAtRoot),
+  },
+
+  {
     // The one place that knows process.env exists.
     name: 'project/config-reads-env',
     files: ['src/config/**/*.ts'],
-    rules: { 'no-restricted-imports': 'off', ...restrict(focusedOrSkippedTests) },
+    rules: { 'no-restricted-imports': 'off', ...restrict(focusedOrSkippedTests, entryPointsAtRoot) },
   },
 
   {

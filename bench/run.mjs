@@ -28,7 +28,7 @@
 // (default a throwaway database on the local Postgres), BENCH_COMPARE (a git ref to run alongside).
 import autocannon from 'autocannon';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,7 +139,11 @@ const removeCompareDir = () => {
 // 1. a database with the demo catalog (the seed creates and migrates it like npm start does);
 // the compared ref gets its own (its migrations may differ) and its own cache prefix
 const seed = async (dir, url, prefix) => {
-  execFileSync(process.execPath, ['dist/products/seed.command.js'], {
+  // Refs before the entry points moved to src/ (issue 18) built the seed under dist/products/.
+  const command = ['dist/seed.command.js', 'dist/products/seed.command.js'].find((path) =>
+    existsSync(resolve(dir, path)),
+  );
+  execFileSync(process.execPath, [command], {
     cwd: dir,
     env: { ...env, DATABASE_URL: url, REDIS_KEY_PREFIX: prefix, NODE_ENV: 'development' },
     stdio: 'ignore',

@@ -11,6 +11,7 @@
  *   1767225600000-create-orders.migration.ts
  *                                     a migration: <13-digit ms timestamp>-<kebab-name>.migration.ts
  * Exceptions: the entry points src/main.ts and src/worker.ts.
+ * Entry points live at the root of src/: a `*.command.ts` deeper in src/ is refused.
  */
 const path = require('node:path');
 
@@ -32,6 +33,8 @@ const ROLES = [
   .split(' ');
 const TEST_ROLES = ['spec', 'e2e-spec', 'fault-spec', 'meta-spec', 'fleet-spec', 'soak-spec'];
 const ENTRY_POINTS = new Set(['src/main.ts', 'src/worker.ts']);
+/** A command not yet at the root: moves to src/fake-payments.command.ts (issue 18, point 5). */
+const COMMANDS_NOT_YET_AT_ROOT = new Set(['src/payments/fake-provider/fake-provider.command.ts']);
 
 const KEBAB = '[a-z0-9]+(?:-[a-z0-9]+)*';
 const KEBAB_SEGMENT = new RegExp(`^${KEBAB}$`);
@@ -58,6 +61,9 @@ module.exports = {
       migration:
         "Migration '{{base}}' must be named '<13-digit ms timestamp>-<kebab-name>.migration.ts', " +
         "e.g. '1767225600000-create-orders.migration.ts'.",
+      entryPoint:
+        "'{{file}}' is an entry point: every entry point lives at the root of src/ (src/main.ts, src/worker.ts, " +
+        'src/<name>.command.ts calling runEntrypoint()); put the work it runs beside the code it uses.',
     },
   },
   create(context) {
@@ -80,6 +86,11 @@ module.exports = {
         const match = FILE_NAME.exec(base);
         if (!match) {
           context.report({ node, loc, messageId: 'shape', data: { base, roles: ROLES.join(', ') } });
+          return;
+        }
+        const underSrc = segments[0] === 'src' && segments.length > 1;
+        if (match.groups.role === 'command' && underSrc && !COMMANDS_NOT_YET_AT_ROOT.has(file)) {
+          context.report({ node, loc, messageId: 'entryPoint', data: { file } });
           return;
         }
         if (match.groups.role === 'migration' && !MIGRATION_NAME.test(match.groups.name)) {

@@ -649,7 +649,7 @@ try {
     'dist/main.js',
     'dist/worker.js',
     'dist/payments/fake-provider/fake-provider.command.js',
-    'dist/products/seed.command.js',
+    'dist/seed.command.js',
   ]) {
     if (!existsSync(resolve(root, need)))
       throw new Error(`${need} is missing: run npm run build (npm run docs:dashboard does)`);
@@ -681,7 +681,7 @@ try {
 
   say(`database ${dbName} (created, migrated and seeded by the seed command)`);
   dbCreated = true;
-  execFileSync(process.execPath, ['dist/products/seed.command.js'], {
+  execFileSync(process.execPath, ['dist/seed.command.js'], {
     cwd: root,
     env: { ...process.env, ...env, NODE_ENV: 'development' },
     stdio: 'ignore',

@@ -53,6 +53,8 @@ function remove() {
     // The invariant soak's customers order and request reports through the typed client.
     'test/soak',
     'scripts/soak.mjs',
+    // The sample's own command (npm run payments:reconcile): an entry point at the root of src/.
+    'src/reconcile.command.ts',
   ]) {
     if (!existsSync(join(ROOT, path))) continue;
     rmSync(join(ROOT, path), { recursive: true, force: true });
@@ -86,8 +88,8 @@ function remove() {
   filterLines('src/platform/edge/docs/openapi.factory.ts', (line) => !/^\s+(orders|reports): '/.test(line));
   write('src/worker.module.ts', readFileSync(join(ROOT, 'scripts/feature-templates/worker.module.ts.tmpl'), 'utf8'));
   // npm start runs the API and the worker; without payments there is no provider to fake.
-  const start = read('src/start.command.ts');
-  write('src/start.command.ts', start.replace(/\n {2}\{\n {4}name: 'payments',[\s\S]*?\n {2}\},/, ''));
+  const start = read('src/development-stack.bootstrap.ts');
+  write('src/development-stack.bootstrap.ts', start.replace(/\n {2}\{\n {4}name: 'payments',[\s\S]*?\n {2}\},/, ''));
   const manifest = JSON.parse(read('package.json'));
   for (const script of ['start:fake-payments', 'payments:reconcile', 'docs:client-page', 'soak'])
     delete manifest.scripts[script];
@@ -150,7 +152,7 @@ function remove() {
     [
       'sample:remove: removed',
       ...removed.map((file) => `  ${file}`),
-      'edited: src/core.module.ts, src/problem-types.catalog.ts, src/app.module.ts, src/worker.module.ts, src/start.command.ts, scripts/build-client.mjs,',
+      'edited: src/core.module.ts, src/problem-types.catalog.ts, src/app.module.ts, src/worker.module.ts, src/development-stack.bootstrap.ts, scripts/build-client.mjs,',
       `  ${migrationsDir}/all.migrations.ts, src/platform/edge/docs/openapi.factory.ts, ${hardening}, package.json`,
       'A database migrated by the sample still holds its tables: recreate it (dropdb resilient_api; npm start creates it).',
       'Still to review by hand (docs/make-it-yours.md): the sample variables in src/config (PAYMENTS_*, ORDERS_*,',

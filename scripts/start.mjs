@@ -58,4 +58,5 @@ if (existsSync(join(ROOT, 'src'))) {
 }
 
 const require = createRequire(import.meta.url);
-await require(join(ROOT, 'dist', 'start.command.js')).start();
+// The entry point runs as it loads, like every one (src/start.command.ts).
+require(join(ROOT, 'dist', 'start.command.js'));

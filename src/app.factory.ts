@@ -21,6 +21,11 @@ import {
   createRootLogger,
   requestChildLoggerFactory,
 } from './platform/kernel/logging/root.logger';
+import { prepareDatabase } from './platform/adapters/database/database.bootstrap';
+import type { Entrypoint } from './platform/kernel/lifecycle/entrypoint.bootstrap';
+import { gracefulShutdown } from './platform/kernel/lifecycle/graceful-shutdown.handler';
+import { startTracing } from './platform/kernel/tracing/tracing.factory';
+import { registerProblemCatalog } from './problem-types.catalog';
 
 export interface CreateAppOptions {
   /** The process's root logger, when the caller already made one. */
@@ -154,3 +159,34 @@ export async function createOpenApiDocument(config: AppConfig): Promise<OpenAPIO
     await app.close();
   }
 }
+
+/**
+ * The HTTP API process (src/main.ts; `npm start` in production): config → Postgres (wait, create,
+ * migrate) → app → listen; SIGTERM drains it (graceful-shutdown.handler.ts).
+ */
+export const apiEntrypoint: Entrypoint = {
+  failurePrefix: 'resilient-api cannot start',
+  failureLog: 'boot failed',
+  forceExitAfterFailureMs: 200,
+  async run({ config, logger }) {
+    // The problem-type registry, built from its one list before anything can answer or fail with a problem.
+    registerProblemCatalog();
+    // Waits for Postgres with backoff, creates the database outside production, migrates.
+    await prepareDatabase(config, logger);
+    // Before the app: its hooks and seams read whether tracing is on (no OTLP endpoint: off, nothing loaded).
+    const tracing = startTracing(config, 'api', logger);
+    const { app, gate } = await createApp(config, { logger });
+    await app.listen({ port: config.http.port, host: '0.0.0.0' });
+    // The runtime is part of what an operator checks first: which Node actually serves.
+    logger.info({ port: config.http.port, env: config.env, nodeVersion: process.version }, 'listening');
+    return {
+      stop: gracefulShutdown(
+        app,
+        config,
+        logger,
+        { server: app.getHttpServer(), inFlight: () => gate.inFlight },
+        tracing && ((timeoutMs) => tracing.shutdown(timeoutMs)),
+      ),
+    };
+  },
+};

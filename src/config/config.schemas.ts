@@ -152,7 +152,9 @@ export const envSchema = z.object({
   PAYMENTS_DEADLINE_MS: intInRange(8_000, 100, 120_000).meta({
     description: 'budget of one provider call when the caller passes no deadline',
   }),
-  PAYMENTS_MAX_ATTEMPTS: intInRange(3, 1, 10).meta({ description: 'attempts per provider call, the first included' }),
+  PAYMENTS_MAX_ATTEMPTS: intInRange(3, 1, 10).meta({
+    description: 'attempts per provider call, the first included; one inside a job attempt the queue will re-run',
+  }),
   PAYMENTS_BACKOFF_BASE_MS: intInRange(100, 1, 10_000).meta({
     description: 'full-jitter backoff: ceiling before the first retry, doubling per retry',
   }),
@@ -238,7 +240,7 @@ export const envSchema = z.object({
   }),
   DB_RETRY_MAX_ATTEMPTS: intInRange(3, 1, 5).meta({
     description:
-      'attempts of one unit of work (an idempotent statement or a whole transaction) on a transient fault, the first included',
+      'attempts of one unit of work (an idempotent statement or a whole transaction) on a transient fault, the first included; one inside a job attempt the queue will re-run',
   }),
   DB_RETRY_BUDGET_PERCENT: intInRange(10, 0, 100).meta({
     description:
@@ -388,7 +390,8 @@ export const envSchema = z.object({
       'reports one account may have queued or running; one more answers 429 `RATE_LIMITED` (`policy: "reports-unfinished"`); must be below `REPORTS_MAX_BACKLOG`',
   }),
   REPORTS_JOB_ATTEMPTS: intInRange(5, 1, 50).meta({
-    description: 'attempts of a report job on transient faults (outages, lock timeouts)',
+    description:
+      'attempts of a report job on transient faults (outages, lock timeouts); a statement in it runs at most (this − 1) + `DB_RETRY_MAX_ATTEMPTS` times',
   }),
   REPORTS_RETRY_BASE_MS: intInRange(2_000, 10, 600_000).meta({
     description: 'first retry delay of a report job; doubles per attempt, with jitter',
@@ -845,17 +848,11 @@ export function loadConfig(rawEnv: Record<string, string | undefined>): AppConfi
 }
 
 /**
- * Reads `process.env` (the only reader in the codebase) or stops the process:
- * exit code 1 and one message on stderr, no stack trace.
+ * Reads `process.env` (the only reader in the codebase). The entry-point runner
+ * (platform/kernel/lifecycle/entrypoint.bootstrap.ts) turns a bad one into exit code 1 and
+ * one message on stderr, no stack trace.
+ * @throws ConfigValidationError naming every bad variable at once.
  */
-export function loadConfigOrExit(): AppConfig {
-  try {
-    return loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigValidationError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+export function loadConfigFromEnvironment(): AppConfig {
+  return loadConfig(process.env);
 }

@@ -5,13 +5,17 @@ import { AppError } from '../platform/kernel/errors/app.errors';
 import {
   correlationHeaders,
   currentCorrelation,
-  currentDeadline,
   outgoingTraceparent,
 } from '../platform/kernel/correlation/correlation.context';
 import { inChildSpan, inSpan, SpanKind, tracingOn } from '../platform/kernel/tracing/tracing.context';
-import { CircuitBreaker, CircuitOpenError, type CircuitStateName } from '../platform/kernel/resilience/circuit.breaker';
-import { Deadline, type AttemptBudget } from '../platform/kernel/resilience/deadline.policy';
-import { parseRetryAfterMs, retryWithBackoff, type RetryDecision } from '../platform/kernel/resilience/retry.policy';
+import {
+  CircuitOpenError,
+  type CircuitBreaker,
+  type CircuitStateName,
+} from '../platform/kernel/resilience/circuit.breaker';
+import type { Deadline } from '../platform/kernel/resilience/deadline.policy';
+import { definePipeline, type Attempt, type ResiliencePipeline } from '../platform/kernel/resilience/resilience.policy';
+import { NOT_RETRYABLE, parseRetryAfterMs, type RetryDecision } from '../platform/kernel/resilience/retry.policy';
 import {
   PAYMENTS_DEPENDENCY,
   PaymentDeclinedError,
@@ -170,6 +174,8 @@ const interruptedByCaller = (error: unknown): boolean =>
  * );
  */
 export class PaymentsProviderClient {
+  /** deadline → retry → breaker → attempt timeout, composed once (resilience.policy.ts). */
+  private readonly pipeline: ResiliencePipeline;
   private readonly breaker: CircuitBreaker;
   private readonly baseUrl: string;
 
@@ -178,17 +184,31 @@ export class PaymentsProviderClient {
     private readonly observer: PaymentsClientObserver = {},
   ) {
     this.baseUrl = settings.baseUrl.replace(/\/+$/, '');
-    this.breaker = new CircuitBreaker({
-      dependency: PAYMENTS_DEPENDENCY,
-      consecutiveFailures: settings.breakerFailures,
-      halfOpenAfterMs: settings.breakerHalfOpenMs,
-      isFailure: countsAgainstProvider,
-      isInconclusive: interruptedByCaller,
-      onStateChange: (state) => {
-        observer.logger?.warn({ dependency: PAYMENTS_DEPENDENCY, state }, 'payments provider circuit state changed');
-        observer.onCircuitStateChange?.(PAYMENTS_DEPENDENCY, state);
+    this.pipeline = definePipeline({
+      name: PAYMENTS_DEPENDENCY,
+      context: currentCorrelation,
+      deadlineMs: settings.deadlineMs,
+      attemptTimeoutMs: settings.timeoutMs,
+      retry: {
+        attempts: settings.maxAttempts,
+        backoff: { baseMs: settings.backoffBaseMs, capMs: settings.backoffMaxMs, jitter: 'full' },
+        maxRetryAfterMs: settings.retryAfterMaxMs,
+        minAttemptMs: settings.minAttemptMs,
       },
+      breaker: {
+        consecutiveFailures: settings.breakerFailures,
+        halfOpenAfterMs: settings.breakerHalfOpenMs,
+        isFailure: countsAgainstProvider,
+        isInconclusive: interruptedByCaller,
+        onStateChange: (state) => {
+          observer.logger?.warn({ dependency: PAYMENTS_DEPENDENCY, state }, 'payments provider circuit state changed');
+          observer.onCircuitStateChange?.(PAYMENTS_DEPENDENCY, state);
+        },
+      },
+      classify: retryDecision,
+      onRetry: () => observer.onRetry?.(PAYMENTS_DEPENDENCY),
     });
+    this.breaker = this.pipeline.breaker!;
   }
 
   /** The provider idempotency key of an order's charge: the same on every attempt and every retry. */
@@ -299,11 +319,6 @@ export class PaymentsProviderClient {
     idempotencyKey: string,
     attempt: (signal: AbortSignal, headers: Record<string, string>) => Promise<T>,
   ): Promise<T> {
-    // The caller's budget: given, else what is left of the request's or job's (the request context), at most PAYMENTS_DEADLINE_MS.
-    const deadline =
-      options.deadline ??
-      currentDeadline()?.deadline().within(this.settings.deadlineMs) ??
-      Deadline.after(this.settings.deadlineMs);
     // The request (or job) being served passes its request id and traceparent on to the provider.
     const correlation = currentCorrelation();
     const requestId = options.requestId ?? correlation?.requestId ?? randomUUID();
@@ -316,7 +331,6 @@ export class PaymentsProviderClient {
     let mayHaveCharged = false;
     const context = { dependency: PAYMENTS_DEPENDENCY, operation, requestId, idempotencyKey };
     const started = performance.now();
-    let attemptStarted = started;
     // One line per call (F16): how long it took, how many attempts, how it ended; never the token.
     const logCall = (outcome: string) =>
       this.observer.logger?.info(
@@ -324,36 +338,31 @@ export class PaymentsProviderClient {
         'payments provider call',
       );
     try {
-      const result = await retryWithBackoff(
-        async () => {
-          attempts += 1;
-          attemptStarted = performance.now();
-          return this.breaker.execute(async () => {
-            const budget = deadline.attempt(this.settings.timeoutMs);
-            try {
-              return await attempt(budget.signal, headers);
-            } catch (error) {
-              const failure = classify(error, budget);
-              if (failure instanceof AttemptFailure && failure.mayHaveCharged) mayHaveCharged = true;
-              throw failure;
-            }
-          });
+      // The budget: the caller's, else what is left of the request's or job's, at most PAYMENTS_DEADLINE_MS.
+      const result = await this.pipeline.execute(
+        async (budget: Attempt) => {
+          try {
+            return await attempt(budget.signal, headers);
+          } catch (error) {
+            const failure = classify(error, budget);
+            if (failure instanceof AttemptFailure && failure.mayHaveCharged) mayHaveCharged = true;
+            throw failure;
+          }
         },
         {
-          deadline,
-          maxAttempts: this.settings.maxAttempts,
-          backoff: { baseMs: this.settings.backoffBaseMs, capMs: this.settings.backoffMaxMs, jitter: 'full' },
-          maxRetryAfterMs: this.settings.retryAfterMaxMs,
-          minAttemptMs: this.settings.minAttemptMs,
-          classify: retryDecision,
-          onRetry: ({ attempt: n, delayMs, error }) => {
-            const attemptMs = Math.round((performance.now() - attemptStarted) * 10) / 10;
+          deadline: options.deadline,
+          onAttempt: (n) => (attempts = n),
+          onRetry: ({ attempt: n, attemptMs, delayMs, error }) =>
             this.observer.logger?.warn(
-              { ...context, attempt: n, attemptMs, delayMs, reason: (error as AttemptFailure).kind },
+              {
+                ...context,
+                attempt: n,
+                attemptMs: Math.round(attemptMs * 10) / 10,
+                delayMs,
+                reason: (error as AttemptFailure).kind,
+              },
               'payments provider attempt failed; retrying',
-            );
-            this.observer.onRetry?.(PAYMENTS_DEPENDENCY);
-          },
+            ),
         },
       );
       logCall('ok');
@@ -436,7 +445,7 @@ function failureForStatus(response: Response): AttemptFailure {
  * attempt is the provider's timeout only when PAYMENTS_TIMEOUT_MS cut it; when the caller hung up
  * or the request's budget (shorter than that timeout) ran out, it is the caller's doing.
  */
-function classify(error: unknown, budget: AttemptBudget): unknown {
+function classify(error: unknown, budget: Pick<Attempt, 'abortCause'>): unknown {
   // Not `instanceof Error`: fetch's errors may come from another realm (Jest's VM, workers).
   if (error instanceof AttemptFailure || error instanceof AppError) return error;
   const aborted = budget.abortCause();
@@ -462,9 +471,9 @@ function errorCode(error: unknown): string | undefined {
 }
 
 function retryDecision(error: unknown): RetryDecision {
-  if (!(error instanceof AttemptFailure)) return { retryable: false };
+  if (!(error instanceof AttemptFailure)) return NOT_RETRYABLE;
   if (error.kind === 'unexpected_status' || error.kind === 'caller_gone' || error.kind === 'request_deadline') {
-    return { retryable: false };
+    return NOT_RETRYABLE;
   }
-  return { retryable: true, retryAfterMs: error.retryAfterMs };
+  return { retryable: true, retryAfterMs: error.retryAfterMs, code: error.kind };
 }

@@ -149,7 +149,7 @@ describe('payments reconciliation (unknown outcomes are never lost)', () => {
     await pollUntil(() => provider.statsFor(keyOf(res.body.orderId)).charges === 1, { what: 'the slow charge' });
     await pastGrace();
 
-    const proc = runNode('dist/orders/reconcile.command.js', {
+    const proc = runNode('dist/reconcile.command.js', {
       NODE_ENV: 'test',
       DATABASE_URL: t.db.url,
       PAYMENTS_BASE_URL: provider.url,

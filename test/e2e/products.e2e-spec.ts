@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/config.schemas';
 import type { ErrorCode } from '../../src/platform/kernel/errors/problem-type.registry';
 import { DEMO_PRODUCTS } from '../../src/products/products.fixtures';
 import { encodeProductCursor } from '../../src/products/products.schemas';
-import { seedProducts } from '../../src/products/seed.command';
+import { seedProducts } from '../../src/products/demo-catalog.bootstrap';
 import type { HttpResponse } from '../support/http-client.support';
 import { expectProblem } from '../support/problem.support';
 import { pollUntil } from '../support/poll.support';

@@ -73,7 +73,7 @@ describe('the README walkthrough, pasted into bash and zsh against a real stack'
       REDIS_KEY_PREFIX: prefix,
       PAYMENTS_BASE_URL: provider.url,
     };
-    const seed = runNode('dist/products/seed.command.js', env);
+    const seed = runNode('dist/seed.command.js', env);
     expect(await seed.exited(30_000)).toBe(0);
     api = await startApiProcess(env);
     worker = await startWorkerProcess({ ...env, REPORTS_RETRY_BASE_MS: '100' });

@@ -196,8 +196,8 @@ describe('booting the real entry point (F8, F10, F32)', () => {
     const db = await createTestDatabase({ migrated: false });
     try {
       const runs = [
-        start('dist/platform/adapters/database/migrate.command.js', { DATABASE_URL: db.url }),
-        start('dist/platform/adapters/database/migrate.command.js', { DATABASE_URL: db.url }),
+        start('dist/migrate.command.js', { DATABASE_URL: db.url }),
+        start('dist/migrate.command.js', { DATABASE_URL: db.url }),
       ];
       expect(await Promise.all(runs.map((r) => r.exited(20_000)))).toEqual([0, 0]);
       expect(runs.map((r) => r.stdout()).join('')).toContain('database is up to date');
@@ -209,7 +209,7 @@ describe('booting the real entry point (F8, F10, F32)', () => {
       );
       expect(tables[0].n).toBe(2);
       // And again: nothing left to do, still exit 0.
-      const again = start('dist/platform/adapters/database/migrate.command.js', { DATABASE_URL: db.url });
+      const again = start('dist/migrate.command.js', { DATABASE_URL: db.url });
       expect(await again.exited(20_000)).toBe(0);
       expect(again.stdout()).not.toContain('applied migrations');
     } finally {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/config.schemas';
-import { seedProducts } from '../../src/products/seed.command';
+import { seedProducts } from '../../src/products/demo-catalog.bootstrap';
 import { freePort, pollUntil } from '../support/poll.support';
 import { runNode, type RunningProcess } from '../support/process.support';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.support';

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config/config.schemas';
 import { SqlClient } from '../../src/platform/adapters/database/sql.client';
 import { DEMO_PRODUCTS } from '../../src/products/products.fixtures';
-import { seedProducts } from '../../src/products/seed.command';
+import { seedProducts } from '../../src/products/demo-catalog.bootstrap';
 import { FaultProxy } from '../support/fault-proxy.support';
 import { REDIS_URL } from '../support/test-env.support';
 import { pollUntil } from '../support/poll.support';

@@ -89,6 +89,45 @@ describe('reports queue under faults (F28, F27, F30)', () => {
     expect(done.body.status).toBe('completed');
   });
 
+  it('retries a statement inside a job in one layer: a claim that keeps timing out runs (job attempts − 1) + DB_RETRY_MAX_ATTEMPTS times, not their product', async () => {
+    const t = await start({ REPORTS_JOB_ATTEMPTS: '3' }); // the API sets a job's attempts when it enqueues
+    const { token } = await signUpWithToken(t.http);
+    const res = await t.http.post('/v1/reports', JANUARY, { token });
+    // Postgres counts every run of the claim (a sequence: a failed statement's rollback does not undo it).
+    await t.db.query(`CREATE SEQUENCE claim_runs`);
+    await t.db.query(`
+      CREATE FUNCTION count_claim_runs() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF current_query() LIKE '%attempts = attempts + 1%' THEN PERFORM nextval('claim_runs'); END IF;
+        RETURN NULL;
+      END $$`);
+    await t.db.query(
+      `CREATE TRIGGER count_claim_runs BEFORE UPDATE ON reports FOR EACH STATEMENT EXECUTE FUNCTION count_claim_runs()`,
+    );
+    // The report row stays locked: every claim times out on it (55P03, transient), in every attempt.
+    const lock = await holdLock(t.db, 'SELECT id FROM reports WHERE id = $1 FOR UPDATE', [res.body.id]);
+    try {
+      const worker = await startWorker(t, {
+        REPORTS_JOB_ATTEMPTS: '3',
+        DB_RETRY_MAX_ATTEMPTS: '3',
+        REPORTS_STALE_AFTER_MS: '600000',
+      });
+      const failed = await worker.logs.waitFor((line) => line.msg === 'job failed for good', 30_000);
+      expect(failed).toMatchObject({ queue: 'reports', attempt: 3 });
+      const [runs] = await t.db.query<{ n: string }>(
+        `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM claim_runs`,
+      );
+      // Attempts 1 and 2: the queue retries them, the seam makes one run each; attempt 3: the seam's 3 runs.
+      expect(Number(runs.n)).toBe(2 + 3);
+      const retries = worker.logs.lines.filter(
+        (line) => line.msg === 'job failed on a transient fault; retrying with backoff',
+      );
+      expect(retries).toHaveLength(2);
+    } finally {
+      await lock.release();
+    }
+  }, 60_000);
+
   it('fails a report for good on a permanent failure (its statement timed out), with a safe reason', async () => {
     const t = await start();
     const { token } = await signUpWithToken(t.http);

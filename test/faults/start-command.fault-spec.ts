@@ -6,7 +6,7 @@ import { deleteRedisKeys, testKeyPrefix } from '../support/redis-keys.support';
 import { createTestDatabase, testDatabaseName, withClient } from '../support/test-database.support';
 import { loadConfig } from '../../src/config/config.schemas';
 import { DEMO_PRODUCTS } from '../../src/products/products.fixtures';
-import { seedDemoCatalogIfEmpty } from '../../src/products/seed.command';
+import { seedDemoCatalogIfEmpty } from '../../src/products/demo-catalog.bootstrap';
 import pino from 'pino';
 import { ADMIN_DATABASE_URL, REDIS_URL, TEMPLATE_DATABASE, databaseUrl } from '../support/test-env.support';
 import { signUpWithToken } from '../support/worker.support';

@@ -1,4 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/config.schemas';
+import { QueueProducerService } from '../../src/platform/adapters/queue/queue-producer.service';
+import { RedisConnectionsService } from '../../src/platform/adapters/redis/redis-connections.service';
 import { startApiProcess, type ApiProcess } from '../support/api-process.support';
 import { startFakeProviderProcess, type FakeProviderProcess } from '../support/fake-provider.support';
 import { freePort, pollUntil } from '../support/poll.support';
@@ -92,6 +97,39 @@ describe('Redis Cluster mode (issue 19, item 2): the fleet on a real cluster', (
     }
     expect(queueKeys.length).toBeGreaterThan(2);
     expect(new Set(await Promise.all(queueKeys.map(slotOf))).size).toBe(1);
+  });
+
+  it("enqueues on a queue handle made while the cluster connection had its slots but was not yet ready ('connect')", async () => {
+    // An API builds its queue handles while it boots, whatever state the connection is in by then.
+    // BullMQ takes a Cluster's 'connect' for ready and sends its version check at once, which a
+    // connection without an offline queue refuses; BullMQ kept that refusal for the handle's whole
+    // life, so every enqueue of that process answered 503 while readiness said ok (about one full
+    // run in three, by the boot's timing). Here the handle is made at exactly that moment.
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: db.url,
+      REDIS_CLUSTER_NODES: cluster.nodesEnv,
+      REDIS_KEY_PREFIX: keyPrefix,
+    });
+    const connections = new RedisConnectionsService(config, pino({ level: 'silent' }));
+    const producer = new QueueProducerService(connections, config);
+    try {
+      const client = connections.get('queue-producer');
+      const queue = await new Promise<Queue>((resolve) =>
+        client.once('connect', () => {
+          expect(client.status).toBe('connect');
+          resolve(producer.queue('cluster-boot'));
+        }),
+      );
+      await connections.whenReady('queue-producer', 10_000);
+      await producer.enqueue(queue, 'probe', {}, { jobId: 'probe-1' });
+      await producer.enqueue(queue, 'probe', {}, { jobId: 'probe-2' });
+      expect(await queue.getJobState('probe-1')).toBe('waiting');
+      expect(await producer.backlog(queue)).toBe(2);
+    } finally {
+      await producer.onApplicationShutdown();
+      await connections.closeAll();
+    }
   });
 
   it('limits login per email and per address on the cluster: 429 with Retry-After, counted in Redis, not locally', async () => {

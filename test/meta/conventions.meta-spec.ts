@@ -245,6 +245,57 @@ describe('conventions are enforced by the lint, not left on paper (style.md rule
     });
   });
 
+  describe('entry points in one place: the root of src/, each calling runEntrypoint(), none imported', () => {
+    it.each(['src/orders/reconcile.command.ts', 'src/platform/adapters/database/migrate.command.ts'])(
+      'rejects the command %s below the root of src/',
+      (path) => {
+        const result = eslint(path);
+        expect(result.status).toBe(1);
+        expect(result.output).toContain('is an entry point: every entry point lives at the root of src/');
+      },
+    );
+
+    it.each([
+      ['ends the process', 'export const stop = () => process.exit(1);\n', 'process.exit()'],
+      [
+        'creates a Nest application',
+        "import { NestFactory } from '@nestjs/core';\nexport const boot = () => NestFactory.createApplicationContext(Object);\n",
+        'NestFactory',
+      ],
+      ['runs when executed', 'if (require.main === module) void 0;\n', 'A file that runs when executed (require.main)'],
+    ])('rejects a feature or platform file that %s', (_what, code, message) => {
+      for (const path of ['src/orders/orders.service.ts', 'src/platform/adapters/database/database.bootstrap.ts']) {
+        const result = eslint(path, code);
+        expect(result.status).toBe(1);
+        expect(result.output).toContain(`${message} belongs in an entry point at the root of src/`);
+      }
+    });
+
+    it('accepts them at the root of src/ and in the runner', () => {
+      expect(eslint('src/migrate.command.ts')).toEqual({ status: 0, output: '' });
+      for (const path of ['src/migrate.command.ts', 'src/platform/kernel/lifecycle/entrypoint.bootstrap.ts']) {
+        expect(eslint(path, 'export const stop = () => process.exit(1);\n')).toEqual({ status: 0, output: '' });
+      }
+    });
+
+    it('fails when anything imports an entry point (it would start a process inside another)', () => {
+      const seed = { 'src/seed.command.ts': 'export const seeded = 1;\n' };
+      const output = expectViolation(
+        { ...seed, 'src/start.command.ts': importing('seeded', './seed.command') },
+        'entry-point-not-imported',
+      );
+      expect(output).toContain('src/seed.command.ts');
+      expectViolation(
+        {
+          'src/main.ts': 'export const api = 1;\n',
+          'src/orders/orders.service.ts': importing('api', '../main'),
+        },
+        'entry-point-not-imported',
+      );
+      expectNoViolation({ ...seed, 'src/main.ts': 'void 0;\n' });
+    });
+  });
+
   it('fails on a cycle between two feature folders it has never heard of', () => {
     expectViolation(
       {

@@ -715,7 +715,7 @@ async function main(argv) {
     run.hook = weightHook(dir, nginx);
 
     log(`migrating ${database.name}; starting the fake provider, Prometheus and nginx`);
-    execFileSync(process.execPath, ['dist/platform/adapters/database/migrate.command.js'], {
+    execFileSync(process.execPath, ['dist/migrate.command.js'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, ...run.appEnv },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -10,7 +10,7 @@ import type { ChargeLedgerEntry, OutageMode } from '../../src/payments/fake-prov
 import { runNode, type RunningProcess } from '../support/process.support';
 
 /** The built one-off reconciliation pass. */
-const RECONCILE_COMMAND = 'dist/orders/reconcile.command.js';
+const RECONCILE_COMMAND = 'dist/reconcile.command.js';
 
 export interface ProcessHandle {
   /** `api-1`, `worker-1`, … */

@@ -56,7 +56,7 @@ export function stopBound(command: string, config: AppConfig): { ms: number; wha
 export const ENTRY_POINTS = {
   api: 'dist/main.js',
   worker: 'dist/worker.js',
-  migrate: 'dist/platform/adapters/database/migrate.command.js',
+  migrate: 'dist/migrate.command.js',
   fakePayments: 'dist/payments/fake-provider/fake-provider.command.js',
 } as const;
 

@@ -4,7 +4,9 @@ import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../../config/config.schemas';
 import { dataSourceOptions } from './data-source.factory';
 import { PG, sqlStateOf } from '../failures/pg.errors';
-import { BOOT_BACKOFF, backoffDelayMs, sleep } from '../../kernel/resilience/backoff.policy';
+import { BOOT_BACKOFF } from '../../kernel/resilience/backoff.policy';
+import { definePipeline } from '../../kernel/resilience/resilience.policy';
+import { NOT_RETRYABLE, type RetryDecision } from '../../kernel/resilience/retry.policy';
 import { classifyPostgresFailure } from '../failures/postgres-failure.classifier';
 import { BootError } from '../../kernel/lifecycle/boot.errors';
 import { postgresUnreachableLine } from '../../kernel/lifecycle/start-hints.policy';
@@ -15,8 +17,36 @@ export const MIGRATION_LOCK_KEY = 7_301_925_518;
 const where = (url: URL) => `${url.hostname}:${url.port || 5432}/${decodeURIComponent(url.pathname.slice(1))}`;
 
 /**
+ * The boot's retry: the shared pipeline (resilience.policy.ts) with retry and backoff only (equal
+ * jitter: each wait longer than the last), bounded by time, not attempts: it stops when the next
+ * attempt would start after the `deadline` (BOOT_RETRY_WINDOW_MS from the start of the boot).
+ */
+function bootRetry(
+  retryable: (error: unknown) => boolean,
+  onRetry: (attempt: number, delayMs: number, error: unknown) => void,
+) {
+  return definePipeline({
+    name: 'database',
+    retry: { attempts: Number.POSITIVE_INFINITY, backoff: BOOT_BACKOFF, minAttemptMs: 0 },
+    classify: (error): RetryDecision => (retryable(error) ? RETRY : NOT_RETRYABLE),
+    onRetry: ({ attempt, delayMs, error }) => onRetry(attempt, delayMs, error),
+  });
+}
+const RETRY: RetryDecision = Object.freeze({ retryable: true });
+
+/** Runs `once`, retried by `pipeline` after a failure until `deadline` (`Date.now()` ms). */
+async function withinWindow(pipeline: ReturnType<typeof bootRetry>, deadline: number, once: () => Promise<void>) {
+  const startedAt = performance.now();
+  try {
+    await once();
+  } catch (error) {
+    await pipeline.retryAfter(error, startedAt, { deadline }, once);
+  }
+}
+
+/**
  * Everything Postgres needs before the app may listen:
- * 1. reach the server, retrying with capped exponential backoff and full jitter while it
+ * 1. reach the server, retrying with capped exponential backoff and jitter while it
  *    is unreachable (a restarting database must not put the app in a crash loop); in
  *    development, where nobody restarts it for you, one line at once instead: what is
  *    missing and the command that starts it;
@@ -24,37 +54,62 @@ const where = (url: URL) => `${url.hostname}:${url.port || 5432}/${decodeURIComp
  * 3. apply pending migrations under an advisory lock, again (within the same retry window)
  *    when the connection is lost on the way.
  * Bad credentials and a missing database in production fail at once with a clear message.
+ * The whole of it waits at most BOOT_RETRY_WINDOW_MS before it gives up.
  */
 export async function prepareDatabase(config: AppConfig, logger: Logger): Promise<void> {
   const deadline = Date.now() + config.boot.retryWindowMs;
-  for (let attempt = 1; ; attempt++) {
-    await waitForDatabase(config, logger);
-    try {
-      await runMigrations(config, logger);
-      return;
-    } catch (error) {
-      // A connection lost while migrating (a backend terminated, a failover, a network drop) is a
-      // transient fault like an unreachable server, and the step is safe to run again: each
-      // migration is its own transaction and the lock is transaction-scoped. Anything else stops the boot.
+  // A connection lost while migrating (a backend terminated, a failover, a network drop) is a
+  // transient fault like an unreachable server, and the step is safe to run again: each
+  // migration is its own transaction and the lock is transaction-scoped. Anything else stops the boot.
+  const migrating = bootRetry(
+    (error) => {
       const failure = classifyPostgresFailure(error);
-      if (error instanceof BootError || !(failure?.kind === 'unavailable' && failure.transient)) throw error;
-      const delay = backoffDelayMs(attempt, BOOT_BACKOFF);
-      if (Date.now() + delay > deadline) throw error;
+      return !(error instanceof BootError) && failure?.kind === 'unavailable' && failure.transient;
+    },
+    (attempt, delay, error) =>
       logger.warn(
         { attempt, retryInMs: delay, reason: describe(error) },
         'postgres connection lost while migrating at boot; retrying',
-      );
-      await sleep(delay);
-    }
-  }
+      ),
+  );
+  await withinWindow(migrating, deadline, async () => {
+    await waitForDatabase(config, logger, deadline);
+    await runMigrations(config, logger);
+  });
 }
 
-export async function waitForDatabase(config: AppConfig, logger: Logger): Promise<void> {
+/**
+ * Waits until Postgres answers (creating the database outside production), retrying while it is
+ * unreachable until `deadline` (default: BOOT_RETRY_WINDOW_MS from now).
+ * @throws BootError with one line that says what is wrong.
+ */
+export async function waitForDatabase(
+  config: AppConfig,
+  logger: Logger,
+  deadline = Date.now() + config.boot.retryWindowMs,
+): Promise<void> {
   const url = new URL(config.database.url);
-  const deadline = Date.now() + config.boot.retryWindowMs;
-  for (let attempt = 1; ; attempt++) {
+  // A server that answers "starting up" (57P03) is waited for; in development one that is not there at all is not.
+  const reaching = bootRetry(
+    (error) => {
+      const state = sqlStateOf(error);
+      const failure = classifyPostgresFailure(error);
+      if (state === PG.INVALID_CATALOG_NAME || state === PG.INVALID_PASSWORD || state === PG.INVALID_AUTHORIZATION)
+        return false;
+      if (config.env === 'development' && failure?.kind === 'unavailable' && !isSqlState(state)) return false;
+      return failure?.kind === 'unavailable' && failure.transient;
+    },
+    (attempt, delay, error) =>
+      logger.warn({ attempt, retryInMs: delay, reason: describe(error) }, 'postgres unreachable at boot; retrying'),
+  );
+  let attempts = 0;
+  const once = async () => {
+    attempts++;
+    await probe(config);
+  };
+  for (;;) {
     try {
-      await probe(config);
+      await withinWindow(reaching, deadline, once);
       return;
     } catch (error) {
       const state = sqlStateOf(error);
@@ -71,21 +126,15 @@ export async function waitForDatabase(config: AppConfig, logger: Logger): Promis
         );
       }
       const failure = classifyPostgresFailure(error);
-      // A server that answers "starting up" (57P03) is waited for; one that is not there at all is not.
       if (config.env === 'development' && failure?.kind === 'unavailable' && !isSqlState(state)) {
         throw new BootError(postgresUnreachableLine(config.database.url, reasonCode(error)));
       }
       if (!(failure?.kind === 'unavailable' && failure.transient)) {
         throw new BootError(`Postgres at ${where(url)} refused the connection: ${describe(error)}.`);
       }
-      const delay = backoffDelayMs(attempt, BOOT_BACKOFF);
-      if (Date.now() + delay > deadline) {
-        throw new BootError(
-          `Postgres at ${where(url)} is unreachable (${describe(error)}); gave up after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${Math.round(config.boot.retryWindowMs / 1000)} s.`,
-        );
-      }
-      logger.warn({ attempt, retryInMs: delay, reason: describe(error) }, 'postgres unreachable at boot; retrying');
-      await sleep(delay);
+      throw new BootError(
+        `Postgres at ${where(url)} is unreachable (${describe(error)}); gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} in ${Math.round(config.boot.retryWindowMs / 1000)} s.`,
+      );
     }
   }
 }

@@ -6,11 +6,13 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { classifyFailure, isRetryable } from '../failures/failure.classifier';
-import { backoffDelayMs, sleep, type BackoffPolicy } from '../../kernel/resilience/backoff.policy';
+import type { BackoffPolicy } from '../../kernel/resilience/backoff.policy';
 import { DeadlineExceededError, type WorkDeadline } from '../../kernel/resilience/deadline.policy';
-import { currentDeadline } from '../../kernel/correlation/correlation.context';
+import { currentCorrelation, currentDeadline } from '../../kernel/correlation/correlation.context';
 import { MetricsService } from '../../kernel/metrics/metrics.service';
 import { RetryBudget } from '../../kernel/resilience/retry.budget';
+import { definePipeline, type ResiliencePipeline } from '../../kernel/resilience/resilience.policy';
+import { NOT_RETRYABLE, type RetryDecision } from '../../kernel/resilience/retry.policy';
 import { CommitOutcomeUnknownError } from '../failures/pg.errors';
 import { sqlStateClassOf } from '../failures/postgres-failure.classifier';
 import { limitedQuery } from './limited-query.factory';
@@ -197,6 +199,9 @@ const poolOf = (dataSource: DataSource): Pool => (dataSource.driver as unknown a
 @Injectable()
 export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   private readonly budget: RetryBudget;
+  /** The seam's retry, on the shared pipeline (resilience.policy.ts): a statement's, and a whole transaction's. */
+  private readonly statements: ResiliencePipeline<Resolved<QueryOptions>>;
+  private readonly transactions: ResiliencePipeline<Resolved<TransactionOptions>>;
   private observer: SqlObserver | undefined;
   private closing = false;
   /** When a statement or transaction last completed (`performance.now()`; readiness: is work getting through?). */
@@ -223,6 +228,36 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     // each in-flight statement may retry once; during a longer outage the ratio holds.
     const capacity = retry.budgetPercent === 0 ? 0 : Math.max(10, 2 * config.database.poolMax);
     this.budget = new RetryBudget({ ratio: retry.budgetPercent / 100, capacity });
+    // Postgres's own statement_timeout is the attempt timeout; the deadline is the request context's.
+    const policy = {
+      attempts: retry.maxAttempts,
+      backoff: SQL_RETRY_BACKOFF,
+      budget: this.budget,
+      minAttemptMs: MIN_ATTEMPT_MS,
+      paceByLastAttempt: true,
+    };
+    const onRetry = ({ decision }: { decision: RetryDecision }) => {
+      this.retries.inc();
+      this.observer?.retried?.(decision.code);
+    };
+    const onRetryRefused = (decision: RetryDecision) => this.observer?.retryRefused?.(decision.code);
+    this.statements = definePipeline<Resolved<QueryOptions>>({
+      name: 'database',
+      context: currentCorrelation,
+      retry: policy,
+      classify: (error, options) => this.retryDecision(error, isIdempotent(options)),
+      onRetry,
+      onRetryRefused,
+    });
+    // Everything before COMMIT was rolled back: the whole unit may repeat (idempotent).
+    this.transactions = definePipeline<Resolved<TransactionOptions>>({
+      name: 'database',
+      context: currentCorrelation,
+      retry: policy,
+      classify: (error) => this.retryDecision(error, true),
+      onRetry,
+      onRetryRefused,
+    });
   }
 
   /**
@@ -290,8 +325,12 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     try {
       return await this.transactionOnce(fn, options);
     } catch (error) {
-      // Everything before COMMIT was rolled back: the whole unit may repeat (idempotent = true).
-      return this.retryAfter(error, true, options, startedAt, () => this.transactionOnce(fn, options));
+      return this.transactions.retryAfter(
+        error,
+        startedAt,
+        options,
+        retried(() => this.transactionOnce(fn, options)),
+      );
     }
   }
 
@@ -326,8 +365,11 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     try {
       return await this.runOnce<T>(text, params, options);
     } catch (error) {
-      return this.retryAfter(error, isIdempotent(options), options, startedAt, () =>
-        this.runOnce<T>(text, params, options),
+      return this.statements.retryAfter(
+        error,
+        startedAt,
+        options,
+        retried(() => this.runOnce<T>(text, params, options)),
       );
     }
   }
@@ -378,63 +420,21 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   }
 
   /**
-   * The retry loop, entered only after a first attempt failed (no closure on the happy path).
-   * Surfaces `error` (the last one) as soon as a retry is not allowed or cannot finish in time.
+   * Whether the seam may run a failed unit of work again: a transient database fault
+   * (`classifyFailure`), idempotent work, never a COMMIT whose outcome is unknown, never while
+   * shutting down. Entered only after a failure (no closure on the happy path).
    */
-  private async retryAfter<R>(
-    error: unknown,
-    idempotent: boolean,
-    options: { signal?: AbortSignal; deadline?: number; ambient?: WorkDeadline },
-    startedAt: number,
-    again: () => Promise<R>,
-  ): Promise<R> {
-    let last = error;
-    let attemptStartedAt = startedAt;
-    for (let attempts = 1; ; attempts++) {
-      const failure = classifyFailure(last);
-      if (
-        this.closing ||
-        attempts >= this.config.database.retry.maxAttempts ||
-        failure?.dependency !== 'database' ||
-        last instanceof CommitOutcomeUnknownError ||
-        !isRetryable(failure, idempotent)
-      ) {
-        throw last;
-      }
-      const delay = backoffDelayMs(attempts, SQL_RETRY_BACKOFF);
-      const needed = Math.max(performance.now() - attemptStartedAt, MIN_ATTEMPT_MS);
-      if (
-        options.signal?.aborted ||
-        options.ambient?.cancelled === true ||
-        (options.deadline !== undefined && Date.now() + delay + needed > options.deadline)
-      ) {
-        throw last;
-      }
-      if (!this.budget.tryRetry()) {
-        this.observer?.retryRefused?.(failure.code);
-        throw last;
-      }
-      this.retries.inc();
-      this.observer?.retried?.(failure.code);
-      try {
-        await sleep(delay, options.signal);
-      } catch {
-        throw last; // the caller went away or ran out of time while we waited: the fault is the answer
-      }
-      attemptStartedAt = performance.now();
-      try {
-        if (tracedNow()) {
-          currentSpan()?.addEvent('db.retry', {
-            'db.attempt.number': attempts + 1,
-            'error.type': failure.code ?? failure.kind,
-          });
-          return await inChildSpan(attemptSpan(attempts + 1), again);
-        }
-        return await again();
-      } catch (next) {
-        last = next;
-      }
+  private retryDecision(error: unknown, idempotent: boolean): RetryDecision {
+    const failure = classifyFailure(error);
+    if (
+      this.closing ||
+      failure?.dependency !== 'database' ||
+      error instanceof CommitOutcomeUnknownError ||
+      !isRetryable(failure, idempotent)
+    ) {
+      return NOT_RETRYABLE;
     }
+    return { retryable: true, code: failure.code, kind: failure.kind };
   }
 
   /** One transaction attempt: BEGIN and its SET LOCALs in one round trip, `fn`, COMMIT. */
@@ -587,6 +587,18 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
  */
 function connectionLost(error: unknown): boolean {
   return !(error instanceof DatabaseError) || error.severity === 'FATAL' || error.severity === 'PANIC';
+}
+
+/** A retry's attempt of `once`: its own span, and an event on the unit's, when tracing samples the work. */
+function retried<R>(once: () => Promise<R>): (attempt: number, decision: RetryDecision) => Promise<R> {
+  return (attempt, decision) => {
+    if (!tracedNow()) return once();
+    currentSpan()?.addEvent('db.retry', {
+      'db.attempt.number': attempt,
+      'error.type': decision.code ?? decision.kind,
+    });
+    return inChildSpan(attemptSpan(attempt), once);
+  };
 }
 
 /** `ms`, or less when the deadline comes sooner. */

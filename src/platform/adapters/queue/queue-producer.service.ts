@@ -63,13 +63,20 @@ export class QueueProducerService implements OnApplicationShutdown {
    * fast: no offline queue), under the BullMQ prefix that follows `REDIS_KEY_PREFIX`
    * (`<prefix>{bull}:<queue>:…`, one cluster slot), with bounded history (`QUEUE_KEEP_COMPLETED`,
    * `QUEUE_KEEP_FAILED`) so Redis memory cannot grow without limit. Enqueue through {@link enqueue};
-   * a worker process reads jobs and upserts schedulers on the same handle. Closed at shutdown.
+   * a worker process reads jobs and upserts schedulers on the same handle. Made at any time, even
+   * before the connection is ready: it sends nothing until its first use. Closed at shutdown.
    */
   queue<T = unknown>(name: string): Queue<T> {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new ListenedQueue(name, {
         connection: this.redis.get('queue-producer'),
+        // A handle sends no command of its own when it is made (BullMQ's version check is an INFO):
+        // BullMQ sends it as soon as it thinks the connection ready, and a Cluster still loading its
+        // state ('connect') refuses it (no offline queue); BullMQ keeps that failure for the handle's
+        // life, so every enqueue of the process would fail while readiness says ok. The worker's own
+        // connection still checks the version (queue-workers.service.ts).
+        skipVersionCheck: true,
         prefix: this.config.queue.prefix,
         defaultJobOptions: {
           removeOnComplete: { count: this.config.queue.keepCompleted },

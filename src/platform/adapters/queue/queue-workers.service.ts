@@ -42,6 +42,10 @@ const HAND_BACK_GRACE_MS = 2_000;
  *   is the retry: logged at warn and counted `retried` too); anything else (a domain error, a
  *   timeout, a bug) becomes an UnrecoverableError and fails the job for good; on the last attempt
  *   the consumer's `onFailedForGood` runs, so the feature can record a safe reason;
+ * - keeps retries in one layer: on an attempt the queue will re-run (not the job's last) the
+ *   context says `retriedOutside`, and every resilience pipeline inside (the SQL seam, the payments
+ *   client) makes one attempt; on the last attempt they retry and the queue re-runs nothing. A
+ *   statement in a job runs at most (job attempts − 1) + DB_RETRY_MAX_ATTEMPTS times, not their product;
  * - counts outcomes for `queue_jobs_completed_total` (queue.metrics.ts).
  *
  * Shutdown is bounded (BullMQ's `worker.close()` has none): `stop()` stops taking jobs and waits
@@ -197,6 +201,10 @@ export class QueueWorkersService implements OnApplicationShutdown {
     };
     const logger = this.logger.child(bindings);
     const isLastAttempt = attempt >= (job.opts.attempts ?? 1);
+    // One retry layer: an attempt the queue re-runs on a transient fault (not the job's last) is
+    // retried by the queue alone, so the SQL seam and the clients make one attempt each inside it.
+    // On the last attempt (a scheduled job's only one) nothing re-runs the job: they retry as usual.
+    correlation.retriedOutside = !isLastAttempt;
     const started = Date.now();
     // Two contexts: the correlation (outbound calls, enqueues) and nestjs-pino's (PinoLogger lines).
     return runWithCorrelation(correlation, () =>
@@ -239,6 +247,7 @@ export class QueueWorkersService implements OnApplicationShutdown {
             logger.error({ err: error, durationMs: Date.now() - started }, 'job failed for good');
             // Recording the failure gets a budget of its own: the attempt's may be what ran out.
             correlation.deadline = new WorkDeadline(Date.now() + RECORD_FAILURE_BUDGET_MS);
+            correlation.retriedOutside = false; // nothing re-runs the recording: the seam retries it
             await consumer.onFailedForGood?.(job, error as Error, logger).catch((recordError: unknown) =>
               // The feature's sweeper finds the job failed in the queue and records it later.
               logger.error({ err: recordError }, 'could not record the failure of a job'),

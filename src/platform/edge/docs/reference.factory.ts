@@ -1,6 +1,11 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { envSchema } from '../../../config/config.schemas';
 import { problemTypeOf, type ErrorCode } from '../../kernel/errors/problem-type.registry';
 import { METRICS } from '../../kernel/metrics/metrics.catalog';
+import { errorTableIn, renderErrorTable, withErrorTable } from './error-table.factory';
+import { renderErrorsDocument } from './problem-doc.factory';
 
 /**
  * The reference pages (docs/reference/*.md) rendered from the code that they describe, so they
@@ -145,4 +150,50 @@ export function renderEndpointsReference(document: { paths: Record<string, Recor
     ...rows,
     '',
   ].join('\n');
+}
+
+/** docs/errors.md: the full page of every problem type (meaning, cause, first check, next step). */
+const ERRORS_DOCUMENT = 'docs/errors.md';
+/** The errors guide, whose "Error codes" table sits between the error-table markers. */
+const ERRORS_GUIDE = 'docs/error-handling.md';
+
+/**
+ * Every page that restates code, as `npm run docs:reference` (src/reference.command.ts) writes it
+ * under `root`, by path: the problem types (docs/errors.md and the errors guide's table, from the
+ * problem-type registry), the configuration (the config schema), the metrics (the catalog) and the
+ * endpoints (`document`, the OpenAPI document).
+ * @throws Error when the errors guide lacks its table's markers
+ */
+export function referencePages(root: string, document: { paths: Record<string, Record<string, unknown>> }) {
+  const guide = readIfExists(resolve(root, ERRORS_GUIDE));
+  if (guide === undefined || errorTableIn(guide) === undefined)
+    throw new Error(`${ERRORS_GUIDE} lacks the error-table markers`);
+  const pages: Record<string, string> = {
+    [ERRORS_DOCUMENT]: renderErrorsDocument(),
+    [ERRORS_GUIDE]: withErrorTable(guide, renderErrorTable()),
+    'docs/reference/configuration.md': renderConfigurationReference(envSchema),
+    'docs/reference/metrics.md': renderMetricsReference(),
+    'docs/reference/endpoints.md': renderEndpointsReference(document),
+  };
+  return pages;
+}
+
+/** The pages whose file under `root` differs from what the code renders. */
+export function stalePages(root: string, pages: Record<string, string>): string[] {
+  return Object.keys(pages).filter((path) => readIfExists(resolve(root, path)) !== pages[path]);
+}
+
+export function writePages(root: string, pages: Record<string, string>): void {
+  for (const [path, content] of Object.entries(pages)) {
+    mkdirSync(dirname(resolve(root, path)), { recursive: true });
+    writeFileSync(resolve(root, path), content);
+  }
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

@@ -45,6 +45,12 @@ export interface Correlation {
    * The SQL seam and outbound clients read it through {@link currentDeadline}; nothing passes it by hand.
    */
   deadline?: WorkDeadline;
+  /**
+   * True while a layer outside this work re-runs all of it on a transient failure: the worker sets
+   * it for a job attempt that is not the job's last (the queue retries it). Every resilience
+   * pipeline (the SQL seam, the outbound clients) then makes one attempt: one retry layer.
+   */
+  retriedOutside?: boolean;
 }
 
 const storage = new AsyncLocalStorage<Correlation>();

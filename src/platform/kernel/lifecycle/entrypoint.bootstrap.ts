@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { loadConfigOrExit, type AppConfig } from '../../../config/config.schemas';
+import { ConfigValidationError, loadConfigFromEnvironment, type AppConfig } from '../../../config/config.schemas';
 import { BootError } from './boot.errors';
 import { createRootLogger } from '../logging/root.logger';
 import { installProcessErrorHandlers } from './process-errors.handler';
@@ -21,11 +21,16 @@ export interface Entrypoint {
   /** Message of the structured log line of an unexpected failure (a BootError logs its own message). */
   failureLog: string;
   /**
-   * The work. A one-shot command (migrate, seed) resolves when done and the process exits
-   * with code 0 once its handles close. A long-running process resolves with its
-   * {@link RunningProcess} once it serves; signals and fatal errors then stop it.
+   * The settings. Default: the environment's, validated before anything connects. A command whose
+   * output must not depend on the machine (the docs commands) passes fixed ones.
    */
-  run(context: EntrypointContext): Promise<void | RunningProcess>;
+  config?: () => AppConfig;
+  /**
+   * The work. A one-shot command (migrate, seed) resolves when done (with an exit code, or
+   * nothing for 0) and the process exits once its handles close. A long-running process
+   * resolves with its {@link RunningProcess} once it serves; signals and fatal errors then stop it.
+   */
+  run(context: EntrypointContext): Promise<void | number | RunningProcess>;
   /**
    * Exit this long after a failure even if a handle lingers (the API: an open pool must not
    * keep a process that failed to boot alive). Default: let the process end by itself.
@@ -34,23 +39,37 @@ export interface Entrypoint {
 }
 
 /**
- * The boot of every process (`main.ts`, `worker.ts`, `migrate.command.ts`, `seed.command.ts`):
+ * The boot of every process. Each entry point is a file at the root of src/ (`main.ts`, `worker.ts`,
+ * `<name>.command.ts`) whose one statement is `void runEntrypoint(...)`; a long body lives beside
+ * the code it composes (`apiEntrypoint` in app.factory.ts, `workerEntrypoint` in worker.factory.ts).
+ * `chosen` may be picked by the configuration (`npm start`: the API alone in production).
  * 1. the configuration, validated before anything connects: a bad one exits 1 with one
- *    message on stderr naming every bad variable (loadConfigOrExit);
+ *    message on stderr naming every bad variable;
  * 2. the root logger;
  * 3. `run()`; a long-running process gets SIGTERM/SIGINT handling and the process-level
  *    error handlers (an unhandled rejection is logged, an uncaught exception stops it
- *    gracefully with exit code 1);
+ *    gracefully with exit code 1); a one-shot command's exit code is what it resolves with;
  * 4. a failure: one line on stderr (`<failurePrefix>: <first line of the message>`, never a
  *    stack), the stack in the structured log (none for a BootError, whose message says it
  *    all), exit code 1.
+ *
+ * @example
+ * // src/migrate.command.ts
+ * void runEntrypoint({
+ *   failurePrefix: 'db:migrate failed',
+ *   failureLog: 'migration failed',
+ *   run: ({ config, logger }) => prepareDatabase(config, logger),
+ * });
  */
-export async function runEntrypoint(entry: Entrypoint): Promise<void> {
-  const config = loadConfigOrExit();
+export async function runEntrypoint(chosen: Entrypoint | ((config: AppConfig) => Entrypoint)): Promise<void> {
+  const fromEnvironment = typeof chosen === 'function' ? configOrExit() : undefined;
+  const entry = typeof chosen === 'function' ? chosen(fromEnvironment as AppConfig) : chosen;
+  const config = entry.config ? configOrExit(entry.config) : (fromEnvironment ?? configOrExit());
   const logger = createRootLogger(config);
   try {
     const running = await entry.run({ config, logger });
-    if (!running) {
+    if (running === undefined || typeof running === 'number') {
+      if (running) process.exitCode = running;
       logger.flush();
       return;
     }
@@ -84,5 +103,16 @@ export async function runEntrypoint(entry: Entrypoint): Promise<void> {
     if (entry.forceExitAfterFailureMs !== undefined) {
       setTimeout(() => process.exit(1), entry.forceExitAfterFailureMs).unref();
     }
+  }
+}
+
+/** The settings, or exit code 1 with the message naming every bad variable (no stack: nothing ran yet). */
+function configOrExit(load: () => AppConfig = loadConfigFromEnvironment): AppConfig {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigValidationError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
   }
 }

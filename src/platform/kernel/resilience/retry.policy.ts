@@ -1,5 +1,5 @@
-import { backoffDelayMs, type BackoffPolicy } from './backoff.policy';
-import { Deadline, DeadlineExceededError } from './deadline.policy';
+import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.policy';
+import type { RetryBudget } from './retry.budget';
 
 /**
  * Parses a `Retry-After` header (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
@@ -21,16 +21,27 @@ export interface RetryDecision {
   retryable: boolean;
   /** A server-requested wait (`Retry-After`), honoured as the minimum delay. */
   retryAfterMs?: number;
+  /** A short code for metrics, logs and spans (`40001`, `server_error`); never a message. */
+  code?: string;
+  /** The failure's kind, when it has no code (`unavailable`). */
+  kind?: string;
 }
+
+/** The one "never retry" answer (shared: the failure path allocates nothing for it). */
+export const NOT_RETRYABLE: RetryDecision = Object.freeze({ retryable: false });
 
 export interface RetryInfo {
   /** The attempt that failed (1-based). */
   attempt: number;
   delayMs: number;
+  /** How long the failed attempt took. */
+  attemptMs: number;
   error: unknown;
+  decision: RetryDecision;
 }
 
-export interface RetrySettings {
+/** How the retry loop behaves: what resilience.policy.ts builds from a pipeline's settings. */
+export interface RetryLoop<W> {
   /** Attempts in all, the first one included (1 = never retry). */
   maxAttempts: number;
   /** The wait before each retry: {@link backoffDelayMs} (full jitter unless the policy says `equal`). */
@@ -42,50 +53,77 @@ export interface RetrySettings {
    * in time only adds load to a struggling dependency.
    */
   minAttemptMs: number;
-}
-
-export interface RetryOptions extends RetrySettings {
-  deadline: Deadline;
-  classify: (error: unknown) => RetryDecision;
+  /** The next attempt needs at least as long as the last one took, too (the SQL seam's rule). */
+  paceByLastAttempt: boolean;
+  classify: (error: unknown, scope: W) => RetryDecision;
+  /** Shared by every call of the pipeline: retries stay a share of the traffic. */
+  budget?: RetryBudget;
   onRetry?: (info: RetryInfo) => void;
-  /** Injectable for tests; `Math.random` otherwise. */
-  random?: () => number;
+  onRetryRefused?: (decision: RetryDecision) => void;
+  random: () => number;
 }
 
 /**
- * Runs `attempt` until it succeeds, the failure is not retryable, the attempts are used up,
- * the server asks to wait longer than `maxRetryAfterMs`, or the next attempt could not start
- * (after its backoff, the one backoff of backoff.policy.ts, at least the server's
- * `Retry-After`) with `minAttemptMs` left of the deadline. Then the LAST failure is
- * rethrown unchanged, so the caller maps one failure, not a wrapper.
- *
- * Only for idempotent work (a read, or a write that carries an idempotency key): a retry
- * repeats the call. Retry in one layer only.
- *
- * @throws whatever the last attempt threw; {@link DeadlineExceededError} when not even the
- * first attempt can start.
+ * Where a unit of work may still retry: its deadline (`Date.now()` ms), the signal that cancels
+ * it, and the request context's cancellation (read without a signal). The SQL seam passes its
+ * resolved statement options as they are.
  */
-export async function retryWithBackoff<T>(attempt: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const { deadline, classify, random = Math.random } = options;
-  if (deadline.expired || deadline.remainingMs() < options.minAttemptMs) {
-    throw new DeadlineExceededError();
-  }
-  for (let n = 1; ; n++) {
+export interface RetryScope {
+  deadline?: number;
+  signal?: AbortSignal;
+  ambient?: { readonly cancelled: boolean };
+}
+
+/**
+ * The one retry loop of the codebase, entered only after a first attempt failed (the happy path
+ * pays nothing for it): retries `again` until it succeeds, the failure is not retryable, the
+ * attempts are used up, the server asks to wait longer than `maxRetryAfterMs`, the budget refuses,
+ * or the next attempt could not start (after its backoff, at least the server's `Retry-After`)
+ * with `minAttemptMs` left of the deadline. Then the LAST failure is rethrown unchanged, so the
+ * caller maps one failure, not a wrapper.
+ *
+ * Only for idempotent work (a read, a whole transaction, a call that carries an idempotency
+ * key): a retry repeats it. Retry in one layer only (resilience.policy.ts says which).
+ */
+export async function retryAfterFailure<T, W extends RetryScope>(
+  error: unknown,
+  startedAt: number,
+  again: (attempt: number, decision: RetryDecision) => Promise<T>,
+  loop: RetryLoop<W>,
+  scope: W,
+): Promise<T> {
+  let last = error;
+  let attemptStartedAt = startedAt;
+  for (let attempt = 1; ; attempt++) {
+    const decision = loop.classify(last, scope);
+    if (!decision.retryable || attempt >= loop.maxAttempts) throw last;
+    const retryAfterMs = decision.retryAfterMs ?? 0;
+    if (retryAfterMs > loop.maxRetryAfterMs) throw last;
+    const delayMs = Math.max(backoffDelayMs(attempt, loop.backoff, loop.random), retryAfterMs);
+    const attemptMs = performance.now() - attemptStartedAt;
+    const needed = loop.paceByLastAttempt ? Math.max(attemptMs, loop.minAttemptMs) : loop.minAttemptMs;
+    if (
+      scope.signal?.aborted ||
+      scope.ambient?.cancelled === true ||
+      (scope.deadline !== undefined && Date.now() + delayMs + needed > scope.deadline)
+    ) {
+      throw last;
+    }
+    if (loop.budget !== undefined && !loop.budget.tryRetry()) {
+      loop.onRetryRefused?.(decision);
+      throw last;
+    }
+    loop.onRetry?.({ attempt, delayMs, attemptMs, error: last, decision });
     try {
-      return await attempt(n);
-    } catch (error) {
-      const decision = classify(error);
-      if (!decision.retryable || n >= options.maxAttempts || deadline.expired) throw error;
-      const retryAfterMs = decision.retryAfterMs ?? 0;
-      if (retryAfterMs > options.maxRetryAfterMs) throw error;
-      const delayMs = Math.max(backoffDelayMs(n, options.backoff, random), retryAfterMs);
-      if (delayMs + options.minAttemptMs > deadline.remainingMs()) throw error;
-      options.onRetry?.({ attempt: n, delayMs, error });
-      try {
-        await deadline.sleep(delayMs);
-      } catch {
-        throw error; // cancelled while waiting: the caller learns what actually failed
-      }
+      await sleep(delayMs, scope.signal);
+    } catch {
+      throw last; // the caller went away or ran out of time while we waited: the fault is the answer
+    }
+    attemptStartedAt = performance.now();
+    try {
+      return await again(attempt + 1, decision);
+    } catch (next) {
+      last = next;
     }
   }
 }

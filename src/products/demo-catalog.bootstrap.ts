@@ -1,4 +1,3 @@
-import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { once } from 'node:events';
 import { Client } from 'pg';
@@ -7,7 +6,6 @@ import type { AppConfig } from '../config/config.schemas';
 import { prepareDatabase } from '../platform/adapters/database/database.bootstrap';
 import { dataSourceOptions } from '../platform/adapters/database/data-source.factory';
 import { SqlClient } from '../platform/adapters/database/sql.client';
-import { runEntrypoint } from '../platform/kernel/lifecycle/entrypoint.bootstrap';
 import { MetricsService } from '../platform/kernel/metrics/metrics.service';
 import { createRedisConnection, keysBySlot } from '../platform/adapters/redis/redis-connection.factory';
 import { sleep } from '../platform/kernel/resilience/backoff.policy';
@@ -17,7 +15,7 @@ import { ProductsRepository } from './products.repository';
 import { productCacheKey } from './products.service';
 
 /**
- * `npm run db:seed`: loads the demo catalog. Safe to run any number of times: products
+ * `npm run db:seed` (src/seed.command.ts): loads the demo catalog. Safe to run any number of times: products
  * are upserted by sku. Like `npm start`, it first waits for Postgres, creates the
  * database outside production and applies pending migrations, so it works on a fresh clone.
  *
@@ -97,17 +95,3 @@ async function forgetCachedProducts(config: AppConfig, logger: Logger, ids: stri
 }
 
 const REDIS_READY_TIMEOUT_MS = 2_000;
-
-if (require.main === module) {
-  void runEntrypoint({
-    failurePrefix: 'db:seed failed',
-    failureLog: 'seeding failed',
-    async run({ config, logger }) {
-      const { inserted, updated } = await seedProducts(config, logger);
-      logger.info({ inserted, updated }, 'demo catalog seeded');
-      process.stdout.write(
-        `db:seed: upserted ${inserted + updated} products (${inserted} inserted, ${updated} updated)\n`,
-      );
-    },
-  });
-}
