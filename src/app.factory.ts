@@ -2,7 +2,7 @@ import { type Type } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from './app.module';
@@ -16,7 +16,11 @@ import { installFastifyEdge, installNestEdge, type EdgeContext } from './platfor
 import { requestIdOf } from './platform/edge/http/request-id.factory';
 import { HttpMetrics } from './platform/edge/http/http-metrics.hooks';
 import { MetricsService } from './platform/kernel/metrics/metrics.service';
-import { createRequestLogger, createRootLogger } from './platform/kernel/logging/root.logger';
+import {
+  createRequestLogger,
+  createRootLogger,
+  requestChildLoggerFactory,
+} from './platform/kernel/logging/root.logger';
 import { prepareDatabase } from './platform/adapters/database/database.bootstrap';
 import type { Entrypoint } from './platform/kernel/lifecycle/entrypoint.bootstrap';
 import { gracefulShutdown } from './platform/kernel/lifecycle/graceful-shutdown.handler';
@@ -52,6 +56,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // completion line with the route template instead.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: requestIdOf,
+    // request.log: the root with the request id bound, without pino's per-child redaction pass.
+    childLoggerFactory: requestChildLoggerFactory(logger) as unknown as FastifyServerOptions['childLoggerFactory'],
     bodyLimit: config.http.bodyLimitBytes,
     return503OnClosing: false,
     // request.ip is the socket's address unless the connection comes from a trusted proxy (TRUSTED_PROXIES),

@@ -31,9 +31,12 @@ export const REDACTED_PATHS = [
 interface SonicBoomState {
   _writing: boolean;
   _len: number;
+  _bufs: string[];
   destroyed: boolean;
   write(data: string): boolean;
-  flush(): void;
+  flush(cb?: (err?: Error) => void): void;
+  flushSync(): void;
+  end(): void;
   on(event: 'drain', listener: () => void): void;
 }
 
@@ -46,15 +49,37 @@ interface SonicBoomState {
  * written in the turn that logged it, or, when a write is still in flight, as soon as it is done.
  * 8 KiB gathered within one turn are written at once. Exits flush as before (pino flushes
  * synchronously on `exit`; the entry points call `logger.flush()`).
+ *
+ * The lines of a turn are gathered here, in an array, and handed to SonicBoom as one string: given
+ * one line at a time, SonicBoom measures its whole pending buffer (`Buffer.byteLength` of a string
+ * it keeps concatenating) on every write, a cost that grows with the lines already gathered
+ * (≈ 1 µs a line at 30 lines a turn, docs/performance.md).
  */
 function stdoutDestination(): DestinationStream {
   const stream = pino.destination({ dest: 1, sync: false, minLength: STDOUT_TURN_BYTES });
   const boom = stream as unknown as SonicBoomState;
+  const write = boom.write.bind(boom);
+  const flush = boom.flush.bind(boom);
+  const flushSync = boom.flushSync.bind(boom);
+  const end = boom.end.bind(boom);
+  /** This turn's lines, not yet handed to SonicBoom, and their size in bytes. */
+  let lines: string[] = [];
+  let gathered = 0;
   let scheduled = false;
+  /** Hands the gathered lines to SonicBoom as one string (its own buffer and writes take it from there). */
+  const handOver = (): boolean => {
+    if (lines.length === 0) return true;
+    const data = lines.length === 1 ? lines[0] : lines.join('');
+    lines = [];
+    gathered = 0;
+    return write(data);
+  };
   const endOfTurn = () => {
     scheduled = false;
+    if (boom.destroyed) return;
+    handOver();
     // A write in flight: what built up meanwhile goes when it is done ('drain').
-    if (!boom.destroyed && !boom._writing && boom._len > 0) boom.flush();
+    if (!boom._writing && boom._len > 0) flush();
   };
   const schedule = () => {
     if (scheduled) return;
@@ -64,11 +89,35 @@ function stdoutDestination(): DestinationStream {
   boom.on('drain', () => {
     if (boom._len > 0) schedule();
   });
-  const write = boom.write.bind(boom);
   boom.write = (data: string) => {
-    const ok = write(data);
+    if (boom.destroyed) return write(data); // SonicBoom's own error, as before
+    lines.push(data);
+    gathered += Buffer.byteLength(data);
     schedule();
-    return ok;
+    // STDOUT_TURN_BYTES gathered: SonicBoom writes them at once (its minLength), as before.
+    if (gathered >= STDOUT_TURN_BYTES) return handOver();
+    return true;
+  };
+  // Whoever flushes (pino on exit, logger.flush(), the entry points) gets the gathered lines too.
+  boom.flush = (cb?: (err?: Error) => void) => {
+    handOver();
+    flush(cb);
+  };
+  boom.flushSync = () => {
+    // Into SonicBoom's buffer, not through write(): that could start an asynchronous write, which
+    // a process exiting (pino's `exit` handler flushes synchronously) would never finish.
+    if (lines.length > 0) {
+      const data = lines.join('');
+      lines = [];
+      gathered = 0;
+      boom._bufs.push(data);
+      boom._len += Buffer.byteLength(data);
+    }
+    flushSync();
+  };
+  boom.end = () => {
+    handOver();
+    end();
   };
   return stream;
 }
@@ -96,6 +145,45 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
   );
 }
 
+/** A request id as requestIdOf makes or keeps it: nothing JSON escapes, nothing a redaction path names. */
+const PLAIN_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Fastify's `childLoggerFactory`: `request.log` for every request, the root logger with the
+ * request's id bound (`{"requestId":…}` on every line written through it). pino's `child()` runs
+ * each binding through the root's redaction (the wildcard paths' stringifier: ≈ 1 µs a request,
+ * docs/performance.md). A request id is `[A-Za-z0-9._-]` (requestIdOf): no path can redact it and
+ * JSON writes it as it is, so the child is a copy of one child made once, with the id appended to
+ * its bindings as pino itself would write it. Anything else (other bindings, route-level log
+ * options, another logger) goes through pino's `child()` as before.
+ */
+export function requestChildLoggerFactory(
+  root: Logger,
+  idKey = 'requestId',
+): (logger: Logger, bindings: Record<string, unknown>, opts: object) => Logger {
+  const { chindingsSym } = pino.symbols;
+  // pino's child() of the root with no bindings: the child's formatters and serializers, the root's bindings.
+  const template = root.child({}, {}) as Logger & Record<symbol, string>;
+  const templateBindings = template[chindingsSym];
+  const onChild = root.onChild;
+  return (logger, bindings, opts) => {
+    const id = bindings[idKey];
+    if (
+      logger !== root ||
+      typeof id !== 'string' ||
+      !PLAIN_REQUEST_ID.test(id) ||
+      Object.keys(bindings).length !== 1 ||
+      Object.keys(opts).length !== 0
+    ) {
+      return logger.child(bindings, opts);
+    }
+    const child = Object.create(template) as Logger & Record<symbol, string>;
+    child[chindingsSym] = `${templateBindings},"${idKey}":"${id}"`;
+    onChild(child);
+    return child;
+  };
+}
+
 /**
  * The logger of the one completion line per request. Same destination and format as
  * the root, but without redaction: that line is built from a fixed set of fields we
@@ -107,10 +195,32 @@ export function createRequestLogger(root: Logger, config: AppConfig): Logger {
   return pino(baseOptions(config), (root as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]);
 }
 
+/** The second {@link isoTime} last formatted (ms since the epoch / 1000), and its text up to the dot. */
+let formattedSecond = Number.NaN;
+let secondText = '';
+/** `.000Z` … `.999Z`, made once. */
+const MILLIS = Array.from({ length: 1_000 }, (_, ms) => `.${String(ms).padStart(3, '0')}Z"`);
+
+/**
+ * pino's `stdTimeFunctions.isoTime` (`,"time":"2026-12-07T07:27:24.221Z"`), with `toISOString()`
+ * called once per second instead of once per line (≈ 0.8 µs of every line, docs/performance.md):
+ * the milliseconds are the only part that changes within a second. The same text for the same
+ * `Date.now()`.
+ */
+export const isoTime = (): string => {
+  const now = Date.now();
+  const second = Math.floor(now / 1_000);
+  if (second !== formattedSecond) {
+    formattedSecond = second;
+    secondText = `,"time":"${new Date(second * 1_000).toISOString().slice(0, -5)}`;
+  }
+  return secondText + MILLIS[now - second * 1_000];
+};
+
 const baseOptions = (config: AppConfig) => ({
   level: config.log.level,
   base: { service: 'resilient-api' },
-  timestamp: pino.stdTimeFunctions.isoTime,
+  timestamp: isoTime,
   messageKey: 'msg',
   formatters: { level: (label: string) => ({ level: label }) },
 });
