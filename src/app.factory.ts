@@ -1,3 +1,4 @@
+import { prepareCore } from './core.module';
 import { type Type } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
@@ -21,11 +22,9 @@ import {
   createRootLogger,
   requestChildLoggerFactory,
 } from './platform/kernel/logging/root.logger';
-import { prepareDatabase } from './platform/adapters/database/database.bootstrap';
 import type { Entrypoint } from './platform/kernel/lifecycle/entrypoint.bootstrap';
 import { gracefulShutdown } from './platform/kernel/lifecycle/graceful-shutdown.handler';
 import { startTracing } from './platform/kernel/tracing/tracing.factory';
-import { registerProblemCatalog } from './problem-types.catalog';
 
 export interface CreateAppOptions {
   /** The process's root logger, when the caller already made one. */
@@ -169,10 +168,7 @@ export const apiEntrypoint: Entrypoint = {
   failureLog: 'boot failed',
   forceExitAfterFailureMs: 200,
   async run({ config, logger }) {
-    // The problem-type registry, built from its one list before anything can answer or fail with a problem.
-    registerProblemCatalog();
-    // Waits for Postgres with backoff, creates the database outside production, migrates.
-    await prepareDatabase(config, logger);
+    await prepareCore(config, logger);
     // Before the app: its hooks and seams read whether tracing is on (no OTLP endpoint: off, nothing loaded).
     const tracing = startTracing(config, 'api', logger);
     const { app, gate } = await createApp(config, { logger });

@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import { ConfigModule } from './config/config.module';
 import type { AppConfig } from './config/config.schemas';
 import { CacheModule } from './platform/adapters/cache/cache.module';
+import { prepareDatabase } from './platform/adapters/database/database.bootstrap';
 import { DatabaseModule } from './platform/adapters/database/database.module';
 import { LifecycleModule } from './platform/kernel/lifecycle/lifecycle.module';
 import { LoggingModule } from './platform/kernel/logging/logging.module';
@@ -26,6 +27,17 @@ import { registerProblemCatalog } from './problem-types.catalog';
  * health on top; the worker (src/worker.ts) adds its processors, without Fastify.
  * It is also where ports between features are wired (accounts → auth's CredentialsVerifier).
  */
+/**
+ * What every long-running process does before it builds its core: the problem-type registry from
+ * its one list (before anything can answer or fail with a problem), then Postgres: wait with
+ * backoff, create the database outside production, migrate under the advisory lock (whichever
+ * process starts first migrates).
+ */
+export async function prepareCore(config: AppConfig, logger: Logger): Promise<void> {
+  registerProblemCatalog();
+  await prepareDatabase(config, logger);
+}
+
 @Module({})
 export class CoreModule {
   /**

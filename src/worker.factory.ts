@@ -1,3 +1,4 @@
+import { prepareCore } from './core.module';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Server } from 'node:http';
@@ -11,13 +12,11 @@ import { QueueWorkersService, type WorkerStopOutcome } from './platform/adapters
 import { HealthService } from './platform/edge/health/health.service';
 import { startWorkerHttpServer } from './platform/edge/health/worker-http.server';
 import { WorkerModule, type WorkerModuleOptions } from './worker.module';
-import { prepareDatabase } from './platform/adapters/database/database.bootstrap';
 import { redisUnreachableReason } from './platform/adapters/redis/redis-reachability.health';
 import { BootError } from './platform/kernel/lifecycle/boot.errors';
 import type { Entrypoint } from './platform/kernel/lifecycle/entrypoint.bootstrap';
 import { redisUnreachableLine } from './platform/kernel/lifecycle/start-hints.policy';
 import { startTracing } from './platform/kernel/tracing/tracing.factory';
-import { registerProblemCatalog } from './problem-types.catalog';
 
 /**
  * Beyond WORKER_SHUTDOWN_TIMEOUT_MS, the longest a stopping worker lives (the hand-back grace plus
@@ -103,9 +102,7 @@ export const workerEntrypoint: Entrypoint = {
   failureLog: 'worker boot failed',
   forceExitAfterFailureMs: 200,
   async run({ config, logger }) {
-    // The problem-type registry, built from its one list before anything can answer or fail with a problem.
-    registerProblemCatalog();
-    await prepareDatabase(config, logger);
+    await prepareCore(config, logger);
     // Redis is the worker's hard dependency. In development, one line saying how to start it beats
     // a reconnect loop; elsewhere the connections wait for it with backoff (a restart is an outage).
     if (config.env === 'development') {
