@@ -1,4 +1,3 @@
-import { prepareCore } from './core.module';
 import { type Type } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
@@ -7,6 +6,7 @@ import { LogController, type FastifyReply, type FastifyRequest, type FastifyServ
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from './app.module';
+import { prepareCore } from './core.module';
 import type { AppConfig } from './config/config.schemas';
 import { buildOpenApiDocument } from './platform/edge/docs/openapi.factory';
 import { replyWithProblem } from './platform/edge/http/problem-details.filter';

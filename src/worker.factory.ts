@@ -1,10 +1,10 @@
-import { prepareCore } from './core.module';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Server } from 'node:http';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import type { AppConfig } from './config/config.schemas';
+import { prepareCore } from './core.module';
 import { LifecycleService } from './platform/kernel/lifecycle/lifecycle.service';
 import { createRootLogger } from './platform/kernel/logging/root.logger';
 import { MetricsService } from './platform/kernel/metrics/metrics.service';

@@ -6,7 +6,7 @@ import { dataSourceOptions } from './data-source.factory';
 import { PG, sqlStateOf } from '../failures/pg.errors';
 import { BOOT_BACKOFF } from '../../kernel/resilience/backoff.policy';
 import { definePipeline } from '../../kernel/resilience/resilience.policy';
-import { NOT_RETRYABLE, type RetryDecision } from '../../kernel/resilience/retry.policy';
+import { NOT_RETRYABLE, RETRYABLE, type RetryDecision } from '../../kernel/resilience/retry.policy';
 import { classifyPostgresFailure } from '../failures/postgres-failure.classifier';
 import { BootError } from '../../kernel/lifecycle/boot.errors';
 import { postgresUnreachableLine } from '../../kernel/lifecycle/start-hints.policy';
@@ -28,11 +28,10 @@ function bootRetry(
   return definePipeline({
     name: 'database',
     retry: { attempts: Number.POSITIVE_INFINITY, backoff: BOOT_BACKOFF, minAttemptMs: 0 },
-    classify: (error): RetryDecision => (retryable(error) ? RETRY : NOT_RETRYABLE),
+    classify: (error): RetryDecision => (retryable(error) ? RETRYABLE : NOT_RETRYABLE),
     onRetry: ({ attempt, delayMs, error }) => onRetry(attempt, delayMs, error),
   });
 }
-const RETRY: RetryDecision = Object.freeze({ retryable: true });
 
 /** Runs `once`, retried by `pipeline` after a failure until `deadline` (`Date.now()` ms). */
 async function withinWindow(pipeline: ReturnType<typeof bootRetry>, deadline: number, once: () => Promise<void>) {
@@ -89,16 +88,27 @@ export async function waitForDatabase(
   deadline = Date.now() + config.boot.retryWindowMs,
 ): Promise<void> {
   const url = new URL(config.database.url);
-  // A server that answers "starting up" (57P03) is waited for; in development one that is not there at all is not.
+  /** Why `error` stops the boot at once (one line), or undefined: a transient fault the boot waits out. */
+  const stopReason = (error: unknown): string | undefined => {
+    const state = sqlStateOf(error);
+    if (state === PG.INVALID_CATALOG_NAME) {
+      return `Postgres database ${where(url)} does not exist; create it or fix DATABASE_URL.`;
+    }
+    if (state === PG.INVALID_PASSWORD || state === PG.INVALID_AUTHORIZATION) {
+      return `Postgres at ${where(url)} rejected the credentials of user "${decodeURIComponent(url.username) || 'postgres'}" (SQLSTATE ${state}); fix DATABASE_URL.`;
+    }
+    const failure = classifyPostgresFailure(error);
+    // A server that answers "starting up" (57P03) is waited for; in development one that is not there at all is not.
+    if (config.env === 'development' && failure?.kind === 'unavailable' && !isSqlState(state)) {
+      return postgresUnreachableLine(config.database.url, reasonCode(error));
+    }
+    if (!(failure?.kind === 'unavailable' && failure.transient)) {
+      return `Postgres at ${where(url)} refused the connection: ${describe(error)}.`;
+    }
+    return undefined;
+  };
   const reaching = bootRetry(
-    (error) => {
-      const state = sqlStateOf(error);
-      const failure = classifyPostgresFailure(error);
-      if (state === PG.INVALID_CATALOG_NAME || state === PG.INVALID_PASSWORD || state === PG.INVALID_AUTHORIZATION)
-        return false;
-      if (config.env === 'development' && failure?.kind === 'unavailable' && !isSqlState(state)) return false;
-      return failure?.kind === 'unavailable' && failure.transient;
-    },
+    (error) => stopReason(error) === undefined,
     (attempt, delay, error) =>
       logger.warn({ attempt, retryInMs: delay, reason: describe(error) }, 'postgres unreachable at boot; retrying'),
   );
@@ -112,28 +122,14 @@ export async function waitForDatabase(
       await withinWindow(reaching, deadline, once);
       return;
     } catch (error) {
-      const state = sqlStateOf(error);
-      if (state === PG.INVALID_CATALOG_NAME && !config.isProduction) {
+      // Outside production a missing database is created, then reached again.
+      if (sqlStateOf(error) === PG.INVALID_CATALOG_NAME && !config.isProduction) {
         await createDatabase(config, logger);
         continue;
       }
-      if (state === PG.INVALID_CATALOG_NAME) {
-        throw new BootError(`Postgres database ${where(url)} does not exist; create it or fix DATABASE_URL.`);
-      }
-      if (state === PG.INVALID_PASSWORD || state === PG.INVALID_AUTHORIZATION) {
-        throw new BootError(
-          `Postgres at ${where(url)} rejected the credentials of user "${decodeURIComponent(url.username) || 'postgres'}" (SQLSTATE ${state}); fix DATABASE_URL.`,
-        );
-      }
-      const failure = classifyPostgresFailure(error);
-      if (config.env === 'development' && failure?.kind === 'unavailable' && !isSqlState(state)) {
-        throw new BootError(postgresUnreachableLine(config.database.url, reasonCode(error)));
-      }
-      if (!(failure?.kind === 'unavailable' && failure.transient)) {
-        throw new BootError(`Postgres at ${where(url)} refused the connection: ${describe(error)}.`);
-      }
       throw new BootError(
-        `Postgres at ${where(url)} is unreachable (${describe(error)}); gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} in ${Math.round(config.boot.retryWindowMs / 1000)} s.`,
+        stopReason(error) ??
+          `Postgres at ${where(url)} is unreachable (${describe(error)}); gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} in ${Math.round(config.boot.retryWindowMs / 1000)} s.`,
       );
     }
   }

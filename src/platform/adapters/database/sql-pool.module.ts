@@ -4,34 +4,36 @@ import type { Logger } from 'pino';
 import { APP_CONFIG } from '../../../config/config.module';
 import type { AppConfig } from '../../../config/config.schemas';
 import { ROOT_LOGGER } from '../../kernel/logging/logging.module';
-import { sleep } from '../../kernel/resilience/backoff.policy';
+import { definePipeline } from '../../kernel/resilience/resilience.policy';
+import { RETRYABLE } from '../../kernel/resilience/retry.policy';
 import { createPool } from './data-source.factory';
 
 /** The token of the SQL seam's pg pool (a `pg.Pool`, created by {@link SqlPoolModule}). */
 export const SQL_POOL = 'SQL_POOL';
 
-/** Connection attempts at boot, and the pause between them. */
-const BOOT_CONNECT_ATTEMPTS = 3;
-const BOOT_CONNECT_PAUSE_MS = 500;
+/**
+ * The first connection's retry at boot, on the shared pipeline (resilience.policy.ts): three
+ * attempts, about half a second apart. The entry point already waited for Postgres with backoff
+ * (database.bootstrap.ts); this covers a blip in between.
+ */
+const firstConnection = definePipeline({
+  name: 'database',
+  retry: { attempts: 3, backoff: { baseMs: 500, capMs: 500, jitter: 'equal' }, minAttemptMs: 0 },
+  classify: () => RETRYABLE,
+});
 
 /**
  * The pool, with one connection opened before the app boots (as TypeORM's own boot did): a database
- * that cannot be reached fails the boot, and the first request finds a warm connection. The entry
- * point already waited for Postgres with backoff; the brief retry covers a blip in between.
+ * that cannot be reached fails the boot, and the first request finds a warm connection.
  */
 async function openPool(config: AppConfig, logger: Logger): Promise<Pool> {
   const pool = createPool(config, logger);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      (await pool.connect()).release();
-      return pool;
-    } catch (error) {
-      if (attempt >= BOOT_CONNECT_ATTEMPTS) {
-        await pool.end().catch(() => undefined);
-        throw error;
-      }
-      await sleep(BOOT_CONNECT_PAUSE_MS);
-    }
+  try {
+    await firstConnection.execute(async () => (await pool.connect()).release());
+    return pool;
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
   }
 }
 

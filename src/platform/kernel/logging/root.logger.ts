@@ -66,13 +66,18 @@ function stdoutDestination(): DestinationStream {
   let lines: string[] = [];
   let gathered = 0;
   let scheduled = false;
-  /** Hands the gathered lines to SonicBoom as one string (its own buffer and writes take it from there). */
-  const handOver = (): boolean => {
-    if (lines.length === 0) return true;
+  /** The gathered lines as one string, and none gathered any more; undefined when there are none. */
+  const take = (): string | undefined => {
+    if (lines.length === 0) return undefined;
     const data = lines.length === 1 ? lines[0] : lines.join('');
     lines = [];
     gathered = 0;
-    return write(data);
+    return data;
+  };
+  /** Hands the gathered lines to SonicBoom as one string (its own buffer and writes take it from there). */
+  const handOver = (): boolean => {
+    const data = take();
+    return data === undefined || write(data);
   };
   const endOfTurn = () => {
     scheduled = false;
@@ -106,10 +111,8 @@ function stdoutDestination(): DestinationStream {
   boom.flushSync = () => {
     // Into SonicBoom's buffer, not through write(): that could start an asynchronous write, which
     // a process exiting (pino's `exit` handler flushes synchronously) would never finish.
-    if (lines.length > 0) {
-      const data = lines.join('');
-      lines = [];
-      gathered = 0;
+    const data = take();
+    if (data !== undefined) {
       boom._bufs.push(data);
       boom._len += Buffer.byteLength(data);
     }

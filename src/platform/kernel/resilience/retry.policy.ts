@@ -30,6 +30,9 @@ export interface RetryDecision {
 /** The one "never retry" answer (shared: the failure path allocates nothing for it). */
 export const NOT_RETRYABLE: RetryDecision = Object.freeze({ retryable: false });
 
+/** "Retry", with nothing more to say (no code, no server-requested wait). */
+export const RETRYABLE: RetryDecision = Object.freeze({ retryable: true });
+
 export interface RetryInfo {
   /** The attempt that failed (1-based). */
   attempt: number;
