@@ -194,8 +194,15 @@ describe('a fleet behind nginx and PgBouncer (transaction pooling)', () => {
         result: { orders: 2, revenue: [{ currency: 'EUR', paidOrders: 2, totalCents: 3_000 }] },
       });
       const survivor = fleet.workers.find((w) => w !== runner)!;
-      const completions = survivor.lines().filter((l) => l.msg === 'report completed' && l.reportId === id);
-      expect(completions).toHaveLength(1);
+      // The worker logs 'report completed' after the commit the API just read: its line may still be
+      // on its way through the pipe. Wait for it, then there must be exactly one.
+      const completedBy = (w: typeof survivor) =>
+        w.lines().filter((l) => l.msg === 'report completed' && l.reportId === id);
+      await pollUntil(() => completedBy(survivor).length > 0, {
+        timeoutMs: 10_000,
+        what: `the survivor's completion line of report ${id}`,
+      });
+      expect(completedBy(survivor)).toHaveLength(1);
       const [row] = await fleet.db.query<{ status: string }>('SELECT status FROM reports WHERE id = $1', [id]);
       expect(row.status).toBe('completed');
       // The fleet has two workers again (later tests and the teardown expect it).
