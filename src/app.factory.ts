@@ -56,7 +56,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: requestIdOf,
     // request.log: the root with the request id bound, without pino's per-child redaction pass.
-    childLoggerFactory: requestChildLoggerFactory(logger) as unknown as FastifyServerOptions['childLoggerFactory'],
+    childLoggerFactory: requestChildLoggerFactory() as unknown as FastifyServerOptions['childLoggerFactory'],
     bodyLimit: config.http.bodyLimitBytes,
     return503OnClosing: false,
     // request.ip is the socket's address unless the connection comes from a trusted proxy (TRUSTED_PROXIES),

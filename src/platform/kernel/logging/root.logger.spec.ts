@@ -28,7 +28,7 @@ describe('requestChildLoggerFactory (request.log)', () => {
   it('writes exactly the lines pino child() writes: the same bindings, redaction and levels', () => {
     const pinoChild = capturedRoot();
     const factory = capturedRoot();
-    const make = requestChildLoggerFactory(factory.root);
+    const make = requestChildLoggerFactory();
     write(pinoChild.root.child({ requestId: 'b4b9d5d1-9306-4d7f-b355-d82b1f9d7e49' }, {}));
     write(make(factory.root, { requestId: 'b4b9d5d1-9306-4d7f-b355-d82b1f9d7e49' }, {}));
     factory.root.flush();
@@ -39,9 +39,31 @@ describe('requestChildLoggerFactory (request.log)', () => {
     expect(factory.lines[1]).toContain('"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"');
   });
 
+  it("makes request loggers of the logger Fastify hands in (its wrapper of the root) without a pino child() each", () => {
+    const pinoChild = capturedRoot();
+    const factory = capturedRoot();
+    // What Fastify does with `loggerInstance`: request loggers are children of this wrapper, not of the root.
+    const wrap = (root: ReturnType<typeof capturedRoot>['root']) =>
+      root.child({}, { serializers: { req: (req: unknown) => req } });
+    const server = wrap(factory.root);
+    const make = requestChildLoggerFactory();
+    const child = jest.spyOn(server, 'child');
+    const ids = ['8d3c7f0e-1d2b-4f5a-9c6e-7b8a9d0e1f2a', 'req-2', 'req_3.x'];
+    const loggers = ids.map((id) => make(server, { requestId: id }, {}));
+    // One template child of the wrapper, then copies: not one redacting child() per request.
+    expect(child).toHaveBeenCalledTimes(1);
+    expect(child).toHaveBeenCalledWith({}, {});
+    child.mockRestore();
+    for (const logger of loggers) write(logger);
+    for (const id of ids) write(wrap(pinoChild.root).child({ requestId: id }, {}));
+    factory.root.flush();
+    pinoChild.root.flush();
+    expect(factory.lines.map(withoutTime)).toEqual(pinoChild.lines.map(withoutTime));
+  });
+
   it('leaves anything but a plain request id on the root to pino child()', () => {
     const { root, lines } = capturedRoot();
-    const make = requestChildLoggerFactory(root);
+    const make = requestChildLoggerFactory();
     make(root, { requestId: 'quote"d' }, {}).info('odd id');
     make(root, { requestId: 'abc' }, { level: 'warn' }).info('below the route level');
     root.flush();

@@ -152,27 +152,27 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
 const PLAIN_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
- * Fastify's `childLoggerFactory`: `request.log` for every request, the root logger with the
+ * Fastify's `childLoggerFactory`: `request.log` for every request, the server's logger with the
  * request's id bound (`{"requestId":…}` on every line written through it). pino's `child()` runs
- * each binding through the root's redaction (the wildcard paths' stringifier: ≈ 1 µs a request,
- * docs/performance.md). A request id is `[A-Za-z0-9._-]` (requestIdOf): no path can redact it and
- * JSON writes it as it is, so the child is a copy of one child made once, with the id appended to
- * its bindings as pino itself would write it. Anything else (other bindings, route-level log
- * options, another logger) goes through pino's `child()` as before.
+ * each binding through the root's redaction (the wildcard paths' stringifier: ≈ 1 µs and ≈ 3 KB of
+ * garbage a request, docs/performance.md). A request id is `[A-Za-z0-9._-]` (requestIdOf): no path
+ * can redact it and JSON writes it as it is, so the child is a copy of one child of that logger
+ * made once, with the id appended to its bindings as pino itself would write it. Anything else
+ * (other bindings, route-level log options) goes through pino's `child()` as before.
+ *
+ * The logger handed in is not the root given to Fastify (`loggerInstance`): Fastify wraps that
+ * in a child of its own (its serializers) and makes request loggers from the wrapper. So the one
+ * child is made per logger handed in, on first use.
  */
 export function requestChildLoggerFactory(
-  root: Logger,
   idKey = 'requestId',
 ): (logger: Logger, bindings: Record<string, unknown>, opts: object) => Logger {
   const { chindingsSym } = pino.symbols;
-  // pino's child() of the root with no bindings: the child's formatters and serializers, the root's bindings.
-  const template = root.child({}, {}) as Logger & Record<symbol, string>;
-  const templateBindings = template[chindingsSym];
-  const onChild = root.onChild;
+  /** Per logger handed in: pino's child() of it with no bindings (its formatters, serializers and bindings). */
+  const templates = new WeakMap<Logger, Logger & Record<symbol, string>>();
   return (logger, bindings, opts) => {
     const id = bindings[idKey];
     if (
-      logger !== root ||
       typeof id !== 'string' ||
       !PLAIN_REQUEST_ID.test(id) ||
       Object.keys(bindings).length !== 1 ||
@@ -180,9 +180,14 @@ export function requestChildLoggerFactory(
     ) {
       return logger.child(bindings, opts);
     }
+    let template = templates.get(logger);
+    if (template === undefined) {
+      template = logger.child({}, {}) as Logger & Record<symbol, string>;
+      templates.set(logger, template);
+    }
     const child = Object.create(template) as Logger & Record<symbol, string>;
-    child[chindingsSym] = `${templateBindings},"${idKey}":"${id}"`;
-    onChild(child);
+    child[chindingsSym] = `${template[chindingsSym]},"${idKey}":"${id}"`;
+    logger.onChild(child);
     return child;
   };
 }
