@@ -13,7 +13,8 @@
 #     unshare and setpriv, for the delivery tests (test/meta/deploy-*, docker-image);
 #   - Debian's chromium, for the browser tests of the client's page (test/e2e/client-page.e2e-spec.ts,
 #     driven by playwright-core, which downloads no browser; CHROMIUM names another binary);
-#   - zsh, the second shell the README walkthrough is pasted into (test/e2e/readme-walkthrough.e2e-spec.ts).
+#   - zsh, the second shell the README walkthrough is pasted into (test/e2e/readme-walkthrough.e2e-spec.ts);
+#   - iproute2's ss, which reads a socket's sent-segment count (test/faults/redis-connection.fault-spec.ts).
 # Present tools cost one `command -v` each. Missing ones are installed with apt-get as root (or
 # with passwordless sudo); without either it stops with one line that says what to install.
 set -euo pipefail
@@ -51,6 +52,7 @@ command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 { command -v unshare && command -v setpriv; } >/dev/null 2>&1 || missing+=(util-linux)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
 command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+command -v ss >/dev/null 2>&1 || missing+=(iproute2)
 # Libraries only (no service): what the extracted pgbouncer links against.
 ldconfig -p | grep -q 'libcares\.so\.2' || missing+=(libc-ares2)
 ldconfig -p | grep -q 'libevent-2\.1\.so\.7' || missing+=(libevent-2.1-7)
