@@ -164,15 +164,56 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     // A deadline shortens the transaction's statement timeout to the time left.
     const [{ s }] = await sql.transaction((tx) => show(tx), { deadline: Date.now() + 1_500 });
     expect(parseInt(s, 10)).toBeLessThanOrEqual(1_500);
-    // Nothing leaks into the pooled session: on the bare connection, the server's defaults.
+    // Nothing a unit of work set outlives it: on the bare connection (Postgres itself, not a pooler),
+    // the session holds the seam's defaults, not the report's 90 s nor the deadline's 1.5 s. (Through a
+    // pooler nothing is set on the session at all: test/fleet/fleet.fleet-spec.ts.)
     const bare = await sql.pool.connect();
     try {
       const { rows } = await bare.query(
         "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l",
       );
-      expect(rows).toEqual([{ s: '0', l: '0' }]);
+      expect(rows).toEqual([{ s: '4s', l: '700ms' }]);
     } finally {
       bare.release();
+    }
+  });
+
+  it('sends a statement alone when its limits are the session defaults, with them in front under a shorter deadline', async () => {
+    const client = await pool.connect();
+    // Every Parse the connection writes: what the server is asked to run.
+    const connection = (client as unknown as { connection: { parse(message: { text: string }): void } }).connection;
+    const parse = connection.parse.bind(connection);
+    const parsed: string[] = [];
+    connection.parse = (message) => {
+      parsed.push(message.text);
+      parse(message);
+    };
+    client.release();
+    try {
+      const show = (options = {}) =>
+        sql.query<{ s: string }>("SELECT current_setting('statement_timeout') AS s, 'limits-probe'", [], options);
+      // The pool has one free connection left to hand out first: this one (max 3, the others idle too).
+      // Run until the wrapped connection served each case.
+      const served = async (options: object) => {
+        for (let i = 0; i < 10; i++) {
+          parsed.length = 0;
+          const rows = await show(options);
+          if (parsed.length > 0) return rows;
+        }
+        throw new Error('the wrapped connection was never used');
+      };
+      await expect(served({})).resolves.toEqual([{ s: '4s', '?column?': 'limits-probe' }]);
+      expect(parsed).toEqual([expect.stringContaining('limits-probe')]);
+      const [{ s }] = await served({ deadline: Date.now() + 1_500 });
+      expect(parseInt(s, 10)).toBeLessThanOrEqual(1_500);
+      expect(parsed).toEqual([
+        expect.stringContaining("set_config('statement_timeout'"),
+        expect.stringContaining('limits-probe'),
+      ]);
+      // The shorter limit ended with its statement.
+      await expect(served({})).resolves.toEqual([{ s: '4s', '?column?': 'limits-probe' }]);
+    } finally {
+      connection.parse = parse;
     }
   });
 

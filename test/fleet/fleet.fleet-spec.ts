@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { Client } from 'pg';
+import { loadConfig } from '../../src/config/config.schemas';
+import { createPool } from '../../src/platform/adapters/database/data-source.factory';
+import { SqlClient } from '../../src/platform/adapters/database/sql.client';
+import { MetricsService } from '../../src/platform/kernel/metrics/metrics.service';
 import { startFleet, type Fleet } from '../support/fleet.support';
 import { pollUntil } from '../support/poll.support';
 import { databaseHandle } from '../support/test-database.support';
@@ -285,6 +289,46 @@ describe('a fleet behind nginx and PgBouncer (transaction pooling)', () => {
     } finally {
       await holder.query('ROLLBACK').catch(() => undefined);
       await holder.end();
+    }
+  });
+
+  it("keeps a statement's limits with the statement through the pooler: none set on its server connections, a plain read still ends at its timeout", async () => {
+    // The seam's own pool through the fleet's PgBouncer, with short limits. On Postgres itself the pool
+    // makes its default limits the session's (limited-query.factory.ts); through a pooler it must not:
+    // a session SET would stay on a server connection that every other client gets next.
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: fleet.poolerUrl,
+      DB_STATEMENT_TIMEOUT_MS: '300',
+      DB_LOCK_TIMEOUT_MS: '200',
+    });
+    const pool = createPool(config, undefined, 'request', { max: 3 });
+    try {
+      const seam = new SqlClient(pool, config, new MetricsService());
+      // Three connections opened at once, each through the pool's onConnect.
+      await Promise.all([1, 2, 3].map(() => seam.query('SELECT pg_sleep(0.05)')));
+      const startedAt = Date.now();
+      const error = await seam.query("SELECT pg_sleep(5), 'pooler-timeout-probe'").catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: '57014' });
+      expect(Date.now() - startedAt).toBeLessThan(2_500);
+      // Eight bare clients at once hold the pooler's eight server connections: each has the server's defaults.
+      const settings = await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          const bare = new Client({ connectionString: fleet.poolerUrl });
+          await bare.connect();
+          try {
+            const { rows } = await bare.query<{ s: string; l: string }>(
+              "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l, pg_sleep(0.3)",
+            );
+            return `${rows[0].s}/${rows[0].l}`;
+          } finally {
+            await bare.end();
+          }
+        }),
+      );
+      expect(new Set(settings)).toEqual(new Set(['0/0']));
+    } finally {
+      await pool.end();
     }
   });
 });

@@ -2,6 +2,7 @@ import { Pool, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../../../config/config.schemas';
+import { adoptSessionLimits } from './limited-query.factory';
 import { MIGRATIONS } from './migrations/all.migrations';
 
 type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
@@ -21,14 +22,16 @@ export type SessionProfile = 'request' | 'maintenance';
  * TypeORM DataSource ({@link dataSourceOptions}), `npm run db:migrate`, the seed and the tests
  * all build theirs here.
  *
- * Pooler-safe by construction: a connection carries no session state. No startup parameter
- * but `application_name` (which PgBouncer tracks; stock PgBouncer refuses `statement_timeout`
- * and the like with 08P01 `unsupported startup parameter`), no session `SET`, no session
- * advisory lock. The limits travel with each unit of work instead (sql.client.ts): a
- * transaction sets its own with `SET LOCAL` in its BEGIN's round trip, and a single statement
- * outside one carries them with `set_config(…, true)` in the same packet
- * (limited-query.factory.ts); a deadline or a caller leaving cancels it on the server with the
- * protocol's cancel request (docs/fleet-harness.md, "The pooler-safe seam").
+ * Pooler-safe by construction: nothing relies on session state a transaction pooler would lose
+ * or leak. No startup parameter but `application_name` (which PgBouncer tracks; stock PgBouncer
+ * refuses `statement_timeout` and the like with 08P01 `unsupported startup parameter`), no
+ * session advisory lock. The limits travel with each unit of work (sql.client.ts): a transaction
+ * sets its own with `SET LOCAL` in its BEGIN's round trip, and a single statement outside one
+ * carries them with `set_config(…, true)` in the same packet (limited-query.factory.ts); a
+ * deadline or a caller leaving cancels it on the server with the protocol's cancel request
+ * (docs/fleet-harness.md, "The pooler-safe seam"). The one session `SET` is the seam's default
+ * limits, sent only on a connection that is provably a server process's own for its whole life
+ * (`adoptSessionLimits`): there a statement with exactly those limits goes without its prefix.
  *
  * Every wait is bounded (docs/data-stores.md "Every wait is bounded"): waiting for a pooled
  * connection (`DB_ACQUIRE_TIMEOUT_MS`, pool exhaustion answers 503), the statement on the server
@@ -66,7 +69,16 @@ export function createPool(
   profile: SessionProfile = 'request',
   overrides: PoolConfig = {},
 ): Pool {
-  const pool = new Pool({ ...poolConfig(config, profile), ...overrides });
+  const { statementTimeoutMs, lockTimeoutMs } = config.database;
+  // The limits the seam gives a statement outside a deadline (sql.client.ts) become the session's
+  // own on a connection to Postgres itself, so such a statement needs no prefix; behind a pooler
+  // the connection is left as it is (limited-query.factory.ts).
+  const limits = { statementTimeoutMs, lockTimeoutMs: Math.min(lockTimeoutMs, statementTimeoutMs) };
+  const pool = new Pool({
+    ...poolConfig(config, profile),
+    onConnect: (client) => adoptSessionLimits(client, limits),
+    ...overrides,
+  });
   // A pool error with no listener kills the process; this one also logs which backend error it
   // was (e.g. 57P01 when an admin killed an idle connection). pg-pool attaches the whole client
   // to the error: log the code and first line only.

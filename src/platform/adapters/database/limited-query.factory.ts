@@ -1,4 +1,4 @@
-import { Query, type QueryResult, type QueryResultRow } from 'pg';
+import { Query, type ClientBase, type QueryResult, type QueryResultRow } from 'pg';
 
 /** What pg's Query does with the backend's messages (its types do not declare these). */
 interface QueryInternals {
@@ -22,6 +22,42 @@ export interface StatementLimits {
 }
 
 /**
+ * The limits the session of a connection holds as its own: set once, when the pool opened it
+ * ({@link adoptSessionLimits}), and only on a connection to Postgres itself. Keyed by pg's
+ * `Connection`, which is what a statement is submitted to.
+ */
+const sessionLimits = new WeakMap<object, { statementMs: number; lockMs: number }>();
+
+/** Whole milliseconds, at least 1 (0 would mean "no limit" to Postgres). */
+const wholeMs = (ms: number): number => Math.max(1, Math.trunc(ms));
+
+/**
+ * The pool's `onConnect` (data-source.factory.ts): on a connection to Postgres itself, makes the
+ * seam's default limits the session's own, so a statement that runs with exactly those (every
+ * statement whose deadline leaves more than `DB_STATEMENT_TIMEOUT_MS`: nearly all of them) needs
+ * no prefix. Behind a pooler it does nothing, and every statement keeps carrying its limits.
+ *
+ * How it tells: the backend key a client gets at startup names the server process it talks to
+ * (`processID`), and `pg_backend_pid()` is the process that ran the query. They are equal only
+ * when the connection is that server process's own for its whole life. A transaction pooler
+ * (PgBouncer, pgcat, Odyssey, Supavisor, RDS Proxy) hands out a key of its own, because its
+ * clients have no server process of their own; there a session `SET` would stay on a server
+ * connection other clients get next, so none is sent.
+ *
+ * The session keeps these values: the seam changes a limit only with `set_config(…, true)` in a
+ * statement's own implicit transaction or with `SET LOCAL` in a transaction, both of which end
+ * with it, and nothing else sends `SET` on the seam's pool.
+ */
+export async function adoptSessionLimits(client: ClientBase, limits: StatementLimits): Promise<void> {
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  if (rows[0]?.pid !== (client as { processID?: number | null }).processID) return;
+  const statementMs = wholeMs(limits.statementTimeoutMs);
+  const lockMs = wholeMs(limits.lockTimeoutMs);
+  await client.query(`SET statement_timeout = ${statementMs}; SET lock_timeout = ${lockMs}`);
+  sessionLimits.set((client as unknown as { connection: object }).connection, { statementMs, lockMs });
+}
+
+/**
  * A statement (`pool.query(limitedQuery(…))`) that carries its own server-side limits in the same round trip, with no session
  * state (what makes it safe behind a transaction pooler such as PgBouncer).
  *
@@ -35,6 +71,9 @@ export interface StatementLimits {
  * with 57014, a lock wait ends with 55P03), for one round trip instead of three. The prefix's
  * own answer (one row, one CommandComplete) is dropped before the statement's is read; an error
  * in either ends the whole unit at the Sync, which pg reports as usual.
+ *
+ * On a connection whose session already holds exactly these limits ({@link adoptSessionLimits}),
+ * the statement goes alone, as a plain pg query would.
  */
 export function limitedQuery<R extends QueryResultRow = QueryResultRow>(
   config: { text: string; values?: readonly unknown[]; queryTimeoutMs: number },
@@ -42,7 +81,13 @@ export function limitedQuery<R extends QueryResultRow = QueryResultRow>(
 ): { query: Query<R>; result: Promise<QueryResult<R>> } {
   let query!: LimitedQuery<R>;
   const result = new Promise<QueryResult<R>>((resolve, reject) => {
-    query = new LimitedQuery<R>(config, prefixOf(limits), resolve, reject);
+    query = new LimitedQuery<R>(
+      config,
+      wholeMs(limits.statementTimeoutMs),
+      wholeMs(limits.lockTimeoutMs),
+      resolve,
+      reject,
+    );
   });
   return { query: query as unknown as Query<R>, result };
 }
@@ -58,9 +103,7 @@ type QueryClass = new (
 let lastPrefix = { statementMs: 0, lockMs: 0, text: '' };
 
 /** The prefix for these limits (whole numbers computed here, never caller input). */
-function prefixOf(limits: StatementLimits): string {
-  const statementMs = Math.max(1, Math.trunc(limits.statementTimeoutMs));
-  const lockMs = Math.max(1, Math.trunc(limits.lockTimeoutMs));
+function prefixOf(statementMs: number, lockMs: number): string {
   if (lastPrefix.statementMs !== statementMs || lastPrefix.lockMs !== lockMs) {
     lastPrefix = {
       statementMs,
@@ -76,12 +119,13 @@ function prefixOf(limits: StatementLimits): string {
  * costs one object and its promise, not a set of closures (the seam runs one per statement).
  */
 class LimitedQuery<R extends QueryResultRow> extends (Query as unknown as QueryClass) {
-  /** True until the prefix's CommandComplete has been read. */
-  private prefixPending = true;
+  /** True until the prefix's CommandComplete has been read (never set when no prefix is sent). */
+  private prefixPending = false;
 
   constructor(
     config: { text: string; values?: readonly unknown[]; queryTimeoutMs: number },
-    private readonly prefix: string,
+    private readonly statementMs: number,
+    private readonly lockMs: number,
     resolve: (result: QueryResult<R>) => void,
     reject: (error: Error) => void,
   ) {
@@ -98,10 +142,15 @@ class LimitedQuery<R extends QueryResultRow> extends (Query as unknown as QueryC
   }
 
   override submit(connection: unknown): Error | null {
+    const session = sessionLimits.get(connection as object);
+    if (session !== undefined && session.statementMs === this.statementMs && session.lockMs === this.lockMs) {
+      return super.submit(connection);
+    }
+    this.prefixPending = true;
     const con = connection as ConnectionInternals;
     con.stream.cork?.();
     try {
-      con.parse({ text: this.prefix });
+      con.parse({ text: prefixOf(this.statementMs, this.lockMs) });
       con.bind({ values: [] });
       con.execute({ rows: 0 });
       // pg's own Parse/Bind/Describe/Execute/Sync of the statement follows in the same corked write.
