@@ -148,14 +148,14 @@ describe('the SQL seam (SqlClient) on real Postgres', () => {
     expect(isIdempotent({ queryClass: 'read', idempotent: false })).toBe(false);
   });
 
-  it('gives each query class its timeouts with the unit of work, none left in the pooled session (pooler-safe)', async () => {
+  it('gives each query class its timeouts with the unit of work, none of them outliving it on the connection', async () => {
     const show = (executor: { query: SqlClient['query'] }, options = {}) =>
       executor.query<{ s: string; l: string }>(
         "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l",
         [],
         options,
       );
-    // A plain statement carries its limits in its own round trip (no startup parameters, no session SET).
+    // A plain statement runs under its class's limits: the session's defaults, or carried in its own round trip.
     await expect(show(sql)).resolves.toEqual([{ s: '4s', l: '700ms' }]);
     await expect(show(sql, { queryClass: 'write', idempotent: true })).resolves.toEqual([{ s: '4s', l: '700ms' }]);
     // A report statement gets the long limit the same way (a worker's long query).

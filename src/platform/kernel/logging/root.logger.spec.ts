@@ -39,7 +39,7 @@ describe('requestChildLoggerFactory (request.log)', () => {
     expect(factory.lines[1]).toContain('"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"');
   });
 
-  it("makes request loggers of the logger Fastify hands in (its wrapper of the root) without a pino child() each", () => {
+  it('makes request loggers of the logger Fastify hands in (its wrapper of the root) without a pino child() each', () => {
     const pinoChild = capturedRoot();
     const factory = capturedRoot();
     // What Fastify does with `loggerInstance`: request loggers are children of this wrapper, not of the root.
