@@ -1,4 +1,4 @@
-import { Query, type ClientBase, type QueryResult, type QueryResultRow } from 'pg';
+import { DatabaseError, Query, type ClientBase, type QueryResult, type QueryResultRow } from 'pg';
 
 /** What pg's Query does with the backend's messages (its types do not declare these). */
 interface QueryInternals {
@@ -49,11 +49,20 @@ const wholeMs = (ms: number): number => Math.max(1, Math.trunc(ms));
  * with it, and nothing else sends `SET` on the seam's pool.
  */
 export async function adoptSessionLimits(client: ClientBase, limits: StatementLimits): Promise<void> {
-  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  if (rows[0]?.pid !== (client as { processID?: number | null }).processID) return;
   const statementMs = wholeMs(limits.statementTimeoutMs);
   const lockMs = wholeMs(limits.lockTimeoutMs);
-  await client.query(`SET statement_timeout = ${statementMs}; SET lock_timeout = ${lockMs}`);
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    if (rows[0]?.pid !== (client as { processID?: number | null }).processID) return;
+    // One implicit transaction: both values or neither.
+    await client.query(`SET statement_timeout = ${statementMs}; SET lock_timeout = ${lockMs}`);
+  } catch (error) {
+    // A server that answers but refuses (no pg_backend_pid(), a SET it does not allow): the
+    // connection works, its statements keep carrying their limits. A broken connection fails its
+    // checkout, as a failed connect does.
+    if (error instanceof DatabaseError) return;
+    throw error;
+  }
   sessionLimits.set((client as unknown as { connection: object }).connection, { statementMs, lockMs });
 }
 
