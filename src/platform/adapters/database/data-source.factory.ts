@@ -2,7 +2,7 @@ import { Pool, type PoolConfig } from 'pg';
 import type { Logger } from 'pino';
 import type { DataSourceOptions } from 'typeorm';
 import type { AppConfig } from '../../../config/config.schemas';
-import { adoptSessionLimits } from './limited-query.factory';
+import { adoptSessionLimits, defaultStatementLimits } from './limited-query.factory';
 import { MIGRATIONS } from './migrations/all.migrations';
 
 type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
@@ -69,11 +69,10 @@ export function createPool(
   profile: SessionProfile = 'request',
   overrides: PoolConfig = {},
 ): Pool {
-  const { statementTimeoutMs, lockTimeoutMs } = config.database;
   // The limits the seam gives a statement outside a deadline (sql.client.ts) become the session's
   // own on a connection to Postgres itself, so such a statement needs no prefix; behind a pooler
   // the connection is left as it is (limited-query.factory.ts).
-  const limits = { statementTimeoutMs, lockTimeoutMs: Math.min(lockTimeoutMs, statementTimeoutMs) };
+  const limits = defaultStatementLimits(config.database);
   const pool = new Pool({
     ...poolConfig(config, profile),
     onConnect: (client) => adoptSessionLimits(client, limits),

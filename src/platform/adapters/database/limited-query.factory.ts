@@ -22,6 +22,17 @@ export interface StatementLimits {
 }
 
 /**
+ * The limits a plain statement runs under outside a deadline: `DB_STATEMENT_TIMEOUT_MS`, and
+ * `DB_LOCK_TIMEOUT_MS` but never longer than the statement may run. The seam gives them to every
+ * statement (a deadline only shortens the first), and the pool makes them a direct connection's
+ * session defaults ({@link adoptSessionLimits}): one derivation, so the two always agree.
+ */
+export function defaultStatementLimits(database: StatementLimits): StatementLimits {
+  const { statementTimeoutMs, lockTimeoutMs } = database;
+  return { statementTimeoutMs, lockTimeoutMs: Math.min(lockTimeoutMs, statementTimeoutMs) };
+}
+
+/**
  * The limits the session of a connection holds as its own: set once, when the pool opened it
  * ({@link adoptSessionLimits}), and only on a connection to Postgres itself. Keyed by pg's
  * `Connection`, which is what a statement is submitted to.

@@ -13,7 +13,7 @@ import { definePipeline, type ResiliencePipeline } from '../../kernel/resilience
 import { NOT_RETRYABLE, type RetryDecision } from '../../kernel/resilience/retry.policy';
 import { CommitOutcomeUnknownError } from '../failures/pg.errors';
 import { sqlStateClassOf } from '../failures/postgres-failure.classifier';
-import { limitedQuery } from './limited-query.factory';
+import { defaultStatementLimits, limitedQuery, type StatementLimits } from './limited-query.factory';
 import { sendCancelRequest } from './protocol-cancel.client';
 import { attemptSpan, statementSpan, transactionSpan } from './sql-spans.factory';
 import { SQL_POOL } from './sql-pool.module';
@@ -195,6 +195,8 @@ export { CommitOutcomeUnknownError };
 @Injectable()
 export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
   private readonly budget: RetryBudget;
+  /** A plain statement's limits outside a deadline (the same the pool makes a direct connection's session defaults). */
+  private readonly limits: StatementLimits;
   /** The seam's retry, on the shared pipeline (resilience.policy.ts): a statement's, and a whole transaction's. */
   private readonly statements: ResiliencePipeline<Resolved<QueryOptions>>;
   private readonly transactions: ResiliencePipeline<Resolved<TransactionOptions>>;
@@ -232,6 +234,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     // each in-flight statement may retry once; during a longer outage the ratio holds.
     const capacity = retry.budgetPercent === 0 ? 0 : Math.max(10, 2 * config.database.poolMax);
     this.budget = new RetryBudget({ ratio: retry.budgetPercent / 100, capacity });
+    this.limits = defaultStatementLimits(config.database);
     // Postgres's own statement_timeout is the attempt timeout; the deadline is the request context's.
     const policy = {
       attempts: retry.maxAttempts,
@@ -376,8 +379,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     const { signal, ambient } = options;
     throwIfAborted(signal, ambient);
     this.observer?.statement?.(options.name);
-    const { statementTimeoutMs, lockTimeoutMs } = this.config.database;
-    const statementMs = Math.max(1, Math.trunc(fitDeadline(statementTimeoutMs, options.deadline)));
+    const statementMs = Math.max(1, Math.trunc(fitDeadline(this.limits.statementTimeoutMs, options.deadline)));
     let broken: Error | undefined;
     const onError = (error: Error) => (broken ??= error);
     const client = await this.checkout(onError);
@@ -391,7 +393,7 @@ export class SqlClient implements SqlExecutor, BeforeApplicationShutdown {
     try {
       const { query, result } = limitedQuery<T>(
         { text, values: params, queryTimeoutMs: this.clientTimeoutMs(statementMs, undefined) },
-        { statementTimeoutMs: statementMs, lockTimeoutMs: Math.min(lockTimeoutMs, statementTimeoutMs) },
+        { statementTimeoutMs: statementMs, lockTimeoutMs: this.limits.lockTimeoutMs },
       );
       void client.query(query);
       const rows = (await result).rows;
